@@ -1,0 +1,71 @@
+"""Command line: `recsearch <command> [options] [hydra overrides...]`. Thin: parse, compose, call the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from recsearch.errors import RecsearchError
+
+OVERRIDES_HELP = ("Hydra overrides: key=value, +key=value (add), ~key (remove), group=option "
+                  "(e.g. model=mlp train.epochs=5 data=ml_100k +experiment=NAME)")
+
+
+def _groups_epilog() -> str:
+    from recsearch.config import group_options
+
+    lines = ["config groups (choose with GROUP=OPTION):"]
+    for group in ("data", "split", "model", "train", "task", "search", "search_space", "paths", "experiment"):
+        opts = group_options(group)
+        prefix = "+" if group == "experiment" else ""
+        lines.append(f"  {prefix}{group:<13} {', '.join(opts) if opts else '(none yet)'}")
+    lines += ["", "override grammar: key=value, +key=value, ~key, group=option; see `recsearch config show`.",
+              "environment: RECSEARCH_DATA_DIR (datasets), RECSEARCH_CACHE_DIR (prepared splits),",
+              "             RECSEARCH_RESULTS_DIR (results/), KERAS_BACKEND (tensorflow | jax)."]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one sub-parser per command."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="recsearch", formatter_class=fmt,
+        description="Hyperparameter search for neural recommender systems: Hydra configs define the model and "
+                    "training search spaces, Optuna drives Keras trials, results land in leaderboards.",
+        epilog=_groups_epilog())
+    from recsearch import __version__
+
+    parser.add_argument("--version", action="version", version=f"recsearch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    from recsearch.commands import COMMANDS
+
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=fmt,
+                           epilog=_groups_epilog())
+        add_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `recsearch` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 1
+    from recsearch.commands import COMMANDS
+
+    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command][2]
+    try:
+        return handler(args) or 0
+    except RecsearchError as exc:
+        print(f"recsearch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("recsearch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

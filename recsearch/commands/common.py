@@ -1,0 +1,39 @@
+"""Helpers shared by the command handlers: overrides argument, console, tables."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+
+def add_overrides(parser: argparse.ArgumentParser) -> None:
+    """Positional Hydra overrides."""
+    from recsearch.cli import OVERRIDES_HELP
+
+    parser.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=OVERRIDES_HELP)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; plain text when the stream is not a terminal."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
+    """A two-column table of labelled values."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for key, value in rows:
+        table.add_row(key, _fmt(value))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -1,0 +1,71 @@
+"""`recsearch data list | info NAME | fetch NAME`: the datasets of conf/data/."""
+
+from __future__ import annotations
+
+import argparse
+
+from recsearch.commands.common import add_overrides, console, key_value_table
+
+HELP = ("Datasets: `list` the configured datasets and whether their files are present, `info NAME` loads one "
+        "and prints its statistics, `fetch NAME` downloads it from GroupLens (checksum-verified) into the data "
+        "directory (paths.data_dir / RECSEARCH_DATA_DIR).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "info", "fetch"], help="what to do")
+    parser.add_argument("name", nargs="?", help="dataset: a conf/data option such as ml_latest_small (or ml-latest-small)")
+    add_overrides(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _list(args.overrides)
+    if not args.name:
+        from recsearch.errors import ConfigError
+
+        raise ConfigError(f"`recsearch data {args.action}` needs a dataset NAME; see `recsearch data list`")
+    cfg = _compose_for(args.name, args.overrides)
+    from recsearch.data import dataset_summary, fetch_dataset, load_interactions, resolve_data_dir
+
+    data_dir = resolve_data_dir(cfg.paths)
+    if args.action == "fetch":
+        path = fetch_dataset(cfg.data, data_dir, progress=True)
+        console().print(f"{cfg.data.name}: ready in {path}")
+        return 0
+    summary = dataset_summary(load_interactions(cfg.data, data_dir))
+    console().print(key_value_table(f"{cfg.data.name}", summary.items()))
+    return 0
+
+
+def _compose_for(name: str, overrides: list[str]):
+    from recsearch.config import compose_config, group_options
+    from recsearch.errors import ConfigError
+
+    option = name.replace("-", "_").lower()
+    if option not in group_options("data"):
+        raise ConfigError(f"unknown dataset {name!r}; choose one of: {', '.join(group_options('data'))}")
+    return compose_config([f"data={option}", *overrides])
+
+
+def _list(overrides: list[str]) -> int:
+    from rich.table import Table
+
+    from recsearch.config import compose_config, group_options
+    from recsearch.data import dataset_dir, resolve_data_dir
+
+    table = Table(title="datasets (conf/data)", title_justify="left")
+    for col in ("option", "name", "format", "present", "description"):
+        table.add_column(col)
+    for option in group_options("data"):
+        cfg = compose_config([f"data={option}", *overrides])
+        if cfg.data.format == "synthetic":
+            present = "generated"
+        else:
+            present = "yes" if _present(dataset_dir(cfg.data, resolve_data_dir(cfg.paths))) else "no"
+        table.add_row(option, cfg.data.name, cfg.data.format, present, cfg.data.description)
+    console().print(table)
+    return 0
+
+
+def _present(path) -> bool:
+    return path.exists() and (path.is_file() or any(path.iterdir()))

@@ -1,0 +1,72 @@
+"""`recsearch sweep`: an Optuna study over the Hydra search space, resumable, with pruning and workers."""
+
+from __future__ import annotations
+
+import argparse
+
+from recsearch.commands.common import add_overrides, console
+
+HELP = ("Search the config's search_space with Optuna: each trial trains one sampled config on the same split; "
+        "pruned, failed and interrupted trials are recorded; re-running the same command resumes the study. "
+        "Writes results/<experiment>/<study>/ (trials.parquet/csv, best.yaml, sweep.yaml, summary.md, storage). "
+        "Example: recsearch sweep model=mlp search.n_trials=50 search.sampler=tpe search.pruner=hyperband")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    add_overrides(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recsearch.search.sweep import SweepInterrupted, run_sweep
+
+    out = console()
+    try:
+        report = run_sweep(args.overrides, show_progress=not args.no_progress)
+    except SweepInterrupted as stop:
+        out.print(f"interrupted: finished trials are kept in {stop.report.folder}; run the same command to resume")
+        return 130
+    print_report(report)
+    return 0
+
+
+def print_report(report) -> None:
+    """The top-10 table and where everything was written."""
+    import pandas as pd
+    from rich.table import Table
+
+    from recsearch.results.study_tables import top_trials
+
+    out = console()
+    if report.recovered:
+        out.print(f"re-queued trials left RUNNING by a dead worker: {report.recovered}")
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    top = top_trials(frame, "value", report.direction)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+    table = Table(title=f"study {report.study_name}: top {len(top)} ({counts})", title_justify="left")
+    params = [c for c in frame.columns if c.startswith("params_")]
+    cols = [c for c in ["number", "value", f"test_{report.metric}", "epochs_run", "n_params", "duration_s"]
+            if c in top.columns]
+    for col in cols:
+        table.add_column(f"valid_{report.metric}" if col == "value" else col, justify="right")
+    table.add_column("parameters", overflow="fold")
+    for _, row in top.iterrows():
+        sampled = " ".join(f"{c.removeprefix('params_').split('.')[-1]}={_fmt(row[c])}" for c in params
+                           if not _missing(row[c]))
+        table.add_row(*[_fmt(row[c]) for c in cols], sampled)
+    out.print(table)
+    out.print(f"results: {report.folder}  (storage: {report.storage_url})")
+
+
+def _missing(value) -> bool:
+    import math
+
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _fmt(value) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

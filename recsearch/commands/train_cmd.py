@@ -1,0 +1,36 @@
+"""`recsearch train`: train and evaluate one configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+from recsearch.commands.common import add_overrides, console, key_value_table
+
+HELP = ("Train one config on its dataset split, early-stop on validation, report validation and test metrics, "
+        "and write a run folder (config, metrics.json, history, model) under results/.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="YAML", help="start from a complete saved config (a study's best.yaml, "
+                        "a run's config.yaml) instead of composing conf/; overrides still apply")
+    parser.add_argument("--no-save-model", action="store_true", help="do not write model.keras to the run folder")
+    add_overrides(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recsearch.config import compose_config, load_config_file
+    from recsearch.training.run import run_training
+
+    cfg = load_config_file(args.config, args.overrides) if args.config else compose_config(args.overrides)
+    out = console()
+    with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
+        record = run_training(cfg, save_model=not args.no_save_model)
+    s = record.summary
+    rows = [("model", s["model"]), ("dataset", s["dataset"]),
+            (f"valid {cfg.task.metric}", s[f"valid_{cfg.task.metric}"])]
+    rows += [(k.replace("_", " "), s[k]) for k in ("valid_rmse", "valid_mae", "test_rmse", "test_mae")]
+    rows += [("epochs run", s["epochs_run"]), ("best epoch", s["best_epoch"]), ("parameters", s["n_params"]),
+             ("train time (s)", s["train_seconds"]), ("data prep time (s)", s["prepare_seconds"]),
+             ("run folder", str(record.run_dir))]
+    out.print(key_value_table("recsearch train", rows[:2] + rows[3:]))
+    return 0

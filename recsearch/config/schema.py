@@ -1,0 +1,147 @@
+"""Typed schemas of every config section: a wrong type or an unknown key fails before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ColumnsConfig:
+    """Column names of a generic interactions file (CSV or Parquet)."""
+
+    user: str = "userId"
+    item: str = "movieId"
+    rating: Optional[str] = "rating"
+    timestamp: Optional[str] = "timestamp"
+
+
+@dataclass
+class SyntheticConfig:
+    """Parameters of the synthetic rating generator (tests and scale runs)."""
+
+    n_users: int = 1000
+    n_items: int = 500
+    n_ratings: int = 50_000
+    n_factors: int = 8
+    n_genres: int = 12
+    noise: float = 0.3
+    popularity_exponent: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    """One dataset: where its files are, their format, and where to download it from."""
+
+    name: str = MISSING
+    format: str = MISSING  # movielens_csv | movielens_100k | movielens_dat | interactions | synthetic
+    path: Optional[str] = None  # a folder (or file) that replaces <paths.data_dir>/<name>
+    url: Optional[str] = None
+    sha256: Optional[str] = None
+    rating_scale: List[float] = field(default_factory=lambda: [0.5, 5.0])
+    ratings_file: Optional[str] = None  # generic `interactions` format only
+    items_file: Optional[str] = None
+    sep: Optional[str] = None
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    description: str = ""
+
+
+@dataclass
+class SplitConfig:
+    """How interactions are split into train / validation / test."""
+
+    method: str = "random"  # random | per_user | temporal | leave_one_out | predefined
+    ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    seed: int = 42
+    temporal_mode: str = "global"  # temporal only: global | per_user
+    last_k: int = 1  # temporal per_user: the last k interactions go to test, the k before to validation
+    train_file: Optional[str] = None  # predefined only, relative to the dataset folder
+    test_file: Optional[str] = None
+    valid_file: Optional[str] = None
+    valid_ratio: float = 0.1  # predefined without valid_file: share of train carved out as validation
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of one training run."""
+
+    backend: str = "tensorflow"  # Keras backend: tensorflow | jax (set before Keras is imported)
+    optimizer: str = "adam"  # adam | sgd | rmsprop | adamw
+    learning_rate: float = 1e-3
+    momentum: float = 0.0  # sgd and rmsprop
+    weight_decay: float = 0.004  # adamw
+    batch_size: int = 1024
+    epochs: int = 20
+    patience: int = 3
+    seed: int = 42
+    deterministic: bool = True
+    jit_compile: bool = False
+    steps_per_execution: int = 16
+    verbose: int = 0
+
+
+@dataclass
+class TaskConfig:
+    """What is predicted and which validation metric selects models."""
+
+    name: str = "rating"
+    metric: str = "rmse"
+    direction: str = "minimize"
+    clip_predictions: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model schema: the registry name selects the builder."""
+
+    name: str = MISSING
+
+
+@dataclass
+class PathsConfig:
+    """Where data is read and results are written. None means the user cache directory."""
+
+    data_dir: Optional[str] = None
+    cache_dir: Optional[str] = None
+    results_dir: str = "results"
+
+
+@dataclass
+class SearchConfig:
+    """The Optuna study: budget, sampler, pruner, storage, workers."""
+
+    study_name: Optional[str] = None  # default: <model>-<task>
+    n_trials: int = 20
+    timeout: Optional[float] = None  # seconds, wall clock, for this invocation
+    sampler: str = "tpe"  # tpe | random | cmaes | gp | qmc | grid | nsga2
+    pruner: str = "median"  # median | percentile | successive_halving | hyperband | none
+    seed: int = 0
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 2
+    percentile: float = 25.0
+    objectives: List[str] = field(default_factory=list)  # extra objectives: params | latency
+    storage: Optional[str] = None  # default: journal file in the study folder
+    n_workers: int = 1
+    enqueue_defaults: bool = False
+    enqueue_file: Optional[str] = None
+    keep_models: int = 3
+    heartbeat_interval: int = 60
+
+
+@dataclass
+class RootConfig:
+    """The composed config; model and search_space are validated by their own schemas."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    search_space: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    experiment: Optional[str] = None

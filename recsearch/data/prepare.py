@@ -1,0 +1,183 @@
+"""`prepare_data`: load, encode ids to contiguous indices, split, and cache the result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsearch.data import cache, splits
+from recsearch.data.loaders import load_interactions, rating_scale, ratings_file_path, read_split_file
+from recsearch.data.movielens import MAIN_FILES
+from recsearch.data.paths import dataset_dir
+from recsearch.data.types import Interactions, PreparedData, SplitArrays
+
+_OPTIONAL_FILES = {
+    "movielens_csv": ("tags.csv",),
+    "movielens_100k": ("u.user", "u.genre"),
+    "movielens_dat": ("users.dat",),
+}
+
+
+def prepare_data(data_cfg: Any, split_cfg: Any, *, data_dir: Path, cache_dir: Path | None) -> PreparedData:
+    """The dataset split into train / valid / test with int32 indices, from cache when possible.
+
+    Ids are encoded over all interactions of every part (sorted by original id), so an id seen
+    only in valid or test has an index too (its embedding simply stays untrained).
+    Example: `prepare_data(cfg.data, cfg.split, data_dir=Path("data"), cache_dir=None)`.
+    """
+    splits.check_split_config(split_cfg)
+    rating_scale(data_cfg)
+    checksum = data_checksum(data_cfg, split_cfg, Path(data_dir), cache_dir)
+    key = split_key(data_cfg, split_cfg, checksum)
+    folder = cache.entry_dir(cache_dir, str(data_cfg.name), key) if cache_dir is not None else None
+    if folder is not None and (cached := cache.load_prepared(folder)) is not None:
+        return cached
+    data = build_prepared(data_cfg, split_cfg, Path(data_dir), checksum, key)
+    if folder is not None:
+        cache.save_prepared(data, folder)
+    return data
+
+
+def build_prepared(data_cfg: Any, split_cfg: Any, data_dir: Path, checksum: str, key: str) -> PreparedData:
+    """Load, split and encode, without touching the cache."""
+    inter = load_interactions(data_cfg, data_dir)
+    if split_cfg.method == "predefined":
+        parts = _predefined_parts(data_cfg, split_cfg, dataset_dir(data_cfg, data_dir))
+    else:
+        ratings = drop_duplicate_pairs(inter.ratings)
+        labels = splits.split_labels(split_cfg, _codes(ratings["user_id"]), ratings["timestamp"].to_numpy())
+        parts = [ratings[labels == part] for part in (splits.TRAIN, splits.VALID, splits.TEST)]
+    return encode(inter, parts, checksum=checksum, split_key=key, extras={"split": str(split_cfg.method)})
+
+
+def encode(inter: Interactions, parts: list[pd.DataFrame], *, checksum: str, split_key: str, extras: dict) -> PreparedData:
+    """Map original ids to contiguous indices (sorted by id) over all parts and build `PreparedData`."""
+    user_ids, user_idx = _encode_ids([p["user_id"] for p in parts])
+    item_ids, item_idx = _encode_ids([p["item_id"] for p in parts])
+    arrays = [
+        SplitArrays(u, i, p["rating"].to_numpy(np.float32), p["timestamp"].to_numpy(np.int64))
+        for u, i, p in zip(user_idx, item_idx, parts)
+    ]
+    return PreparedData(
+        name=inter.name, train=arrays[0], valid=arrays[1], test=arrays[2],
+        num_users=int(user_ids.size), num_items=int(item_ids.size), user_ids=user_ids, item_ids=item_ids,
+        items=_items_frame(inter.items, item_ids), users=_users_frame(inter.users, user_ids),
+        rating_scale=inter.rating_scale, checksum=checksum, split_key=split_key, extras=extras,
+    )
+
+
+def drop_duplicate_pairs(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Keep only the latest rating of each (user, item) pair, so no pair straddles two parts."""
+    dup = ratings.duplicated(["user_id", "item_id"], keep=False)
+    if not dup.any():
+        return ratings
+    ordered = ratings.sort_values("timestamp", kind="stable")
+    return ordered.drop_duplicates(["user_id", "item_id"], keep="last").sort_index()
+
+
+def data_checksum(data_cfg: Any, split_cfg: Any, data_dir: Path, cache_dir: Path | None) -> str:
+    """SHA-256 of the source files (or, for synthetic data, of the generator's parameters)."""
+    if data_cfg.format == "synthetic":
+        return _hash(_fields(data_cfg.synthetic, ("n_users", "n_items", "n_ratings", "n_factors",
+                                                 "n_genres", "noise", "popularity_exponent", "seed")))
+    return cache.files_checksum(source_files(data_cfg, split_cfg, data_dir), cache_dir)
+
+
+def source_files(data_cfg: Any, split_cfg: Any, data_dir: Path) -> list[Path]:
+    """The existing files a prepared split depends on (missing ones are reported by the loader)."""
+    folder = dataset_dir(data_cfg, data_dir)
+    if data_cfg.format == "interactions":
+        names = [n for n in (data_cfg.ratings_file, data_cfg.items_file) if n]
+        candidates = [ratings_file_path(data_cfg, folder, n) for n in names] if names else [folder]
+    else:
+        names = MAIN_FILES.get(str(data_cfg.format), ()) + _OPTIONAL_FILES.get(str(data_cfg.format), ())
+        candidates = [folder / n for n in names]
+    if split_cfg.method == "predefined":
+        base = folder.parent if folder.is_file() else folder
+        extra = [split_cfg.train_file, split_cfg.test_file, split_cfg.valid_file]
+        candidates += [base / n for n in extra if n]
+    return [p for p in candidates if p.is_file()]
+
+
+def split_key(data_cfg: Any, split_cfg: Any, checksum: str) -> str:
+    """The cache key: data checksum, the data options that change parsing, and the split parameters."""
+    data_fields = _fields(data_cfg, ("format", "sep", "ratings_file", "items_file"))
+    data_fields["rating_scale"] = [float(v) for v in data_cfg.rating_scale]
+    data_fields["columns"] = _fields(data_cfg.columns, ("user", "item", "rating", "timestamp"))
+    split_fields = _fields(split_cfg, ("method", "ratios", "seed", "temporal_mode", "last_k", "train_file",
+                                       "test_file", "valid_file", "valid_ratio"))
+    payload = {"version": cache.FORMAT_VERSION, "checksum": checksum, "data": data_fields, "split": split_fields}
+    return _hash(payload)[:20]
+
+
+def _predefined_parts(data_cfg: Any, split_cfg: Any, folder: Path) -> list[pd.DataFrame]:
+    """Train, valid and test read from the split files; valid carved from train if not given."""
+    train = read_split_file(data_cfg, folder, split_cfg.train_file)
+    test = read_split_file(data_cfg, folder, split_cfg.test_file)
+    if split_cfg.valid_file:
+        return [train, read_split_file(data_cfg, folder, split_cfg.valid_file), test]
+    rng = np.random.default_rng(int(split_cfg.seed))
+    labels = splits.carve_valid(rng, len(train), float(split_cfg.valid_ratio))
+    return [train[labels == splits.TRAIN], train[labels == splits.VALID], test]
+
+
+def _encode_ids(columns: list[pd.Series]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Sorted unique ids over all columns, and each column's int32 indices into them."""
+    values = [_id_array(c) for c in columns]
+    sizes = [v.size for v in values]
+    uniques, inverse = np.unique(np.concatenate(values), return_inverse=True)
+    return uniques, [a.astype(np.int32) for a in np.split(inverse, np.cumsum(sizes)[:-1])]
+
+
+def _id_array(column: pd.Series) -> np.ndarray:
+    """Ids as an int64 array, or as a fixed-width str array when they are not integers."""
+    if pd.api.types.is_integer_dtype(column):
+        return column.to_numpy(np.int64)
+    return np.asarray(column.astype(str).to_numpy(), dtype=str)
+
+
+def _codes(ids: pd.Series) -> np.ndarray:
+    """Dense integer codes of ids, for grouping (order irrelevant)."""
+    return pd.factorize(ids)[0]
+
+
+def _items_frame(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFrame:
+    """Row j describes item j: item_id, title, genres (and any further columns of the source)."""
+    if items is None:
+        items = pd.DataFrame({"item_id": item_ids[:0], "title": [], "genres": []})
+    frame = _align(items, "item_id", item_ids)
+    frame["title"] = frame["title"].fillna("").astype(str)
+    frame["genres"] = [g if isinstance(g, list) else [] for g in frame["genres"]]
+    return frame
+
+
+def _users_frame(users: pd.DataFrame | None, user_ids: np.ndarray) -> pd.DataFrame | None:
+    """Row i describes user i, or None when the dataset has no user file."""
+    return None if users is None else _align(users, "user_id", user_ids)
+
+
+def _align(frame: pd.DataFrame, id_col: str, ids: np.ndarray) -> pd.DataFrame:
+    """`frame` re-ordered so that row k has id `ids[k]` (missing ids get empty rows)."""
+    keyed = frame.drop_duplicates(id_col).copy()
+    keyed[id_col] = _id_array(keyed[id_col]) if len(keyed) else keyed[id_col]
+    aligned = keyed.set_index(id_col).reindex(ids)
+    aligned.index.name = id_col
+    return aligned.reset_index()
+
+
+def _fields(obj: Any, names: tuple[str, ...]) -> dict:
+    """Selected attributes as JSON-friendly values (lists for sequences)."""
+    out = {}
+    for name in names:
+        value = getattr(obj, name)
+        out[name] = [v for v in value] if not isinstance(value, (str, int, float, type(None))) else value
+    return out
+
+
+def _hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

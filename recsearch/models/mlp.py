@@ -1,0 +1,56 @@
+"""NCF-MLP (He et al. 2017, the MLP branch): embeddings concatenated, a Dense tower, one output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, regularizers
+
+from recsearch.models.layers import id_inputs, rating_output
+
+
+def layer_widths(depth: int, width: int, schedule: str) -> list[int]:
+    """Widths of the hidden layers: constant, halving (tower) or doubling, never below 4."""
+    factor = {"constant": 1.0, "halving": 0.5, "doubling": 2.0}.get(schedule)
+    if factor is None:
+        raise ValueError(f"width_schedule {schedule!r} is not one of constant, halving, doubling")
+    return [max(4, int(round(width * factor**k))) for k in range(depth)]
+
+
+def build_mlp(
+    num_users: int,
+    num_items: int,
+    *,
+    embedding_dim: int = 32,
+    depth: int = 3,
+    width: int = 128,
+    width_schedule: str = "halving",
+    activation: str = "relu",
+    dropout: float = 0.2,
+    l2: float = 1e-5,
+    embedding_l2: float = 1e-6,
+    global_mean: float = 0.0,
+) -> keras.Model:
+    """Build the NCF-MLP rating model; inputs {"user", "item"} int32, output the predicted rating."""
+    user, item = id_inputs()
+    emb_reg = regularizers.L2(embedding_l2) if embedding_l2 > 0 else None
+    u = layers.Embedding(num_users, embedding_dim, embeddings_regularizer=emb_reg, name="user_embedding")(user)
+    i = layers.Embedding(num_items, embedding_dim, embeddings_regularizer=emb_reg, name="item_embedding")(item)
+    x = layers.Concatenate(name="concat")([u, i])
+    for k, units in enumerate(layer_widths(depth, width, width_schedule)):
+        x = layers.Dense(units, activation=activation, kernel_regularizer=regularizers.L2(l2) if l2 > 0 else None,
+                         name=f"hidden_{k}")(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, name=f"dropout_{k}")(x)
+    return keras.Model({"user": user, "item": item}, rating_output(x, global_mean), name="mlp")
+
+
+def from_config(cfg: Any, data: Any) -> keras.Model:
+    """Registry adapter: the schema's keys are the builder's keyword arguments."""
+    return build_mlp(
+        data.num_users, data.num_items,
+        embedding_dim=cfg.embedding_dim, depth=cfg.depth, width=cfg.width, width_schedule=cfg.width_schedule,
+        activation=cfg.activation, dropout=cfg.dropout, l2=cfg.l2, embedding_l2=cfg.embedding_l2,
+        global_mean=data.global_mean,
+    )

@@ -1,0 +1,77 @@
+"""Where and with what a result was produced: versions, backend, device, git commit, data checksum."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+_PACKAGES = ("recsearch", "keras", "tensorflow", "jax", "optuna", "hydra-core", "numpy", "pandas")
+
+
+@lru_cache(maxsize=1)
+def environment_info() -> dict[str, object]:
+    """Versions, Keras backend, CPU/GPU and git commit of this process (cached; cheap after first call)."""
+    import os
+
+    info: dict[str, object] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "gpu": _gpu_name(),
+        "git_commit": git_commit(),
+        "packages": {name: _version(name) for name in _PACKAGES if _version(name)},
+    }
+    return info
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu_name() -> str | None:
+    """The first GPU the active backend sees, without importing a framework that is not loaded."""
+    if "jax" in sys.modules:
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return gpus[0].device_kind if gpus else None
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return gpus[0].name if gpus else None
+    return None
+
+
+def git_commit() -> str | None:
+    """The project's git commit (with `-dirty` when the tree has changes), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha

@@ -1,0 +1,24 @@
+"""A small Markdown table writer (no extra dependency)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def markdown_table(frame: pd.DataFrame, *, floatfmt: str = ".4f") -> str:
+    """Render `frame` as a GitHub-flavoured Markdown table."""
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object, floatfmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return format(value, floatfmt) if abs(value) < 1e5 else f"{value:,.0f}"
+    return str(value).replace("|", "\\|")

@@ -1,0 +1,99 @@
+"""The tables a study writes: trials.parquet / trials.csv, best.yaml, summary.md (and pareto.csv)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsearch.results.io import atomic_write_frame, atomic_write_text
+from recsearch.results.markdown import markdown_table
+
+ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
+                "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid")
+
+
+def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.DataFrame:
+    """One row per trial: number, state, value(s), every active parameter, curve, metrics, provenance keys."""
+    names = objective_names or ["value"] + [f"value_{i}" for i in range(1, len(study.directions))]
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name}
+        values = t.values or ([t.intermediate_values[max(t.intermediate_values)]]
+                              if t.state.name == "PRUNED" and t.intermediate_values else [])
+        for i, name in enumerate(names):
+            row[name] = values[i] if i < len(values) else None
+        row.update({f"params_{k}": v for k, v in t.params.items()})
+        row["val_curve"] = [float(v) if v is not None else None for v in t.user_attrs.get("val_curve", [])]
+        row.update({k: t.user_attrs.get(k) for k in ATTR_COLUMNS})
+        row["datetime_start"] = t.datetime_start
+        row["datetime_complete"] = t.datetime_complete
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["number", "state", *names, "val_curve", *ATTR_COLUMNS])
+    params = sorted(c for c in frame.columns if c.startswith("params_"))
+    first = ["number", "state", *names, *params]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def objective_names(cfg: Any) -> list[str]:
+    """Column names of the objective values: the validation metric, then the extra objectives."""
+    return ["value"] + [f"value_{name}" for name in cfg.search.objectives]
+
+
+def best_trial(study: Any) -> Any | None:
+    """The best finished trial; for several objectives, the Pareto trial with the best first value."""
+    try:
+        if len(study.directions) == 1:
+            return study.best_trial
+        front = study.best_trials
+    except ValueError:
+        return None
+    sign = 1 if study.directions[0].name == "MINIMIZE" else -1
+    return min(front, key=lambda t: sign * t.values[0]) if front else None
+
+
+def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
+    """Write every table of the study atomically; return the trials frame."""
+    names = objective_names(cfg)
+    frame = trials_frame(study, names)
+    atomic_write_frame(folder / "trials.parquet", frame)
+    csv = frame.copy()
+    csv["val_curve"] = csv["val_curve"].map(lambda c: json.dumps(c) if isinstance(c, list) else "[]")
+    atomic_write_frame(folder / "trials.csv", csv)
+    best = best_trial(study)
+    if best is not None and "config" in best.user_attrs:
+        header = f"# Best trial {best.number} of study {study.study_name}: {names[0]} = {best.values[0]:.6f}\n" \
+                 f"# Run it with: recsearch train --config {folder / 'best.yaml'}\n"
+        atomic_write_text(folder / "best.yaml", header + best.user_attrs["config"])
+    if len(study.directions) > 1:
+        front = {t.number for t in study.best_trials}
+        atomic_write_frame(folder / "pareto.csv", csv[csv["number"].isin(front)])
+    atomic_write_text(folder / "summary.md", summary_markdown(study, frame, cfg, names))
+    return frame
+
+
+def top_trials(frame: pd.DataFrame, value: str, direction: str, n: int = 10) -> pd.DataFrame:
+    """The `n` best COMPLETE trials by `value`."""
+    done = frame[frame["state"] == "COMPLETE"]
+    return done.sort_values(value, ascending=direction == "minimize").head(n)
+
+
+def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]) -> str:
+    """summary.md: counts, best trial and the top-10 table."""
+    counts = frame["state"].value_counts().to_dict() if len(frame) else {}
+    top = top_trials(frame, names[0], cfg.task.direction)
+    params = [c for c in frame.columns if c.startswith("params_")]
+    cols = ["number", *names, f"test_{cfg.task.metric}", "epochs_run", "n_params", "duration_s", *params]
+    table = top[[c for c in cols if c in top.columns]].rename(columns=lambda c: c.removeprefix("params_"))
+    lines = [f"# Study `{study.study_name}`", "",
+             f"- model: `{cfg.model.name}`, task: `{cfg.task.name}`, dataset: `{cfg.data.name}`, "
+             f"split: `{cfg.split.method}` (seed {cfg.split.seed})",
+             f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction}); test is reported, never used to choose",
+             f"- sampler `{cfg.search.sampler}`, pruner `{cfg.search.pruner}`, budget {cfg.search.n_trials} trials",
+             "- trials: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())), "",
+             "## Top 10", "", markdown_table(table) if len(table) else "_no finished trial yet_", ""]
+    return "\n".join(lines)

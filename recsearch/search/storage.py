@@ -1,0 +1,119 @@
+"""Study storage and the folder a study writes to; recovery of trials left RUNNING by dead workers."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from recsearch.errors import ConfigError
+
+JOURNAL = "study.journal"
+RDB_PREFIXES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
+
+
+def study_name(cfg: Any) -> str:
+    """`search.study_name`, defaulting to <model>-<task>."""
+    return cfg.search.study_name or f"{cfg.model.name}-{cfg.task.name}"
+
+
+def study_dir(cfg: Any) -> Path:
+    """results/<experiment>/<study>/."""
+    return Path(cfg.paths.results_dir) / (cfg.experiment or "default") / study_name(cfg)
+
+
+def storage_url(cfg: Any, folder: Path) -> str:
+    """The storage as a string: the RDB URL, or the path of the journal file in the study folder."""
+    return str(cfg.search.storage) if cfg.search.storage else str(folder / JOURNAL)
+
+
+def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
+    """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if url.startswith(RDB_PREFIXES):
+        try:
+            return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
+                              failed_trial_callback=RetryFailedTrialCallback(max_retry=3),
+                              engine_kwargs={"pool_pre_ping": True})
+        except (ImportError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
+            raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0]})") from None
+    if "://" in url:
+        raise ConfigError(f"search.storage {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
+    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return JournalStorage(JournalFileBackend(url))
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@contextmanager
+def study_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock of the study folder: budget checks and asks of local workers do not race."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".budget.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def process_identity(pid: int | None = None) -> dict[str, Any]:
+    """host, pid and the process start time (pids are reused; start time tells them apart)."""
+    pid = os.getpid() if pid is None else pid
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": _start_time(pid)}
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_is_dead(attrs: dict[str, Any]) -> bool:
+    """True when a trial's owner ran on this host and that process is gone (or its pid was reused)."""
+    if "pid" not in attrs:
+        return True  # asked but never claimed: the asker died inside the lock
+    if attrs.get("host") != socket.gethostname():
+        return False
+    return _start_time(int(attrs["pid"])) != attrs.get("pid_start")
+
+
+def recover_stale_trials(study: Any) -> list[int]:
+    """Fail the RUNNING trials whose local owner died and enqueue their parameters again.
+
+    Journal storage has no heartbeat in Optuna 5, so ownership is recorded per trial (host, pid,
+    start time); RDB storages also have Optuna's heartbeat for workers on other machines.
+    """
+    from optuna.trial import TrialState
+
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not owner_is_dead(trial.user_attrs):
+            continue
+        reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')}); re-queued"
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+        recovered.append(trial.number)
+    return recovered

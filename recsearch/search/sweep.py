@@ -1,0 +1,157 @@
+"""`recsearch sweep`: validate the space, open or resume the study, run the workers, write the tables."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from recsearch.errors import ConfigError
+from recsearch.search.worker import WorkerSpec, run_worker, worker_process
+
+
+@dataclass
+class SweepReport:
+    """Where the study lives and how its trials ended."""
+
+    folder: Path
+    storage_url: str
+    study_name: str
+    counts: dict[str, int]
+    recovered: list[int]
+    metric: str = "rmse"
+    direction: str = "minimize"
+    interrupted: bool = False
+
+
+def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepReport:
+    """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned."""
+    import optuna
+
+    from recsearch.config import compose_config
+    from recsearch.results.study_tables import write_study_results
+    from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.parse import parse_space
+    from recsearch.search.progress import SweepProgress
+    from recsearch.search.storage import (open_storage, recover_stale_trials, redact, storage_url, study_dir,
+                                          study_lock, study_name)
+    from recsearch.training.run import prepare_for
+
+    cfg = compose_config(overrides)
+    space = parse_space(cfg.search_space, cfg)
+    n_obj = 1 + len(cfg.search.objectives)
+    make_sampler(cfg.search, space, n_objectives=n_obj)
+    make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
+    prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
+    folder, name = study_dir(cfg), study_name(cfg)
+    url = storage_url(cfg, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
+                                directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
+    _check_directions(study, cfg, n_obj)
+    _write_sweep_yaml(folder, cfg, overrides, url)
+    with study_lock(folder):
+        recovered = recover_stale_trials(study)
+        _enqueue_once(study, cfg, space)
+    spec = WorkerSpec(overrides=tuple(overrides), storage_url=url, study_name=name, folder=str(folder),
+                      deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
+    progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress)
+    interrupted = False
+    try:
+        with progress:
+            if int(cfg.search.n_workers) == 1:
+                from recsearch.training.backend import setup_backend
+
+                setup_backend(cfg.train.backend)
+                run_worker(spec, on_trial_end=progress.update)
+            else:
+                _run_processes(spec, int(cfg.search.n_workers), progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    write_study_results(study, folder, cfg)
+    report = SweepReport(folder, redact(url), name, progress.counts(), recovered, cfg.task.metric,
+                         cfg.task.direction, interrupted)
+    if interrupted:
+        raise SweepInterrupted(report)
+    return report
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C: finished trials are kept, the running one is marked failed, the tables are written."""
+
+    def __init__(self, report: SweepReport):
+        super().__init__("sweep interrupted")
+        self.report = report
+
+
+def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
+    """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores."""
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=worker_process, name=f"recsearch-worker-{i}",
+                         args=(WorkerSpec(**{**spec.__dict__, "threads": threads, "index": i}),))
+             for i in range(n_workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            progress.update()
+            time.sleep(1.0)
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.terminate()
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, 130, -2)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above")
+
+
+def _check_directions(study: Any, cfg: Any, n_obj: int) -> None:
+    if len(study.directions) != n_obj:
+        raise ConfigError(f"study {study.study_name!r} exists with {len(study.directions)} objective(s); "
+                          f"this sweep has {n_obj}. Use another search.study_name.")
+
+
+def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:
+    """sweep.yaml: the command's overrides and the composed config, as run (storage password redacted)."""
+    from recsearch.results.io import atomic_write_text
+    from recsearch.search.storage import redact
+
+    doc = {"overrides": list(overrides), "storage": redact(url), "config": OmegaConf.to_container(cfg)}
+    doc["config"]["search"]["storage"] = redact(str(cfg.search.storage)) if cfg.search.storage else None
+    atomic_write_text(folder / "sweep.yaml", OmegaConf.to_yaml(OmegaConf.create(doc)))
+
+
+def _enqueue_once(study: Any, cfg: Any, space: Any) -> None:
+    """Warm start: the model's defaults and/or configs from a YAML file, each enqueued only once per study."""
+    done = set(study.user_attrs.get("enqueued", []))
+    todo: list[tuple[str, list[dict]]] = []
+    if cfg.search.enqueue_defaults and "defaults" not in done:
+        todo.append(("defaults", [{p.key: OmegaConf.select(cfg, p.key) for p in space.params if p.kind != "fixed"}]))
+    if cfg.search.enqueue_file and f"file:{cfg.search.enqueue_file}" not in done:
+        todo.append((f"file:{cfg.search.enqueue_file}", _read_enqueue_file(Path(cfg.search.enqueue_file))))
+    for tag, configs in todo:
+        for params in configs:
+            unknown = set(params) - set(space.keys())
+            if unknown:
+                raise ConfigError(f"search.enqueue_file: {sorted(unknown)} are not searched parameters")
+            study.enqueue_trial(space.active(params), user_attrs={"enqueued": tag})
+        done.add(tag)
+    if todo:
+        study.set_user_attr("enqueued", sorted(done))
+
+
+def _read_enqueue_file(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ConfigError(f"search.enqueue_file: {path} does not exist")
+    items = OmegaConf.to_container(OmegaConf.load(path))
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ConfigError(f"search.enqueue_file: {path} must hold a YAML list of {{param: value}} mappings")
+    return items

@@ -1,0 +1,90 @@
+"""Process-wide framework set-up: Keras backend, thread pinning, seeds and determinism.
+
+Keras reads its backend once, at import, so `setup_backend` must run before the first
+`import keras` of the process; the CLI and sweep workers call it first thing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_VALID = ("tensorflow", "jax", "torch")
+
+
+def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) -> None:
+    """Select the Keras backend and, optionally, cap the framework's CPU threads."""
+    if backend not in _VALID:
+        from recsearch.errors import ConfigError
+
+        raise ConfigError(f"config key 'train.backend': {backend!r} is not one of {', '.join(_VALID)}")
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"Keras was already imported with backend {keras.backend.backend()!r}, not {backend!r}")
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if threads:
+        _pin_threads(backend, threads)
+    if backend == "tensorflow":
+        _quiet_import_tensorflow()
+
+
+def _quiet_import_tensorflow() -> None:
+    """Import TensorFlow with C++ start-up logging silenced (absl logs before TF_CPP_MIN_LOG_LEVEL applies).
+
+    Set RECSEARCH_TF_LOGS=1 to see them.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("RECSEARCH_TF_LOGS"):
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _pin_threads(backend: str, threads: int) -> None:
+    """Keep each worker's framework to `threads` cores so parallel workers do not oversubscribe."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    if backend == "jax":
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+    if backend == "tensorflow":
+        _quiet_import_tensorflow()
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TF already initialised its thread pools
+            pass
+
+
+def seed_everything(seed: int, *, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and the backend; enable op determinism where the backend has it."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def backend_versions() -> dict[str, str]:
+    """Versions of Keras and its active backend, for provenance."""
+    import keras
+
+    name = keras.backend.backend()
+    versions = {"keras": keras.__version__, "backend": name}
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name]
+    versions[name] = __import__(module).__version__
+    return versions

@@ -1,0 +1,113 @@
+"""`fetch_dataset` against a local HTTP server: checksum, interruption, unreachable URL, layout."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import logging
+import socket
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from recsearch.config.schema import DataConfig
+from recsearch.data import fetch_dataset, load_interactions
+from recsearch.errors import DataError
+
+
+def _zip_of(folder: Path, top: str) -> bytes:
+    """A zip whose members sit under `top/`, like the GroupLens archives."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, f"{top}/{path.name}")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(fixtures_dir):
+    """Serves /ml.zip whole and /short.zip cut off halfway through its declared length."""
+    body = _zip_of(fixtures_dir / "ml-1m-mini", "ml-1M-odd-name")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/zip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body if self.path == "/ml.zip" else body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", hashlib.sha256(body).hexdigest()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _cfg(url: str, sha256: str | None) -> DataConfig:
+    return DataConfig(name="ml-1m-mini", format="movielens_dat", url=url, sha256=sha256, rating_scale=[1.0, 5.0])
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_with_matching_checksum(server, tmp_path):
+    base, digest = server
+    target = fetch_dataset(_cfg(f"{base}/ml.zip", digest), tmp_path, progress=False)
+    assert target == tmp_path / "ml-1m-mini" and (target / "ratings.dat").is_file()
+    assert _leftovers(tmp_path) == ["ml-1m-mini"]
+    assert len(load_interactions(_cfg("", None), tmp_path).ratings) == 30
+
+
+def test_already_laid_out_needs_no_network(fixtures_dir):
+    cfg = _cfg("http://127.0.0.1:9/never-used.zip", None)
+    assert fetch_dataset(cfg, fixtures_dir, progress=False) == fixtures_dir / "ml-1m-mini"
+
+
+def test_missing_checksum_logs_the_hash(server, tmp_path, caplog):
+    base, digest = server
+    with caplog.at_level(logging.WARNING):
+        fetch_dataset(_cfg(f"{base}/ml.zip", None), tmp_path, progress=True)
+    assert digest in caplog.text
+
+
+def test_checksum_mismatch_leaves_nothing(server, tmp_path):
+    base, _ = server
+    with pytest.raises(DataError, match="checksum mismatch") as info:
+        fetch_dataset(_cfg(f"{base}/ml.zip", "0" * 64), tmp_path, progress=False)
+    assert "\n" not in str(info.value)
+    assert _leftovers(tmp_path) == []
+
+
+def test_interrupted_download_leaves_nothing(server, tmp_path):
+    base, digest = server
+    with pytest.raises(DataError, match="interrupted"):
+        fetch_dataset(_cfg(f"{base}/short.zip", digest), tmp_path, progress=False)
+    assert _leftovers(tmp_path) == []
+
+
+def test_unreachable_url_says_what_to_place_where(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DataError) as info:
+        fetch_dataset(_cfg(f"http://127.0.0.1:{port}/ml-1m.zip", None), tmp_path, progress=False)
+    message = str(info.value)
+    assert f"http://127.0.0.1:{port}/ml-1m.zip" in message and "download ml-1m.zip" in message
+    assert f"unzip it into {tmp_path}" in message and str(tmp_path / "ml-1m-mini" / "ratings.dat") in message
+    assert _leftovers(tmp_path) == []
+
+
+def test_synthetic_has_nothing_to_fetch(tmp_path):
+    with pytest.raises(DataError, match="nothing to fetch"):
+        fetch_dataset(DataConfig(name="synthetic", format="synthetic"), tmp_path)
