@@ -18,8 +18,8 @@ def _groups_epilog() -> str:
     lines = ["config groups (choose with GROUP=OPTION):"]
     for group in ("data", "split", "model", "train", "task", "search", "search_space", "paths", "experiment"):
         opts = group_options(group)
-        prefix = "+" if group == "experiment" else ""
-        lines.append(f"  {prefix}{group:<13} {', '.join(opts) if opts else '(none yet)'}")
+        label = f"+{group}" if group == "experiment" else group
+        lines.append(f"  {label:<14}{', '.join(opts) if opts else '(none yet)'}")
     lines += ["", "override grammar: key=value, +key=value, ~key, group=option; see `recsearch config show`.",
               "environment: RECSEARCH_DATA_DIR (datasets), RECSEARCH_CACHE_DIR (prepared splits),",
               "             RECSEARCH_RESULTS_DIR (results/), KERAS_BACKEND (tensorflow | jax)."]
@@ -38,12 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"recsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    from recsearch.commands import COMMANDS
+    from recsearch.commands import COMMAND_MODULES, command_module
 
-    for name, (help_text, add_args, _) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=fmt,
+    for name in COMMAND_MODULES:
+        module = command_module(name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=fmt,
                            epilog=_groups_epilog())
-        add_args(p)
+        module.add_arguments(p)
     return parser
 
 
@@ -54,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 1
-    from recsearch.commands import COMMANDS
+    from recsearch.commands import command_module
 
-    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command][2]
+    handler: Callable[[argparse.Namespace], int] = command_module(args.command).run
     try:
         return handler(args) or 0
     except RecsearchError as exc:

@@ -1,17 +1,24 @@
-"""The CLI's commands: name -> (help, argument set-up, handler). Handlers import their library lazily."""
+"""The CLI's commands: an explicit table of name -> module. Each module defines HELP, add_arguments, run."""
 
 from __future__ import annotations
 
-import argparse
-from typing import Callable
+import importlib
+from types import ModuleType
 
-from recsearch.commands import config_cmd, data_cmd, sweep_cmd, train_cmd
-
-Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-
-COMMANDS: dict[str, Command] = {
-    "train": (train_cmd.HELP, train_cmd.add_arguments, train_cmd.run),
-    "sweep": (sweep_cmd.HELP, sweep_cmd.add_arguments, sweep_cmd.run),
-    "config": (config_cmd.HELP, config_cmd.add_arguments, config_cmd.run),
-    "data": (data_cmd.HELP, data_cmd.add_arguments, data_cmd.run),
+COMMAND_MODULES: dict[str, str] = {
+    "train": "recsearch.commands.train_cmd",
+    "sweep": "recsearch.commands.sweep_cmd",
+    "leaderboard": "recsearch.commands.leaderboard_cmd",
+    "report": "recsearch.commands.report_cmd",
+    "dashboard": "recsearch.commands.dashboard_cmd",
+    "recommend": "recsearch.commands.recommend_cmd",
+    "export-best": "recsearch.commands.export_cmd",
+    "reproduce": "recsearch.commands.reproduce_cmd",
+    "config": "recsearch.commands.config_cmd",
+    "data": "recsearch.commands.data_cmd",
 }
+
+
+def command_module(name: str) -> ModuleType:
+    """The module implementing command `name` (imported on use; each keeps heavy imports inside `run`)."""
+    return importlib.import_module(COMMAND_MODULES[name])

@@ -18,9 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recsearch.config import compose_config
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
     out = console()
+    if compose_config(args.overrides).compare.variants:
+        from recsearch.search.compare import run_comparison
+
+        return run_comparison(args.overrides, show_progress=not args.no_progress)
     try:
         report = run_sweep(args.overrides, show_progress=not args.no_progress)
     except SweepInterrupted as stop:

@@ -133,6 +133,14 @@ class SearchConfig:
 
 
 @dataclass
+class CompareConfig:
+    """Equal-budget comparison: one study per variant, same split, budget, sampler seed and pruner."""
+
+    variants: List[str] = field(default_factory=list)
+    baselines: bool = True
+
+
+@dataclass
 class RootConfig:
     """The composed config; model and search_space are validated by their own schemas."""
 
@@ -144,4 +152,5 @@ class RootConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     search_space: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     experiment: Optional[str] = None

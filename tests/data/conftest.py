@@ -16,7 +16,7 @@ def data_dir() -> Path:
     """$RECSEARCH_DATA_DIR, else ../shared/datasets next to the repository."""
     path = Path(os.environ.get("RECSEARCH_DATA_DIR") or Path(__file__).parents[2].parent / "shared" / "datasets")
     if not (path / "ml-latest-small" / "ratings.csv").is_file():
-        pytest.skip(f"ml-latest-small not found under {path}")
+        pytest.fail(f"ml-latest-small not found under {path}: set RECSEARCH_DATA_DIR")
     return path
 
 

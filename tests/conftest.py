@@ -1,0 +1,45 @@
+"""Shared test set-up: real data from ../shared/datasets, results and caches in temp folders, small configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("RECSEARCH_DATA_DIR", REPO.parent / "shared" / "datasets")).resolve()
+
+# Small synthetic data and short training: for tests of mechanics, not of model quality.
+TINY = [
+    "data=synthetic", "data.synthetic.n_users=120", "data.synthetic.n_items=80", "data.synthetic.n_ratings=4000",
+    "train.epochs=2", "train.batch_size=256", "model.depth=1", "model.width=16", "model.embedding_dim=8",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("RECSEARCH_DATA_DIR", str(DATA_DIR))
+    from recsearch.training.backend import setup_backend
+
+    setup_backend(os.environ.get("KERAS_BACKEND", "tensorflow"))
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One prepared-split cache for the whole session, so each split is prepared once."""
+    return tmp_path_factory.mktemp("prepared-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_paths(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes results under its own tmp folder; the data dir is the shared datasets."""
+    monkeypatch.setenv("RECSEARCH_DATA_DIR", str(DATA_DIR))
+    monkeypatch.setenv("RECSEARCH_CACHE_DIR", str(shared_cache))
+    monkeypatch.setenv("RECSEARCH_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def tiny() -> list[str]:
+    """Overrides for a seconds-long run on small synthetic data."""
+    return list(TINY)
