@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from omegaconf import DictConfig
 
@@ -21,13 +24,30 @@ def conf_dir() -> Path:
 
 
 def experiments_dir() -> Path:
-    """Where named experiments live (`conf/experiment` links to it)."""
-    return (conf_dir() / "experiment").resolve()
+    """Where named experiments live: $RECSEARCH_EXPERIMENTS_DIR, else `conf/experiment` (links to experiments/)."""
+    custom = os.environ.get("RECSEARCH_EXPERIMENTS_DIR")
+    return Path(custom).resolve() if custom else (conf_dir() / "experiment").resolve()
+
+
+@contextmanager
+def _composition_root() -> Iterator[Path]:
+    """The config dir Hydra composes from: conf/, or with $RECSEARCH_EXPERIMENTS_DIR a temp mirror of
+    conf/ (symlinks) whose `experiment` group is that folder."""
+    root = conf_dir()
+    if not os.environ.get("RECSEARCH_EXPERIMENTS_DIR"):
+        yield root
+        return
+    with tempfile.TemporaryDirectory(prefix="recsearch-conf-") as tmp:
+        for entry in root.iterdir():
+            if entry.name != "experiment":
+                (Path(tmp) / entry.name).symlink_to(entry)
+        (Path(tmp) / "experiment").symlink_to(experiments_dir(), target_is_directory=True)
+        yield Path(tmp)
 
 
 def group_options(group: str) -> list[str]:
     """The options of a config group, e.g. `group_options("model")` -> ["mlp", ...]."""
-    folder = conf_dir() / group
+    folder = experiments_dir() if group == "experiment" else conf_dir() / group
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
@@ -43,7 +63,8 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     from recsearch.config.validate import validate_config
 
     try:
-        with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="recsearch"):
+        with _composition_root() as root, \
+                initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
             cfg = compose(config_name="config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from None

@@ -88,10 +88,19 @@ class TrainConfig:
 class TaskConfig:
     """What is predicted and which validation metric selects models."""
 
-    name: str = "rating"
-    metric: str = "rmse"
+    name: str = "rating"  # rating | ranking
+    metric: str = "rmse"  # rating: rmse | mae; ranking: hr@K, ndcg@K, recall@K, precision@K, map@K, coverage@K, mrr
     direction: str = "minimize"
     clip_predictions: bool = True
+    # ranking only (defaults keep rating configs valid)
+    loss: str = "bce"  # bce (num_negatives sampled negatives) | bpr | softmax (sampled softmax)
+    negatives: str = "sampled"  # sampled | in_batch (two_tower with the softmax loss)
+    num_negatives: int = 4
+    implicit_threshold: Optional[float] = None  # positives: ratings >= this (None: every rating)
+    protocol: str = "sampled"  # sampled (held-out item vs num_candidates sampled items) | full (all items)
+    num_candidates: int = 99
+    ks: List[int] = field(default_factory=lambda: [5, 10, 20])
+    eval_seed: int = 0
 
 
 @dataclass

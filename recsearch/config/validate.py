@@ -58,6 +58,10 @@ _CHOICES = {
     "train.optimizer": ("adam", "sgd", "rmsprop", "adamw"),
     "train.backend": ("tensorflow", "jax", "torch"),
     "task.direction": ("minimize", "maximize"),
+    "task.name": ("rating", "ranking"),
+    "task.loss": ("bce", "bpr", "softmax"),
+    "task.negatives": ("sampled", "in_batch"),
+    "task.protocol": ("sampled", "full"),
     "search.sampler": ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"),
     "search.pruner": ("median", "percentile", "successive_halving", "hyperband", "none"),
 }
@@ -75,6 +79,33 @@ def _check_choices(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if value is None or value <= 0:
             raise ConfigError(f"config key '{key}': must be > 0, got {value!r}")
+    _check_task(cfg)
     for obj in cfg.search.objectives:
         if obj not in ("params", "latency"):
             raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of params, latency")
+
+
+def _check_task(cfg: DictConfig) -> None:
+    """The task's metric exists for the task, and the model family supports the task."""
+    from recsearch.models.registry import model_spec
+
+    task = cfg.task
+    if task.name == "rating" and task.metric not in ("rmse", "mae"):
+        raise ConfigError(f"config key 'task.metric': {task.metric!r} is not a rating metric (rmse, mae)")
+    if task.name == "ranking":
+        from recsearch.ranking.metrics import parse_metric
+
+        try:
+            _, k = parse_metric(str(task.metric))
+        except ValueError as exc:
+            raise ConfigError(f"config key 'task.metric': {exc}") from None
+        if k is not None and k not in task.ks:
+            raise ConfigError(f"config key 'task.ks': must contain {k} to report task.metric {task.metric!r}")
+        if task.num_negatives < 1 or task.num_candidates < 1 or not task.ks or min(task.ks) < 1:
+            raise ConfigError("config key 'task': num_negatives, num_candidates and every ks entry must be >= 1")
+        if task.negatives == "in_batch" and (cfg.model.name != "two_tower" or task.loss != "softmax"):
+            raise ConfigError("config key 'task.negatives': in_batch needs model=two_tower and task.loss=softmax")
+    spec = model_spec(str(cfg.model.name))
+    if task.name not in spec.tasks:
+        raise ConfigError(f"config key 'task.name': model {spec.name!r} supports {', '.join(spec.tasks)}, "
+                          f"not {task.name!r}")

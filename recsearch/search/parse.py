@@ -106,13 +106,19 @@ def _check_values_fit(where: str, param: Param, base_cfg: DictConfig, is_group: 
         if param.kind != "categorical" or bad:
             raise SearchSpaceError(f"{where}: a group takes choice(...) of {', '.join(group_options(param.key))}")
         return
+    from recsearch.config.validate import _check_choices
+    from recsearch.errors import ConfigError
+
     probe = [v for v in (*param.choices, param.low, param.high) if v is not None]
     cfg = base_cfg.copy()
     for v in probe:
         try:
             OmegaConf.update(cfg, param.key, v, merge=False)
+            _check_choices(cfg)
         except OmegaConfBaseException as exc:
             raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {str(exc).splitlines()[0]}") from None
+        except ConfigError as exc:
+            raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {exc}") from None
 
 
 def _parse_condition(key: str, spec: Any, params: dict[str, Param]) -> Condition:

@@ -111,9 +111,12 @@ def recover_stale_trials(study: Any) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not owner_is_dead(trial.user_attrs):
             continue
-        reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')}); re-queued"
+        requeue = bool(trial.params)  # a trial killed before sampling has nothing to repeat
+        reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')})" + \
+            ("; re-queued with the same parameters" if requeue else "")
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+        if requeue:
+            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
     return recovered

@@ -77,7 +77,7 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
         ran += 1
         if on_trial_end:
             on_trial_end()
-        if failures >= max(3, int(cfg.search.n_trials)):
+        if failures >= max(10, int(cfg.search.n_trials)):
             print(f"recsearch: worker {spec.index}: {failures} trials failed; stopping", file=sys.stderr)
             break
     return ran

@@ -1,0 +1,243 @@
+"""The leaderboard: one row per study (or per trial) plus baselines, ranked on a validation metric.
+
+Compute only: `leaderboard(...)` returns a DataFrame; `render(frame, fmt)` turns it into text.
+Selection uses validation only; the test metric is that of the selected trial, never used to choose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+import pandas as pd
+
+from recsearch.errors import RecsearchError
+from recsearch.results.studies import StudyRecord
+
+FORMATS = ("table", "markdown", "csv", "html", "json")
+STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metric", "valid", "test", "trial",
+                 "complete", "pruned", "failed", "wall_s", "n_params", "params"]
+TRIAL_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metric", "valid", "test", "trial",
+                 "state", "epochs_run", "duration_s", "n_params", "params"]
+_MINIMIZED = {"rmse", "mae"}
+_INT_COLUMNS = ("trial", "complete", "pruned", "failed", "n_params", "epochs_run")
+
+
+def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = None, *, metric: str | None = None,
+                per_trial: bool = False, filters: Iterable[str] = ()) -> pd.DataFrame:
+    """Rank the studies (or every trial) and baselines on validation `metric` (default: the first study's).
+
+    Rows failing a `key=value` filter are dropped before ranking.
+    Example: `leaderboard(load_many(["results"]), metric="rmse", filters=["variant=mlp"])`.
+    """
+    metric = metric or (records[0].metric if records else "rmse")
+    rows: list[dict] = []
+    for record in records:
+        frame = record_trials(record)
+        rows += trial_rows(record, frame, metric) if per_trial else [study_row(record, frame, metric)]
+    if baselines is not None and len(baselines):
+        rows += baseline_rows(baselines, metric, per_trial)
+    columns = TRIAL_COLUMNS if per_trial else STUDY_COLUMNS
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in set(_INT_COLUMNS) & set(columns):
+        frame[col] = frame[col].astype("Int64")
+    return rank(apply_filters(frame, filters), ascending=_ascending(metric, records))
+
+
+def record_trials(record: StudyRecord) -> pd.DataFrame:
+    """The trials frame of a study, read live from its storage."""
+    from recsearch.results.study_tables import trials_frame
+
+    return trials_frame(record.study)
+
+
+def selected_trial(frame: pd.DataFrame, metric: str, ascending: bool = True) -> pd.Series | None:
+    """The COMPLETE trial with the best validation `metric` (None when none finished)."""
+    col = _valid_column(frame, metric)
+    done = frame[(frame["state"] == "COMPLETE") & frame[col].notna()] if col else frame.iloc[0:0]
+    if done.empty:
+        return None
+    return done.sort_values(col, ascending=ascending, kind="stable").iloc[0]
+
+
+def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str) -> dict[str, Any]:
+    """One leaderboard row: the study's selected trial, its test metric, trial counts, wall time."""
+    counts = frame["state"].value_counts().to_dict() if len(frame) else {}
+    best = selected_trial(frame, metric, _ascending(metric, [record]))
+    col = _valid_column(frame, metric)
+    row = {**_identity(record, metric), "kind": "study", "valid": _num(best, col), "test": _num(best, f"test_{metric}"),
+           "trial": None if best is None else int(best["number"]), "complete": counts.get("COMPLETE", 0),
+           "pruned": counts.get("PRUNED", 0), "failed": counts.get("FAIL", 0), "wall_s": wall_seconds(frame),
+           "n_params": _int(best, "n_params"), "params": {} if best is None else trial_params(best)}
+    return row
+
+
+def trial_rows(record: StudyRecord, frame: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
+    """One row per trial of the study."""
+    col = _valid_column(frame, metric)
+    rows = []
+    for _, trial in frame.iterrows():
+        rows.append({**_identity(record, metric), "kind": "trial", "valid": _num(trial, col),
+                     "test": _num(trial, f"test_{metric}"), "trial": int(trial["number"]), "state": trial["state"],
+                     "epochs_run": _int(trial, "epochs_run"), "duration_s": _num(trial, "duration_s"),
+                     "n_params": _int(trial, "n_params"), "params": trial_params(trial)})
+    return rows
+
+
+def baseline_rows(baselines: pd.DataFrame, metric: str, per_trial: bool) -> list[dict[str, Any]]:
+    """baselines.csv rows of `metric`, marked kind=baseline."""
+    rows = []
+    for _, b in baselines[baselines["metric"].astype(str) == metric].iterrows():
+        row = {"kind": "baseline", "experiment": b["experiment"], "study": "(baseline)", "variant": str(b["variant"]),
+               "task": str(b["task"]), "metric": metric, "valid": _num(b, "valid"), "test": _num(b, "test"),
+               "params": {}}
+        if per_trial:
+            row["state"] = "BASELINE"
+        rows.append(row)
+    return rows
+
+
+def rank(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataFrame:
+    """Sort by `valid` (best first, rows without a value last) and number the ranked rows 1..k."""
+    frame = frame.sort_values("valid", ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
+    has = frame["valid"].notna()
+    frame["rank"] = pd.array([i + 1 if ok else None for i, ok in enumerate(has)], dtype="Int64")
+    return frame
+
+
+def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
+    """Keep the rows where every `key=value` holds; a key is a column or a parameter (e.g. model.depth)."""
+    for item in filters:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise RecsearchError(f"--filter {item!r}: expected key=value (e.g. variant=mlp)")
+        if key in frame.columns and key != "params":
+            cells = frame[key]
+        elif any(key in p for p in frame["params"]):
+            cells = frame["params"].map(lambda p, k=key: p.get(k))
+        else:
+            raise RecsearchError(f"--filter {item!r}: no column or parameter {key!r}; columns: "
+                                 f"{', '.join(c for c in frame.columns if c != 'params')}")
+        frame = frame[cells.map(lambda cell, v=value.strip(): _matches(cell, v))]
+    return frame.reset_index(drop=True)
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """The leaderboard as markdown, csv, html, json or plain text (`table`)."""
+    if fmt == "json":
+        return json.dumps([_json_row(r) for r in frame.to_dict(orient="records")], indent=2) + "\n"
+    shown = display_frame(frame)
+    if fmt == "csv":
+        return shown.to_csv(index=False)
+    if fmt == "markdown":
+        from recsearch.results.markdown import markdown_table
+
+        return markdown_table(shown)
+    if fmt == "html":
+        return shown.to_html(index=False, na_rep="", classes="leaderboard", border=0)
+    if fmt == "table":
+        return shown.to_string(index=False) + "\n"
+    raise RecsearchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as strings: metrics to 4 decimals, wall time readable, parameters as k=v."""
+    shown = frame.astype(object).copy()
+    for col in ("valid", "test"):
+        shown[col] = frame[col].map(lambda v: "" if _missing(v) else f"{v:.4f}")
+    for col in ("wall_s", "duration_s"):
+        if col in shown:
+            shown[col] = frame[col].map(format_seconds)
+    shown["params"] = frame["params"].map(format_params)
+    return shown.map(lambda v: "" if _missing(v) else str(v))
+
+
+def format_params(params: dict) -> str:
+    """{'model.depth': 2, 'train.learning_rate': 0.0012} -> 'model.depth=2 train.learning_rate=0.0012'."""
+    return " ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+
+def format_seconds(value: Any) -> str:
+    """12.3 -> '12.3s', 125 -> '2m05s', 3725 -> '1h02m'."""
+    if _missing(value):
+        return ""
+    s = float(value)
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+def wall_seconds(frame: pd.DataFrame) -> float | None:
+    """Seconds from the first trial's start to the last trial's end."""
+    if frame.empty or frame["datetime_start"].isna().all():
+        return None
+    start, end = pd.to_datetime(frame["datetime_start"]).min(), pd.to_datetime(frame["datetime_complete"]).max()
+    return None if pd.isna(end) else round((end - start).total_seconds(), 3)
+
+
+def trial_params(trial: pd.Series) -> dict[str, Any]:
+    """The trial's active parameters (params_ columns that are set), without the prefix."""
+    return {k.removeprefix("params_"): _plain(v) for k, v in trial.items()
+            if str(k).startswith("params_") and not _missing(v)}
+
+
+def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
+    return {"experiment": record.experiment, "study": record.name, "variant": record.variant,
+            "task": record.task, "metric": metric}
+
+
+def _ascending(metric: str, records: list[StudyRecord]) -> bool:
+    if metric in _MINIMIZED:
+        return True
+    return not records or records[0].direction == "minimize"
+
+
+def _valid_column(frame: pd.DataFrame, metric: str) -> str | None:
+    for col in (f"valid_{metric}", "value"):
+        if col in frame.columns:
+            return col
+    return None
+
+
+def _matches(cell: Any, value: str) -> bool:
+    if _missing(cell):
+        return value == ""
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        try:
+            return math.isclose(float(cell), float(value), rel_tol=1e-9)
+        except ValueError:
+            return False
+    return str(cell).lower() == value.lower()
+
+
+def _num(row: Any, col: str | None) -> float | None:
+    if row is None or col is None or col not in row.index or _missing(row[col]):
+        return None
+    return float(row[col])
+
+
+def _int(row: Any, col: str) -> int | None:
+    value = _num(row, col)
+    return None if value is None else int(value)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _json_row(row: dict) -> dict:
+    return {k: (None if not isinstance(v, dict) and _missing(v) else _plain(v)) for k, v in row.items()}

@@ -1,0 +1,291 @@
+"""The HTML report of a study or of a comparison experiment: compute frames here, draw in `plots`, write one file.
+
+The file is self-contained: plotly.js is inlined once in <head>, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsearch.results.leaderboard import leaderboard, record_trials, render, selected_trial
+from recsearch.results.studies import COMPARISON_FILE, StudyRecord
+
+TOP_CURVES = 5
+
+
+@dataclass
+class Section:
+    """A titled part of the report: a figure, an HTML fragment, or both."""
+
+    title: str
+    figure: Any = None
+    html: str = ""
+    slug: str = ""
+
+
+@dataclass
+class Report:
+    """A report's title and sections, in order."""
+
+    title: str
+    subtitle: str
+    sections: list[Section] = field(default_factory=list)
+
+
+def history_frame(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """Finished trials by number with their value and the best value so far."""
+    done = trials[(trials["state"] == "COMPLETE") & trials["value"].notna()].sort_values("number")
+    best = done["value"].cummin() if direction == "minimize" else done["value"].cummax()
+    return pd.DataFrame({"number": done["number"].astype(int), "value": done["value"].astype(float), "best": best})
+
+
+def importance_frame(study: Any) -> tuple[pd.DataFrame, str | None]:
+    """optuna.importance (fANOVA) of the parameters; an empty frame and a reason when it cannot be computed."""
+    import optuna
+
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    empty = pd.DataFrame(columns=["param", "importance"])
+    if len(finished) < 2:
+        return empty, f"parameter importances need at least 2 finished trials; this study has {len(finished)}"
+    try:
+        target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+        imp = optuna.importance.get_param_importances(study, target=target)
+    except (ValueError, RuntimeError) as exc:
+        return empty, f"parameter importances unavailable: {exc}"
+    if not imp:
+        return empty, "no parameter was searched in every finished trial"
+    return pd.DataFrame({"param": list(imp), "importance": [float(v) for v in imp.values()]}), None
+
+
+def param_frame(trials: pd.DataFrame) -> pd.DataFrame:
+    """Finished trials: number, value and one column per parameter (no prefix)."""
+    done = trials[(trials["state"] == "COMPLETE") & trials["value"].notna()]
+    params = [c for c in done.columns if c.startswith("params_") and done[c].notna().any()]
+    frame = done[["number", "value", *params]].rename(columns=lambda c: c.removeprefix("params_"))
+    return frame.reset_index(drop=True)
+
+
+def slice_frame(trials: pd.DataFrame) -> pd.DataFrame:
+    """Long form for slice plots: param, x (its value), value, number; rows where the param was active."""
+    wide = param_frame(trials)
+    parts = [pd.DataFrame({"param": col, "x": wide[col], "value": wide["value"], "number": wide["number"]})
+             .dropna(subset=["x"]) for col in wide.columns if col not in ("number", "value")]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["param", "x", "value", "number"])
+
+
+def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES) -> pd.DataFrame:
+    """Validation curves (number, group top|pruned, epoch, value) of the `top` best trials and the pruned ones."""
+    done = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize").head(top)
+    pruned = trials[trials["state"] == "PRUNED"]
+    rows = [{"number": int(t["number"]), "group": group, "epoch": e + 1, "value": v}
+            for group, part in (("top", done), ("pruned", pruned)) for _, t in part.iterrows()
+            for e, v in enumerate(_curve(t["val_curve"])) if v is not None]
+    return pd.DataFrame(rows, columns=["number", "group", "epoch", "value"])
+
+
+def best_config_text(record: StudyRecord, trials: pd.DataFrame) -> str:
+    """best.yaml of the study folder, else the config attr of the selected trial."""
+    if record.folder is not None and (record.folder / "best.yaml").is_file():
+        return (record.folder / "best.yaml").read_text(encoding="utf-8")
+    trial = _best_frozen(record, trials)
+    return trial.user_attrs.get("config", "") if trial is not None else ""
+
+
+def environment_of(record: StudyRecord, trials: pd.DataFrame) -> dict[str, Any]:
+    """The `environment` attr of the selected trial (else of any trial), flattened to one level."""
+    trial = _best_frozen(record, trials)
+    env = trial.user_attrs.get("environment") if trial is not None else None
+    if not env:
+        env = next((t.user_attrs["environment"] for t in record.study.get_trials(deepcopy=False)
+                    if "environment" in t.user_attrs), {})
+    return _flatten(env)
+
+
+def study_report(record: StudyRecord) -> Report:
+    """Every section of the report of one study."""
+    from recsearch.results import plots
+
+    trials = record_trials(record)
+    metric, direction = record.metric, record.direction
+    board = leaderboard([record], per_trial=True)
+    imp, note = importance_frame(record.study)
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in trials["state"].value_counts().sort_index().items()) or "none"
+    sections = [
+        Section("Leaderboard", html=render(board.head(20), "html")),
+        Section("Optimization history", plots.history_figure(history_frame(trials, direction), metric)),
+        Section("Parameter importances", plots.importance_figure(imp, note), html=_note(note)),
+        Section("Parallel coordinates", plots.parallel_figure(param_frame(trials), metric)),
+        Section("Slice plots", plots.slice_figure(slice_frame(trials), metric)),
+        Section("Learning curves", plots.curves_figure(curves_frame(trials, direction), metric),
+                html=_note(f"validation {metric} per epoch: the {TOP_CURVES} best trials (solid), pruned (dashed)")),
+        Section("Best config", html=f"<pre>{html.escape(best_config_text(record, trials))}</pre>"),
+        Section("Environment", html=_kv_table(environment_of(record, trials))),
+    ]
+    subtitle = (f"variant {record.variant}, task {record.task}, selection on validation {metric} ({direction}); "
+                f"trials: {counts}; storage {record.storage_url}")
+    return Report(f"Study {record.name}", subtitle, sections)
+
+
+def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.DataFrame | None) -> Report:
+    """Report of an experiment folder holding several studies (and baselines.csv / comparison.csv)."""
+    from recsearch.results import plots
+
+    metric = records[0].metric if records else "rmse"
+    board = leaderboard(records, baselines, metric=metric)
+    histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
+                          ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
+    sections = [Section("Leaderboard", html=render(board, "html")),
+                Section("Best metric per variant", plots.comparison_bar_figure(board, metric)),
+                Section("Search histories", plots.histories_figure(histories, metric))]
+    if (folder / COMPARISON_FILE).is_file():
+        sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
+            index=False, na_rep="", border=0)))
+    for record in records:
+        best = selected_trial(record_trials(record), metric)
+        text = best_config_text(record, record_trials(record)) if best is not None else ""
+        sections.append(Section(f"Best config: {record.name}", html=f"<pre>{html.escape(text)}</pre>"))
+    subtitle = f"{len(records)} studies, selection on validation {metric}; folder {folder}"
+    return Report(f"Experiment {folder.name}", subtitle, sections)
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page (plotly.js inline)."""
+    from plotly.offline import get_plotlyjs
+
+    body = []
+    for k, section in enumerate(report.sections):
+        slug = section.slug or f"plot-{k}-{_slug(section.title)}"
+        parts = [f'<section><h2>{html.escape(section.title)}</h2>']
+        if section.figure is not None:
+            parts.append(section.figure.to_html(full_html=False, include_plotlyjs=False, div_id=slug,
+                                                config={"displaylogo": False, "responsive": True}))
+        parts.append(section.html)
+        body.append("\n".join(parts) + "</section>")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return _PAGE.format(title=html.escape(report.title), subtitle=html.escape(report.subtitle), stamp=stamp,
+                        plotlyjs=get_plotlyjs(), body="\n".join(body))
+
+
+def write_report(report: Report, path: Path) -> Path:
+    """Write the report's HTML atomically to `path`."""
+    from recsearch.results.io import atomic_write_text
+
+    atomic_write_text(Path(path), render_html(report))
+    return Path(path)
+
+
+def _best_frozen(record: StudyRecord, trials: pd.DataFrame) -> Any:
+    best = selected_trial(trials, record.metric, record.direction == "minimize")
+    if best is None:
+        return None
+    return next(t for t in record.study.get_trials(deepcopy=False) if t.number == int(best["number"]))
+
+
+def _curve(value: Any) -> list:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value) if value is not None else []
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _kv_table(items: dict[str, Any]) -> str:
+    if not items:
+        return _note("no environment recorded")
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items.items())
+    return f'<table class="kv">{rows}</table>'
+
+
+def _note(text: str | None) -> str:
+    return f'<p class="note">{html.escape(text)}</p>' if text else ""
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1280px; color: #222; }}
+h1 {{ margin-bottom: 4px; }} .sub {{ color: #555; margin-top: 0; }}
+section {{ margin: 28px 0; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: 4px; }}
+table {{ border-collapse: collapse; font-size: 13px; }} th, td {{ padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; }}
+pre {{ background: #f6f8fa; padding: 12px; font-size: 12px; max-height: 420px; overflow: auto; }}
+.note {{ color: #666; font-style: italic; }}
+</style>
+<script type="text/javascript">{plotlyjs}</script>
+</head><body>
+<h1>{title}</h1><p class="sub">{subtitle}<br>generated {stamp}</p>
+{body}
+</body></html>
+"""
+
+
+def find_chromium() -> str:
+    """The path of a Chromium (or Chrome) binary; RecsearchError when none is installed."""
+    import shutil
+
+    from recsearch.errors import RecsearchError
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RecsearchError("--screenshot needs Chromium: install it (Debian: apt-get install -y chromium)")
+
+
+def chromium_command(url: str, profile_dir: Path, *extra: str) -> list[str]:
+    """A headless Chromium command line that reaches no network and keeps no state beyond `profile_dir`."""
+    return [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+            "--enable-unsafe-swiftshader", f"--user-data-dir={profile_dir}", "--virtual-time-budget=15000",
+            *extra, url]
+
+
+def screenshot(html_path: Path, png_path: Path, *, width: int = 1400, height: int | None = None) -> Path:
+    """Render `html_path` in headless Chromium and save a PNG of `width` x `height` pixels.
+
+    Example: `screenshot(Path("results/default/a/report.html"), Path("report.png"))`.
+    """
+    import subprocess
+    import tempfile
+
+    from recsearch.errors import RecsearchError
+
+    html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    height = height or estimated_height(html_path.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="recsearch-chromium-") as profile:
+        cmd = chromium_command(html_path.as_uri(), Path(profile), f"--window-size={width},{height}",
+                               f"--screenshot={png_path}")
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0 or not png_path.is_file():
+        raise RecsearchError(f"chromium could not render {html_path}: {proc.stderr.strip()[-400:]}")
+    return png_path
+
+
+def estimated_height(page: str) -> int:
+    """Pixels the page needs: figure heights, table rows and text blocks (plus margins)."""
+    import re
+
+    figures = sum(int(h) for h in re.findall(r'"height":\s*(\d+)', page.split("</head>", 1)[-1]))
+    rows = page.count("<tr")
+    pres = page.count("<pre>")
+    sections = page.count("<section>")
+    return min(16000, 200 + figures + 24 * rows + 440 * pres + 70 * sections)

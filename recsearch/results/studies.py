@@ -1,0 +1,198 @@
+"""Find studies: study folders under results/, or studies held by an Optuna storage (RDB URL or journal file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsearch.errors import DataError, RecsearchError
+
+SWEEP_FILE = "sweep.yaml"
+BASELINES_FILE = "baselines.csv"
+COMPARISON_FILE = "comparison.csv"
+BASELINE_COLUMNS = ("variant", "task", "metric", "valid", "test")
+
+
+@dataclass
+class StudyRecord:
+    """One Optuna study and what the leaderboard and report need to know about it."""
+
+    study: Any
+    storage_url: str
+    experiment: str
+    folder: Path | None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    @property
+    def variant(self) -> str:
+        return str(self.config.get("model", {}).get("name", "?"))
+
+    @property
+    def task(self) -> str:
+        return str(self.config.get("task", {}).get("name", "?"))
+
+    @property
+    def metric(self) -> str:
+        return str(self.config.get("task", {}).get("metric", "rmse"))
+
+    @property
+    def direction(self) -> str:
+        return self.study.directions[0].name.lower()
+
+
+def is_storage(target: str) -> bool:
+    """True for an RDB URL or a journal file; False for a folder."""
+    return "://" in target or Path(target).is_file()
+
+
+def find_study_folders(root: Path) -> list[Path]:
+    """Study folders (holding sweep.yaml) at or under `root`, sorted."""
+    root = Path(root)
+    if (root / SWEEP_FILE).is_file():
+        return [root]
+    return sorted(p.parent for p in root.rglob(SWEEP_FILE) if "runs" not in p.relative_to(root).parts)
+
+
+def load_study_folder(folder: Path) -> StudyRecord:
+    """The study of a study folder, opened from the storage its sweep.yaml names."""
+    from omegaconf import OmegaConf
+
+    folder = Path(folder)
+    sweep = folder / SWEEP_FILE
+    if not sweep.is_file():
+        raise RecsearchError(f"{folder} is not a study folder (no {SWEEP_FILE}); run `recsearch sweep` first")
+    doc = OmegaConf.to_container(OmegaConf.load(sweep))
+    config = doc.get("config") or {}
+    url = str(doc.get("storage") or folder / "study.journal")
+    name = (config.get("search") or {}).get("study_name") or folder.name
+    study = _load(url, name)
+    experiment = config.get("experiment") or folder.parent.name
+    return StudyRecord(study=study, storage_url=url, experiment=str(experiment), folder=folder, config=config)
+
+
+def load_storage(url: str, study_name: str | None = None, *, single: bool = False) -> list[StudyRecord]:
+    """The studies of a storage (all, or the one named); `single` demands exactly one."""
+    from recsearch.search.storage import open_storage
+
+    storage = open_storage(url)
+    names = [s.study_name for s in storage.get_all_studies()]
+    if not names:
+        raise RecsearchError(f"storage {url} holds no study")
+    if study_name is not None:
+        if study_name not in names:
+            raise RecsearchError(f"storage {url} has no study {study_name!r}; it holds: {', '.join(names)}")
+        names = [study_name]
+    elif single and len(names) > 1:
+        raise RecsearchError(f"storage {url} holds {len(names)} studies ({', '.join(names)}); choose one with --study")
+    return [_record_from_storage(url, storage, name) for name in names]
+
+
+def load_target(target: str, study_name: str | None = None) -> StudyRecord:
+    """One study: a study folder, or a storage URL / journal file (with `study_name` if it holds several)."""
+    if is_storage(target):
+        return load_storage(target, study_name, single=True)[0]
+    path = Path(target)
+    if not path.is_dir():
+        raise RecsearchError(f"{target}: no such study folder or storage")
+    return load_study_folder(path)
+
+
+def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRecord]:
+    """Every study under the folders (or in the storages) of `targets`."""
+    records: list[StudyRecord] = []
+    for target in targets:
+        if is_storage(target):
+            records += load_storage(target, study_name)
+            continue
+        if not Path(target).is_dir():
+            raise RecsearchError(f"{target}: no such results folder or storage")
+        records += [load_study_folder(f) for f in find_study_folders(Path(target))
+                    if study_name is None or f.name == study_name]
+    return records
+
+
+def baseline_files(targets: list[str]) -> list[Path]:
+    """baselines.csv files at or under the folders of `targets`."""
+    found: set[Path] = set()
+    for target in targets:
+        root = Path(target)
+        if root.is_dir():
+            found.update(root.rglob(BASELINES_FILE))
+    return sorted(found)
+
+
+def read_baselines(path: Path) -> pd.DataFrame:
+    """baselines.csv (variant, task, metric, valid, test) with `experiment` = its folder's name."""
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in BASELINE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(BASELINE_COLUMNS)}")
+    for col in ("valid", "test"):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = frame[col][values.isna() & frame[col].notna()]
+        if len(bad):
+            raise DataError(f"{path}: column {col!r} has a non-numeric value {bad.iloc[0]!r} (line {bad.index[0] + 2})")
+        frame[col] = values.astype(float)
+    frame = frame[list(BASELINE_COLUMNS)].copy()
+    frame.insert(0, "experiment", Path(path).parent.name)
+    return frame
+
+
+def _load(url: str, name: str) -> Any:
+    import optuna
+
+    from recsearch.search.storage import open_storage
+
+    if "://" not in url and not Path(url).is_file():
+        raise RecsearchError(f"storage {url} does not exist")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        raise RecsearchError(f"storage {url} has no study {name!r}") from None
+
+
+def _record_from_storage(url: str, storage: Any, name: str) -> StudyRecord:
+    """A storage's study; its config from the trials' `config` attr (no sweep.yaml there)."""
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=storage)
+    config = _trial_config(study)
+    return StudyRecord(study=study, storage_url=url, experiment=str(config.get("experiment") or "-"),
+                       folder=None, config=config)
+
+
+def _trial_config(study: Any) -> dict:
+    from omegaconf import OmegaConf
+
+    for trial in study.get_trials(deepcopy=False):
+        if "config" in trial.user_attrs:
+            return OmegaConf.to_container(OmegaConf.create(trial.user_attrs["config"]))
+    return {}
+
+
+def dashboard_storage(target: str) -> tuple[str, Any]:
+    """The storage URL of a study folder / journal file / RDB URL, and the opened storage."""
+    from omegaconf import OmegaConf
+
+    from recsearch.search.storage import open_storage
+
+    url = target
+    if not is_storage(target):
+        sweep = Path(target) / SWEEP_FILE
+        if not sweep.is_file():
+            raise RecsearchError(f"{target}: not a study folder (no {SWEEP_FILE}), journal file or storage URL")
+        url = str(OmegaConf.load(sweep).get("storage") or Path(target) / "study.journal")
+        if "://" not in url and not Path(url).is_file():
+            raise RecsearchError(f"storage {url} of {target} does not exist")
+    return url, open_storage(url)

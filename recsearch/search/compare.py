@@ -1,0 +1,112 @@
+"""Equal-budget comparison: one study per model variant (same split, trial budget, sampler seed and pruner),
+then comparison.csv / comparison.md and baselines.csv in results/<experiment>/.
+
+Example: `recsearch sweep +experiment=compare_variants` (compare.variants set by the experiment).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from recsearch.errors import ConfigError
+
+COLUMNS = ["variant", "kind", "task", "metric", "valid", "test", "trials_complete", "trials_pruned",
+           "trials_failed", "wall_seconds", "n_params", "best_trial", "study"]
+
+
+def variant_overrides(overrides: list[str], variant: str) -> list[str]:
+    """The sweep overrides of one variant: its model, its default search space and its own study."""
+    return [*overrides, f"model={variant}", f"search_space={variant}", f"search.study_name={variant}"]
+
+
+def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
+    """Run one sweep per `compare.variants`, then write the comparison tables; return the exit code."""
+    from recsearch.config import compose_config
+    from recsearch.models.registry import model_spec
+    from recsearch.search.sweep import SweepInterrupted, run_sweep
+
+    cfg = compose_config(overrides)
+    variants = list(cfg.compare.variants)
+    for variant in variants:
+        if cfg.task.name not in model_spec(variant).tasks:
+            raise ConfigError(f"compare.variants: model {variant!r} does not support task {cfg.task.name!r}")
+    rows, code = [], 0
+    for variant in variants:
+        start = time.perf_counter()
+        try:
+            run_sweep(variant_overrides(overrides, variant), show_progress=show_progress)
+        except SweepInterrupted:
+            code = 130
+        rows.append(study_row(compose_config(variant_overrides(overrides, variant)), variant,
+                              time.perf_counter() - start))
+        if code:
+            break
+    write_comparison(cfg, rows)
+    return code
+
+
+def study_row(cfg: Any, variant: str, wall: float) -> dict[str, Any]:
+    """The comparison row of one variant's study: best validation value and the selected trial's test value."""
+    import optuna
+
+    from recsearch.results.study_tables import best_trial
+    from recsearch.search.storage import open_storage, storage_url, study_dir, study_name
+
+    folder = study_dir(cfg)
+    study = optuna.load_study(study_name=study_name(cfg), storage=open_storage(storage_url(cfg, folder)))
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    best = best_trial(study)
+    metric = str(cfg.task.metric)
+    attrs = best.user_attrs if best is not None else {}
+    return {
+        "variant": variant, "kind": "search", "task": cfg.task.name, "metric": metric,
+        "valid": attrs.get(f"valid_{metric}"), "test": attrs.get(f"test_{metric}"),
+        "trials_complete": states.count("COMPLETE"), "trials_pruned": states.count("PRUNED"),
+        "trials_failed": states.count("FAIL"), "wall_seconds": round(wall, 1), "n_params": attrs.get("n_params"),
+        "best_trial": best.number if best is not None else None, "study": str(folder),
+    }
+
+
+def baseline_table(cfg: Any) -> pd.DataFrame:
+    """baselines.csv rows (variant, task, metric, valid, test) for the config's data, split and task."""
+    from recsearch.baselines import baseline_rows
+    from recsearch.training.run import prepare_for
+
+    return pd.DataFrame(baseline_rows(prepare_for(cfg), cfg.task), columns=["variant", "task", "metric", "valid",
+                                                                             "test"])
+
+
+def comparison_frame(cfg: Any, rows: list[dict[str, Any]], baselines: pd.DataFrame | None) -> pd.DataFrame:
+    """Search rows and the baselines' rows for the task metric, best first."""
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    if baselines is not None and len(baselines):
+        base = baselines[baselines["metric"] == cfg.task.metric].assign(kind="baseline")
+        frame = pd.concat([frame, base.reindex(columns=COLUMNS)], ignore_index=True) if len(frame) else \
+            base.reindex(columns=COLUMNS)
+    ascending = cfg.task.direction == "minimize"
+    return frame.sort_values("valid", ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table."""
+    from recsearch.results.io import atomic_write_frame, atomic_write_text
+    from recsearch.results.markdown import markdown_table
+    from recsearch.training.run import experiment_dir
+
+    folder = experiment_dir(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    baselines = baseline_table(cfg) if cfg.compare.baselines else None
+    if baselines is not None:
+        atomic_write_frame(folder / "baselines.csv", baselines)
+    frame = comparison_frame(cfg, rows, baselines)
+    atomic_write_frame(folder / "comparison.csv", frame)
+    title = (f"# Equal-budget comparison: {cfg.data.name}, split={cfg.split.method}, task={cfg.task.name}, "
+             f"{cfg.search.n_trials} trials per variant, sampler={cfg.search.sampler} (seed {cfg.search.seed}), "
+             f"pruner={cfg.search.pruner}\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
+             f"{cfg.task.metric} of that selected trial.\n\n")
+    atomic_write_text(folder / "comparison.md", title + markdown_table(frame.drop(columns=["study"])) + "\n")
+    print(markdown_table(frame.drop(columns=["study"])))
+    return frame

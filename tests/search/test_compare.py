@@ -1,0 +1,59 @@
+"""The equal-budget comparison runner on tiny synthetic data: 2 variants x 2 trials."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recsearch.search.compare import run_comparison
+
+SYNTH = ["data=synthetic", "data.synthetic.n_users=60", "data.synthetic.n_items=200", "data.synthetic.n_ratings=2000",
+         "train.epochs=2", "train.batch_size=256", "search.n_trials=2", "search.n_startup_trials=1"]
+
+
+@pytest.mark.slow
+def test_rating_comparison_tables(isolated_paths):
+    code = run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf,autorec]"],
+                          show_progress=False)
+    assert code == 0
+    folder = isolated_paths / "compare_variants"
+    frame = pd.read_csv(folder / "comparison.csv")
+    assert set(frame["variant"]) == {"mf", "autorec", "global_mean", "biases"}
+    searched = frame[frame["kind"] == "search"].set_index("variant")
+    assert (searched["trials_complete"] + searched["trials_pruned"] == 2).all()
+    assert searched["valid"].notna().all() and searched["test"].notna().all() and (searched["n_params"] > 0).all()
+    assert (frame["metric"] == "rmse").all()
+    assert list(frame["valid"]) == sorted(frame["valid"])  # best (lowest RMSE) first
+    base = pd.read_csv(folder / "baselines.csv")
+    assert list(base.columns) == ["variant", "task", "metric", "valid", "test"]
+    assert {"global_mean", "biases"} == set(base["variant"])
+    assert "| mf" in (folder / "comparison.md").read_text() or "mf" in (folder / "comparison.md").read_text()
+    for v in ("mf", "autorec"):
+        assert (folder / v / "trials.csv").is_file()
+
+
+@pytest.mark.slow
+def test_ranking_comparison_tables(isolated_paths):
+    code = run_comparison([*SYNTH, "+experiment=compare_variants_ranking", "compare.variants=[mf,two_tower]",
+                           "task.num_candidates=20"], show_progress=False)
+    assert code == 0
+    frame = pd.read_csv(isolated_paths / "compare_variants_ranking" / "comparison.csv")
+    assert set(frame["variant"]) == {"mf", "two_tower", "most_popular"}
+    assert (frame["metric"] == "ndcg@10").all()
+    assert list(frame["valid"]) == sorted(frame["valid"], reverse=True)  # maximised: best first
+
+
+def test_variant_overrides_pick_model_space_and_study():
+    from recsearch.config import compose_config
+    from recsearch.search.compare import variant_overrides
+
+    cfg = compose_config(variant_overrides(["+experiment=compare_variants"], "gmf"))
+    assert cfg.model.name == "gmf" and cfg.search.study_name == "gmf"
+    assert "model.l2" in cfg.search_space.params and "model.depth" not in cfg.search_space.params
+
+
+def test_comparison_rejects_variant_without_the_task():
+    from recsearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model 'autorec' does not support task 'ranking'"):
+        run_comparison(["+experiment=compare_variants_ranking", "compare.variants=[mf,autorec]"], show_progress=False)

@@ -1,0 +1,102 @@
+"""Fault tests of real sweep processes: SIGKILL then resume, Ctrl-C, and parallel workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from recsearch.search.sweep import run_sweep
+
+pytestmark = pytest.mark.slow
+
+SPACE = ["~search_space", "+search_space={params: {model.depth: 'range(1, 3)', model.width: 'choice(8, 16, 32)', "
+         "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
+
+
+def _command(tiny: list[str], name: str, n_trials: int) -> list[str]:
+    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *SPACE, "train.epochs=4",
+            f"search.n_trials={n_trials}", f"search.study_name={name}", "search.pruner=none"]
+
+
+def _study(results: Path, name: str) -> optuna.Study:
+    journal = results / "default" / name / "study.journal"
+    storage = optuna.storages.journal.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, timeout: float = 240) -> None:
+    """Wait until `complete` trials finished and another one is running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            trials = _study(results, name).trials
+        except (KeyError, FileNotFoundError, ValueError):
+            trials = []
+        states = [t.state.name for t in trials]
+        running = [t for t in trials if t.state.name == "RUNNING"]
+        if states.count("COMPLETE") >= complete and len(running) == 1 and len(running[0].params) == 3:
+            return
+        time.sleep(0.3)
+    raise AssertionError("sweep did not reach the expected state in time")
+
+
+def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_paths: Path) -> None:
+    cmd = _command(tiny, "kill", 5)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for(isolated_paths, "kill", proc, complete=2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {t.number: t.values for t in _study(isolated_paths, "kill").trials if t.state.name == "COMPLETE"}
+    killed = [t for t in _study(isolated_paths, "kill").trials if t.state.name == "RUNNING"]
+    assert len(killed) == 1
+
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+
+    trials = _study(isolated_paths, "kill").trials
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") + states.count("PRUNED") == 5
+    assert "RUNNING" not in states
+    assert {t.number: t.values for t in trials if t.number in before} == before  # nothing finished was lost
+    dead = trials[killed[0].number]
+    assert dead.state.name == "FAIL" and "worker died" in dead.user_attrs["fail_reason"]
+    retries = [t for t in trials if t.user_attrs.get("retry_of") is not None]
+    assert [t.user_attrs["retry_of"] for t in retries] == [dead.number]  # finished trials are never re-run
+    assert retries[0].params == dead.params and retries[0].state.name == "COMPLETE"
+    frame = pd.read_parquet(isolated_paths / "default" / "kill" / "trials.parquet")
+    assert sorted(frame["number"]) == list(range(len(trials)))
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tiny: list[str], isolated_paths: Path) -> None:
+    cmd = _command(tiny, "sigint", 4)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(isolated_paths, "sigint", proc, complete=1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume" in out
+    trials = _study(isolated_paths, "sigint").trials
+    interrupted = [t for t in trials if t.state.name == "FAIL"]
+    assert len(interrupted) == 1 and "interrupted" in interrupted[0].user_attrs["fail_reason"]
+    assert (isolated_paths / "default" / "sigint" / "trials.parquet").is_file()
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    states = [t.state.name for t in _study(isolated_paths, "sigint").trials]
+    assert states.count("COMPLETE") == 4
+
+
+def test_two_workers_share_the_budget(tiny: list[str], isolated_paths: Path) -> None:
+    report = run_sweep([*tiny, *SPACE, "search.n_trials=4", "search.n_workers=2", "search.study_name=par",
+                        "search.pruner=none"], show_progress=False)
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert sorted(frame["number"]) == [0, 1, 2, 3]
+    assert (frame["state"] == "COMPLETE").all()
+    assert frame["pid"].nunique() == 2  # two worker processes, neither the parent
+    assert os.getpid() not in set(frame["pid"])

@@ -1,0 +1,118 @@
+"""The search-space grammar: every expression form, conditionals, and each validation error."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.errors import SearchSpaceError
+from recsearch.search.parse import parse_space
+from recsearch.search.space import to_overrides
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return compose_config([])
+
+
+def _one(cfg, key: str, expr: str):
+    return parse_space({"params": {key: expr}}, cfg).params[0]
+
+
+def test_every_expression_form(cfg) -> None:
+    p = _one(cfg, "model.width", "choice(32, 64)")
+    assert (p.kind, p.choices) == ("categorical", (32, 64))
+    p = _one(cfg, "model.depth", "range(1, 5)")
+    assert (p.kind, p.low, p.high, p.step) == ("int", 1, 4, 1)  # stop excluded, as in Hydra
+    p = _one(cfg, "model.width", "range(16, 129, 16)")
+    assert (p.low, p.high, p.step) == (16, 128, 16)
+    p = _one(cfg, "model.dropout", "range(0.0, 0.5, 0.1)")
+    assert p.kind == "float" and p.step == pytest.approx(0.1) and p.high == pytest.approx(0.4)
+    p = _one(cfg, "model.dropout", "interval(0.0, 0.5)")
+    assert (p.kind, p.low, p.high, p.log) == ("float", 0.0, 0.5, False)
+    p = _one(cfg, "model.embedding_dim", "int(interval(8, 128))")
+    assert (p.kind, p.low, p.high) == ("int", 8, 128)
+    p = _one(cfg, "train.learning_rate", "tag(log, interval(1e-4, 1e-1))")
+    assert p.kind == "float" and p.log
+    p = _one(cfg, "model.embedding_dim", "tag(log, int(interval(8, 128)))")
+    assert p.kind == "int" and p.log
+    p = _one(cfg, "model.activation", "tanh")
+    assert (p.kind, p.choices) == ("fixed", ("tanh",))
+    p = _one(cfg, "model.depth", "shuffle(range(1, 4))")
+    assert p.kind == "categorical" and sorted(p.choices) == [1, 2, 3]
+
+
+def test_distributions_sample_in_bounds(cfg) -> None:
+    space = parse_space(cfg.search_space, cfg)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(30):
+        trial = study.ask()
+        values = space.sample(trial)
+        assert 1 <= values["model.depth"] <= 4
+        assert 8 <= values["model.embedding_dim"] <= 128
+        assert 1e-4 <= values["train.learning_rate"] <= 1e-1
+        study.tell(trial, 1.0)
+        compose_config(to_overrides(values))  # every sample is a valid config
+
+
+def test_conditionals_sample_only_active_params(cfg) -> None:
+    space = parse_space(cfg.search_space, cfg)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(60):
+        trial = study.ask()
+        values = space.sample(trial)
+        opt = values["train.optimizer"]
+        assert ("train.momentum" in values) == (opt in ("sgd", "rmsprop"))
+        assert ("train.weight_decay" in values) == (opt == "adamw")
+        assert ("model.width_schedule" in values) == (values["model.depth"] >= 2)
+        assert set(trial.params) == set(values)  # inactive parameters were never suggested
+        seen.add(opt)
+        study.tell(trial, 1.0)
+    assert seen == {"adam", "sgd", "rmsprop", "adamw"}
+
+
+def test_condition_dependencies_are_sampled_first(cfg) -> None:
+    space = parse_space({"params": {"train.momentum": "interval(0, 0.9)", "train.optimizer": "choice(sgd, adam)"},
+                         "conditions": {"train.momentum": {"train.optimizer": "sgd"}}}, cfg)
+    assert space.keys() == ["train.optimizer", "train.momentum"]
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"params": {"model.depht": "range(1, 3)"}}, "search_space.params.model.depht: 'model.depht' is not a key"),
+        ({"params": {"model.depth": "range(4, 1)"}}, "is empty"),
+        ({"params": {"model.dropout": "interval(0.5, 0.1)"}}, "inverted"),
+        ({"params": {"model.l2": "tag(log, interval(0, 0.1))"}}, "log range must be > 0"),
+        ({"params": {"model.depth": "range(1, 3"}}, "malformed expression"),
+        ({"params": {"model.depth": "tag(fancy, interval(1, 3))"}}, "unknown tag"),
+        ({"params": {"model.depth": "interval(0.5, 3.5)"}}, "does not fit the config"),
+        ({"params": {"train.optimizer": "choice(adam, lbfgs)"}}, "search_space.params.train.optimizer"),
+        ({"params": {}}, "search_space.params"),
+        ({"params": {"model.depth": "range(1, 3)"}, "conditions": {"model.width": {"model.depth": 2}}},
+         "not a searched parameter"),
+        ({"params": {"model.depth": "range(1, 3)", "model.width": "choice(8, 16)"},
+          "conditions": {"model.width": {"train.optimizer": "sgd"}}}, "condition on 'train.optimizer'"),
+        ({"params": {"model.depth": "range(1, 3)", "model.width": "choice(8, 16)"},
+          "conditions": {"model.width": {"model.depth": 2}, "model.depth": {"model.width": 8}}}, "circular"),
+        ({"params": {"model.depth": "range(1, 3)"}, "extra": 1}, "unknown section"),
+    ],
+)
+def test_validation_errors_name_key_and_problem(cfg, space: dict, message: str) -> None:
+    with pytest.raises(SearchSpaceError) as err:
+        parse_space(space, cfg)
+    assert message in str(err.value)
+
+
+def test_grid_needs_discrete_values(cfg) -> None:
+    space = parse_space({"params": {"model.depth": "range(1, 3)", "model.width": "choice(8, 16)"}}, cfg)
+    assert space.grid() == {"model.depth": [1, 2], "model.width": [8, 16]}
+    with pytest.raises(SearchSpaceError, match="grid sampler needs discrete"):
+        parse_space({"params": {"model.dropout": "interval(0, 0.5)"}}, cfg).grid()
+
+
+def test_to_overrides_quotes_strings_when_needed() -> None:
+    assert to_overrides({"model.activation": "relu", "train.learning_rate": 0.001, "model.depth": 2}) == [
+        "model.activation=relu", "train.learning_rate=0.001", "model.depth=2"]

@@ -1,0 +1,127 @@
+"""Sweeps end to end on small synthetic data: tables, resume, failures, seeds, workers, storages."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import optuna
+import pandas as pd
+import pytest
+
+from recsearch.config import load_config_file
+from recsearch.search.sweep import run_sweep
+
+pytestmark = pytest.mark.slow
+
+def space(params: str) -> list[str]:
+    """Overrides that replace the whole search space (a plain `key={...}` would merge into the default)."""
+    return ["~search_space", f"+search_space={{params: {{{params}}}}}"]
+
+
+SMALL_SPACE = space("model.depth: 'range(1, 3)', model.width: 'choice(8, 16)', "
+                    "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'")
+
+
+def _sweep(tiny: list[str], *extra: str):
+    return run_sweep([*tiny, *SMALL_SPACE, *extra], show_progress=False)
+
+
+def test_sweep_writes_every_table(tiny: list[str]) -> None:
+    report = _sweep(tiny, "search.n_trials=3", "search.study_name=tables")
+    folder = report.folder
+    for name in ("trials.parquet", "trials.csv", "best.yaml", "sweep.yaml", "summary.md", "study.journal"):
+        assert (folder / name).is_file(), name
+    frame = pd.read_parquet(folder / "trials.parquet")
+    assert len(frame) == 3 and frame["number"].tolist() == [0, 1, 2]
+    expected = {"number", "state", "value", "params_model.depth", "params_model.width", "params_train.learning_rate",
+                "val_curve", "epochs_run", "duration_s", "n_params", "seed", "config_hash", "fail_reason",
+                "valid_rmse", "test_rmse"}
+    assert expected <= set(frame.columns)
+    done = frame[frame["state"] == "COMPLETE"]
+    assert len(done) >= 1
+    assert all(len(c) == e for c, e in zip(done["val_curve"], done["epochs_run"]))
+    assert json.loads(pd.read_csv(folder / "trials.csv")["val_curve"][0])  # curve kept as JSON in the CSV
+    assert "## Top 10" in (folder / "summary.md").read_text()
+    # best.yaml is the complete config of the best trial and is runnable as is
+    best = load_config_file(folder / "best.yaml")
+    best_row = done.sort_values("value").iloc[0]
+    assert best.model.depth == best_row["params_model.depth"]
+    # the study is a plain Optuna study
+    study = optuna.load_study(study_name="tables", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / "study.journal"))))
+    assert study.best_trial.number == int(best_row["number"])
+
+
+def test_same_seed_samples_same_params(tiny: list[str]) -> None:
+    a = _sweep(tiny, "search.n_trials=4", "search.n_startup_trials=2", "search.study_name=seed_a")
+    b = _sweep(tiny, "search.n_trials=4", "search.n_startup_trials=2", "search.study_name=seed_b")
+    cols = ["number", "params_model.depth", "params_model.width", "params_train.learning_rate"]
+    fa, fb = (pd.read_parquet(r.folder / "trials.parquet")[cols] for r in (a, b))
+    pd.testing.assert_frame_equal(fa, fb)
+
+
+def test_rerun_runs_only_what_is_missing(tiny: list[str]) -> None:
+    _sweep(tiny, "search.n_trials=2", "search.study_name=resume")
+    report = _sweep(tiny, "search.n_trials=3", "search.study_name=resume")
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert frame["number"].tolist() == [0, 1, 2]
+    again = _sweep(tiny, "search.n_trials=3", "search.study_name=resume")
+    assert len(pd.read_parquet(again.folder / "trials.parquet")) == 3
+
+
+def test_failed_trials_are_recorded_and_the_sweep_goes_on(tiny: list[str]) -> None:
+    report = run_sweep([*tiny, "search.sampler=random", "search.n_trials=3", "search.study_name=fail",
+                        *space("train.learning_rate: 'choice(0.01, 1e25)'"), "train.optimizer=sgd"], show_progress=False)
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    failed = frame[frame["state"] == "FAIL"]
+    assert len(failed) >= 1, frame[["state", "params_train.learning_rate"]]
+    assert all("diverged" in r or "not finite" in r for r in failed["fail_reason"])
+    assert (failed["params_train.learning_rate"] == 1e25).all()
+    assert (frame["state"] == "COMPLETE").sum() == 3  # failures do not count against the budget
+
+
+def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
+    report = _sweep(tiny, "search.n_trials=2", "search.study_name=warm", "search.enqueue_defaults=true",
+                    "model.width=16", "train.learning_rate=0.005")
+    first = pd.read_parquet(report.folder / "trials.parquet").iloc[0]
+    assert first["params_model.width"] == 16 and first["params_train.learning_rate"] == 0.005
+
+
+def test_multi_objective_writes_pareto_front(tiny: list[str]) -> None:
+    report = _sweep(tiny, "search.n_trials=3", "search.study_name=moo", "search.objectives=[params]",
+                    "search.sampler=nsga2")
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert {"value", "value_params"} <= set(frame.columns)
+    pareto = pd.read_csv(report.folder / "pareto.csv")
+    assert 1 <= len(pareto) <= 3
+    assert (frame.loc[frame["state"] == "COMPLETE", "value_params"] == frame.loc[frame["state"] == "COMPLETE",
+                                                                               "n_params"]).all()
+
+
+@pytest.mark.parametrize("sampler", ["random", "qmc", "grid", "cmaes"])
+def test_samplers_run(tiny: list[str], sampler: str) -> None:
+    grid = space("model.depth: 'range(1, 3)', model.width: 'choice(8, 16)'")
+    report = run_sweep([*tiny, *(grid if sampler == "grid" else SMALL_SPACE), f"search.sampler={sampler}",
+                        "search.n_trials=2", f"search.study_name={sampler}", "search.pruner=none"], show_progress=False)
+    assert report.counts.get("complete") == 2
+
+
+def test_sqlite_storage(tiny: list[str], tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    report = _sweep(tiny, "search.n_trials=2", "search.study_name=rdb", f"search.storage='{url}'")
+    study = optuna.load_study(study_name="rdb", storage=url)
+    assert len(study.trials) == 2 and (report.folder / "trials.parquet").is_file()
+
+
+def test_postgresql_storage(tiny: list[str]) -> None:
+    url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must start PostgreSQL and set RECSEARCH_TEST_POSTGRES_URL (see .ci/run)")
+        pytest.skip("no PostgreSQL: set RECSEARCH_TEST_POSTGRES_URL (.ci/run does)")
+    name = f"pg-{os.getpid()}"
+    _sweep(tiny, "search.n_trials=2", f"search.study_name={name}", f"search.storage='{url}'")
+    study = optuna.load_study(study_name=name, storage=url)
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
+    optuna.delete_study(study_name=name, storage=url)
