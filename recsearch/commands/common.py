@@ -17,8 +17,12 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; plain text when the stream is not a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A rich console; when piped, plain text wide enough that tables do not fold."""
+    import sys
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:

@@ -1,11 +1,73 @@
-"""PLACEHOLDER being written by another engineer right now: replace this whole file."""
+"""`recsearch leaderboard [RESULTS_PATHS...]`: one ranked table across studies (and baselines)."""
 
-HELP = "(in progress)"
+from __future__ import annotations
+
+import argparse
+
+HELP = "Rank every study (or trial) under results/ or in an Optuna storage, with baselines"
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="RESULTS_PATH",
+                        help="results folders, study folders, journal files or storage URLs "
+                             "(default: paths.results_dir, env RECSEARCH_RESULTS_DIR)")
+    parser.add_argument("--study", help="only the study of this name (in a folder or a storage)")
+    parser.add_argument("--metric", help="validation metric to rank on: rmse | mae (default: the studies' task metric)")
+    parser.add_argument("--top", type=int, metavar="N", help="show the N best rows")
+    parser.add_argument("--per-trial", action="store_true", help="one row per trial instead of per study")
+    parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                        help="keep rows where a column or parameter equals VALUE (repeatable), e.g. variant=mlp")
+    parser.add_argument("--format", default="table", choices=("table", "markdown", "csv", "html", "json"))
 
 
-def run(args) -> int:
-    raise NotImplementedError("leaderboard is being written")
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    import pandas as pd
+
+    from recsearch.commands.common import console
+    from recsearch.errors import RecsearchError
+    from recsearch.results.leaderboard import leaderboard, render
+    from recsearch.results.studies import baseline_files, load_many, read_baselines
+
+    paths = args.paths or [default_results_dir()]
+    if args.top is not None and args.top < 1:
+        raise RecsearchError(f"--top must be at least 1, got {args.top}")
+    records = load_many(paths, args.study)
+    files = baseline_files(paths)
+    if not records and not files:
+        raise RecsearchError(f"no study found under {', '.join(paths)}; run `recsearch sweep` first")
+    baselines = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
+    frame = leaderboard(records, baselines, metric=args.metric, per_trial=args.per_trial, filters=args.filter)
+    if args.top:
+        frame = frame.head(args.top)
+    out = console()
+    if args.format == "table" and out.is_terminal:
+        out.print(rich_table(frame))
+    else:
+        sys.stdout.write(render(frame, args.format))
+    return 0
+
+
+def default_results_dir() -> str:
+    """paths.results_dir of the default config (RECSEARCH_RESULTS_DIR or ./results)."""
+    from recsearch.config import compose_config
+
+    return str(compose_config([]).paths.results_dir)
+
+
+def rich_table(frame):  # noqa: ANN001, ANN201 - rich imported lazily
+    """The leaderboard as a rich Table, baselines dimmed."""
+    from rich.table import Table
+
+    from recsearch.results.leaderboard import display_frame
+
+    shown = display_frame(frame)
+    metric = frame["metric"].iloc[0] if len(frame) else "metric"
+    table = Table(title=f"Leaderboard (validation {metric}, best first)", title_justify="left")
+    for col in shown.columns:
+        table.add_column(col, justify="right" if col in ("rank", "valid", "test", "n_params", "trial") else "left",
+                         overflow="fold")
+    for (_, row), kind in zip(shown.iterrows(), frame["kind"]):
+        table.add_row(*row.tolist(), style="dim italic" if kind == "baseline" else None)
+    return table

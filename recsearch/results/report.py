@@ -288,4 +288,4 @@ def estimated_height(page: str) -> int:
     rows = page.count("<tr")
     pres = page.count("<pre>")
     sections = page.count("<section>")
-    return min(16000, 200 + figures + 24 * rows + 440 * pres + 70 * sections)
+    return min(16000, 400 + figures + 32 * rows + 440 * pres + 70 * sections)

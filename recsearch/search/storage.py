@@ -33,13 +33,13 @@ def storage_url(cfg: Any, folder: Path) -> str:
 def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     if url.startswith(RDB_PREFIXES):
         try:
             return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
-                              failed_trial_callback=RetryFailedTrialCallback(max_retry=3),
+                              failed_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
                               engine_kwargs={"pool_pre_ping": True})
         except (ImportError, ModuleNotFoundError) as exc:
             raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc})") from None
@@ -51,6 +51,17 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     Path(url).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return JournalStorage(JournalFileBackend(url))
+
+
+def _retry_stale(callback: type) -> Any:
+    """Optuna's heartbeat re-queue of trials whose worker stopped beating (experimental in Optuna 5)."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return callback(max_retry=3)
 
 
 def redact(url: str) -> str:

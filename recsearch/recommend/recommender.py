@@ -1,0 +1,145 @@
+"""Load the model of a run or study folder, score a user's unseen items, explain with item embeddings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsearch.data.types import PreparedData
+from recsearch.errors import DataError, RecsearchError
+
+EMBEDDING_LAYER = "item_embedding"
+
+
+@dataclass
+class LoadedModel:
+    """A trained model, the config it was trained with, and where it came from."""
+
+    model: Any
+    cfg: Any
+    source: str
+
+
+def load_model_for(folder: Path, *, data: PreparedData | None = None) -> LoadedModel:
+    """The model of a run folder (config.yaml + model.keras) or of a study folder's best trial.
+
+    A study folder's model is models/trial_<N>.keras of its best trial; when that was not kept, the
+    best trial is retrained from best.yaml (with `data` when given).
+    """
+    from recsearch.config import load_config_file
+    from recsearch.training.backend import setup_backend
+
+    folder = Path(folder)
+    if (folder / "config.yaml").is_file():
+        if not (folder / "model.keras").is_file():
+            raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
+        cfg = load_config_file(folder / "config.yaml")
+        setup_backend(cfg.train.backend)
+        return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
+    if not (folder / "best.yaml").is_file():
+        raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
+    cfg = load_config_file(folder / "best.yaml")
+    setup_backend(cfg.train.backend)
+    kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
+    if kept.is_file():
+        return LoadedModel(_load_keras(kept), cfg, str(kept))
+    return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} (no {kept.name} kept)")
+
+
+def best_trial_number(folder: Path) -> int:
+    """The best trial's number, from best.yaml's header (written by the sweep)."""
+    head = (Path(folder) / "best.yaml").read_text(encoding="utf-8").splitlines()[:1]
+    match = re.match(r"# Best trial (\d+) ", head[0]) if head else None
+    if match is None:
+        raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
+    return int(match.group(1))
+
+
+def user_index(data: PreparedData, user_id: str | int) -> int:
+    """The model's index of an original user id (given as text on the command line)."""
+    ids = data.user_ids
+    try:
+        key = type(ids[0].item() if hasattr(ids[0], "item") else ids[0])(user_id)
+    except (ValueError, IndexError):
+        raise DataError(f"user {user_id!r} is not a valid user id of {data.name}") from None
+    hits = np.flatnonzero(ids == key)
+    if not len(hits):
+        raise DataError(f"user {user_id!r} is not in the training data of {data.name} ({data.num_users} users)")
+    return int(hits[0])
+
+
+def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids: set, n: int = 10, *,
+                    clip: bool = True) -> pd.DataFrame:
+    """The `n` highest-scored items for user index `user`, skipping original item ids in `exclude_item_ids`.
+
+    Returns item_index, item_id, title, genres, score (clipped to the rating scale when `clip`).
+    """
+    from recsearch.training.trainer import EVAL_BATCH
+
+    items = np.arange(data.num_items, dtype=np.int32)
+    scores = np.asarray(model.predict({"user": np.full_like(items, user), "item": items},
+                                      batch_size=EVAL_BATCH, verbose=0)).reshape(-1)
+    if clip:
+        scores = np.clip(scores, *data.rating_scale)
+    table = item_table(data).assign(score=scores)
+    table = table[~table["item_id"].isin(exclude_item_ids)]
+    return table.sort_values(["score", "item_index"], ascending=[False, True], kind="stable").head(n).reset_index(drop=True)
+
+
+def item_table(data: PreparedData) -> pd.DataFrame:
+    """item_index, item_id, title, genres of every item the model knows."""
+    table = pd.DataFrame({"item_index": np.arange(data.num_items), "item_id": data.item_ids})
+    for col, default in (("title", None), ("genres", None)):
+        table[col] = data.items[col].to_numpy() if col in data.items else default
+    if table["title"].isna().all():
+        table["title"] = table["item_id"].astype(str)
+    table["genres"] = table["genres"].map(lambda g: list(g) if isinstance(g, (list, tuple, np.ndarray)) else [])
+    return table
+
+
+def item_embeddings(model: Any) -> np.ndarray | None:
+    """The weights of the layer named `item_embedding` (num_items x dim), or None when the model has none."""
+    try:
+        layer = model.get_layer(EMBEDDING_LAYER)
+    except ValueError:
+        return None
+    return np.asarray(layer.get_weights()[0])
+
+
+def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: pd.DataFrame,
+                       k: int = 3) -> dict[int, pd.DataFrame]:
+    """For each recommended item_index, the `k` past items (item_index, title, rating, ...) closest by cosine.
+
+    Returns {item_index: past rows with a `similarity` column, most similar first}.
+    """
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    past = past.reset_index(drop=True)
+    sims = unit[recommended["item_index"].to_numpy()] @ unit[past["item_index"].to_numpy()].T
+    out = {}
+    for row, idx in enumerate(recommended["item_index"]):
+        order = np.argsort(-sims[row], kind="stable")[:k]
+        out[int(idx)] = past.iloc[order].assign(similarity=sims[row][order]).reset_index(drop=True)
+    return out
+
+
+def _load_keras(path: Path) -> Any:
+    import keras
+
+    import recsearch.models  # noqa: F401 - registers the custom layers of every model family
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
+        raise RecsearchError(f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _retrain(cfg: Any, data: PreparedData | None) -> Any:
+    from recsearch.training.run import prepare_for
+    from recsearch.training.trainer import train
+
+    return train(cfg, data if data is not None else prepare_for(cfg), verbose=0).model

@@ -1,0 +1,95 @@
+"""The command line: help texts, config show, and one clear line (no traceback) for each bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recsearch.cli import main
+
+HEADER = "userId,movieId,rating,timestamp\n"
+
+
+def _run(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_commands_and_config_groups(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("train", "sweep", "leaderboard", "report", "recommend", "export-best", "reproduce", "data", "config"):
+        assert word in out
+    assert "mlp" in out and "ml_latest_small" in out and "random" in out  # group options
+
+
+def test_command_help_explains_overrides(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "Hydra overrides" in out and "model" in out
+
+
+def test_config_show_prints_resolved_yaml(capsys) -> None:
+    code, out, _ = _run(["config", "show", "model.depth=2", "train.epochs=3"], capsys)
+    assert code == 0 and "depth: 2" in out and "epochs: 3" in out and "${" not in out
+
+
+def _bad_ratings(tmp_path: Path, text: str, name: str = "ratings.csv") -> list[str]:
+    folder = tmp_path / "mydata"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return ["data=custom", f"data.path={folder}", f"data.ratings_file={name}"]
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda t: _bad_ratings(t, "userId,movieId,timestamp\n1,2,3\n"), "'rating'"),
+        (lambda t: _bad_ratings(t, HEADER + "1,1,4.0,10\n1,2,great,11\n"), "line 3"),
+        (lambda t: _bad_ratings(t, ""), "empty"),
+        (lambda t: _bad_ratings(t, "userId;movieId;rating;timestamp\n1;1;4.0;10\n"), "separator"),
+        (lambda t: ["data=ml_latest_small", f"data.path={t / 'nowhere'}"], "nowhere"),
+        (lambda t: ["model=transformer"], "Available options in 'model'"),
+        (lambda t: ["data=ml_2b"], "Available options in 'data'"),
+        (lambda t: ["model.depth=deep"], "model.depth"),
+    ],
+)
+def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, isolated_paths, capsys, make, expected) -> None:
+    code, out, err = _run(["train", *make(tmp_path)], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("recsearch: error:"), err
+    assert expected in lines[0]
+    assert "Traceback" not in err
+    assert not isolated_paths.exists() or not any(isolated_paths.rglob("metrics.json"))
+
+
+def test_unknown_dataset_name_in_data_command(capsys) -> None:
+    code, _, err = _run(["data", "info", "ml-2b"], capsys)
+    assert code == 2 and "ml_latest_small" in err
+
+
+def test_data_list_and_info(capsys) -> None:
+    code, out, _ = _run(["data", "list"], capsys)
+    assert code == 0 and "ml-latest-small" in out and "yes" in out
+    code, out, _ = _run(["data", "info", "ml-latest-small"], capsys)
+    assert code == 0 and "100,836" in out and "610" in out
+
+
+def test_fetch_uses_files_already_in_place_without_network(capsys) -> None:
+    code, out, _ = _run(["data", "fetch", "ml_latest_small"], capsys)
+    assert code == 0 and "ready" in out
+
+
+def test_console_script_process_exit_code_and_no_traceback(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "recsearch", "train", "model=transformer"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

@@ -1,0 +1,131 @@
+"""`recsearch recommend`: top-N unseen items of a real ml-latest-small model and the user's profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsearch.cli import main
+
+ML = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ml-latest-small"
+SMALL_MODEL = ["model.depth=1", "model.width=16", "model.embedding_dim=8", "train.epochs=1", "train.batch_size=2048"]
+
+
+def raw_files(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    folder = data_dir / "ml-latest-small"
+    return pd.read_csv(folder / "ratings.csv"), pd.read_csv(folder / "movies.csv")
+
+
+@pytest.fixture(scope="module")
+def ml_run(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> tuple[Path, Path]:
+    """A run folder trained 1 epoch on ml-latest-small; returns (run folder, data dir)."""
+    import os
+
+    from recsearch.config import compose_config
+    from recsearch.training.run import run_training
+
+    data_dir = Path(os.environ["RECSEARCH_DATA_DIR"])
+    results = tmp_path_factory.mktemp("ml-run")
+    cfg = compose_config(["data=ml_latest_small", *SMALL_MODEL, f"paths.results_dir={results}",
+                          f"paths.cache_dir={shared_cache}", f"paths.data_dir={data_dir}"])
+    return run_training(cfg).run_dir, data_dir
+
+
+def test_recommendations_exclude_rated_items_and_profile_matches_pandas(ml_run, capsys):
+    from recsearch.data import load_interactions, resolve_data_dir
+    from recsearch.recommend import load_model_for, recommend_items, user_profile
+    from recsearch.recommend.recommender import user_index
+    from recsearch.training.run import prepare_for
+
+    run_dir, data_dir = ml_run
+    ratings, movies = raw_files(data_dir)
+    loaded = load_model_for(run_dir)
+    data = prepare_for(loaded.cfg)
+    for user in (1, 414):
+        rated = set(ratings.loc[ratings["userId"] == user, "movieId"])
+        recs = recommend_items(loaded.model, data, user_index(data, str(user)), rated, 10)
+        assert len(recs) == 10 and not set(recs["item_id"]) & rated
+        assert recs["score"].is_monotonic_decreasing and recs["score"].between(0.5, 5.0).all()
+        titles = movies.set_index("movieId")["title"]
+        assert recs["title"].tolist() == titles.loc[recs["item_id"]].tolist()
+
+        raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
+        profile = user_profile(raw.ratings, raw.items, user)
+        mine = ratings[ratings["userId"] == user].merge(movies, on="movieId")
+        assert profile.n_ratings == len(mine) and profile.mean_rating == pytest.approx(mine["rating"].mean())
+        exploded = mine.assign(genre=mine["genres"].str.split("|")).explode("genre")
+        exploded = exploded[exploded["genre"] != "(no genres listed)"]
+        expected = exploded.groupby("genre")["rating"].agg(["count", "mean"])
+        got = profile.genres.set_index("genre")
+        assert sorted(got.index) == sorted(expected.index)
+        assert (got["count"] == expected.loc[got.index, "count"]).all()
+        np.testing.assert_allclose(got["mean"], expected.loc[got.index, "mean"])
+        assert profile.top_items["rating"].iloc[0] == mine["rating"].max()
+
+
+def test_recommend_command_prints_items_profile_and_explanations(ml_run, capsys):
+    from recsearch.recommend import load_model_for
+    from recsearch.recommend.recommender import recommend_items, user_index
+    from recsearch.training.run import prepare_for
+
+    run_dir, data_dir = ml_run
+    ratings, movies = raw_files(data_dir)
+    code = main(["recommend", str(run_dir), "--user", "1", "-n", "5", "--explain"])
+    out = capsys.readouterr().out
+    assert code == 0
+    loaded = load_model_for(run_dir)
+    data = prepare_for(loaded.cfg)
+    recs = recommend_items(loaded.model, data, user_index(data, "1"),
+                           set(ratings.loc[ratings["userId"] == 1, "movieId"]), 5)
+    flat = " ".join(out.split())
+    for movie_id in recs["item_id"]:
+        assert f" {movie_id} " in flat
+    n = (ratings["userId"] == 1).sum()
+    assert f"User 1: {n} ratings, mean rating {ratings.loc[ratings['userId'] == 1, 'rating'].mean():.2f}" in flat
+    assert "Ratings per genre" in flat and "Top-rated items" in flat and "similar" in flat
+
+
+def test_explanations_are_nearest_past_items_by_cosine():
+    from recsearch.recommend import similar_past_items
+
+    emb = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [-1.0, 0.0]])
+    recs = pd.DataFrame({"item_index": [0]})
+    past = pd.DataFrame({"item_index": [1, 2, 3], "title": ["b", "c", "d"], "rating": [3.0, 4.0, 5.0]})
+    near = similar_past_items(emb, recs, past, k=2)[0]
+    assert near["title"].tolist() == ["c", "b"]
+    assert near["similarity"].iloc[0] == pytest.approx(0.9 / np.hypot(0.9, 0.1))
+
+
+def test_model_without_item_embedding_is_reported():
+    import keras
+
+    from recsearch.recommend.recommender import item_embeddings
+
+    inp = keras.Input(shape=(2,))
+    assert item_embeddings(keras.Model(inp, keras.layers.Dense(1, name="other")(inp))) is None
+
+
+def test_study_folder_uses_kept_model_or_retrains(tmp_path, tiny, capsys):
+    from recsearch.recommend import load_model_for
+    from recsearch.search.sweep import run_sweep
+
+    kept = run_sweep([*tiny, "search.n_trials=2", "search.study_name=kept"], show_progress=False).folder
+    loaded = load_model_for(kept)
+    assert loaded.source.endswith(".keras") and "models/trial_" in loaded.source
+    bare = run_sweep([*tiny, "search.n_trials=1", "search.study_name=bare", "search.keep_models=0"],
+                     show_progress=False).folder
+    assert not list((bare / "models").glob("*.keras")) if (bare / "models").exists() else True
+    assert main(["recommend", str(bare), "--user", "3", "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "retrained from" in out and "Top 3 unseen items for user 3" in out
+
+
+def test_unknown_user_and_bad_folder_say_why(ml_run, capsys, tmp_path):
+    run_dir, _ = ml_run
+    assert main(["recommend", str(run_dir), "--user", "999999"]) == 2
+    assert "user '999999' is not in the training data" in capsys.readouterr().err
+    assert main(["recommend", str(tmp_path), "--user", "1"]) == 2
+    assert "neither a run folder" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""`recsearch report`: the HTML of real sweeps opens in headless Chromium, every plot drawn, no console error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import optuna
+import pytest
+
+from recsearch.cli import main
+from recsearch.results.report import chromium_command, importance_frame
+
+_HAVE_CHROMIUM = any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
+if not _HAVE_CHROMIUM and os.environ.get("CI"):
+    raise RuntimeError("CI must install Chromium for the report tests (.ci/run: apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(not _HAVE_CHROMIUM, reason="Chromium not installed (Debian: apt-get install -y chromium)")
+
+
+class PlotDivs(HTMLParser):
+    """Collect each plotly div's id and whether an svg.main-svg was rendered inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plots: dict[str, bool] = {}
+        self._stack: list[str | None] = []
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        cls = dict(attrs).get("class") or ""
+        plot = dict(attrs).get("id") if tag == "div" and "plotly-graph-div" in cls.split() else None
+        if plot:
+            self.plots[plot] = False
+        if tag == "svg" and "main-svg" in cls.split():
+            for owner in self._stack:
+                if owner:
+                    self.plots[owner] = True
+        if tag not in ("br", "meta", "img", "input", "link", "path", "rect", "line", "circle", "image", "hr", "stop"):
+            self._stack.append(plot)
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if tag not in ("br", "meta", "img", "input", "link", "path", "rect", "line", "circle", "image", "hr", "stop") \
+                and self._stack:
+            self._stack.pop()
+
+
+def render_in_chromium(page: Path, tmp_path: Path) -> tuple[dict[str, bool], list[str]]:
+    """Load `page` headless; return {plot div id: drawn} from the DOM and the console error lines."""
+    cmd = chromium_command(page.resolve().as_uri(), tmp_path / "profile", "--enable-logging=stderr", "--v=0",
+                           "--dump-dom")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    parser = PlotDivs()
+    parser.feed(proc.stdout)
+    # every console message counts, except the GPU driver's performance notes of WebGL (parallel coordinates)
+    errors = [line for line in proc.stderr.splitlines()
+              if ("CONSOLE" in line or "Uncaught" in line) and "GL Driver Message" not in line]
+    return parser.plots, errors
+
+
+def report(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["report", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@needs_chromium
+def test_study_report_renders_every_plot(sweeps, capsys, tmp_path):
+    code, out, _ = report(capsys, str(sweeps.b))
+    page = sweeps.b / "report.html"
+    assert code == 0 and str(page) in out and page.is_file()
+    text = page.read_text()
+    assert "<script src=" not in text and len(text) > 3_000_000  # self-contained: plotly.js inline, nothing fetched
+    for title in ("Leaderboard", "Optimization history", "Parameter importances", "Parallel coordinates",
+                  "Slice plots", "Learning curves", "Best config", "Environment"):
+        assert f"<h2>{title}</h2>" in text
+    assert "# Best trial" in text and "python" in text  # best.yaml and environment
+    plots, errors = render_in_chromium(page, tmp_path)
+    assert len(plots) == 5 and all(plots.values()), plots
+    assert errors == []
+
+
+@needs_chromium
+def test_comparison_report_with_baselines(sweeps, capsys, tmp_path):
+    out_file = tmp_path / "cmp.html"
+    code, _, _ = report(capsys, str(sweeps.folder), "--output", str(out_file))
+    text = out_file.read_text()
+    assert code == 0 and "<h2>Best metric per variant</h2>" in text and "<h2>Search histories</h2>" in text
+    assert "baseline oracle: 0.0500" in text and "baseline global_mean" in text
+    assert "Best config: a" in text and "Best config: b" in text
+    plots, errors = render_in_chromium(out_file, tmp_path)
+    assert len(plots) == 2 and all(plots.values()) and errors == []
+
+
+@needs_chromium
+def test_checker_catches_a_broken_page(tmp_path):
+    """The Chromium check itself can fail: an undrawn plot div and a script error are both reported."""
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body><div id="p1" class="plotly-graph-div"></div>'
+                    '<script>throw new Error("boom")</script></body></html>')
+    plots, errors = render_in_chromium(page, tmp_path)
+    assert plots == {"p1": False}
+    assert any("boom" in e for e in errors)
+
+
+@needs_chromium
+def test_screenshot_option_writes_a_png(sweeps, capsys, tmp_path):
+    png = tmp_path / "report.png"
+    code, out, _ = report(capsys, str(sweeps.a / "study.journal"), "--output", str(tmp_path / "r.html"),
+                          "--screenshot", str(png))
+    assert code == 0 and str(png) in out
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", head[16:24])
+    assert width == 1400 and height > 2000
+    assert png.stat().st_size > 50_000  # drawn, not blank
+
+
+def test_importances_need_two_finished_trials():
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    frame, note = importance_frame(study)
+    assert frame.empty and "at least 2 finished trials; this study has 1" in note
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("y", 0, 3), n_trials=6)
+    frame, note = importance_frame(study)
+    assert note is None and set(frame["param"]) == {"x", "y"}
+
+
+def test_report_of_an_empty_folder_says_why(capsys, tmp_path):
+    code, _, err = report(capsys, str(tmp_path))
+    assert code == 2 and "holds no study" in err

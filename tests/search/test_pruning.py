@@ -1,0 +1,52 @@
+"""The pruning callback reports every epoch and stops a trial the pruner prunes."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.search.pruning import OptunaPruning
+from recsearch.training.run import prepare_for
+from recsearch.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_module):
+    cfg = compose_config([*tiny_module, "train.epochs=4", "train.patience=10"])
+    return cfg, prepare_for(cfg)
+
+
+@pytest.fixture(scope="module")
+def tiny_module():
+    from conftest import TINY
+
+    return TINY
+
+
+def test_reports_each_epoch_when_not_pruned(setup) -> None:
+    cfg, data = setup
+    study = optuna.create_study(pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    cb = OptunaPruning(trial, "val_rmse")
+    result = train(cfg, data, callbacks=[cb])
+    assert not cb.pruned and len(cb.curve) == result.epochs_run == 4
+    frozen = study.trials[0]
+    assert sorted(frozen.intermediate_values) == [1, 2, 3, 4]
+    assert frozen.intermediate_values[2] == pytest.approx(cb.curve[1])
+
+
+def test_stops_training_when_pruned(setup) -> None:
+    cfg, data = setup
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))  # prunes at the first report
+    trial = study.ask()
+    cb = OptunaPruning(trial, "val_rmse")
+    result = train(cfg, data, callbacks=[cb])
+    assert cb.pruned and cb.pruned_at == 1 and result.epochs_run == 1
+
+
+def test_missing_metric_is_a_clear_error(setup) -> None:
+    cfg, data = setup
+    trial = optuna.create_study().ask()
+    with pytest.raises(KeyError, match="val_ndcg"):
+        train(cfg, data, callbacks=[OptunaPruning(trial, "val_ndcg")])
