@@ -1,11 +1,114 @@
-"""PLACEHOLDER being written by another engineer right now: replace this whole file."""
+"""`recsearch reproduce`: re-run the best config(s) with fresh seeds; does the search's number hold?"""
 
-HELP = "(in progress)"
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+HELP = ("Retrain the best config of a study (or its top K, or an exported experiment) with S fresh seeds on "
+        "the same split; report the search's validation score, the mean and 95 percent t-interval of validation and "
+        "test, a verdict (reproduced / optimistic / pessimistic) and, with K >= 2, which configs are ties "
+        "(paired Wilcoxon on per-user errors). Writes reproduce.csv and reproduce.md to the study folder.")
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="STUDY_OR_EXPERIMENT",
+                        help="a study folder, an Optuna storage URL (with --study), or an exported experiment name")
+    parser.add_argument("--study", metavar="NAME", help="study name inside the storage (default: the only one)")
+    parser.add_argument("--top", type=int, default=1, metavar="K", help="re-run the K best trials (default 1)")
+    parser.add_argument("--seeds", type=int, default=5, metavar="S",
+                        help="fresh seeds per config: train.seed+1 .. train.seed+S (default 5, at least 2)")
+    parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv/.md (default: the study folder; "
+                        "results/<experiment>/ for an experiment)")
 
 
-def run(args) -> int:
-    raise NotImplementedError("reproduce is being written")
+def run(args: argparse.Namespace) -> int:
+    from recsearch.commands.common import console
+    from recsearch.errors import ConfigError
+    from recsearch.reproduce import reproduce, write_report
+
+    if args.top < 1:
+        raise ConfigError(f"--top {args.top}: must be at least 1")
+    if args.seeds < 2:
+        raise ConfigError(f"--seeds {args.seeds}: a confidence interval needs at least 2 seeds")
+    candidates, folder, title = _candidates(args)
+    err = console(stderr=True)
+    with _Progress(len(candidates) * args.seeds) as progress:
+        report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance,
+                           on_warning=lambda note: err.print(f"[yellow]warning:[/] {note}"))
+    paths = write_report(report, folder, title)
+    out = console()
+    out.print(_table(report, title))
+    out.print(f"written: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
+    """The configs to re-run, the folder for the tables, and a title."""
+    from recsearch.reproduce import candidate_from_experiment, candidates_from_study, open_study
+    from recsearch.search.storage import study_dir
+
+    if Path(args.source).is_dir() or "://" in args.source:
+        source = open_study(args.source, args.study)
+        candidates = candidates_from_study(source.study, top=args.top)
+        folder = Path(args.out) if args.out else source.folder or study_dir(candidates[0].cfg)
+        return candidates, folder, source.study.study_name
+    if args.top != 1:
+        from recsearch.errors import ConfigError
+
+        raise ConfigError("--top applies to a study; an experiment holds one config")
+    cand = candidate_from_experiment(args.source)
+    folder = Path(args.out) if args.out else Path(cand.cfg.paths.results_dir) / args.source
+    return [cand], folder, args.source
+
+
+class _Progress:
+    """A rich progress bar over the re-runs, showing the last config, seed and validation value."""
+
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("[bold]reproduce"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=False)
+        self._task = self._bar.add_task("reproduce", total=total, detail="")
+
+    def __enter__(self) -> "_Progress":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._bar.stop()
+
+    def advance(self, run: Any) -> None:
+        self._bar.update(self._task, advance=1, detail=f"{run.label} seed {run.seed}: valid {run.valid:.4f}")
+
+
+def _table(report: Any, title: str) -> Any:
+    from rich.table import Table
+
+    m, t = report.metric, report.table
+    table = Table(title=f"reproduce {title}: {report.n_seeds} seeds, 95% t-intervals", title_justify="left")
+    for col in ("config", f"search valid {m}", f"valid {m} [95% CI]", f"test {m} [95% CI]", "verdict", "gap"):
+        table.add_column(col)
+    pairs = "vs_best" in t.columns
+    if pairs:
+        table.add_column("vs best (p, Holm)")
+    colours = {"reproduced": "green", "optimistic": "yellow", "pessimistic": "cyan"}
+    for r in t.itertuples():
+        row = [r.config, _num(r.search_valid), f"{r.valid_mean:.4f} [{r.valid_lo:.4f}, {r.valid_hi:.4f}]",
+               f"{r.test_mean:.4f} [{r.test_lo:.4f}, {r.test_hi:.4f}]",
+               f"[{colours.get(r.verdict, 'white')}]{r.verdict}[/]", _num(r.gap, signed=True)]
+        if pairs:
+            p = "p<0.0001" if r.p_vs_best < 1e-4 else f"p={_num(r.p_vs_best)}"
+            row.append(r.vs_best if r.vs_best in ("best", "n/a") else f"{r.vs_best} ({p})")
+        table.add_row(*row)
+    return table
+
+
+def _num(value: Any, *, signed: bool = False) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -14,7 +14,7 @@ import pandas as pd
 
 from recsearch.data.types import PreparedData, SplitArrays
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: items carry a `tags` list column where the dataset has tags
 _PARTS = ("train", "valid", "test")
 _FIELDS = ("users", "items", "ratings", "timestamps")
 _SIDECAR = "checksums.json"
@@ -97,8 +97,9 @@ def load_prepared(folder: Path) -> PreparedData | None:
 def _read_frame(path: Path) -> pd.DataFrame:
     """A cached frame, with list columns turned back from arrays into lists."""
     frame = pd.read_parquet(path)
-    if "genres" in frame:
-        frame["genres"] = [list(g) for g in frame["genres"]]
+    for column in ("genres", "tags"):
+        if column in frame:
+            frame[column] = [list(g) for g in frame[column]]
     return frame
 
 

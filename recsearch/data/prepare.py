@@ -16,6 +16,8 @@ from recsearch.data.movielens import MAIN_FILES
 from recsearch.data.paths import dataset_dir
 from recsearch.data.types import Interactions, PreparedData, SplitArrays
 
+TOP_TAGS = 5  # tags kept per item (the most used ones), as side features
+
 _OPTIONAL_FILES = {
     "movielens_csv": ("tags.csv",),
     "movielens_100k": ("u.user", "u.genre"),
@@ -66,7 +68,7 @@ def encode(inter: Interactions, parts: list[pd.DataFrame], *, checksum: str, spl
     return PreparedData(
         name=inter.name, train=arrays[0], valid=arrays[1], test=arrays[2],
         num_users=int(user_ids.size), num_items=int(item_ids.size), user_ids=user_ids, item_ids=item_ids,
-        items=_items_frame(inter.items, item_ids), users=_users_frame(inter.users, user_ids),
+        items=_with_tags(_items_frame(inter.items, item_ids), inter.tags), users=_users_frame(inter.users, user_ids),
         rating_scale=inter.rating_scale, checksum=checksum, split_key=split_key, extras=extras,
     )
 
@@ -154,6 +156,19 @@ def _items_frame(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFra
     frame["title"] = frame["title"].fillna("").astype(str)
     frame["genres"] = [g if isinstance(g, list) else [] for g in frame["genres"]]
     return frame
+
+
+def _with_tags(items: pd.DataFrame, tags: pd.DataFrame | None, top: int = TOP_TAGS) -> pd.DataFrame:
+    """Add a `tags` list column (each item's `top` most used tags, lower-cased) when the dataset has tags."""
+    if tags is None or tags.empty:
+        return items
+    t = pd.DataFrame({"item_id": _id_array(tags["item_id"]), "tag": tags["tag"].astype(str).str.strip().str.lower()})
+    counts = t[t["tag"] != ""].groupby(["item_id", "tag"]).size().reset_index(name="n")
+    counts = counts.sort_values(["item_id", "n", "tag"], ascending=[True, False, True], kind="stable")
+    per_item = counts.groupby("item_id")["tag"].apply(lambda s: list(s[:top]))
+    items = items.copy()
+    items["tags"] = [per_item.get(i, []) for i in items["item_id"]]
+    return items
 
 
 def _users_frame(users: pd.DataFrame | None, user_ids: np.ndarray) -> pd.DataFrame | None:

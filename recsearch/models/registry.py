@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from recsearch.errors import ConfigError
-from recsearch.models.schemas import MlpConfig
+from recsearch.models.schemas import (AutoRecConfig, DeepFmConfig, GmfConfig, MfConfig, MlpConfig, NeuMfConfig,
+                                      TwoTowerConfig)
 
 if TYPE_CHECKING:
     import keras
@@ -24,13 +25,26 @@ class ModelSpec:
     builder: str  # "module:function" taking (model_cfg, data) and returning a keras.Model
     tasks: tuple[str, ...]
     description: str
+    trainer: str = "pairs"  # pairs: fit on (user, item) rows | item_rows: fit on item rows (AutoRec)
 
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("mlp", MlpConfig, "recsearch.models.mlp:from_config", ("rating",),
+        ModelSpec("mf", MfConfig, "recsearch.models.mf:from_config", ("rating", "ranking"),
+                  "biased matrix factorisation: dot of user and item embeddings plus biases"),
+        ModelSpec("gmf", GmfConfig, "recsearch.models.gmf:from_config", ("rating", "ranking"),
+                  "generalised MF: element-wise product of embeddings, learned output weights"),
+        ModelSpec("mlp", MlpConfig, "recsearch.models.mlp:from_config", ("rating", "ranking"),
                   "feedforward NCF: user/item embeddings concatenated through Dense layers"),
+        ModelSpec("neumf", NeuMfConfig, "recsearch.models.neumf:from_config", ("rating", "ranking"),
+                  "NeuMF: GMF and MLP branches fused, optionally from pretrained GMF/MLP"),
+        ModelSpec("deepfm", DeepFmConfig, "recsearch.models.deepfm:from_config", ("rating", "ranking"),
+                  "DeepFM: FM plus a deep part over ids, genres, tags and demographics"),
+        ModelSpec("two_tower", TwoTowerConfig, "recsearch.models.two_tower:from_config", ("rating", "ranking"),
+                  "two towers (ids plus side features) scored by a dot product"),
+        ModelSpec("autorec", AutoRecConfig, "recsearch.models.autorec:from_config", ("rating",),
+                  "I-AutoRec: item rating vectors reconstructed by an autoencoder", trainer="item_rows"),
     )
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.io import atomic_write_frame, atomic_write_text
+from recsearch.results.io import atomic_write_frame, atomic_write_json, atomic_write_text
 from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
@@ -28,6 +28,7 @@ def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.Dat
         row.update({f"params_{k}": v for k, v in t.params.items()})
         row["val_curve"] = [float(v) if v is not None else None for v in t.user_attrs.get("val_curve", [])]
         row.update({k: t.user_attrs.get(k) for k in ATTR_COLUMNS})
+        row.update({k: v for k, v in t.user_attrs.items() if k.startswith(("valid_", "test_")) and k not in row})
         row["datetime_start"] = t.datetime_start
         row["datetime_complete"] = t.datetime_complete
         rows.append(row)
@@ -73,7 +74,16 @@ def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
         front = {t.number for t in study.best_trials}
         atomic_write_frame(folder / "pareto.csv", csv[csv["number"].isin(front)])
     atomic_write_text(folder / "summary.md", summary_markdown(study, frame, cfg, names))
+    write_provenance(study, folder)
     return frame
+
+
+def write_provenance(study: Any, folder: Path) -> None:
+    """provenance.json: per trial, config, seed, data checksum, split key, versions, device, git commit."""
+    from recsearch.reproduce import provenance_of
+
+    trials = [t for t in study.get_trials(deepcopy=False) if "config" in t.user_attrs]
+    atomic_write_json(folder / "provenance.json", {str(t.number): provenance_of(t) for t in trials})
 
 
 def top_trials(frame: pd.DataFrame, value: str, direction: str, n: int = 10) -> pd.DataFrame:

@@ -47,6 +47,16 @@ def config_hash(cfg: Any) -> str:
     return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:12]
 
 
+def config_text(cfg: Any) -> str:
+    """The trial's config as YAML, with any storage password redacted (it is stored in the study)."""
+    from recsearch.search.storage import redact
+
+    safe = cfg.copy()
+    if safe.search.storage:
+        safe.search.storage = redact(str(safe.search.storage))
+    return OmegaConf.to_yaml(safe)
+
+
 def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs."""
     from recsearch.provenance import environment_info
@@ -56,7 +66,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
 
     cfg = trial_config(ctx, ctx.space.sample(trial))
     metric = cfg.task.metric
-    _set_attrs(trial, config=OmegaConf.to_yaml(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
+    _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
                data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,
                environment={**environment_info(), **backend_versions()})
     pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives)

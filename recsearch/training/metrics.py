@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="recsearch")
 class ClippedError(keras.metrics.Metric):
     """RMSE or MAE of predictions clipped to [low, high], accumulated over batches."""
 

@@ -125,3 +125,30 @@ def test_postgresql_storage(tiny: list[str]) -> None:
     study = optuna.load_study(study_name=name, storage=url)
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_timeout_stops_starting_new_trials(tiny: list[str]) -> None:
+    report = _sweep(tiny, "search.n_trials=50", "search.study_name=timeout", "search.timeout=8")
+    assert 1 <= report.counts.get("complete", 0) < 15  # a trial in progress finishes; none starts after the cap
+
+
+def test_enqueue_file_runs_given_configs_first(tiny: list[str], tmp_path) -> None:
+    path = tmp_path / "warm.yaml"
+    path.write_text("- {model.depth: 2, model.width: 8, train.learning_rate: 0.02}\n"
+                    "- {model.depth: 1, model.width: 16, train.learning_rate: 0.003}\n")
+    report = _sweep(tiny, "search.n_trials=3", "search.study_name=warmfile", f"search.enqueue_file={path}")
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert frame.loc[0, "params_model.width"] == 8 and frame.loc[1, "params_model.width"] == 16
+    again = _sweep(tiny, "search.n_trials=4", "search.study_name=warmfile", f"search.enqueue_file={path}")
+    assert len(pd.read_parquet(again.folder / "trials.parquet")) == 4  # enqueued once per study, not per run
+
+
+def test_storage_password_is_never_stored_in_results(tiny: list[str], tmp_path) -> None:
+    from recsearch.search.objective import config_text
+    from recsearch.config import compose_config
+
+    cfg = compose_config([*tiny, "search.storage='postgresql://user:s3cret@db.example/studies'"])
+    assert "s3cret" not in config_text(cfg) and "***" in config_text(cfg)
+    report = _sweep(tiny, "search.n_trials=1", "search.study_name=prov")
+    provenance = json.loads((report.folder / "provenance.json").read_text())
+    assert provenance["0"]["data_checksum"] and provenance["0"]["environment"]["keras"]

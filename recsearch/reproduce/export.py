@@ -1,0 +1,155 @@
+"""`export-best`: a study's best trial as a self-contained experiment file, with its provenance beside it.
+
+The experiment (`experiments/<NAME>.yaml`) switches the config groups to the trial's and sets every value
+of data, split, model, train and task, so `recsearch train +experiment=NAME` composes the trial's exact
+config. No `paths` or `search` section is written: no machine paths, no storage credentials. Provenance
+goes to a sidecar `experiments/<NAME>.provenance.json` (the schema rejects unknown keys, and a JSON file
+stays machine-readable for `reproduce`); a short summary also heads the YAML as comments.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from recsearch.errors import ConfigError
+
+SECTIONS = ("data", "split", "model", "train", "task")
+# The key that names a group's option inside its file (conf/<group>/<option>.yaml).
+_GROUP_KEYS = {"data": "name", "split": "method", "model": "name", "task": "name"}
+
+
+@dataclass
+class ExportResult:
+    """The written experiment, its provenance sidecar, and warnings about what was left out."""
+
+    name: str
+    path: Path
+    provenance_path: Path
+    trial: int
+    warnings: list[str]
+
+
+def provenance_of(trial: Any, *, portable: bool = False) -> dict[str, Any]:
+    """Where and with what a trial ran: config, seed, data checksum, split key, versions, device, commit.
+
+    `portable=True` leaves out machine paths and storage (for exports); otherwise the config is complete,
+    with any storage password redacted. Example: `atomic_write_json(folder / "provenance.json",
+    {t.number: provenance_of(t) for t in study.trials})`.
+    """
+    attrs = trial.user_attrs
+    cfg = OmegaConf.create(attrs.get("config") or {})
+    config = portable_sections(cfg)[0] if portable else _redacted(cfg)
+    metrics = {k: v for k, v in attrs.items() if k.startswith(("valid_", "test_"))}
+    return {
+        "trial": trial.number, "state": trial.state.name, "values": list(trial.values or []), "metrics": metrics,
+        "config_hash": attrs.get("config_hash"), "seed": attrs.get("seed"), "data_checksum": attrs.get("data_checksum"),
+        "split_key": attrs.get("split_key"), "environment": attrs.get("environment") or {}, "config": config,
+    }
+
+
+def _redacted(cfg: DictConfig) -> dict:
+    from recsearch.search.storage import redact
+
+    out = OmegaConf.to_container(cfg)
+    storage = (out.get("search") or {}).get("storage")
+    if storage:
+        out["search"]["storage"] = redact(str(storage))
+    return out
+
+
+def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
+    """The data/split/model/train/task sections of `cfg` without machine paths, and warnings on what was cut."""
+    out = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in SECTIONS if k in cfg}
+    notes = []
+    path = (out.get("data") or {}).get("path")
+    if path and Path(str(path)).is_absolute():
+        del out["data"]["path"]
+        notes.append(f"data.path {path} is an absolute path and was left out; "
+                     f"pass data.path=... when you train the experiment on another machine")
+    return out, notes
+
+
+def group_choices(sections: dict[str, Any]) -> dict[str, str]:
+    """The option of each config group that matches the trial's sections, e.g. {"data": "ml_latest_small"}."""
+    from recsearch.config import conf_dir
+
+    choices = {}
+    for group, key in _GROUP_KEYS.items():
+        wanted = (sections.get(group) or {}).get(key)
+        for file in sorted((conf_dir() / group).glob("*.yaml")):
+            if OmegaConf.load(file).get(key) == wanted:
+                choices[group] = file.stem
+                break
+        else:
+            if group == "model":
+                raise ConfigError(f"model {wanted!r} has no conf/model/{wanted}.yaml; cannot export it")
+    return choices
+
+
+def experiment_yaml(sections: dict[str, Any], choices: dict[str, str], header: list[str]) -> str:
+    """The text of an experiment file: package line, header comments, group overrides, then the values."""
+    doc = {"defaults": [{f"override /{g}": o} for g, o in choices.items()], **sections}
+    comments = "".join(f"# {line}\n" for line in header)
+    return f"# @package _global_\n{comments}{OmegaConf.to_yaml(OmegaConf.create(doc))}"
+
+
+def default_name(study_name: str) -> str:
+    """`<study>-best`, with anything but letters, digits, `_` and `-` turned into `-`."""
+    return sanitize_name(f"{study_name}-best")
+
+
+def sanitize_name(name: str) -> str:
+    clean = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+    if not clean:
+        raise ConfigError(f"experiment name {name!r} has no usable characters (letters, digits, _ or -)")
+    return clean
+
+
+def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool = False,
+                 folder: Path | None = None) -> ExportResult:
+    """Write `<experiments>/<NAME>.yaml` and `<NAME>.provenance.json` for `trial` of `study`.
+
+    Example: `export_trial(study, pick_trial(study), name="mlp-best")`. Refuses to overwrite unless `force`.
+    """
+    from recsearch.config import experiments_dir
+    from recsearch.results.io import atomic_write_json, atomic_write_text
+
+    name = sanitize_name(name) if name else default_name(study.study_name)
+    folder = Path(folder) if folder is not None else experiments_dir()
+    path, side = folder / f"{name}.yaml", folder / f"{name}.provenance.json"
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; choose another --name or pass --force to overwrite it")
+    cfg = OmegaConf.create(trial.user_attrs["config"])
+    sections, notes = portable_sections(cfg)
+    prov = provenance_of(trial, portable=True)
+    metric, direction = cfg.task.metric, cfg.task.direction
+    prov.update(study=study.study_name, metric=metric, direction=direction, search_value=trial.values[0],
+                exported=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    text = experiment_yaml(sections, group_choices(sections), _header(study, trial, prov, name))
+    atomic_write_text(path, text)
+    atomic_write_json(side, prov)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return ExportResult(name, path, side, trial.number, notes)
+
+
+def _header(study: Any, trial: Any, prov: dict[str, Any], name: str) -> list[str]:
+    env = prov["environment"]
+    packages = env.get("packages") or {}
+    backend = env.get("backend") or env.get("keras_backend")
+    return [
+        f"Trial {trial.number} of study {study.study_name!r}: valid {prov['metric']} = {trial.values[0]:.6f} "
+        f"({prov['direction']}); exported {prov['exported']}",
+        f"seed {prov['seed']}, data checksum {prov['data_checksum']}, split key {prov['split_key']}",
+        f"recsearch {packages.get('recsearch')}, keras {env.get('keras')} on {backend} {env.get(str(backend))}, "
+        f"optuna {packages.get('optuna')}, python {env.get('python')}, commit {env.get('git_commit')}",
+        f"Full provenance: {name}.provenance.json. Run: recsearch train +experiment={name}; "
+        f"check: recsearch reproduce {name}",
+    ]

@@ -1,0 +1,173 @@
+"""Training and evaluation for task=ranking: sampled negatives (BCE, BPR, sampled softmax) or in-batch
+negatives (two_tower), ranking metrics on validation every epoch (`val_<metric>` in the epoch logs)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from recsearch.ranking.metrics import evaluate_rankings
+from recsearch.ranking.negatives import pair_keys, sample_negatives
+from recsearch.ranking.protocols import RankingQueries, make_queries, positives
+
+SCORE_BATCH = 65536
+
+
+@keras.saving.register_keras_serializable(package="recsearch")
+class CandidateScorer(keras.layers.Layer):
+    """Scores of (batch,) users against (batch, n) items with a {"user", "item"} model -> (batch, n)."""
+
+    def __init__(self, base: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+
+    def call(self, user, items):
+        n = ops.shape(items)[1]
+        users = ops.reshape(ops.repeat(ops.expand_dims(user, 1), n, axis=1), (-1,))
+        scores = self.base({"user": users, "item": ops.reshape(items, (-1,))})
+        return ops.reshape(scores, (-1, n))
+
+
+class InBatchScorer(keras.layers.Layer):
+    """Two-tower logits of every user of the batch against every positive item of the batch -> (batch, batch).
+
+    Off-diagonal entries whose item equals the row's own positive (accidental hits) are masked out.
+    """
+
+    def __init__(self, base: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.user_tower, self.item_tower = base.get_layer("user_tower"), base.get_layer("item_tower")
+        self.head = base.get_layer("rating")
+
+    def call(self, user, items):
+        pos = items[:, 0]
+        dots = ops.matmul(self.user_tower(user), ops.transpose(self.item_tower(pos)))
+        logits = ops.squeeze(self.head(ops.expand_dims(dots, -1)), -1)
+        same = ops.equal(ops.expand_dims(pos, 1), ops.expand_dims(pos, 0))
+        diag = ops.eye(ops.shape(pos)[0], dtype="bool")
+        return ops.where(ops.logical_and(same, ops.logical_not(diag)), -1e9, logits)
+
+
+def bce_loss(y_true, logits):
+    """Sigmoid cross-entropy: column 0 is the positive, the rest sampled negatives."""
+    labels = ops.concatenate([ops.ones_like(logits[:, :1]), ops.zeros_like(logits[:, 1:])], axis=1)
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True), axis=-1)
+
+
+def bpr_loss(y_true, logits):
+    """Bayesian personalised ranking: -log sigmoid(positive - negative), averaged over the negatives."""
+    return ops.mean(ops.softplus(logits[:, 1:] - logits[:, :1]), axis=-1)
+
+
+def softmax_loss(y_true, logits):
+    """Softmax cross-entropy with the positive in column 0 (sampled softmax)."""
+    return -ops.log_softmax(logits, axis=-1)[:, 0]
+
+
+def in_batch_loss(y_true, logits):
+    """Softmax cross-entropy with each row's positive on the diagonal (in-batch negatives)."""
+    return -ops.diagonal(ops.log_softmax(logits, axis=-1))
+
+
+LOSSES = {"bce": bce_loss, "bpr": bpr_loss, "softmax": softmax_loss}
+
+
+class NegativeBatches(keras.utils.PyDataset):
+    """Batches {"user": (B,), "items": (B, 1 + k)}: each positive plus k negatives, resampled every epoch."""
+
+    def __init__(self, users, items, *, k: int, num_items: int, known: np.ndarray, batch_size: int, seed: int):
+        super().__init__()
+        self.users, self.items, self.k, self.num_items = users, items, k, num_items
+        self.known, self.batch_size, self.rng = known, batch_size, np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.users) / self.batch_size))
+
+    def on_epoch_end(self) -> None:
+        order = self.rng.permutation(len(self.users))
+        u = self.users[order]
+        negs = sample_negatives(u, self.k, num_items=self.num_items, known=self.known, rng=self.rng) if self.k else \
+            np.zeros((len(u), 0), np.int32)
+        self.epoch_users, self.epoch_items = u, np.concatenate([self.items[order][:, None], negs], axis=1)
+
+    def __getitem__(self, index: int):
+        sl = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        users = self.epoch_users[sl].astype(np.int32)
+        return {"user": users, "items": self.epoch_items[sl]}, np.zeros(len(users), np.float32)
+
+
+def score_queries(model: Any, queries: RankingQueries) -> np.ndarray:
+    """(Q, C) scores of `model` ({"user", "item"} -> score) on every candidate; excluded ones -inf."""
+    n_cand = queries.candidates.shape[1]
+    users = np.repeat(queries.users, n_cand)
+    items = np.ascontiguousarray(queries.candidates).reshape(-1)
+    scores = np.empty(users.size, np.float32)
+    for start in range(0, users.size, SCORE_BATCH):
+        sl = slice(start, start + SCORE_BATCH)
+        scores[sl] = np.asarray(model.predict_on_batch({"user": users[sl], "item": items[sl]})).reshape(-1)
+    scores = scores.reshape(len(queries), n_cand)
+    if queries.excluded is not None:
+        scores[queries.excluded] = -np.inf
+    return scores
+
+
+def ranking_metrics(model: Any, queries: RankingQueries, *, ks: Sequence[int], num_items: int) -> dict[str, float]:
+    """All ranking metrics of `model` on `queries`."""
+    if len(queries) == 0:
+        names = [f"{m}@{k}" for k in ks for m in ("hr", "ndcg", "recall", "precision", "map", "coverage")]
+        return {name: float("nan") for name in [*names, "mrr"]}
+    return evaluate_rankings(score_queries(model, queries), queries.relevant, queries.candidates, ks=list(ks),
+                             num_items=num_items)
+
+
+class RankingEvaluation(keras.callbacks.Callback):
+    """Computes ranking metrics of `scorer` on validation queries after each epoch into logs['val_<m>']."""
+
+    def __init__(self, scorer: Any, queries: RankingQueries, *, ks: Sequence[int], num_items: int):
+        super().__init__()
+        self.scorer, self.queries, self.ks, self.num_items = scorer, queries, list(ks), num_items
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = ranking_metrics(self.scorer, self.queries, ks=self.ks, num_items=self.num_items)
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in metrics.items()})
+
+
+def training_model(base: keras.Model, task: Any) -> keras.Model:
+    """The model fit sees: {"user", "items"} -> logits, sharing every weight with `base`."""
+    user = keras.Input(shape=(), dtype="int32", name="user")
+    width = 1 if task.negatives == "in_batch" else 1 + int(task.num_negatives)
+    items = keras.Input(shape=(width,), dtype="int32", name="items")
+    scorer = InBatchScorer(base) if task.negatives == "in_batch" else CandidateScorer(base)
+    return keras.Model({"user": user, "items": items}, scorer(user, items), name=f"{base.name}_ranking")
+
+
+def fit_ranking(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], verbose: int,
+                optimizer: Any) -> tuple[dict, int, dict[str, float]]:
+    """Fit `model` for ranking; return (history, best epoch (1-based), valid_/test_ metrics)."""
+    task = cfg.task
+    head = model.get_layer("rating")
+    head.set_weights([head.get_weights()[0], np.zeros_like(head.get_weights()[1])])  # scores are logits
+    users, items = positives(data.train, task.implicit_threshold)
+    k = 0 if task.negatives == "in_batch" else int(task.num_negatives)
+    batches = NegativeBatches(users, items, k=k, num_items=data.num_items, batch_size=int(cfg.train.batch_size),
+                              known=pair_keys(data.train.users, data.train.items, data.num_items),
+                              seed=int(cfg.train.seed))
+    trainer = training_model(model, task)
+    trainer.compile(optimizer=optimizer, loss=in_batch_loss if k == 0 else LOSSES[task.loss],
+                    jit_compile=bool(cfg.train.jit_compile))
+    valid_q, test_q = make_queries(data, "valid", task), make_queries(data, "test", task)
+    evaluation = RankingEvaluation(model, valid_q, ks=task.ks, num_items=data.num_items)
+    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{task.metric}", mode="max",
+                                            patience=int(cfg.train.patience), restore_best_weights=True)
+    fit = trainer.fit(batches, epochs=int(cfg.train.epochs), verbose=verbose,
+                      callbacks=[evaluation, keras.callbacks.TerminateOnNaN(), stopper, *callbacks])
+    metrics = {}
+    for prefix, queries in (("valid", valid_q), ("test", test_q)):
+        values = ranking_metrics(model, queries, ks=task.ks, num_items=data.num_items)
+        metrics.update({f"{prefix}_{m}": v for m, v in values.items()})
+    return fit.history, int(stopper.best_epoch) + 1, metrics

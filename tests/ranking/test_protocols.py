@@ -1,0 +1,95 @@
+"""Candidate sets of both protocols, and negative sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.ranking.negatives import is_known, pair_keys, sample_negatives
+from recsearch.ranking.protocols import full_queries, make_queries, sampled_queries
+from recsearch.training.run import prepare_for
+
+SYNTH = ["data=synthetic", "data.synthetic.n_users=80", "data.synthetic.n_items=300", "data.synthetic.n_ratings=3000",
+         "task=ranking", "split=leave_one_out"]
+
+
+def _user_items(*parts):
+    seen = {}
+    for p in parts:
+        for u, i in zip(p.users, p.items):
+            seen.setdefault(int(u), set()).add(int(i))
+    return seen
+
+
+def test_sample_negatives_avoids_known_pairs():
+    rng = np.random.default_rng(0)
+    known = pair_keys(np.array([0, 0, 0, 1]), np.array([0, 1, 2, 3]), 5)
+    negs = sample_negatives(np.array([0, 0, 1]), 50, num_items=5, known=known, rng=rng)
+    assert negs.shape == (3, 50)
+    assert set(np.unique(negs[:2])) <= {3, 4}
+    assert 3 not in set(negs[2])
+    assert not is_known(np.repeat([[0], [0], [1]], 50, axis=1), negs, known, 5).any()
+
+
+def test_sample_negatives_user_with_every_item_fails_clearly():
+    known = pair_keys(np.zeros(3, int), np.arange(3), 3)
+    with pytest.raises(ValueError, match="user index 0: it has interacted with every item"):
+        sample_negatives(np.array([0]), 2, num_items=3, known=known, rng=np.random.default_rng(0))
+
+
+def test_sampled_queries_hand_case():
+    known = pair_keys(np.array([0, 0]), np.array([1, 2]), 6)
+    q = sampled_queries(np.array([0]), np.array([2]), known=known, num_items=6, n=4, seed=0)
+    assert q.candidates.shape == (1, 5) and q.relevant.sum() == 1
+    assert q.candidates[0, q.relevant[0]][0] == 2
+    assert set(q.candidates[0, ~q.relevant[0]]) <= {0, 3, 4, 5}
+
+
+@pytest.mark.parametrize("part", ["valid", "test"])
+def test_sampled_protocol_candidates(part):
+    cfg = compose_config([*SYNTH, "task.num_candidates=40"])
+    data = prepare_for(cfg)
+    q = make_queries(data, part, cfg.task)
+    held = getattr(data, part)
+    seen = _user_items(data.train, data.valid, data.test)
+    assert len(q) == len(held) and q.candidates.shape == (len(held), 41)
+    positions = q.relevant.argmax(axis=1)
+    assert (q.relevant.sum(axis=1) == 1).all()
+    np.testing.assert_array_equal(q.candidates[np.arange(len(q)), positions], held.items)
+    assert len(set(positions.tolist())) > 1  # the held-out item is not always in the same slot
+    train_seen = _user_items(data.train)
+    for u, cands, rel in zip(q.users, q.candidates, q.relevant):
+        negatives = set(cands[~rel].tolist())
+        assert not negatives & train_seen.get(int(u), set())  # no train item leaks in
+        assert not negatives & seen[int(u)]
+
+
+def test_full_protocol_candidates():
+    cfg = compose_config([*SYNTH, "task.protocol=full"])
+    data = prepare_for(cfg)
+    for part, seen_parts in (("valid", [data.train]), ("test", [data.train, data.valid])):
+        q = make_queries(data, part, cfg.task)
+        assert q.candidates.shape == (len(q), data.num_items)
+        seen = _user_items(*seen_parts)
+        held = _user_items(getattr(data, part))
+        for row, u in enumerate(q.users):
+            excluded = set(np.nonzero(q.excluded[row])[0].tolist())
+            assert excluded == seen.get(int(u), set())
+            assert set(np.nonzero(q.relevant[row])[0].tolist()) == held[int(u)]
+            assert not (q.relevant[row] & q.excluded[row]).any()
+
+
+def test_full_queries_hand_case():
+    q = full_queries(np.array([1, 1]), np.array([0, 3]), seen_users=np.array([1, 0]), seen_items=np.array([2, 3]),
+                     num_items=4)
+    np.testing.assert_array_equal(q.users, [1])
+    np.testing.assert_array_equal(q.relevant, [[True, False, False, True]])
+    np.testing.assert_array_equal(q.excluded, [[False, False, True, False]])
+
+
+def test_implicit_threshold_filters_heldout_positives():
+    cfg = compose_config([*SYNTH, "task.implicit_threshold=4.0", "task.num_candidates=10"])
+    data = prepare_for(cfg)
+    q = make_queries(data, "test", cfg.task)
+    assert len(q) == int((data.test.ratings >= 4.0).sum()) < len(data.test)

@@ -1,0 +1,110 @@
+"""export-best: the exported experiment composes to the trial's exact config and trains to its exact score."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from recsearch.cli import main
+from recsearch.config import compose_config, experiments_dir, group_options
+from recsearch.reproduce import export_trial, open_study, pick_trial, provenance_of
+from recsearch.reproduce.export import default_name
+from recsearch.search.objective import config_hash
+from recsearch.training.run import run_training
+
+# An absolute POSIX path: a slash that starts a token (not a Hydra `override /group`), then a component.
+ABSOLUTE = re.compile(r"(?<![\w.:/-])(?<!override )/[\w.-]+")
+
+
+def test_export_trains_to_the_trials_exact_score(tiny_study, experiments: Path) -> None:
+    study = open_study(str(tiny_study.folder)).study
+    best = pick_trial(study)
+    assert main(["export-best", str(tiny_study.folder)]) == 0
+    path = experiments / "tiny-best.yaml"
+    assert path.read_text().startswith("# @package _global_\n")
+    assert "override /data: synthetic" in path.read_text()  # the default is ml_latest_small: the group switches
+    cfg = compose_config(["+experiment=tiny-best"])
+    assert config_hash(cfg) == best.user_attrs["config_hash"]
+    record = run_training(cfg, save_model=False)
+    assert record.summary["valid_rmse"] == best.values[0]  # bit-identical on CPU with the same seed
+    assert record.summary["test_rmse"] == best.user_attrs["test_rmse"]
+    assert record.run_dir.parent.parent.name == "tiny-best"
+
+
+def test_export_leaks_no_path_or_storage_url(tiny_study, experiments: Path) -> None:
+    assert main(["export-best", str(tiny_study.folder), "--name", "leak"]) == 0
+    for file in (experiments / "leak.yaml", experiments / "leak.provenance.json"):
+        text = file.read_text()
+        assert "sqlite" not in text and "studies.db" not in text
+        assert ABSOLUTE.findall(text) == [], file
+    data = OmegaConf.load(experiments / "leak.yaml")
+    assert "paths" not in data and "search" not in data and "experiment" not in data
+
+
+def test_export_drops_credentials_and_absolute_data_path(tmp_path: Path, experiments: Path) -> None:
+    import optuna
+
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    cfg = compose_config(["data=custom", f"data.path={folder}",
+                          "search.storage=postgresql://alice:s3cret@db.example.org/optuna"])
+    study = optuna.create_study(study_name="pg/study")
+    attrs = {"config": OmegaConf.to_yaml(cfg), "config_hash": config_hash(cfg), "seed": 42, "valid_rmse": 0.9,
+             "data_checksum": "abc", "split_key": "def", "environment": {"python": "3.11.7", "packages": {}}}
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=attrs))
+    with pytest.warns(UserWarning, match=r"data.path .*my-data is an absolute path and was left out"):
+        result = export_trial(study, pick_trial(study))
+    assert result.name == "pg-study-best"
+    for file in (result.path, result.provenance_path):
+        text = file.read_text()
+        assert "s3cret" not in text and "alice" not in text and "postgresql" not in text
+        assert str(folder) not in text and ABSOLUTE.findall(text) == [], file
+    assert "override /data: custom" in result.path.read_text()
+    prov = json.loads(result.provenance_path.read_text())
+    assert prov["search_value"] == 0.9 and prov["data_checksum"] == "abc" and prov["config"]["data"]["name"] == "custom"
+    # The study-side provenance keeps the full config, with the password redacted.
+    full = provenance_of(study.trials[0])
+    assert full["config"]["search"]["storage"] == "postgresql://alice:***@db.example.org/optuna"
+    assert full["config"]["data"]["path"] == str(folder)
+
+
+def test_export_refuses_to_overwrite_without_force(tiny_study, experiments: Path, capsys) -> None:
+    args = ["export-best", str(tiny_study.folder), "--name", "again", "--trial", "1"]
+    assert main(args) == 0
+    (experiments / "again.yaml").write_text("# @package _global_\n")
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "again.yaml exists; choose another --name or pass --force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert "Trial 1 of study 'tiny'" in (experiments / "again.yaml").read_text()
+
+
+def test_export_bad_inputs_have_clear_messages(tiny_study, tmp_path: Path, capsys) -> None:
+    assert main(["export-best", str(tiny_study.folder), "--trial", "99"]) == 2
+    assert "trial 99 is not a finished trial (finished: [0, 1])" in capsys.readouterr().err
+    assert main(["export-best", str(tmp_path / "nowhere")]) == 2
+    assert "is neither a study folder" in capsys.readouterr().err
+    empty = tmp_path / "empty-study"
+    empty.mkdir()
+    assert main(["export-best", str(empty)]) == 2
+    assert "has no study.journal" in capsys.readouterr().err
+
+
+def test_default_name_is_sanitized() -> None:
+    assert default_name("mlp-rating") == "mlp-rating-best"
+    assert default_name("my study/v2.1") == "my-study-v2-1-best"
+
+
+def test_experiments_dir_follows_the_environment(experiments: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert experiments_dir() == experiments.resolve()
+    (experiments / "tiny-lr.yaml").write_text("# @package _global_\ntrain:\n  learning_rate: 0.123\n")
+    assert "tiny-lr" in group_options("experiment")
+    assert compose_config(["+experiment=tiny-lr"]).train.learning_rate == 0.123
+    monkeypatch.delenv("RECSEARCH_EXPERIMENTS_DIR")
+    assert experiments_dir().name == "experiments"
+    with pytest.raises(Exception, match="tiny-lr"):
+        compose_config(["+experiment=tiny-lr"])

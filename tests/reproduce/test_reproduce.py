@@ -1,0 +1,130 @@
+"""reproduce: fresh seeds, t-intervals, verdicts, ties between configs, warnings on a changed environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsearch.cli import main
+from recsearch.reproduce import Candidate, open_study, seeds_for
+from recsearch.reproduce.reproduce import SeedRun, environment_drift, summary_table, user_errors
+
+
+def test_reproduce_top_two_of_a_study(tiny_study, capsys) -> None:
+    assert main(["reproduce", str(tiny_study.folder), "--top", "2", "--seeds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "reproduce tiny: 2 seeds" in printed and "verdict" in printed
+    table = pd.read_csv(tiny_study.folder / "reproduce.csv")
+    study = open_study(str(tiny_study.folder)).study
+    best_two = sorted((t.values[0], t.number) for t in study.trials if t.values)[:2]
+    assert table["trial"].tolist() == [n for _, n in best_two]
+    assert table["search_valid"].tolist() == [v for v, _ in best_two]
+    assert table["seeds"].tolist() == ["43 44", "43 44"]
+    assert ((table["valid_lo"] <= table["valid_mean"]) & (table["valid_mean"] <= table["valid_hi"])).all()
+    assert set(table["verdict"]) <= {"reproduced", "optimistic", "pessimistic"}
+    assert sorted(table["vs_best"].str.split().str[0]) in (["best", "differs"], ["best", "tie"])
+    runs = pd.read_csv(tiny_study.folder / "reproduce_runs.csv")
+    assert len(runs) == 4 and runs["valid"].nunique() == 4  # different seeds, different results
+    md = (tiny_study.folder / "reproduce.md").read_text()
+    assert "95% t-interval" in md and "Wilcoxon" in md and "| trial " in md
+
+
+def test_reproduce_experiment_warns_when_the_environment_changed(tiny_study, experiments: Path, tmp_path: Path,
+                                                                  capsys) -> None:
+    assert main(["export-best", str(tiny_study.folder)]) == 0
+    side = experiments / "tiny-best.provenance.json"
+    prov = json.loads(side.read_text())
+    prov["environment"]["keras"] = "2.0.0"
+    prov["data_checksum"] = "0" * 64
+    side.write_text(json.dumps(prov))
+    capsys.readouterr()
+    assert main(["reproduce", "tiny-best", "--seeds", "2", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "keras: recorded 2.0.0, now 3." in err
+    assert "data checksum: recorded 0000000000000000..., now" in err
+    table = pd.read_csv(tmp_path / "out" / "reproduce.csv")
+    assert table["search_valid"].iloc[0] == prov["search_value"] and "vs_best" not in table
+    assert "## Warnings" in (tmp_path / "out" / "reproduce.md").read_text()
+
+
+def _runs(label: str, values: list[float], shift: float) -> list[SeedRun]:
+    users = np.arange(60)
+    base = 0.5 + 0.3 * np.sin(users)
+    return [SeedRun(label, None, 43 + i, v, v + 0.01, 3, pd.Series(base + shift + 0.001 * i, index=users))
+            for i, v in enumerate(values)]
+
+
+def _candidate(label: str, score: float) -> Candidate:
+    return Candidate(label, None, None, score, None)
+
+
+def test_summary_table_verdicts_and_ties() -> None:
+    cands = [_candidate("a", 0.80), _candidate("b", 0.905), _candidate("c", 0.97)]  # c: [0.905, 0.955]
+    runs = _runs("a", [0.90, 0.91, 0.89], 0.0) + _runs("b", [0.90, 0.91, 0.89], 0.0) \
+        + _runs("c", [0.93, 0.92, 0.94], 0.2)
+    table = summary_table(cands, runs, "minimize").set_index("config")
+    assert table.loc["a", "verdict"] == "optimistic" and table.loc["a", "gap"] == pytest.approx(0.10)
+    assert table.loc["b", "verdict"] == "reproduced"
+    assert table.loc["c", "verdict"] == "pessimistic"
+    assert table.loc["a", "valid_mean"] == pytest.approx(0.90) and table.loc["a", "test_mean"] == pytest.approx(0.91)
+    assert table.loc["a", "vs_best"] == "best"  # the first of equal means
+    assert table.loc["b", "vs_best"] == "tie" and table.loc["b", "p_vs_best"] == 1.0
+    assert table.loc["c", "vs_best"] == "differs" and table.loc["c", "p_vs_best"] < 1e-6
+
+
+def test_environment_drift_lists_what_changed() -> None:
+    recorded = {"environment": {"python": "3.11.7", "keras_backend": "tensorflow", "backend": "tensorflow",
+                                "keras": "3.15.1", "tensorflow": "2.21.0", "cpu": "X", "gpu": None,
+                                "git_commit": "abc", "packages": {"optuna": "5.0.0"}},
+                "data_checksum": "d1", "split_key": "s"}
+    same = {**recorded["environment"], "packages": {"optuna": "5.0.0"}}
+    assert environment_drift(recorded, same, "d1") == []
+    now = {**same, "backend": "jax", "keras_backend": "jax", "jax": "0.4", "packages": {"optuna": "4.0.0"}}
+    notes = environment_drift(recorded, now, "d2")
+    assert "backend: recorded tensorflow, now jax" in notes
+    assert "optuna: recorded 5.0.0, now 4.0.0" in notes
+    assert any(n.startswith("data checksum: recorded d1") for n in notes)
+    assert environment_drift({}, same, "d1") == ["no provenance recorded: cannot check versions, backend or data"]
+
+
+def test_user_errors_average_back_to_the_metric(tiny: list[str]) -> None:
+    from recsearch.config import compose_config
+    from recsearch.training.run import prepare_for
+    from recsearch.training.trainer import train
+
+    cfg = compose_config(tiny)
+    data = prepare_for(cfg)
+    result = train(cfg, data)
+    per_user = user_errors(result.model, data.valid, cfg, data)
+    counts = pd.Series(data.valid.users).value_counts().reindex(per_user.index)
+    assert np.sqrt((per_user * counts).sum() / counts.sum()) == pytest.approx(result.metrics["valid_rmse"], rel=1e-5)
+
+
+def test_seeds_leave_the_searched_seed_out() -> None:
+    assert seeds_for(42, 3) == [43, 44, 45]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seeds", "1"], "--seeds 1: a confidence interval needs at least 2 seeds"),
+    (["--top", "0"], "--top 0: must be at least 1"),
+])
+def test_reproduce_bad_options(tiny_study, capsys, args: list[str], message: str) -> None:
+    assert main(["reproduce", str(tiny_study.folder), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_reproduce_unknown_source(capsys) -> None:
+    assert main(["reproduce", "no-such-experiment"]) == 2
+    assert "'no-such-experiment' is not a study folder, a storage URL or an experiment in" in capsys.readouterr().err
+
+
+def test_configs_without_per_user_errors_are_not_paired() -> None:
+    runs = _runs("a", [0.90, 0.91, 0.89], 0.0) + [
+        SeedRun("b", None, 43 + i, v, v, 3, None) for i, v in enumerate([0.92, 0.93, 0.94])]
+    table = summary_table([_candidate("a", 0.9), _candidate("b", 0.93)], runs, "minimize").set_index("config")
+    assert table.loc["a", "vs_best"] == "best" and table.loc["b", "vs_best"] == "n/a"
+    assert np.isnan(table.loc["b", "p_vs_best"])
