@@ -103,5 +103,7 @@ class AutoRecConfig(ModelConfig):
     activation: str = "sigmoid"
     output_activation: str = "linear"
     dropout: float = 0.0
-    l2: float = 0.01
+    l2: float = 100.0  # the paper's lambda (objective summed over observed ratings)
     row_batch_size: int = 32  # items per training step (AutoRec trains on item rows, not on train.batch_size)
+    center: str = "item"  # offset subtracted from observed ratings: none | global | item
+    mean_shrinkage: float = 5.0  # item offset: item mean shrunk towards the global mean by this many ratings

@@ -39,7 +39,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     if url.startswith(RDB_PREFIXES):
         try:
             return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
-                              failed_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
+                              heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
                               engine_kwargs={"pool_pre_ping": True})
         except (ImportError, ModuleNotFoundError) as exc:
             raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc})") from None

@@ -1,6 +1,7 @@
 """Training on item rows (I-AutoRec): each step reconstructs a batch of items' rating vectors, with the
-loss masked to the observed ratings. Validation RMSE/MAE of (user, item) pairs is computed each epoch
-with the pair model (which shares the weights) and put in the logs as val_rmse / val_mae."""
+loss masked to the observed ratings (squared error per observed rating, see `MaskedRowSSE`; the L2
+penalty is scaled to match in `recsearch.models.autorec.from_config`). Validation RMSE/MAE of (user, item)
+pairs is computed each epoch with the pair model (which shares the weights) and put in the logs as val_rmse / val_mae."""
 
 from __future__ import annotations
 
@@ -16,6 +17,29 @@ def masked_mse(y_true, y_pred):
     """Mean squared error over the observed entries (y_true != 0) of each row's reconstruction."""
     mask = ops.cast(ops.not_equal(y_true, 0.0), y_pred.dtype)
     return ops.sum(mask * ops.square(y_true - y_pred), axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="recsearch")
+class MaskedRowSSE(keras.losses.Loss):
+    """Squared error summed over a row's observed entries, divided by `scale`.
+
+    `y_true` is the row's targets and its 0/1 observed mask side by side, shape (batch, 2 * n), so that a
+    centered rating of exactly 0 still counts. With `scale` = mean observed entries per row, the batch
+    mean of this loss estimates the squared error per training rating (the paper's sum over observed
+    ratings divided by their number), independent of the batch size.
+    """
+
+    def __init__(self, scale: float = 1.0, name: str = "masked_row_sse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.scale = float(scale)
+
+    def call(self, y_true, y_pred):
+        n = ops.shape(y_pred)[-1]
+        target, mask = y_true[..., :n], y_true[..., n:]
+        return ops.sum(mask * ops.square(target - y_pred), axis=-1) / self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
 
 
 class PairValidation(keras.callbacks.Callback):
@@ -45,13 +69,17 @@ def fit_item_rows(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], 
     from recsearch.models.autorec import row_model
 
     low, high = data.rating_scale if cfg.task.clip_predictions else (-np.inf, np.inf)
-    matrix = model.get_layer("item_ratings").get_weights()[0]
-    rows = matrix[(matrix != 0).any(axis=1)]
+    matrix = model.get_layer("item_ratings").get_weights()[0]  # centered observed ratings, 0 elsewhere
+    mask = np.zeros(matrix.shape, np.float32)
+    mask[data.train.items, data.train.users] = 1.0
+    observed = mask.any(axis=1)
+    rows, targets = matrix[observed], np.concatenate([matrix[observed], mask[observed]], axis=1)
     autoencoder = row_model(model)
-    autoencoder.compile(optimizer=optimizer, loss=masked_mse, jit_compile=bool(cfg.train.jit_compile))
+    autoencoder.compile(optimizer=optimizer, loss=MaskedRowSSE(scale=mask.sum() / max(len(rows), 1)),
+                        jit_compile=bool(cfg.train.jit_compile))
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode="min",
                                             patience=int(cfg.train.patience), restore_best_weights=True)
-    fit = autoencoder.fit(rows, rows, batch_size=int(cfg.model.row_batch_size), epochs=int(cfg.train.epochs),
+    fit = autoencoder.fit(rows, targets, batch_size=int(cfg.model.row_batch_size), epochs=int(cfg.train.epochs),
                           shuffle=True, verbose=verbose,
                           callbacks=[PairValidation(model, data.valid, low, high), keras.callbacks.TerminateOnNaN(),
                                      stopper, *callbacks])

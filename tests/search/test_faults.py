@@ -77,7 +77,10 @@ def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_pat
 
 def test_ctrl_c_stops_cleanly_and_resumes(tiny: list[str], isolated_paths: Path) -> None:
     cmd = _command(tiny, "sigint", 4)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
+    # give the sweep the disposition an interactive terminal gives it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(isolated_paths, "sigint", proc, complete=1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
