@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from recsearch.models.layers import embedding, id_inputs, l2_or_none, rating_output
+from recsearch.models.layers import dense_stack, embedding, id_inputs, rating_output
 from recsearch.models.mlp import layer_widths
 
 
@@ -41,10 +41,8 @@ def build_neumf(
     mi = embedding(num_items, embedding_dim, "mlp_item_embedding", embedding_l2, init)(item)
     gmf = layers.Multiply(name="gmf_product")([gu, gi])
     x = layers.Concatenate(name="concat")([mu, mi])
-    for k, units in enumerate(layer_widths(depth, width, width_schedule)):
-        x = layers.Dense(units, activation=activation, kernel_regularizer=l2_or_none(l2), name=f"hidden_{k}")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"dropout_{k}")(x)
+    x = dense_stack(x, layer_widths(depth, width, width_schedule), activation=activation, dropout=dropout, l2=l2,
+                    prefix="hidden")
     fused = layers.Concatenate(name="fuse")([gmf, x])
     return keras.Model({"user": user, "item": item}, rating_output(fused, global_mean), name="neumf")
 
