@@ -12,8 +12,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results folders, study folders, journal files or storage URLs "
                              "(default: paths.results_dir, env RECSEARCH_RESULTS_DIR)")
     parser.add_argument("--study", help="only the study of this name (in a folder or a storage)")
-    parser.add_argument("--metric", help="validation metric to rank on: rmse | mae (default: the studies' task metric)")
-    parser.add_argument("--top", type=int, metavar="N", help="show the N best rows")
+    parser.add_argument("--metric", help="validation metric to rank on, e.g. rmse, mae (rating) or ndcg@10, hr@10 "
+                                         "(ranking) (default: each study's task metric; studies with different "
+                                         "task metrics are ranked in separate groups)")
+    parser.add_argument("--top", type=int, metavar="N", help="show the N best rows (of each metric group)")
     parser.add_argument("--per-trial", action="store_true", help="one row per trial instead of per study")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="keep rows where a column or parameter equals VALUE (repeatable), e.g. variant=mlp")
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
     frame = leaderboard(records, baselines, metric=args.metric, per_trial=args.per_trial, filters=args.filter)
     if args.top:
-        frame = frame.head(args.top)
+        frame = frame.groupby("metric", sort=False, dropna=False).head(args.top).reset_index(drop=True)
     out = console()
     if args.format == "table" and out.is_terminal:
         out.print(rich_table(frame))
@@ -63,8 +65,10 @@ def rich_table(frame):  # noqa: ANN001, ANN201 - rich imported lazily
     from recsearch.results.leaderboard import display_frame
 
     shown = display_frame(frame)
-    metric = frame["metric"].iloc[0] if len(frame) else "metric"
-    table = Table(title=f"Leaderboard (validation {metric}, best first)", title_justify="left")
+    metrics = list(dict.fromkeys(frame["metric"])) if len(frame) else ["metric"]
+    title = (f"Leaderboard (validation {metrics[0]}, best first)" if len(metrics) == 1 else
+             f"Leaderboard (validation {', '.join(map(str, metrics))}: ranked within each metric, best first)")
+    table = Table(title=title, title_justify="left")
     for col in shown.columns:
         table.add_column(col, justify="right" if col in ("rank", "valid", "test", "n_params", "trial") else "left",
                          overflow="fold")

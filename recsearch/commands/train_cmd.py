@@ -26,11 +26,10 @@ def run(args: argparse.Namespace) -> int:
     with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
         record = run_training(cfg, save_model=not args.no_save_model)
     s = record.summary
-    rows = [("model", s["model"]), ("dataset", s["dataset"]),
-            (f"valid {cfg.task.metric}", s[f"valid_{cfg.task.metric}"])]
-    rows += [(k.replace("_", " "), s[k]) for k in ("valid_rmse", "valid_mae", "test_rmse", "test_mae")]
-    rows += [("epochs run", s["epochs_run"]), ("best epoch", s["best_epoch"]), ("parameters", s["n_params"]),
-             ("train time (s)", s["train_seconds"]), ("data prep time (s)", s["prepare_seconds"]),
-             ("run folder", str(record.run_dir))]
-    out.print(key_value_table("recsearch train", rows[:2] + rows[3:]))
+    metrics = [(k.replace("_", " ", 1), s[k]) for k in s if k.startswith(("valid_", "test_"))]
+    rows = [("model", s["model"]), ("dataset", s["dataset"]), ("task", s["task"]), *metrics,
+            ("epochs run", s["epochs_run"]), ("best epoch", s["best_epoch"]), ("parameters", s["n_params"]),
+            ("train time (s)", s["train_seconds"]), ("data prep time (s)", s["prepare_seconds"]),
+            ("run folder", str(record.run_dir))]
+    out.print(key_value_table("recsearch train", rows))
     return 0

@@ -65,15 +65,43 @@ def _redacted(cfg: DictConfig) -> dict:
 
 
 def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
-    """The data/split/model/train/task sections of `cfg` without machine paths, and warnings on what was cut."""
+    """The data/split/model/train/task sections of `cfg` without machine paths, and warnings on what was cut.
+
+    data.path, when absolute, is left out (the data group's default applies); any other absolute (or `~`)
+    path anywhere in the sections (data.ratings_file, split.train_file, model.pretrained_gmf, ...) is set
+    to null.
+    """
     out = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in SECTIONS if k in cfg}
     notes = []
     path = (out.get("data") or {}).get("path")
-    if path and Path(str(path)).is_absolute():
+    if isinstance(path, str) and is_machine_path(path):
         del out["data"]["path"]
         notes.append(f"data.path {path} is an absolute path and was left out; "
                      f"pass data.path=... when you train the experiment on another machine")
+    for key, value in _drop_machine_paths(out, ""):
+        notes.append(f"{key} {value} is an absolute path and was set to null; "
+                     f"pass {key}=... when you train the experiment on another machine")
     return out, notes
+
+
+def is_machine_path(value: str) -> bool:
+    """True for an absolute path or one starting with `~` (a path of this machine, not portable)."""
+    return value.startswith("~") or Path(value).expanduser().is_absolute()
+
+
+def _drop_machine_paths(node: Any, prefix: str) -> list[tuple[str, str]]:
+    """Set every string value of `node` (nested dicts and lists) that is a machine path to None, in place;
+    return the dotted keys and values that were dropped."""
+    dropped = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        dotted = f"{prefix}{key}" if isinstance(node, dict) else f"{prefix.rstrip('.')}[{key}]"
+        if isinstance(value, str) and is_machine_path(value):
+            node[key] = None
+            dropped.append((dotted, value))
+        elif isinstance(value, (dict, list)):
+            dropped += _drop_machine_paths(value, f"{dotted}.")
+    return dropped
 
 
 def group_choices(sections: dict[str, Any]) -> dict[str, str]:

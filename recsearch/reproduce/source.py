@@ -51,16 +51,16 @@ def open_study(source: str, study: str | None = None) -> StudySource:
 
 def _folder_storage(folder: Path) -> str:
     """The storage of a study folder: its journal file, else the RDB URL its sweep.yaml names."""
+    from recsearch.results.studies import RedactedStorageError, folder_storage_url
     from recsearch.search.storage import JOURNAL
 
-    if (folder / JOURNAL).is_file():
-        return str(folder / JOURNAL)
-    sweep = _sweep_yaml(folder)
-    url = str(sweep.get("storage") or "")
-    if "://" in url and "***" not in url:
+    try:
+        url = folder_storage_url(folder, command="reproduce")
+    except RedactedStorageError as exc:
+        raise ConfigError(f"{exc} and --study NAME") from None
+    if "://" in url or Path(url).is_file():
         return url
-    raise ConfigError(f"study folder {folder} has no {JOURNAL}"
-                      + (" and its storage URL is redacted; pass the storage URL and --study NAME" if url else ""))
+    raise ConfigError(f"study folder {folder} has no {JOURNAL}")
 
 
 def _sweep_yaml(folder: Path) -> dict:

@@ -21,28 +21,61 @@ STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metr
 TRIAL_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metric", "valid", "test", "trial",
                  "state", "epochs_run", "duration_s", "n_params", "params"]
 _MINIMIZED = {"rmse", "mae"}
+# Filter keys that are properties of a study (not of a trial): applied to the records before the metric is chosen.
+RECORD_KEYS = ("experiment", "study", "variant", "task")
 _INT_COLUMNS = ("trial", "complete", "pruned", "failed", "n_params", "epochs_run")
 
 
 def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = None, *, metric: str | None = None,
                 per_trial: bool = False, filters: Iterable[str] = ()) -> pd.DataFrame:
-    """Rank the studies (or every trial) and baselines on validation `metric` (default: the first study's).
+    """Rank the studies (or every trial) and baselines on validation `metric`.
 
-    Rows failing a `key=value` filter are dropped before ranking.
+    Filters on study keys (experiment, study, variant, task) drop studies before the metric is chosen; every
+    `key=value` filter then drops rows before ranking. Without `metric`, each task metric of the remaining
+    studies is its own group: rows are grouped by metric and ranked within their group (directions differ).
     Example: `leaderboard(load_many(["results"]), metric="rmse", filters=["variant=mlp"])`.
     """
-    metric = metric or (records[0].metric if records else "rmse")
-    rows: list[dict] = []
-    for record in records:
-        frame = record_trials(record)
-        rows += trial_rows(record, frame, metric) if per_trial else [study_row(record, frame, metric)]
-    if baselines is not None and len(baselines):
-        rows += baseline_rows(baselines, metric, per_trial)
+    filters = list(filters)
+    records = filter_records(records, filters)
+    metrics = [metric] if metric else list(dict.fromkeys(r.metric for r in records)) or ["rmse"]
     columns = TRIAL_COLUMNS if per_trial else STUDY_COLUMNS
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in set(_INT_COLUMNS) & set(columns):
-        frame[col] = frame[col].astype("Int64")
-    return rank(apply_filters(frame, filters), ascending=_ascending(metric, records))
+    frames = []
+    for m in metrics:
+        group = records if metric else [r for r in records if r.metric == m]
+        ascending = metric_ascending(m, records)
+        rows: list[dict] = []
+        for record in group:
+            frame = record_trials(record)
+            rows += (trial_rows(record, frame, m) if per_trial
+                     else [study_row(record, frame, m, ascending=ascending)])
+        if baselines is not None and len(baselines):
+            rows += baseline_rows(baselines, m, per_trial)
+        frame = pd.DataFrame(rows, columns=columns)
+        for col in set(_INT_COLUMNS) & set(columns):
+            frame[col] = frame[col].astype("Int64")
+        frames.append(rank(apply_filters(frame, filters), ascending=ascending))
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def filter_records(records: list[StudyRecord], filters: Iterable[str]) -> list[StudyRecord]:
+    """The records passing every filter on a study key (experiment, study, variant, task); others are ignored."""
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() in RECORD_KEYS:
+            attr = "name" if key.strip() == "study" else key.strip()
+            records = [r for r in records if _matches(getattr(r, attr), value.strip())]
+    return records
+
+
+def metric_ascending(metric: str, records: Iterable[StudyRecord] = ()) -> bool:
+    """True when lower `metric` is better: the direction of the studies whose task metric it is, else
+    inferred (rmse and mae are minimized, any other metric, e.g. ndcg@10 or hr@10, is maximized)."""
+    for record in records:
+        if record.metric == metric:
+            return record.direction == "minimize"
+    return metric.lower() in _MINIMIZED
 
 
 def record_trials(record: StudyRecord) -> pd.DataFrame:
@@ -52,20 +85,29 @@ def record_trials(record: StudyRecord) -> pd.DataFrame:
     return trials_frame(record.study)
 
 
-def selected_trial(frame: pd.DataFrame, metric: str, ascending: bool = True) -> pd.Series | None:
-    """The COMPLETE trial with the best validation `metric` (None when none finished)."""
-    col = _valid_column(frame, metric)
+def selected_trial(frame: pd.DataFrame, metric: str, ascending: bool = True, *,
+                   record_metric: str | None = None) -> pd.Series | None:
+    """The COMPLETE trial with the best validation `metric` (None when none finished).
+
+    `ascending`: lower is better (pass `record.direction == "minimize"` for the study's own metric).
+    The objective `value` stands for `metric` only when `record_metric` (the study's task metric) is `metric`
+    or not given.
+    """
+    col = _valid_column(frame, metric, metric if record_metric is None else record_metric)
     done = frame[(frame["state"] == "COMPLETE") & frame[col].notna()] if col else frame.iloc[0:0]
     if done.empty:
         return None
     return done.sort_values(col, ascending=ascending, kind="stable").iloc[0]
 
 
-def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str) -> dict[str, Any]:
+def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str, *,
+              ascending: bool | None = None) -> dict[str, Any]:
     """One leaderboard row: the study's selected trial, its test metric, trial counts, wall time."""
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
-    best = selected_trial(frame, metric, _ascending(metric, [record]))
-    col = _valid_column(frame, metric)
+    if ascending is None:
+        ascending = metric_ascending(metric, [record])
+    col = _valid_column(frame, metric, record.metric)
+    best = selected_trial(frame, metric, ascending, record_metric=record.metric)
     row = {**_identity(record, metric), "kind": "study", "valid": _num(best, col), "test": _num(best, f"test_{metric}"),
            "trial": None if best is None else int(best["number"]), "complete": counts.get("COMPLETE", 0),
            "pruned": counts.get("PRUNED", 0), "failed": counts.get("FAIL", 0), "wall_s": wall_seconds(frame),
@@ -75,7 +117,7 @@ def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str) -> dict[str
 
 def trial_rows(record: StudyRecord, frame: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
     """One row per trial of the study."""
-    col = _valid_column(frame, metric)
+    col = _valid_column(frame, metric, record.metric)
     rows = []
     for _, trial in frame.iterrows():
         rows.append({**_identity(record, metric), "kind": "trial", "valid": _num(trial, col),
@@ -190,17 +232,11 @@ def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
             "task": record.task, "metric": metric}
 
 
-def _ascending(metric: str, records: list[StudyRecord]) -> bool:
-    if metric in _MINIMIZED:
-        return True
-    return not records or records[0].direction == "minimize"
-
-
-def _valid_column(frame: pd.DataFrame, metric: str) -> str | None:
-    for col in (f"valid_{metric}", "value"):
-        if col in frame.columns:
-            return col
-    return None
+def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str | None:
+    """valid_<metric>; the objective `value` only when the study's own task metric is `metric`."""
+    if f"valid_{metric}" in frame.columns:
+        return f"valid_{metric}"
+    return "value" if record_metric == metric and "value" in frame.columns else None
 
 
 def _matches(cell: Any, value: str) -> bool:

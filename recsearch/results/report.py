@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.leaderboard import leaderboard, record_trials, render, selected_trial
+from recsearch.results.leaderboard import leaderboard, metric_ascending, record_trials, render, selected_trial
 from recsearch.results.studies import COMPARISON_FILE, StudyRecord
+from recsearch.search.storage import redact
 
 TOP_CURVES = 5
 
@@ -129,7 +130,7 @@ def study_report(record: StudyRecord) -> Report:
         Section("Environment", html=_kv_table(environment_of(record, trials))),
     ]
     subtitle = (f"variant {record.variant}, task {record.task}, selection on validation {metric} ({direction}); "
-                f"trials: {counts}; storage {record.storage_url}")
+                f"trials: {counts}; storage {redact(record.storage_url)}")
     return Report(f"Study {record.name}", subtitle, sections)
 
 
@@ -148,7 +149,8 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
         sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
             index=False, na_rep="", border=0)))
     for record in records:
-        best = selected_trial(record_trials(record), metric)
+        best = selected_trial(record_trials(record), metric, metric_ascending(metric, [record]),
+                              record_metric=record.metric)
         text = best_config_text(record, record_trials(record)) if best is not None else ""
         sections.append(Section(f"Best config: {record.name}", html=f"<pre>{html.escape(text)}</pre>"))
     subtitle = f"{len(records)} studies, selection on validation {metric}; folder {folder}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.errors import DataError, RecsearchError
+from recsearch.errors import ConfigError, DataError, RecsearchError
 
 SWEEP_FILE = "sweep.yaml"
 BASELINES_FILE = "baselines.csv"
@@ -18,7 +18,10 @@ BASELINE_COLUMNS = ("variant", "task", "metric", "valid", "test")
 
 @dataclass
 class StudyRecord:
-    """One Optuna study and what the leaderboard and report need to know about it."""
+    """One Optuna study and what the leaderboard and report need to know about it.
+
+    `storage_url` is for display: any password in it is replaced by *** (see `make_record`).
+    """
 
     study: Any
     storage_url: str
@@ -52,6 +55,41 @@ def is_storage(target: str) -> bool:
     return "://" in target or Path(target).is_file()
 
 
+class RedactedStorageError(ConfigError):
+    """A study folder's sweep.yaml names an RDB storage whose password was redacted on write."""
+
+
+def make_record(study: Any, url: str, experiment: str, folder: Path | None, config: dict) -> StudyRecord:
+    """A StudyRecord whose storage_url has any password redacted (records are printed and put in reports)."""
+    from recsearch.search.storage import redact
+
+    return StudyRecord(study=study, storage_url=redact(str(url)), experiment=experiment, folder=folder, config=config)
+
+
+def folder_storage_url(folder: Path, *, command: str = "leaderboard") -> str:
+    """The storage URL of a study folder: its study.journal, else the storage its sweep.yaml names.
+
+    sweep.yaml stores RDB URLs with the password redacted (user:***@host); such a URL cannot connect, so
+    RedactedStorageError says to pass the full storage URL (to `recsearch COMMAND`) instead. The returned path
+    may not exist (no journal and no sweep.yaml storage): callers say so.
+    """
+    from omegaconf import OmegaConf
+
+    from recsearch.search.storage import JOURNAL
+
+    folder = Path(folder)
+    if (folder / JOURNAL).is_file():
+        return str(folder / JOURNAL)
+    sweep = folder / SWEEP_FILE
+    doc = OmegaConf.to_container(OmegaConf.load(sweep)) if sweep.is_file() else {}
+    url = str(doc.get("storage") or "")
+    if "://" in url and "***" in url:
+        raise RedactedStorageError(
+            f"study folder {folder}: its storage URL {url} is redacted (sweep.yaml never holds the password); "
+            f"pass the full storage URL as the argument: `recsearch {command} 'postgresql://user:PASSWORD@host/db'`")
+    return url or str(folder / JOURNAL)
+
+
 def find_study_folders(root: Path) -> list[Path]:
     """Study folders (holding sweep.yaml) at or under `root`, sorted."""
     root = Path(root)
@@ -70,27 +108,28 @@ def load_study_folder(folder: Path) -> StudyRecord:
         raise RecsearchError(f"{folder} is not a study folder (no {SWEEP_FILE}); run `recsearch sweep` first")
     doc = OmegaConf.to_container(OmegaConf.load(sweep))
     config = doc.get("config") or {}
-    url = str(doc.get("storage") or folder / "study.journal")
+    url = folder_storage_url(folder)
     name = (config.get("search") or {}).get("study_name") or folder.name
     study = _load(url, name)
     experiment = config.get("experiment") or folder.parent.name
-    return StudyRecord(study=study, storage_url=url, experiment=str(experiment), folder=folder, config=config)
+    return make_record(study, url, str(experiment), folder, config)
 
 
 def load_storage(url: str, study_name: str | None = None, *, single: bool = False) -> list[StudyRecord]:
     """The studies of a storage (all, or the one named); `single` demands exactly one."""
-    from recsearch.search.storage import open_storage
+    from recsearch.search.storage import open_storage, redact
 
     storage = open_storage(url)
     names = [s.study_name for s in storage.get_all_studies()]
+    shown = redact(url)
     if not names:
-        raise RecsearchError(f"storage {url} holds no study")
+        raise RecsearchError(f"storage {shown} holds no study")
     if study_name is not None:
         if study_name not in names:
-            raise RecsearchError(f"storage {url} has no study {study_name!r}; it holds: {', '.join(names)}")
+            raise RecsearchError(f"storage {shown} has no study {study_name!r}; it holds: {', '.join(names)}")
         names = [study_name]
     elif single and len(names) > 1:
-        raise RecsearchError(f"storage {url} holds {len(names)} studies ({', '.join(names)}); choose one with --study")
+        raise RecsearchError(f"storage {shown} holds {len(names)} studies ({', '.join(names)}); choose one with --study")
     return [_record_from_storage(url, storage, name) for name in names]
 
 
@@ -105,16 +144,29 @@ def load_target(target: str, study_name: str | None = None) -> StudyRecord:
 
 
 def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRecord]:
-    """Every study under the folders (or in the storages) of `targets`."""
+    """Every study under the folders (or in the storages) of `targets`.
+
+    A study folder whose sweep.yaml holds a redacted RDB URL is skipped with a one-line warning on stderr
+    (the other studies are still listed); pass that storage's full URL as a target to include it.
+    """
+    import sys
+
+    from recsearch.search.storage import redact
+
     records: list[StudyRecord] = []
     for target in targets:
         if is_storage(target):
             records += load_storage(target, study_name)
             continue
         if not Path(target).is_dir():
-            raise RecsearchError(f"{target}: no such results folder or storage")
-        records += [load_study_folder(f) for f in find_study_folders(Path(target))
-                    if study_name is None or f.name == study_name]
+            raise RecsearchError(f"{redact(target)}: no such results folder or storage")
+        for folder in find_study_folders(Path(target)):
+            if study_name is not None and folder.name != study_name:
+                continue
+            try:
+                records.append(load_study_folder(folder))
+            except RedactedStorageError as exc:
+                print(f"warning: skipped {exc}", file=sys.stderr)
     return records
 
 
@@ -151,7 +203,7 @@ def read_baselines(path: Path) -> pd.DataFrame:
 def _load(url: str, name: str) -> Any:
     import optuna
 
-    from recsearch.search.storage import open_storage
+    from recsearch.search.storage import open_storage, redact
 
     if "://" not in url and not Path(url).is_file():
         raise RecsearchError(f"storage {url} does not exist")
@@ -159,7 +211,7 @@ def _load(url: str, name: str) -> Any:
     try:
         return optuna.load_study(study_name=name, storage=open_storage(url))
     except KeyError:
-        raise RecsearchError(f"storage {url} has no study {name!r}") from None
+        raise RecsearchError(f"storage {redact(url)} has no study {name!r}") from None
 
 
 def _record_from_storage(url: str, storage: Any, name: str) -> StudyRecord:
@@ -168,8 +220,7 @@ def _record_from_storage(url: str, storage: Any, name: str) -> StudyRecord:
 
     study = optuna.load_study(study_name=name, storage=storage)
     config = _trial_config(study)
-    return StudyRecord(study=study, storage_url=url, experiment=str(config.get("experiment") or "-"),
-                       folder=None, config=config)
+    return make_record(study, url, str(config.get("experiment") or "-"), None, config)
 
 
 def _trial_config(study: Any) -> dict:
@@ -182,17 +233,16 @@ def _trial_config(study: Any) -> dict:
 
 
 def dashboard_storage(target: str) -> tuple[str, Any]:
-    """The storage URL of a study folder / journal file / RDB URL, and the opened storage."""
-    from omegaconf import OmegaConf
-
-    from recsearch.search.storage import open_storage
+    """The storage URL (password redacted, for display) of a study folder / journal file / RDB URL, and the
+    opened storage."""
+    from recsearch.search.storage import open_storage, redact
 
     url = target
     if not is_storage(target):
         sweep = Path(target) / SWEEP_FILE
         if not sweep.is_file():
             raise RecsearchError(f"{target}: not a study folder (no {SWEEP_FILE}), journal file or storage URL")
-        url = str(OmegaConf.load(sweep).get("storage") or Path(target) / "study.journal")
+        url = folder_storage_url(Path(target), command="dashboard")
         if "://" not in url and not Path(url).is_file():
             raise RecsearchError(f"storage {url} of {target} does not exist")
-    return url, open_storage(url)
+    return redact(url), open_storage(url)

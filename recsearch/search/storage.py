@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -64,15 +66,11 @@ def _retry_stale(callback: type) -> Any:
         return callback(max_retry=3)
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
+def redact(text: str) -> str:
+    """`text` with the password of any URL in it replaced by *** (user:secret@host -> user:***@host)."""
+    import re
 
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return re.sub(r"(://[^:/@\s'\"]+:)[^@\s'\"]+@", r"\1***@", text)
 
 
 @contextmanager
@@ -101,10 +99,19 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def owner_is_dead(attrs: dict[str, Any]) -> bool:
-    """True when a trial's owner ran on this host and that process is gone (or its pid was reused)."""
+CLAIM_GRACE_S = 120.0
+
+
+def owner_is_dead(trial: Any) -> bool:
+    """True when a RUNNING trial's owner ran on this host and that process is gone (or its pid was reused).
+
+    A trial not yet claimed (no pid) is dead only after a grace period: another machine's worker may be
+    between its ask and its claim.
+    """
+    attrs = trial.user_attrs
     if "pid" not in attrs:
-        return True  # asked but never claimed: the asker died inside the lock
+        started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+        return time.time() - started > CLAIM_GRACE_S
     if attrs.get("host") != socket.gethostname():
         return False
     return _start_time(int(attrs["pid"])) != attrs.get("pid_start")
@@ -116,11 +123,13 @@ def recover_stale_trials(study: Any) -> list[int]:
     Journal storage has no heartbeat in Optuna 5, so ownership is recorded per trial (host, pid,
     start time); RDB storages also have Optuna's heartbeat for workers on other machines.
     """
+    import optuna
     from optuna.trial import TrialState
 
+    optuna.storages.fail_stale_trials(study)  # RDB: other machines' workers whose heartbeat stopped (no-op else)
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not owner_is_dead(trial.user_attrs):
+        if not owner_is_dead(trial):
             continue
         requeue = bool(trial.params)  # a trial killed before sampling has nothing to repeat
         reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')})" + \
@@ -131,3 +140,30 @@ def recover_stale_trials(study: Any) -> list[int]:
             study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
     return recovered
+
+
+@contextmanager
+def heartbeat(study: Any, trial: Any) -> Iterator[None]:
+    """While a trial runs, record Optuna's heartbeat for it (RDB storages; ask/tell gets none otherwise)."""
+    storage = study._storage
+    interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            try:
+                storage.record_heartbeat(trial._trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat must not kill the trial
+                pass
+            stop.wait(interval)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from recsearch.errors import ConfigError
+from recsearch.errors import ConfigError, RecsearchError
 from recsearch.search.worker import WorkerSpec, run_worker, worker_process
 
 
@@ -47,14 +47,14 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
     make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
-    prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
+    data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
-    _check_directions(study, cfg, n_obj)
+    _check_same_study(study, _fingerprint(cfg, data, n_obj))
     _write_sweep_yaml(folder, cfg, overrides, url)
     with study_lock(folder):
         recovered = recover_stale_trials(study)
@@ -74,7 +74,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
                 _run_processes(spec, int(cfg.search.n_workers), progress)
     except KeyboardInterrupt:
         interrupted = True
-    write_study_results(study, folder, cfg)
+    finally:  # whatever happened, the tables show what the study holds
+        write_study_results(study, folder, cfg)
     report = SweepReport(folder, redact(url), name, progress.counts(), recovered, cfg.task.metric,
                          cfg.task.direction, interrupted)
     if interrupted:
@@ -110,13 +111,30 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
                 proc.terminate()
     bad = [p.exitcode for p in procs if p.exitcode not in (0, 130, -2)]
     if bad:
-        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above")
+        raise RecsearchError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above "
+                             "(finished trials are kept: the same command resumes)")
 
 
-def _check_directions(study: Any, cfg: Any, n_obj: int) -> None:
-    if len(study.directions) != n_obj:
-        raise ConfigError(f"study {study.study_name!r} exists with {len(study.directions)} objective(s); "
-                          f"this sweep has {n_obj}. Use another search.study_name.")
+def _fingerprint(cfg: Any, data: Any, n_obj: int) -> dict[str, Any]:
+    """What must not change when a study is resumed: model, data, split, metric and directions."""
+    return {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
+            "directions": [cfg.task.direction] + ["minimize"] * (n_obj - 1),
+            "data_checksum": data.checksum, "split_key": data.split_key}
+
+
+def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
+    """Record the fingerprint of a new study; refuse to resume one that was run on something else."""
+    recorded = study.user_attrs.get("fingerprint")
+    actual = [d.name.lower() for d in study.directions]
+    if recorded is None and actual == fingerprint["directions"]:
+        study.set_user_attr("fingerprint", fingerprint)
+        return
+    recorded = recorded or {"directions": actual}
+    changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in fingerprint.items()
+               if k in recorded and recorded[k] != v]
+    if changed:
+        raise ConfigError(f"study {study.study_name!r} already holds trials of another setting ({'; '.join(changed)}); "
+                          "choose another search.study_name (or +experiment) for this sweep")
 
 
 def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:
@@ -124,7 +142,8 @@ def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) ->
     from recsearch.results.io import atomic_write_text
     from recsearch.search.storage import redact
 
-    doc = {"overrides": list(overrides), "storage": redact(url), "config": OmegaConf.to_container(cfg)}
+    doc = {"overrides": [redact(o) if "://" in o else o for o in overrides], "storage": redact(url),
+           "config": OmegaConf.to_container(cfg)}
     doc["config"]["search"]["storage"] = redact(str(cfg.search.storage)) if cfg.search.storage else None
     atomic_write_text(folder / "sweep.yaml", OmegaConf.to_yaml(OmegaConf.create(doc)))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 MODELS_DIR = "models"
+MAX_FAILURES_IN_A_ROW = 10
 
 
 @dataclass(frozen=True)
@@ -68,33 +69,42 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
     space = parse_space(cfg.search_space, cfg)
     ctx = TrialContext(list(spec.overrides), space, prepare_for(cfg), list(cfg.search.objectives))
     study = load_study(spec, cfg, space)
-    folder, ran, failures = Path(spec.folder), 0, 0
+    folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
     while spec.deadline is None or time.time() < spec.deadline:
         trial = claim_trial(study, folder, int(cfg.search.n_trials))
         if trial is None:
             break
-        failures += 0 if _run_one(study, trial, ctx, folder, int(cfg.search.keep_models)) else 1
-        ran += 1
+        ok = _run_one(study, trial, ctx, folder, int(cfg.search.keep_models))
+        failures, in_a_row, ran = failures + (not ok), 0 if ok else in_a_row + 1, ran + 1
         if on_trial_end:
             on_trial_end()
-        if failures >= max(10, int(cfg.search.n_trials)):
-            print(f"recsearch: worker {spec.index}: {failures} trials failed; stopping", file=sys.stderr)
+        if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
+            print(f"recsearch: worker {spec.index}: {failures} trials failed ({in_a_row} in a row); stopping. "
+                  "See fail_reason in trials.csv.", file=sys.stderr)
             break
     return ran
 
 
 def claim_trial(study: Any, folder: Path, n_trials: int) -> Any:
-    """Ask for a trial if finished + pruned + running trials are below the budget (under the study lock)."""
+    """Ask for a trial if finished + pruned + running trials are below the budget (under the study lock).
+
+    Trials left RUNNING by dead workers are recovered first, so they do not hold the budget.
+    """
+    import warnings
+
     from optuna.trial import TrialState
 
-    from recsearch.search.storage import process_identity, study_lock
+    from recsearch.search.storage import process_identity, recover_stale_trials, study_lock
 
     with study_lock(folder):
+        recover_stale_trials(study)
         states = [t.state for t in study.get_trials(deepcopy=False)]
         busy = sum(s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for s in states)
         if busy >= n_trials:
             return None
-        trial = study.ask()
+        with warnings.catch_warnings():  # Optuna warns that heartbeats expect Study.optimize: we beat ourselves
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
         for key, value in process_identity().items():
             trial.set_user_attr(key, value)
     return trial
@@ -105,26 +115,56 @@ def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int) -
     from optuna.trial import TrialState
 
     from recsearch.search.objective import run_trial
+    from recsearch.search.storage import heartbeat
 
     try:
-        outcome = run_trial(trial, ctx)
+        with heartbeat(study, trial):
+            outcome = run_trial(trial, ctx)
     except KeyboardInterrupt:
-        trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); the same command resumes the sweep")
-        study.tell(trial, state=TrialState.FAIL)
+        _fail(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
         raise
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-        trial.set_user_attr("fail_reason", reason)
-        study.tell(trial, state=TrialState.FAIL)
+        _fail(study, trial, reason)
         print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)
         return False
-    if outcome.pruned:
-        study.tell(trial, state=TrialState.PRUNED)
-        return True
-    study.tell(trial, outcome.values)
-    if keep_models > 0 and len(outcome.values) >= 1:
-        keep_best_models(study, folder, trial.number, outcome.model, keep_models)
+    told = _tell(study, trial, state=TrialState.PRUNED) if outcome.pruned else _tell(study, trial, outcome.values)
+    if told and not outcome.pruned and keep_models > 0:
+        _keep_models_safely(study, folder, trial.number, outcome.model, keep_models)
+    return told
+
+
+def _tell(study: Any, trial: Any, values: Any = None, *, state: Any = None) -> bool:
+    """Tell Optuna the outcome; False when the trial was already finished elsewhere (failed as stale)."""
+    import optuna
+
+    try:
+        study.tell(trial, values, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError as exc:
+        print(f"recsearch: trial {trial.number}: result not recorded ({exc})", file=sys.stderr)
+        return False
     return True
+
+
+def _fail(study: Any, trial: Any, reason: str) -> None:
+    from optuna.trial import TrialState
+
+    try:
+        trial.set_user_attr("fail_reason", reason)
+    except Exception:  # noqa: BLE001 - already finished elsewhere: telling below reports it
+        pass
+    _tell(study, trial, state=TrialState.FAIL)
+
+
+def _keep_models_safely(study: Any, folder: Path, number: int, model: Any, keep: int) -> None:
+    """Keep the best models under the study lock; a failed save warns and the sweep goes on."""
+    from recsearch.search.storage import study_lock
+
+    try:
+        with study_lock(folder):
+            keep_best_models(study, folder, number, model, keep)
+    except Exception as exc:  # noqa: BLE001 - losing a kept model must not lose the sweep
+        print(f"recsearch: trial {number}: model not kept ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
 def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: int) -> None:

@@ -108,3 +108,55 @@ def test_experiments_dir_follows_the_environment(experiments: Path, monkeypatch:
     assert experiments_dir().name == "experiments"
     with pytest.raises(Exception, match="tiny-lr"):
         compose_config(["+experiment=tiny-lr"])
+
+
+def test_portable_sections_drop_every_absolute_path() -> None:
+    from recsearch.reproduce.export import portable_sections
+
+    cfg = OmegaConf.create({
+        "data": {"name": "custom", "path": "/srv/data/ml", "ratings_file": "/srv/data/ml/r.csv",
+                 "items_file": "~/items.csv", "sep": ","},
+        "split": {"method": "predefined", "train_file": "/home/me/u1.base", "test_file": "u1.test",
+                  "valid_file": "~me/u1.valid"},
+        "model": {"name": "neumf", "pretrained_gmf": "/runs/gmf/model.keras", "pretrained_mlp": None,
+                  "layers": [64, "/tmp/x"]},
+        "train": {"epochs": 3}, "task": {"name": "rating", "metric": "rmse"},
+        "paths": {"data_dir": "/srv/data"},
+    })
+    out, notes = portable_sections(cfg)
+    assert "path" not in out["data"] and "paths" not in out
+    assert out["data"]["ratings_file"] is None and out["data"]["items_file"] is None and out["data"]["sep"] == ","
+    assert out["split"]["train_file"] is None and out["split"]["valid_file"] is None
+    assert out["split"]["test_file"] == "u1.test"  # relative: kept
+    assert out["model"]["pretrained_gmf"] is None and out["model"]["layers"] == [64, None]
+    assert out["train"] == {"epochs": 3} and out["task"]["metric"] == "rmse"
+    text = "\n".join(notes)
+    for key in ("data.path", "data.ratings_file", "data.items_file", "split.train_file", "split.valid_file",
+                "model.pretrained_gmf", "model.layers[1]"):
+        assert key in text
+    assert len(notes) == 7 and all("absolute path" in n for n in notes)
+
+
+def test_export_warns_and_nulls_absolute_file_paths(tmp_path: Path, experiments: Path) -> None:
+    import optuna
+
+    cfg = compose_config(["data=custom", "data.path=rel/folder", f"data.ratings_file={tmp_path}/ratings.csv"])
+    study = optuna.create_study(study_name="files")
+    attrs = {"config": OmegaConf.to_yaml(cfg), "config_hash": config_hash(cfg), "seed": 1, "valid_rmse": 0.9,
+             "environment": {}}
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=attrs))
+    with pytest.warns(UserWarning, match=r"data.ratings_file .*ratings.csv is an absolute path and was set to null"):
+        result = export_trial(study, pick_trial(study))
+    for file in (result.path, result.provenance_path):
+        assert str(tmp_path) not in file.read_text(), file
+    assert OmegaConf.load(result.path).data.ratings_file is None
+
+
+def test_study_folder_with_a_redacted_storage_url_says_to_pass_the_url(tmp_path: Path) -> None:
+    from recsearch.errors import ConfigError
+
+    folder = tmp_path / "pg-study"
+    folder.mkdir()
+    (folder / "sweep.yaml").write_text("storage: postgresql://u:***@127.0.0.1:1/db\nconfig: {}\n")
+    with pytest.raises(ConfigError, match=r"redacted.*pass the full storage URL.*--study NAME"):
+        open_study(str(folder))

@@ -163,3 +163,127 @@ def test_storage_urls_journal_and_sqlite(sweeps, capsys, tmp_path):
     assert [r["study"] for r in json.loads(out)] == ["b"]
     code, _, err = cli(capsys, url, "--study", "zzz")
     assert code == 2 and "has no study 'zzz'; it holds: a, b" in err
+
+
+# --- mixed tasks, redacted storages: tiny studies written directly (the user attrs a sweep writes) ---------------
+
+RATING = {"model": {"name": "mf"}, "task": {"name": "rating", "metric": "rmse", "direction": "minimize"}}
+RANKING = {"model": {"name": "mf"}, "task": {"name": "ranking", "metric": "ndcg@10", "direction": "maximize"}}
+
+
+def fake_study(results: Path, name: str, config: dict, values: list[float]) -> Path:
+    """results/mixed/<name>/: sweep.yaml + study.journal with one COMPLETE trial per value of the task metric."""
+    import yaml
+
+    folder = results / "mixed" / name
+    folder.mkdir(parents=True)
+    config = {**config, "search": {"study_name": name}, "experiment": "mixed"}
+    (folder / "sweep.yaml").write_text(yaml.safe_dump({"storage": str(folder / "study.journal"), "config": config}))
+    metric, direction = config["task"]["metric"], config["task"]["direction"]
+    study = optuna.create_study(study_name=name, storage=open_storage(str(folder / "study.journal")),
+                                direction=direction)
+    for v in values:
+        study.add_trial(optuna.trial.create_trial(
+            value=v, params={"model.dim": 8}, distributions={"model.dim": optuna.distributions.IntDistribution(4, 16)},
+            user_attrs={f"valid_{metric}": v, f"test_{metric}": v + 0.01, "n_params": 100}))
+    return folder
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """A ranking study first in sorted order (ndcg@10, maximize), then two rating studies (rmse, minimize)."""
+    results = tmp_path / "results"
+    fake_study(results, "a-rank", RANKING, [0.1, 0.3, 0.2])
+    fake_study(results, "b-rating", RATING, [0.95, 0.8])
+    fake_study(results, "c-rating", RATING, [0.9, 1.1])
+    return results
+
+
+def test_filter_on_task_ranks_on_that_tasks_metric(mixed, capsys):
+    code, out, _ = cli(capsys, str(mixed), "--filter", "task=rating", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [(r["study"], r["metric"], r["rank"]) for r in rows] == [("b-rating", "rmse", 1), ("c-rating", "rmse", 2)]
+    assert [r["valid"] for r in rows] == [pytest.approx(0.8), pytest.approx(0.9)]  # best = lowest rmse
+    code, out, _ = cli(capsys, str(mixed), "--filter", "task=ranking", "--format", "json")
+    rows = json.loads(out)
+    assert [(r["study"], r["metric"], r["rank"]) for r in rows] == [("a-rank", "ndcg@10", 1)]
+    assert rows[0]["valid"] == pytest.approx(0.3) and rows[0]["test"] == pytest.approx(0.31)  # best = highest
+
+
+def test_mixed_task_metrics_are_ranked_in_separate_groups(mixed, capsys):
+    code, out, _ = cli(capsys, str(mixed), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    got = [(r["study"], r["metric"], r["rank"], round(r["valid"], 4)) for r in rows]
+    assert got == [("a-rank", "ndcg@10", 1, 0.3), ("b-rating", "rmse", 1, 0.8), ("c-rating", "rmse", 2, 0.9)]
+    _, out, _ = cli(capsys, str(mixed), "--format", "json", "--top", "1")
+    assert [(r["study"], r["rank"]) for r in json.loads(out)] == [("a-rank", 1), ("b-rating", 1)]
+
+
+def test_explicit_metric_never_shows_another_metrics_value(mixed, capsys):
+    code, out, _ = cli(capsys, str(mixed), "--metric", "ndcg@10", "--format", "json")
+    rows = {r["study"]: r for r in json.loads(out)}
+    assert code == 0 and rows["a-rank"]["rank"] == 1 and rows["a-rank"]["valid"] == pytest.approx(0.3)
+    for name in ("b-rating", "c-rating"):  # their objective value is an rmse, not an ndcg@10
+        assert rows[name]["valid"] is None and rows[name]["rank"] is None and rows[name]["metric"] == "ndcg@10"
+    _, out, _ = cli(capsys, str(mixed), "--metric", "rmse", "--format", "json")
+    assert [r["study"] for r in json.loads(out)][:2] == ["b-rating", "c-rating"]
+
+
+def test_metric_direction_comes_from_the_chosen_metric():
+    from recsearch.results.leaderboard import metric_ascending, selected_trial
+
+    assert metric_ascending("rmse") and metric_ascending("mae")
+    assert not metric_ascending("ndcg@10") and not metric_ascending("hr@10")
+    frame = pd.DataFrame({"number": [0, 1, 2], "state": ["COMPLETE"] * 3, "value": [0.1, 0.3, 0.2]})
+    assert selected_trial(frame, "ndcg@10", False)["number"] == 1
+    assert selected_trial(frame, "rmse", True)["number"] == 0
+    assert selected_trial(frame, "rmse", True, record_metric="ndcg@10") is None  # value is not an rmse
+
+
+def test_metric_help_lists_ranking_metrics(capsys):
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "ndcg@10" in text and "hr@10" in text and "rmse" in text
+
+
+def test_redacted_storage_folder_is_skipped_with_a_warning(mixed, capsys):
+    folder = mixed / "mixed" / "d-pg"
+    folder.mkdir()
+    (folder / "sweep.yaml").write_text("storage: postgresql://u:***@127.0.0.1:1/db\nconfig:\n"
+                                       "  search: {study_name: d-pg}\n")
+    code, out, err = cli(capsys, str(mixed), "--format", "json")
+    assert code == 0
+    assert {r["study"] for r in json.loads(out)} == {"a-rank", "b-rating", "c-rating"}
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "d-pg" in lines[0] and "redacted" in lines[0]
+    assert "recsearch leaderboard 'postgresql://user:PASSWORD@host/db'" in lines[0]
+    from recsearch.results.studies import RedactedStorageError, folder_storage_url, load_study_folder
+
+    with pytest.raises(RedactedStorageError, match="pass the full storage URL"):
+        load_study_folder(folder)
+    assert folder_storage_url(mixed / "mixed" / "a-rank") == str(mixed / "mixed" / "a-rank" / "study.journal")
+
+
+def test_records_and_errors_never_show_a_storage_password(monkeypatch):
+    from optuna.storages import InMemoryStorage
+
+    import recsearch.search.storage as storage_mod
+    from recsearch.errors import RecsearchError
+    from recsearch.results.studies import load_storage
+
+    url = "postgresql://u:secret@h/db"
+    memory = InMemoryStorage()
+    monkeypatch.setattr(storage_mod, "open_storage", lambda _url, **_: memory)
+    with pytest.raises(RecsearchError) as err:
+        load_storage(url)
+    assert "secret" not in str(err.value) and "u:***@h" in str(err.value)
+    study = optuna.create_study(study_name="s", storage=memory)
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"config": "task: {name: rating, metric: rmse}"}))
+    (record,) = load_storage(url)
+    assert record.storage_url == "postgresql://u:***@h/db"
+    with pytest.raises(RecsearchError) as err:
+        load_storage(url, "nope")
+    assert "secret" not in str(err.value)

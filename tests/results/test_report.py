@@ -132,3 +132,20 @@ def test_importances_need_two_finished_trials():
 def test_report_of_an_empty_folder_says_why(capsys, tmp_path):
     code, _, err = report(capsys, str(tmp_path))
     assert code == 2 and "holds no study" in err
+
+
+def test_study_report_never_shows_a_storage_password():
+    """A record holding a raw RDB URL (user:secret@host): the report shows it redacted."""
+    from recsearch.results.report import render_html, study_report
+    from recsearch.results.studies import StudyRecord
+
+    study = optuna.create_study(study_name="pg", direction="maximize")
+    for k, v in enumerate([0.1, 0.3, 0.2]):
+        study.add_trial(optuna.trial.create_trial(
+            value=v, params={"model.dim": 4 + k}, distributions={"model.dim": optuna.distributions.IntDistribution(4, 16)},
+            user_attrs={"valid_ndcg@10": v, "test_ndcg@10": v, "val_curve": [v], "config": "model: {name: mf}\n"}))
+    config = {"model": {"name": "mf"}, "task": {"name": "ranking", "metric": "ndcg@10"}}
+    record = StudyRecord(study=study, storage_url="postgresql://u:secret@h/db", experiment="x", folder=None,
+                         config=config)
+    text = render_html(study_report(record))
+    assert "secret" not in text and "postgresql://u:***@h/db" in text

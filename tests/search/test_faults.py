@@ -103,3 +103,26 @@ def test_two_workers_share_the_budget(tiny: list[str], isolated_paths: Path) -> 
     assert (frame["state"] == "COMPLETE").all()
     assert frame["pid"].nunique() == 2  # two worker processes, neither the parent
     assert os.getpid() not in set(frame["pid"])
+
+
+def test_rdb_heartbeat_requeues_a_trial_of_a_dead_remote_worker(tiny: list[str], tmp_path: Path) -> None:
+    """A worker on another machine stopped beating: the next sweep fails its trial and re-runs its params."""
+    from recsearch.search.storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 'remote.db'}"
+    overrides = [*tiny, *SPACE, "search.study_name=remote", f"search.storage='{url}'",
+                 "search.heartbeat_interval=1", "search.pruner=none"]
+    run_sweep([*overrides, "search.n_trials=1"], show_progress=False)
+    study = optuna.load_study(study_name="remote", storage=open_storage(url, heartbeat_interval=1))
+    ghost = study.ask({"model.depth": optuna.distributions.IntDistribution(1, 2)})
+    for key, value in {"host": "another-machine", "pid": 4242, "pid_start": "1"}.items():
+        ghost.set_user_attr(key, value)
+    study._storage.record_heartbeat(ghost._trial_id)
+    time.sleep(3)  # past the grace period of two heartbeat intervals
+    run_sweep([*overrides, "search.n_trials=2"], show_progress=False)
+    trials = optuna.load_study(study_name="remote", storage=url).trials
+    assert trials[ghost.number].state.name == "FAIL"
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == 2 and "RUNNING" not in states
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == ghost.number]
+    assert len(retried) == 1 and retried[0].params["model.depth"] == ghost.params["model.depth"]

@@ -152,3 +152,20 @@ def test_storage_password_is_never_stored_in_results(tiny: list[str], tmp_path) 
     report = _sweep(tiny, "search.n_trials=1", "search.study_name=prov")
     provenance = json.loads((report.folder / "provenance.json").read_text())
     assert provenance["0"]["data_checksum"] and provenance["0"]["environment"]["keras"]
+
+
+def test_resuming_a_study_with_another_dataset_or_metric_is_refused(tiny: list[str]) -> None:
+    from recsearch.errors import ConfigError
+
+    _sweep(tiny, "search.n_trials=1", "search.study_name=guard")
+    with pytest.raises(ConfigError, match="data_checksum"):
+        _sweep(tiny, "search.n_trials=1", "search.study_name=guard", "data.synthetic.seed=5")
+    with pytest.raises(ConfigError, match="metric"):
+        _sweep(tiny, "search.n_trials=1", "search.study_name=guard", "task.metric=mae")
+
+
+def test_storage_password_is_redacted_in_sweep_yaml(tiny: list[str], tmp_path) -> None:
+    from recsearch.search.storage import redact
+
+    assert redact("search.storage='postgresql://u:s3cret@h:5/db'") == "search.storage='postgresql://u:***@h:5/db'"
+    assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
