@@ -17,7 +17,7 @@ def markdown_table(frame: pd.DataFrame, *, floatfmt: str = ".4f") -> str:
 
 
 def _cell(value: object, floatfmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
         return format(value, floatfmt) if abs(value) < 1e5 else f"{value:,.0f}"

@@ -48,16 +48,20 @@ def history_frame(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
 
 
 def importance_frame(study: Any) -> tuple[pd.DataFrame, str | None]:
-    """optuna.importance (fANOVA) of the parameters; an empty frame and a reason when it cannot be computed."""
+    """optuna.importance (Optuna's default evaluator) of the parameters; an empty frame and a reason when it cannot be computed."""
     import optuna
 
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     empty = pd.DataFrame(columns=["param", "importance"])
     if len(finished) < 2:
         return empty, f"parameter importances need at least 2 finished trials; this study has {len(finished)}"
+    import warnings
+
     try:
         target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
-        imp = optuna.importance.get_param_importances(study, target=target)
+        with warnings.catch_warnings():  # "fewer than 2 trials in a regime": expected for conditional params
+            warnings.simplefilter("ignore", UserWarning)
+            imp = optuna.importance.get_param_importances(study, target=target)
     except (ValueError, RuntimeError) as exc:
         return empty, f"parameter importances unavailable: {exc}"
     if not imp:

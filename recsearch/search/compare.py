@@ -6,15 +6,23 @@ Example: `recsearch sweep +experiment=compare_variants` (compare.variants set by
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
 
 from recsearch.errors import ConfigError
 
-COLUMNS = ["variant", "kind", "task", "metric", "valid", "test", "trials_complete", "trials_pruned",
-           "trials_failed", "wall_seconds", "n_params", "best_trial", "study"]
+COLUMNS = ["variant", "kind", "task", "metric", "valid", "test", "second_metric", "second_valid", "second_test",
+           "trials_complete", "trials_pruned", "trials_failed", "wall_seconds", "n_params", "best_trial", "study"]
+COUNTS = ["trials_complete", "trials_pruned", "trials_failed", "n_params", "best_trial"]
+
+
+def second_metric(task: str, metric: str) -> str:
+    """The metric shown next to the selection metric: MAE beside RMSE, HR@K beside NDCG@K, NDCG@K beside others."""
+    if task == "rating":
+        return "mae" if metric == "rmse" else "rmse"
+    k = metric.split("@")[1] if "@" in metric else "10"
+    return f"hr@{k}" if metric.startswith("ndcg") else f"ndcg@{k}"
 
 
 def variant_overrides(overrides: list[str], variant: str) -> list[str]:
@@ -35,21 +43,22 @@ def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
             raise ConfigError(f"compare.variants: model {variant!r} does not support task {cfg.task.name!r}")
     rows, code = [], 0
     for variant in variants:
-        start = time.perf_counter()
         try:
             run_sweep(variant_overrides(overrides, variant), show_progress=show_progress)
         except SweepInterrupted:
             code = 130
-        rows.append(study_row(compose_config(variant_overrides(overrides, variant)), variant,
-                              time.perf_counter() - start))
+        rows.append(study_row(compose_config(variant_overrides(overrides, variant)), variant))
         if code:
             break
     write_comparison(cfg, rows)
     return code
 
 
-def study_row(cfg: Any, variant: str, wall: float) -> dict[str, Any]:
-    """The comparison row of one variant's study: best validation value and the selected trial's test value."""
+def study_row(cfg: Any, variant: str) -> dict[str, Any]:
+    """The comparison row of one variant's study: best validation value and the selected trial's test value.
+
+    Wall time is the span from the study's first trial start to its last trial end (resumes included).
+    """
     import optuna
 
     from recsearch.results.study_tables import best_trial
@@ -60,14 +69,24 @@ def study_row(cfg: Any, variant: str, wall: float) -> dict[str, Any]:
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
     best = best_trial(study)
     metric = str(cfg.task.metric)
+    second = second_metric(cfg.task.name, metric)
     attrs = best.user_attrs if best is not None else {}
     return {
         "variant": variant, "kind": "search", "task": cfg.task.name, "metric": metric,
         "valid": attrs.get(f"valid_{metric}"), "test": attrs.get(f"test_{metric}"),
+        "second_metric": second, "second_valid": attrs.get(f"valid_{second}"), "second_test": attrs.get(f"test_{second}"),
         "trials_complete": states.count("COMPLETE"), "trials_pruned": states.count("PRUNED"),
-        "trials_failed": states.count("FAIL"), "wall_seconds": round(wall, 1), "n_params": attrs.get("n_params"),
+        "trials_failed": states.count("FAIL"), "wall_seconds": _span_seconds(study), "n_params": attrs.get("n_params"),
         "best_trial": best.number if best is not None else None, "study": str(folder),
     }
+
+
+def _span_seconds(study: Any) -> float | None:
+    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]
+    if not trials:
+        return None
+    span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+    return round(span.total_seconds(), 1)
 
 
 def baseline_table(cfg: Any) -> pd.DataFrame:
@@ -84,8 +103,13 @@ def comparison_frame(cfg: Any, rows: list[dict[str, Any]], baselines: pd.DataFra
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if baselines is not None and len(baselines):
         base = baselines[baselines["metric"] == cfg.task.metric].assign(kind="baseline")
+        second = second_metric(cfg.task.name, str(cfg.task.metric))
+        extra = baselines[baselines["metric"] == second].set_index("variant")
+        base = base.assign(second_metric=second, second_valid=base["variant"].map(extra["valid"]),
+                           second_test=base["variant"].map(extra["test"]))
         frame = pd.concat([frame, base.reindex(columns=COLUMNS)], ignore_index=True) if len(frame) else \
             base.reindex(columns=COLUMNS)
+    frame[COUNTS] = frame[COUNTS].astype("Int64")
     ascending = cfg.task.direction == "minimize"
     return frame.sort_values("valid", ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -106,7 +130,7 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
     title = (f"# Equal-budget comparison: {cfg.data.name}, split={cfg.split.method}, task={cfg.task.name}, "
              f"{cfg.search.n_trials} trials per variant, sampler={cfg.search.sampler} (seed {cfg.search.seed}), "
              f"pruner={cfg.search.pruner}\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
-             f"{cfg.task.metric} of that selected trial.\n\n")
+             f"{cfg.task.metric} of that selected trial; `second_*` are another metric of the same trial.\n\n")
     atomic_write_text(folder / "comparison.md", title + markdown_table(frame.drop(columns=["study"])) + "\n")
     print(markdown_table(frame.drop(columns=["study"])))
     return frame

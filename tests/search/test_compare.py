@@ -22,7 +22,8 @@ def test_rating_comparison_tables(isolated_paths):
     searched = frame[frame["kind"] == "search"].set_index("variant")
     assert (searched["trials_complete"] + searched["trials_pruned"] == 2).all()
     assert searched["valid"].notna().all() and searched["test"].notna().all() and (searched["n_params"] > 0).all()
-    assert (frame["metric"] == "rmse").all()
+    assert (frame["metric"] == "rmse").all() and (frame["second_metric"] == "mae").all()
+    assert (searched["wall_seconds"] > 0).all()
     assert list(frame["valid"]) == sorted(frame["valid"])  # best (lowest RMSE) first
     base = pd.read_csv(folder / "baselines.csv")
     assert list(base.columns) == ["variant", "task", "metric", "valid", "test"]
@@ -41,6 +42,7 @@ def test_ranking_comparison_tables(isolated_paths):
     assert set(frame["variant"]) == {"mf", "two_tower", "most_popular"}
     assert (frame["metric"] == "ndcg@10").all()
     assert list(frame["valid"]) == sorted(frame["valid"], reverse=True)  # maximised: best first
+    assert (frame["second_metric"] == "hr@10").all() and frame["second_test"].notna().all()  # HR@10 beside NDCG@10
 
 
 def test_variant_overrides_pick_model_space_and_study():
