@@ -20,5 +20,7 @@ def _cell(value: object, floatfmt: str) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return format(value, floatfmt) if abs(value) < 1e5 else f"{value:,.0f}"
+        if abs(value) >= 1e5:
+            return f"{value:,.0f}"
+        return format(value, floatfmt) if abs(value) < 100 else f"{value:,.1f}"
     return str(value).replace("|", "\\|")
