@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from omegaconf import DictConfig, OmegaConf
 
 from recsearch.errors import SearchSpaceError
 
