@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recsearch.config.schema import RootConfig
+from recsearch.choices import CHOICES, OBJECTIVES
 from recsearch.errors import ConfigError
 
 
@@ -54,24 +55,13 @@ def _reason(exc: OmegaConfBaseException) -> str:
     return msg
 
 
-_CHOICES = {
-    "train.optimizer": ("adam", "sgd", "rmsprop", "adamw"),
-    "train.backend": ("tensorflow", "jax", "torch"),
-    "task.direction": ("minimize", "maximize"),
-    "task.name": ("rating", "ranking"),
-    "task.loss": ("bce", "bpr", "softmax"),
-    "task.negatives": ("sampled", "in_batch"),
-    "task.protocol": ("sampled", "full"),
-    "search.sampler": ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"),
-    "search.pruner": ("median", "percentile", "successive_halving", "hyperband", "none"),
-}
 
 _POSITIVE = ("train.learning_rate", "train.batch_size", "train.epochs", "search.n_trials", "search.n_workers")
 
 
 def _check_choices(cfg: DictConfig) -> None:
     """Values with a closed set of choices, and values that must be positive."""
-    for key, choices in _CHOICES.items():
+    for key, choices in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in choices:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {', '.join(choices)}")
@@ -81,8 +71,8 @@ def _check_choices(cfg: DictConfig) -> None:
             raise ConfigError(f"config key '{key}': must be > 0, got {value!r}")
     _check_task(cfg)
     for obj in cfg.search.objectives:
-        if obj not in ("params", "latency"):
-            raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of params, latency")
+        if obj not in OBJECTIVES:
+            raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of {', '.join(OBJECTIVES)}")
 
 
 def _check_task(cfg: DictConfig) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from recsearch.choices import PRUNERS, SAMPLERS
 from recsearch.errors import ConfigError
 from recsearch.search.space import SearchSpace
-
-SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2")
-PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 
 
 def make_sampler(search_cfg: Any, space: SearchSpace, *, n_objectives: int = 1) -> Any:

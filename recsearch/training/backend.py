@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import sys
 
-_VALID = ("tensorflow", "jax", "torch")
+from recsearch.choices import BACKENDS
 
 
 def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) -> None:
     """Select the Keras backend and, optionally, cap the framework's CPU threads."""
-    if backend not in _VALID:
+    if backend not in BACKENDS:
         from recsearch.errors import ConfigError
 
-        raise ConfigError(f"config key 'train.backend': {backend!r} is not one of {', '.join(_VALID)}")
+        raise ConfigError(f"config key 'train.backend': {backend!r} is not one of {', '.join(BACKENDS)}")
     if "keras" in sys.modules:
         import keras
 
