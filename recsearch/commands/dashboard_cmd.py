@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from optuna_dashboard import run_server
     except ImportError:
-        raise RecsearchError("optuna-dashboard is not installed: pip install optuna-dashboard") from None
+        from recsearch.extras import install_hint
+
+        raise RecsearchError(f"optuna-dashboard is not installed: {install_hint('optuna_dashboard')}") from None
     out = console()
     out.print(f"optuna-dashboard for {url}")
     out.print(f"open http://{HOST}:{args.port}/  (Ctrl-C stops it)", highlight=False)

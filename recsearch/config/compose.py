@@ -1,58 +1,16 @@
-"""Compose the config from `conf/` with Hydra's compose API, so the standard override grammar works."""
+"""Compose the config with Hydra's compose API (the standard override grammar) and validate it."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from omegaconf import DictConfig
 
 from recsearch.errors import ConfigError
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def conf_dir() -> Path:
-    """The Hydra config root: $RECSEARCH_CONF_DIR, else `conf/` beside the package."""
-    path = Path(os.environ.get("RECSEARCH_CONF_DIR", _PACKAGE_ROOT / "conf")).resolve()
-    if not (path / "config.yaml").is_file():
-        raise ConfigError(f"config root {path} has no config.yaml; set RECSEARCH_CONF_DIR to a recsearch conf/ folder")
-    return path
-
-
-def experiments_dir() -> Path:
-    """Where named experiments live: $RECSEARCH_EXPERIMENTS_DIR, else `conf/experiment` (links to experiments/)."""
-    custom = os.environ.get("RECSEARCH_EXPERIMENTS_DIR")
-    return Path(custom).resolve() if custom else (conf_dir() / "experiment").resolve()
-
-
-@contextmanager
-def _composition_root() -> Iterator[Path]:
-    """The config dir Hydra composes from: conf/, or with $RECSEARCH_EXPERIMENTS_DIR a temp mirror of
-    conf/ (symlinks) whose `experiment` group is that folder."""
-    root = conf_dir()
-    if not os.environ.get("RECSEARCH_EXPERIMENTS_DIR"):
-        yield root
-        return
-    with tempfile.TemporaryDirectory(prefix="recsearch-conf-") as tmp:
-        for entry in root.iterdir():
-            if entry.name != "experiment":
-                (Path(tmp) / entry.name).symlink_to(entry)
-        (Path(tmp) / "experiment").symlink_to(experiments_dir(), target_is_directory=True)
-        yield Path(tmp)
-
-
-def group_options(group: str) -> list[str]:
-    """The options of a config group, e.g. `group_options("model")` -> ["mlp", ...]."""
-    folder = experiments_dir() if group == "experiment" else conf_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
-
-
 def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: bool = True) -> DictConfig:
-    """Compose `conf/config.yaml` with Hydra overrides and validate it against the schemas.
+    """Compose `config.yaml` (user folders first, then the packaged configs) with Hydra overrides, validated.
 
     Example: `compose_config(["model=mlp", "train.epochs=5"])`.
     """
@@ -60,19 +18,59 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from recsearch.config.searchpath import composition_root
     from recsearch.config.validate import validate_config
 
+    parsed = parse_overrides(overrides)
+    _refuse_sweeps(parsed)
     try:
-        with _composition_root() as root, \
+        with composition_root() as (root, searchpath), \
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
-            cfg = compose(config_name="config", overrides=list(overrides))
+            cfg = compose(config_name="config", overrides=[*overrides, searchpath])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from None
-    cfg = validate_config(cfg) if validate else cfg
+    if not validate:
+        return cfg
+    cfg = validate_config(cfg)
+    _refuse_restored_removals(parsed, cfg)
     name = _experiment_name(overrides)
     if name is not None:
         cfg.experiment = name
     return cfg
+
+
+def parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:
+    """Hydra's parsed `Override` objects, or one ConfigError line naming the malformed override."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _refuse_sweeps(parsed: list[Any]) -> None:
+    """A comma list or range selects several configs: only `train -m` runs them (one per combination)."""
+    for item in parsed:
+        if item.is_sweep_override():
+            raise ConfigError(f"override {item.input_line!r} lists several values; `recsearch train -m` runs every "
+                              "combination (a list value is written key=[a,b], a string with commas is quoted)")
+
+
+def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
+    """`~key` on a schema key would silently bring back the schema default: refuse it instead."""
+    from omegaconf import OmegaConf
+
+    for item in parsed:
+        if not item.is_delete() or item.key_or_group == "experiment":
+            continue
+        key = item.key_or_group
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not (isinstance(value, DictConfig) and len(value) == 0):
+            shown = "section" if isinstance(value, DictConfig) else f"({value!r})"
+            raise ConfigError(f"override '~{key}': {key} is a schema key, removing it would silently restore its "
+                              f"default {shown}; set it instead ({key}=VALUE, or null where allowed)")
 
 
 def _experiment_name(overrides: list[str] | tuple[str, ...]) -> str | None:
@@ -93,10 +91,8 @@ def _one_line(exc: Exception) -> str:
 def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """A complete config saved earlier (a run's config.yaml, a study's best.yaml) plus `key=value` overrides.
 
-    Group choices (`model=mf`) need composition from conf/ and are refused here.
+    Group choices (`model=mf`) need composition from the config groups and are refused here.
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
     from recsearch.config.validate import validate_config
@@ -104,11 +100,10 @@ def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    parsed = parse_overrides(overrides)
+    _refuse_sweeps(parsed)
     try:
         cfg = OmegaConf.load(path)
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as exc:
-        raise ConfigError(_one_line(exc)) from None
     except Exception as exc:  # noqa: BLE001 - YAML errors come in several types
         raise ConfigError(f"config file {path}: not valid YAML ({_one_line(exc)})") from None
     for item in parsed:
@@ -119,7 +114,9 @@ def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         if OmegaConf.select(cfg, key, default=None) is not None and isinstance(OmegaConf.select(cfg, key), DictConfig):
             raise ConfigError(f"override {item.input_line!r}: group choices need composition; drop --config")
         OmegaConf.update(cfg, key, item.value(), force_add=item.is_add())
-    return validate_config(cfg)
+    validated = validate_config(cfg)
+    _refuse_restored_removals(parsed, validated)
+    return validated
 
 
 def _delete(cfg: DictConfig, key: str) -> None:

@@ -106,12 +106,12 @@ def _drop_machine_paths(node: Any, prefix: str) -> list[tuple[str, str]]:
 
 def group_choices(sections: dict[str, Any]) -> dict[str, str]:
     """The option of each config group that matches the trial's sections, e.g. {"data": "ml_latest_small"}."""
-    from recsearch.config import conf_dir
+    from recsearch.config import group_files
 
     choices = {}
     for group, key in _GROUP_KEYS.items():
         wanted = (sections.get(group) or {}).get(key)
-        for file in sorted((conf_dir() / group).glob("*.yaml")):
+        for file in group_files(group).values():
             if OmegaConf.load(file).get(key) == wanted:
                 choices[group] = file.stem
                 break

@@ -63,4 +63,6 @@ def _require(module: str, sampler: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        raise ConfigError(f"search.sampler={sampler} needs the `{module}` package: pip install {module}") from None
+        from recsearch.extras import install_hint
+
+        raise ConfigError(f"search.sampler={sampler} needs the `{module}` package: {install_hint(module)}") from None

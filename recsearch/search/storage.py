@@ -44,7 +44,10 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
                               heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
                               engine_kwargs={"pool_pre_ping": True})
         except (ImportError, ModuleNotFoundError) as exc:
-            raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc})") from None
+            from recsearch.extras import install_hint
+
+            raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); PostgreSQL needs "
+                              f"{install_hint('psycopg')}") from None
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
             raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0]})") from None

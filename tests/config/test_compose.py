@@ -18,11 +18,18 @@ def test_defaults_compose_and_validate() -> None:
 
 
 def test_override_grammar_set_add_remove_and_group_choice() -> None:
-    cfg = compose_config(["train.epochs=7", "model.activation=tanh", "split=per_user", "~model.embedding_l2"])
+    cfg = compose_config(["train.epochs=7", "model.activation=tanh", "split=per_user",
+                          "~search_space.conditions"])
     assert cfg.train.epochs == 7 and cfg.model.activation == "tanh" and cfg.split.method == "per_user"
-    from recsearch.models.schemas import MlpConfig
+    assert "conditions" not in cfg.search_space and "model.depth" in cfg.search_space.params  # really removed
 
-    assert cfg.model.embedding_l2 == MlpConfig.embedding_l2  # a removed key falls back to the schema default
+
+@pytest.mark.parametrize("key", ["train.patience", "model.embedding_l2", "task"])
+def test_removing_a_schema_key_is_refused_not_silently_restored(key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        compose_config([f"~{key}"])
+    assert f"'~{key}'" in str(err.value) and "restore its default" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +70,51 @@ def test_load_config_file_round_trip(tmp_path) -> None:
         load_config_file(path, ["model.depth=deep"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config_file(tmp_path / "missing.yaml")
+
+
+def _user_folder(root, monkeypatch: pytest.MonkeyPatch):
+    """A user's working folder with its own model option, an override of a packaged one and an experiment."""
+    monkeypatch.delenv("RECSEARCH_EXPERIMENTS_DIR", raising=False)
+    monkeypatch.delenv("RECSEARCH_CONF_DIR", raising=False)
+    (root / "conf" / "model").mkdir(parents=True)
+    (root / "conf" / "model" / "narrow_mlp.yaml").write_text("name: mlp\ndepth: 1\nwidth: 8\n")
+    (root / "conf" / "model" / "mf.yaml").write_text("name: mf\nembedding_dim: 3\n")
+    (root / "experiments").mkdir()
+    (root / "experiments" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /model: narrow_mlp\ntrain:\n  epochs: 2\n")
+    monkeypatch.chdir(root)
+
+
+def test_working_directory_configs_come_before_the_packaged_ones(tmp_path, monkeypatch) -> None:
+    _user_folder(tmp_path, monkeypatch)
+    assert {"narrow_mlp", "mlp", "mf"} <= set(group_options("model"))
+    assert {"mine", "compare_variants"} <= set(group_options("experiment"))
+    assert compose_config(["model=narrow_mlp"]).model.width == 8
+    assert compose_config(["model=mf"]).model.embedding_dim == 3  # the user's mf.yaml replaces the packaged one
+    cfg = compose_config(["+experiment=mine"])
+    assert cfg.model.width == 8 and cfg.train.epochs == 2 and cfg.experiment == "mine"
+    assert compose_config(["+experiment=compare_variants"]).compare.variants  # packaged experiments still found
+
+
+def test_environment_folders_are_searched(tmp_path, monkeypatch) -> None:
+    from recsearch.config import experiments_dir
+
+    _user_folder(tmp_path / "user", monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "model").mkdir(parents=True)
+    (elsewhere / "model" / "wide_mlp.yaml").write_text("name: mlp\nwidth: 512\n")
+    (tmp_path / "exps").mkdir()
+    (tmp_path / "exps" / "other.yaml").write_text("# @package _global_\ntrain:\n  epochs: 4\n")
+    monkeypatch.setenv("RECSEARCH_CONF_DIR", str(elsewhere))
+    monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(tmp_path / "exps"))
+    assert compose_config(["model=wide_mlp"]).model.width == 512
+    assert compose_config(["model=narrow_mlp"]).model.width == 8  # ./conf still searched
+    assert compose_config(["+experiment=other"]).train.epochs == 4
+    assert experiments_dir() == (tmp_path / "exps").resolve()
+    with pytest.raises(ConfigError, match="mine"):
+        compose_config(["+experiment=mine"])  # ./experiments is replaced by $RECSEARCH_EXPERIMENTS_DIR
+
+
+def test_a_comma_list_outside_multirun_says_how_to_run_it() -> None:
+    with pytest.raises(ConfigError, match="recsearch train -m"):
+        compose_config(["model=mlp,mf"])

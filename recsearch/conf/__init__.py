@@ -1,0 +1,1 @@
+"""The configs packaged with recsearch (Hydra search path `pkg://recsearch.conf`): one folder per group."""

@@ -1,0 +1,83 @@
+"""Where configs are found: the user's folders first, then the configs packaged with recsearch.
+
+Order (the first file found wins; group listings are the union):
+`$RECSEARCH_EXPERIMENTS_DIR` or `./experiments` (the `experiment` group), `./conf`, `$RECSEARCH_CONF_DIR`,
+then `pkg://recsearch.conf` (the install's own `recsearch/conf/`), then options registered in Hydra's
+ConfigStore (e.g. by `recsearch.register_model`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+PACKAGE_CONF = "pkg://recsearch.conf"
+
+
+def package_conf_dir() -> Path:
+    """The `recsearch/conf/` folder installed with the package."""
+    return Path(__file__).resolve().parents[1] / "conf"
+
+
+def user_conf_dirs() -> list[Path]:
+    """Config roots searched before the packaged one: `./conf`, then `$RECSEARCH_CONF_DIR` (existing only)."""
+    dirs = [Path.cwd() / "conf"]
+    if os.environ.get("RECSEARCH_CONF_DIR"):
+        dirs.append(Path(os.environ["RECSEARCH_CONF_DIR"]))
+    return [d.resolve() for d in dirs if d.is_dir()]
+
+
+def conf_dirs() -> list[Path]:
+    """Every config root in search order, the packaged one last."""
+    return [*user_conf_dirs(), package_conf_dir()]
+
+
+def experiments_dir() -> Path:
+    """The user's experiments folder (export-best writes here): `$RECSEARCH_EXPERIMENTS_DIR`, else `./experiments`."""
+    return Path(os.environ.get("RECSEARCH_EXPERIMENTS_DIR") or Path.cwd() / "experiments").resolve()
+
+
+def group_files(group: str) -> dict[str, Path]:
+    """Option name -> the YAML file that defines it, the first in search order winning."""
+    folders = [d / group for d in conf_dirs()]
+    if group == "experiment":
+        folders.insert(0, experiments_dir())
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            found.setdefault(path.stem, path)
+    return found
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group, e.g. `group_options("model")` -> ["mlp", ...] (files and registered)."""
+    from hydra.core.config_store import ConfigStore
+
+    registered = ConfigStore.instance().repo.get(group, {})
+    return sorted({*group_files(group), *(name.removesuffix(".yaml") for name in registered)})
+
+
+@contextmanager
+def composition_root() -> Iterator[tuple[Path, str]]:
+    """Hydra's primary config dir and the `hydra.searchpath=[...]` override that lists the rest.
+
+    The primary dir is a temporary folder of two links: `experiment` to the experiments folder (Hydra searches
+    it first, so `./experiments/NAME.yaml` is `+experiment=NAME`) and `config.yaml` to the first root config
+    found (Hydra reads the primary config before it applies `hydra.searchpath`).
+    """
+    roots = [f"file://{d}" for d in user_conf_dirs()] + [PACKAGE_CONF]
+    override = "hydra.searchpath=[" + ",".join(_quoted(r) for r in roots) + "]"
+    with tempfile.TemporaryDirectory(prefix="recsearch-conf-") as tmp:
+        if experiments_dir().is_dir():
+            (Path(tmp) / "experiment").symlink_to(experiments_dir(), target_is_directory=True)
+        primary = next(d / "config.yaml" for d in conf_dirs() if (d / "config.yaml").is_file())
+        (Path(tmp) / "config.yaml").symlink_to(primary)
+        yield Path(tmp), override
+
+
+def _quoted(text: str) -> str:
+    """A single-quoted string of Hydra's override grammar."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
