@@ -8,10 +8,6 @@ from typing import Callable
 
 from recsearch.errors import RecsearchError
 
-OVERRIDES_HELP = ("Hydra overrides: key=value, +key=value (add), ~key (remove), group=option "
-                  "(e.g. model=mlp train.epochs=5 data=ml_100k +experiment=NAME)")
-
-
 def _groups_epilog() -> str:
     from recsearch.config import group_options
 

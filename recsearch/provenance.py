@@ -9,6 +9,7 @@ import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 _PACKAGES = ("recsearch", "keras", "tensorflow", "jax", "optuna", "hydra-core", "numpy", "pandas")
 
@@ -75,3 +76,26 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha
+
+
+def provenance_of(trial: Any, *, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where and with what an Optuna trial ran: config, seed, data checksum, split key, versions, device, commit.
+
+    `config` replaces the recorded config (exports pass one without machine paths); by default it is the
+    trial's complete config with any storage password redacted. Example: `atomic_write_json(folder /
+    "provenance.json", {t.number: provenance_of(t) for t in study.trials})`.
+    """
+    from recsearch.redact import redact
+
+    attrs = trial.user_attrs
+    if config is None:
+        config = dict(attrs.get("config") or {})
+        storage = (config.get("search") or {}).get("storage")
+        if storage:
+            config["search"] = {**config["search"], "storage": redact(str(storage))}
+    metrics = {k: v for k, v in attrs.items() if k.startswith(("valid_", "test_"))}
+    return {
+        "trial": trial.number, "state": trial.state.name, "values": list(trial.values or []), "metrics": metrics,
+        "config_hash": attrs.get("config_hash"), "seed": attrs.get("seed"), "data_checksum": attrs.get("data_checksum"),
+        "split_key": attrs.get("split_key"), "environment": attrs.get("environment") or {}, "config": config,
+    }

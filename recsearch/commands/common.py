@@ -8,11 +8,12 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.table import Table
 
+OVERRIDES_HELP = ("Hydra overrides: key=value, +key=value (add), ~key (remove), group=option "
+                  "(e.g. model=mlp train.epochs=5 data=ml_100k +experiment=NAME)")
+
 
 def add_overrides(parser: argparse.ArgumentParser) -> None:
     """Positional Hydra overrides."""
-    from recsearch.cli import OVERRIDES_HELP
-
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=OVERRIDES_HELP)
 
 
@@ -31,11 +32,12 @@ def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
     table.add_column("key", style="bold")
     table.add_column("value")
     for key, value in rows:
-        table.add_row(key, _fmt(value))
+        table.add_row(key, format_value(value))
     return table
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A table cell: 4 decimals for floats (one for large ones), thousands separators for ints."""
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.1f}"
     if isinstance(value, int):

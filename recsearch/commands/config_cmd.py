@@ -1,12 +1,14 @@
-"""`recsearch config show`: print the resolved config."""
+"""`recsearch config show`: print the resolved config (the keys its task reads, passwords masked)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from recsearch.commands.common import add_overrides
 
-HELP = "Show the resolved config after applying the overrides: `recsearch config show [OVERRIDES...]`."
+HELP = ("Show the resolved config after applying the overrides: `recsearch config show [OVERRIDES...]`. "
+        "Only the task's keys are shown (no ranking keys under task=rating); storage passwords print as ***.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from omegaconf import OmegaConf
+    import recsearch
 
-    from recsearch.config import compose_config
-
-    print(OmegaConf.to_yaml(compose_config(args.overrides)), end="")
+    print_config(recsearch.compose(args.overrides))
     return 0
+
+
+def print_config(cfg: Any) -> None:
+    """Print `cfg` as `config show` does."""
+    from recsearch.config.view import config_yaml
+
+    print(config_yaml(cfg), end="")

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=1, metavar="K", help="re-run the K best trials (default 1)")
     parser.add_argument("--seeds", type=int, default=5, metavar="S",
                         help="fresh seeds per config: train.seed+1 .. train.seed+S (default 5, at least 2)")
+    parser.add_argument("--refit", action="store_true",
+                        help="also retrain each seed's chosen epochs on train + validation and report that final "
+                             "model's test metric beside (refit test)")
     parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv/.md (default: the study folder; "
                         "results/<experiment>/ for an experiment)")
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     candidates, folder, title = _candidates(args)
     err = console(stderr=True)
     with _Progress(len(candidates) * args.seeds) as progress:
-        report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance,
+        report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance, refit=args.refit,
                            on_warning=lambda note: err.print(f"[yellow]warning:[/] {note}"))
     paths = write_report(report, folder, title)
     out = console()
@@ -91,6 +94,9 @@ def _table(report: Any, title: str) -> Any:
     table = Table(title=f"reproduce {title}: {report.n_seeds} seeds, 95% t-intervals", title_justify="left")
     for col in ("config", f"search valid {m}", f"valid {m} [95% CI]", f"test {m} [95% CI]", "verdict", "gap"):
         table.add_column(col)
+    refit = "refit_test_mean" in t.columns
+    if refit:
+        table.add_column(f"refit test {m} [95% CI]")
     pairs = "vs_best" in t.columns
     if pairs:
         table.add_column("vs best (p, Holm)")
@@ -99,6 +105,8 @@ def _table(report: Any, title: str) -> Any:
         row = [r.config, _num(r.search_valid), f"{r.valid_mean:.4f} [{r.valid_lo:.4f}, {r.valid_hi:.4f}]",
                f"{r.test_mean:.4f} [{r.test_lo:.4f}, {r.test_hi:.4f}]",
                f"[{colours.get(r.verdict, 'white')}]{r.verdict}[/]", _num(r.gap, signed=True)]
+        if refit:
+            row.append(f"{r.refit_test_mean:.4f} [{r.refit_test_lo:.4f}, {r.refit_test_hi:.4f}]")
         if pairs:
             p = "p<0.0001" if r.p_vs_best < 1e-4 else f"p={_num(r.p_vs_best)}"
             row.append(r.vs_best if r.vs_best in ("best", "n/a") else f"{r.vs_best} ({p})")

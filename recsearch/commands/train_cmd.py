@@ -1,4 +1,4 @@
-"""`recsearch train`: train and evaluate one configuration."""
+"""`recsearch train`: train and evaluate one configuration, or every combination with -m/--multirun."""
 
 from __future__ import annotations
 
@@ -7,29 +7,71 @@ import argparse
 from recsearch.commands.common import add_overrides, console, key_value_table
 
 HELP = ("Train one config on its dataset split, early-stop on validation, report validation and test metrics, "
-        "and write a run folder (config, metrics.json, history, model) under results/.")
+        "and write a run folder (config, metrics.json, history, model) under results/. "
+        "With -m, comma lists and ranges (model=mlp,mf train.epochs=range(1,4)) run every combination and "
+        "write one table, results/multirun/<stamp>/runs.csv. train.refit=true then retrains the chosen epochs "
+        "on train + validation and reports test (the final model).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="YAML", help="start from a complete saved config (a study's best.yaml, "
-                        "a run's config.yaml) instead of composing conf/; overrides still apply")
+                        "a run's config.yaml) instead of composing the config groups; overrides still apply")
+    parser.add_argument("-m", "--multirun", action="store_true",
+                        help="run every combination of comma lists / range() / choice() values, as Hydra's -m")
+    parser.add_argument("--cfg", choices=["job"], help="print the composed config (job) and exit, as Hydra's --cfg")
     parser.add_argument("--no-save-model", action="store_true", help="do not write model.keras to the run folder")
     add_overrides(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsearch.config import compose_config, load_config_file
-    from recsearch.training.run import run_training
+    import recsearch
 
-    cfg = load_config_file(args.config, args.overrides) if args.config else compose_config(args.overrides)
+    if args.multirun:
+        return _multirun(args)
+    cfg = recsearch.compose(args.overrides, config_file=args.config)
+    if args.cfg:
+        from recsearch.commands.config_cmd import print_config
+
+        print_config(cfg)
+        return 0
     out = console()
     with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
-        record = run_training(cfg, save_model=not args.no_save_model)
+        record = recsearch.train(cfg, save_model=not args.no_save_model)
     s = record.summary
-    metrics = [(k.replace("_", " ", 1), s[k]) for k in s if k.startswith(("valid_", "test_"))]
+    metrics = [(k.replace("_", " ", 1), s[k]) for k in s if k.startswith(("valid_", "test_", "refit_"))]
     rows = [("model", s["model"]), ("dataset", s["dataset"]), ("task", s["task"]), *metrics,
-            ("epochs run", s["epochs_run"]), ("best epoch", s["best_epoch"]), ("parameters", s["n_params"]),
+            ("epochs run", s.get("epochs_run")), ("best epoch", s.get("best_epoch")), ("parameters", s["n_params"]),
             ("train time (s)", s["train_seconds"]), ("data prep time (s)", s["prepare_seconds"]),
             ("run folder", str(record.run_dir))]
-    out.print(key_value_table("recsearch train", rows))
+    out.print(key_value_table("recsearch train", [(k, v) for k, v in rows if v is not None]))
     return 0
+
+
+def _multirun(args: argparse.Namespace) -> int:
+    import recsearch
+    from recsearch.errors import ConfigError
+
+    if args.config or args.cfg:
+        raise ConfigError("-m/--multirun composes the config groups: drop --config / --cfg")
+    err = console(stderr=True)
+    result = recsearch.train(args.overrides, multirun=True, save_model=not args.no_save_model,
+                             on_run=lambda i, n, job: err.print(f"[bold]run {i + 1}/{n}[/]: {' '.join(job)}"))
+    out = console()
+    out.print(_runs_table(result.table))
+    out.print(f"table: {result.table_path}")
+    return 0
+
+
+def _runs_table(frame):  # noqa: ANN001, ANN201 - rich imported lazily
+    """The combined table of a multirun: swept values, metrics, epochs, time, run folder."""
+    from rich.table import Table
+
+    from recsearch.commands.common import format_value
+
+    keep = [c for c in frame.columns if c not in ("data_checksum", "split_key", "seed", "prepare_seconds")]
+    table = Table(title=f"recsearch train -m: {len(frame)} runs", title_justify="left")
+    for col in keep:
+        table.add_column(col, justify="left" if col == "run_dir" else "right", overflow="fold")
+    for _, row in frame[keep].iterrows():
+        table.add_row(*[format_value(v) for v in row.tolist()])
+    return table

@@ -82,6 +82,8 @@ class TrainConfig:
     jit_compile: bool = False
     steps_per_execution: int = 16
     verbose: int = 0
+    refit: bool = False  # after training, retrain the chosen epochs on train + validation and report test
+    refit_epochs: Optional[int] = None  # epochs of the refit (default: best_epoch of the run on train)
 
 
 @dataclass
@@ -101,13 +103,6 @@ class TaskConfig:
     num_candidates: int = 99
     ks: List[int] = field(default_factory=lambda: [5, 10, 20])
     eval_seed: int = 0
-
-
-@dataclass
-class ModelConfig:
-    """Base of every model schema: the registry name selects the builder."""
-
-    name: str = MISSING
 
 
 @dataclass

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from recsearch.config.schema import ModelConfig
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model schema: the registry name selects the builder."""
+
+    name: str = MISSING
 
 
 @dataclass

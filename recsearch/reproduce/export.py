@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from recsearch.errors import ConfigError
+from recsearch.provenance import provenance_of
 
 SECTIONS = ("data", "split", "model", "train", "task")
 # The key that names a group's option inside its file (conf/<group>/<option>.yaml).
@@ -34,34 +35,6 @@ class ExportResult:
     provenance_path: Path
     trial: int
     warnings: list[str]
-
-
-def provenance_of(trial: Any, *, portable: bool = False) -> dict[str, Any]:
-    """Where and with what a trial ran: config, seed, data checksum, split key, versions, device, commit.
-
-    `portable=True` leaves out machine paths and storage (for exports); otherwise the config is complete,
-    with any storage password redacted. Example: `atomic_write_json(folder / "provenance.json",
-    {t.number: provenance_of(t) for t in study.trials})`.
-    """
-    attrs = trial.user_attrs
-    cfg = OmegaConf.create(attrs.get("config") or {})
-    config = portable_sections(cfg)[0] if portable else _redacted(cfg)
-    metrics = {k: v for k, v in attrs.items() if k.startswith(("valid_", "test_"))}
-    return {
-        "trial": trial.number, "state": trial.state.name, "values": list(trial.values or []), "metrics": metrics,
-        "config_hash": attrs.get("config_hash"), "seed": attrs.get("seed"), "data_checksum": attrs.get("data_checksum"),
-        "split_key": attrs.get("split_key"), "environment": attrs.get("environment") or {}, "config": config,
-    }
-
-
-def _redacted(cfg: DictConfig) -> dict:
-    from recsearch.search.storage import redact
-
-    out = OmegaConf.to_container(cfg)
-    storage = (out.get("search") or {}).get("storage")
-    if storage:
-        out["search"]["storage"] = redact(str(storage))
-    return out
 
 
 def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
@@ -156,7 +129,9 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
         raise ConfigError(f"{path} exists; choose another --name or pass --force to overwrite it")
     cfg = OmegaConf.create(trial.user_attrs["config"])
     sections, notes = portable_sections(cfg)
-    prov = provenance_of(trial, portable=True)
+    if trial.user_attrs.get("best_epoch") and "refit_epochs" in sections.get("train", {}):
+        sections["train"]["refit_epochs"] = int(trial.user_attrs["best_epoch"])  # train.refit=true refits this many
+    prov = provenance_of(trial, config=sections)
     metric, direction = cfg.task.metric, cfg.task.direction
     prov.update(study=study.study_name, metric=metric, direction=direction, search_value=trial.values[0],
                 exported=datetime.now(timezone.utc).isoformat(timespec="seconds"))

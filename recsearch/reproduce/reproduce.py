@@ -46,6 +46,7 @@ class SeedRun:
     test: float
     epochs_run: int
     user_errors: pd.Series | None = field(repr=False)
+    refit_test: float | None = None  # test metric of the refit on train + validation (with refit=True)
 
 
 @dataclass
@@ -157,14 +158,16 @@ def _pair_errors(cfg: Any) -> bool:
 
 def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
               on_run: Callable[[SeedRun], None] | None = None,
-              on_warning: Callable[[str], None] | None = None) -> ReproduceReport:
+              on_warning: Callable[[str], None] | None = None, refit: bool = False) -> ReproduceReport:
     """Re-run every candidate with `n_seeds` fresh seeds; return the table with intervals and verdicts.
 
+    With `refit`, each seed's chosen epochs (its best_epoch) are also retrained on train + validation and that
+    final model's test metric is reported beside (columns refit_test_*).
     Example: `reproduce(candidates_from_study(study, top=3), n_seeds=5)`.
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_backend
-    from recsearch.training.run import prepare_for
+    from recsearch.training.run import prepare_for, refit_model
     from recsearch.training.trainer import train
 
     if n_seeds < 2:
@@ -190,6 +193,9 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
             run = SeedRun(cand.label, cand.trial, seed, result.metrics[f"valid_{metric}"],
                           result.metrics[f"test_{metric}"], result.epochs_run,
                           user_errors(result.model, data.valid, cfg, data) if _pair_errors(cfg) else None)
+            if refit:
+                final = refit_model(cfg, data, epochs=max(1, result.best_epoch))
+                run.refit_test = final.metrics[f"test_{metric}"]
             runs.append(run)
             if on_run:
                 on_run(run)
@@ -209,11 +215,19 @@ def summary_table(candidates: list[Candidate], runs: list[SeedRun], direction: s
                      "search_test": cand.search_test, "seeds": " ".join(str(r.seed) for r in mine),
                      "valid_mean": valid.mean, "valid_sd": valid.sd, "valid_lo": valid.lo, "valid_hi": valid.hi,
                      "test_mean": test.mean, "test_sd": test.sd, "test_lo": test.lo, "test_hi": test.hi,
-                     "verdict": word, "gap": gap})
+                     "verdict": word, "gap": gap, **_refit_columns(mine)})
     table = pd.DataFrame(rows)
     if len(candidates) >= 2:
         table = _compare_with_best(table, runs, direction)
     return table
+
+
+def _refit_columns(runs: list[SeedRun]) -> dict[str, float]:
+    """refit_test_mean/sd/lo/hi over the seeds, when the runs were refit."""
+    if any(r.refit_test is None for r in runs):
+        return {}
+    ci = t_interval([r.refit_test for r in runs])
+    return {"refit_test_mean": ci.mean, "refit_test_sd": ci.sd, "refit_test_lo": ci.lo, "refit_test_hi": ci.hi}
 
 
 def _compare_with_best(table: pd.DataFrame, runs: list[SeedRun], direction: str) -> pd.DataFrame:
@@ -239,8 +253,9 @@ def _compare_with_best(table: pd.DataFrame, runs: list[SeedRun], direction: str)
 
 def runs_frame(runs: list[SeedRun]) -> pd.DataFrame:
     """One row per re-run (config, trial, seed, valid, test, epochs)."""
-    return pd.DataFrame([{"config": r.label, "trial": r.trial, "seed": r.seed, "valid": r.valid, "test": r.test,
-                          "epochs_run": r.epochs_run} for r in runs])
+    frame = pd.DataFrame([{"config": r.label, "trial": r.trial, "seed": r.seed, "valid": r.valid, "test": r.test,
+                           "epochs_run": r.epochs_run, "refit_test": r.refit_test} for r in runs])
+    return frame.dropna(axis=1, how="all") if len(frame) else frame
 
 
 def report_markdown(report: ReproduceReport, title: str) -> str:
@@ -249,10 +264,12 @@ def report_markdown(report: ReproduceReport, title: str) -> str:
 
     t, m = report.table, report.metric
     cols = {"config": "config", "search_valid": f"search valid {m}", "valid_ci": f"valid {m} (95% CI)",
-            "test_ci": f"test {m} (95% CI)", "verdict": "verdict", "gap": "gap", "vs_best": "vs best",
+            "test_ci": f"test {m} (95% CI)", "refit_ci": f"refit test {m} (95% CI)", "verdict": "verdict", "gap": "gap", "vs_best": "vs best",
             "p_vs_best": "p (Holm)"}
     shown = t.assign(valid_ci=[_ci(r.valid_mean, r.valid_lo, r.valid_hi) for r in t.itertuples()],
                      test_ci=[_ci(r.test_mean, r.test_lo, r.test_hi) for r in t.itertuples()])
+    if "refit_test_mean" in t.columns:
+        shown["refit_ci"] = [_ci(r.refit_test_mean, r.refit_test_lo, r.refit_test_hi) for r in t.itertuples()]
     shown = shown[[c for c in cols if c in shown.columns]].rename(columns=cols)
     lines = [f"# Reproduction of `{title}`", "",
              f"- {report.n_seeds} fresh seeds per config (train.seed + 1 ... + {report.n_seeds}), same split; "
@@ -260,6 +277,9 @@ def report_markdown(report: ReproduceReport, title: str) -> str:
              f"- verdict: `reproduced` when the search's validation {m} lies in the interval; `optimistic` when it "
              f"is better than the whole interval (winner's curse; `gap` = mean - search, in the good direction); "
              f"`pessimistic` when worse"]
+    if "refit_test_mean" in t.columns:
+        lines += ["- `refit test`: each seed's chosen epochs retrained on train + validation, evaluated on test "
+                  "(the final model's number)"]
     if "vs_best" in t.columns:
         lines += [f"- `vs best`: paired Wilcoxon signed-rank test on per-user validation errors (averaged "
                   f"over seeds) against the config with the best mean; Holm-adjusted, `tie` when p >= {ALPHA}"]

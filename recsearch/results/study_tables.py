@@ -80,7 +80,7 @@ def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
 
 def write_provenance(study: Any, folder: Path) -> None:
     """provenance.json: per trial, config, seed, data checksum, split key, versions, device, git commit."""
-    from recsearch.reproduce import provenance_of
+    from recsearch.provenance import provenance_of
 
     trials = [t for t in study.get_trials(deepcopy=False) if "config" in t.user_attrs]
     atomic_write_json(folder / "provenance.json", {str(t.number): provenance_of(t) for t in trials})

@@ -1,25 +1,23 @@
-"""`recsearch train`: prepare the data, train one config, write a run folder under results/."""
+"""One training run in memory: prepare the split, train, summarise; and the final-model refit on train + valid."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from omegaconf import OmegaConf
 
-from recsearch.data.types import PreparedData
-from recsearch.results.io import atomic_dir, atomic_write_frame, atomic_write_json, atomic_write_text
+from recsearch.data.types import PreparedData, SplitArrays
 
 
 @dataclass
-class RunRecord:
-    """A finished training run and the folder it was written to."""
+class TrainedRun:
+    """A finished run: the trainer's result (model, history) and the summary written to metrics.json."""
 
-    run_dir: Path
+    result: Any  # recsearch.training.trainer.TrainResult
     summary: dict[str, Any]
 
 
@@ -36,8 +34,12 @@ def experiment_dir(cfg: Any) -> Path:
     return Path(cfg.paths.results_dir) / (cfg.experiment or "default")
 
 
-def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True) -> RunRecord:
-    """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically."""
+def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
+    """Train `cfg` once (early stopping on validation) and summarise metrics, timings and provenance.
+
+    With `train.refit=true` the chosen epochs are then retrained on train + validation (`refit_model`): the
+    summary gains `refit_epochs` and `refit_test_<m>`, and the result's model is the refit one.
+    """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_backend
     from recsearch.training.trainer import train
@@ -46,24 +48,39 @@ def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)
     prep_time = time.perf_counter() - start
-    result = train(cfg, data)
-    summary = {
-        "model": cfg.model.name, "task": cfg.task.name, "dataset": data.name,
-        **result.metrics,
-        "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+    recorded = cfg.train.refit and cfg.train.refit_epochs is not None
+    result = None if recorded else train(cfg, data)
+    summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
+    if result is not None:
+        summary.update(result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch)
+    if cfg.train.refit:
+        epochs = int(cfg.train.refit_epochs) if recorded else max(1, int(result.best_epoch))
+        result = refit_model(cfg, data, epochs=epochs)
+        summary.update(refit_epochs=epochs, **{f"refit_{k}": v for k, v in result.metrics.items()
+                                              if k.startswith("test_")})
+    summary.update({
         "train_seconds": round(result.wall_time, 3), "prepare_seconds": round(prep_time, 3),
         "n_params": result.n_params, "seed": int(cfg.train.seed),
         "data_checksum": data.checksum, "split_key": data.split_key,
         "environment": {**environment_info(), **backend_versions()},
-    }
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    final = experiment_dir(cfg) / "runs" / f"{stamp}-{cfg.model.name}"
-    with atomic_dir(final) as tmp:
-        atomic_write_text(tmp / "config.yaml", OmegaConf.to_yaml(cfg))
-        atomic_write_json(tmp / "metrics.json", summary)
-        history = pd.DataFrame(result.history)
-        history.insert(0, "epoch", range(1, len(history) + 1))
-        atomic_write_frame(tmp / "history.csv", history)
-        if save_model:
-            result.model.save(tmp / "model.keras")
-    return RunRecord(run_dir=final, summary=summary)
+    })
+    return TrainedRun(result=result, summary=summary)
+
+
+def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:
+    """The final model: `cfg` retrained on train + validation for exactly `epochs` epochs, evaluated on test.
+
+    Early stopping cannot fire (patience beyond the last epoch), so the epochs chosen on validation are run.
+    """
+    from recsearch.training.trainer import train
+
+    final = OmegaConf.to_container(cfg, resolve=True)
+    final["train"].update(epochs=int(epochs), patience=int(epochs) + 1)
+    return train(OmegaConf.create(final), train_plus_valid(data))
+
+
+def train_plus_valid(data: PreparedData) -> PreparedData:
+    """`data` with the validation interactions appended to train (validation itself kept for monitoring)."""
+    merged = SplitArrays(*(np.concatenate([getattr(data.train, f), getattr(data.valid, f)])
+                           for f in ("users", "items", "ratings", "timestamps")))
+    return replace(data, train=merged, split_key=f"{data.split_key}+valid")

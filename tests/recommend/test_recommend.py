@@ -25,7 +25,7 @@ def ml_run(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> tupl
     import os
 
     from recsearch.config import compose_config
-    from recsearch.training.run import run_training
+    from recsearch.runs import run_training
 
     data_dir = Path(os.environ["RECSEARCH_DATA_DIR"])
     results = tmp_path_factory.mktemp("ml-run")

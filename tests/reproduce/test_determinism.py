@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from recsearch.config import compose_config
-from recsearch.training.run import prepare_for, run_training
+from recsearch.runs import run_training
+from recsearch.training.run import prepare_for
 from recsearch.training.trainer import train
 
 

@@ -14,7 +14,7 @@ from recsearch.config import compose_config, experiments_dir, group_options
 from recsearch.reproduce import export_trial, open_study, pick_trial, provenance_of
 from recsearch.reproduce.export import default_name
 from recsearch.search.objective import config_hash
-from recsearch.training.run import run_training
+from recsearch.runs import run_training
 
 # An absolute POSIX path: a slash that starts a token (not a Hydra `override /group`), then a component.
 ABSOLUTE = re.compile(r"(?<![\w.:/-])(?<!override )/[\w.-]+")

@@ -30,7 +30,7 @@ def test_train_default_config_on_ml_latest_small(isolated_paths, capsys) -> None
 
 
 def test_same_seed_same_metrics(tiny: list[str]) -> None:
-    from recsearch.training.run import run_training
+    from recsearch.runs import run_training
 
     cfg = compose_config(tiny)
     a = run_training(cfg, save_model=False).summary

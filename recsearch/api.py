@@ -1,0 +1,245 @@
+"""The Python API: the functions the CLI calls, taking overrides, keyword arguments or a DictConfig, returning
+objects (nothing printed). Re-exported at the top level: `recsearch.train(model="mf", train={"epochs": 1})`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from recsearch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from omegaconf import DictConfig
+
+    from recsearch.runs import MultirunRecord, RunRecord
+    from recsearch.search.sweep import SweepReport
+
+
+def compose(config: Any = None, *, config_file: str | Path | None = None, **values: Any) -> "DictConfig":
+    """The validated config from overrides (`["model=mf"]`), keyword values (`model="mf", train={"epochs": 1}`),
+    a complete saved YAML file (`config_file=`), or a DictConfig (validated as it is; keywords applied on top).
+
+    Example: `recsearch.compose(["model=mf"], train={"epochs": 1}).train.epochs == 1`.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    from recsearch.config import compose_config, load_config_file, validate_config
+
+    overrides = [*_as_overrides(config), *keyword_overrides(values)]
+    if isinstance(config, DictConfig):
+        cfg = OmegaConf.merge(config, OmegaConf.from_dotlist(overrides)) if overrides else config
+        return validate_config(cfg)
+    if config_file is not None:
+        return load_config_file(config_file, overrides)
+    return compose_config(overrides)
+
+
+def keyword_overrides(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Hydra overrides for keyword values: nested mappings become dotted keys, strings are quoted when needed.
+
+    Example: `keyword_overrides({"model": "mf", "train": {"epochs": 2}})` -> `["model=mf", "train.epochs=2"]`.
+    """
+    out = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out += keyword_overrides(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={_literal(value)}")
+    return out
+
+
+def _literal(value: Any) -> str:
+    """`value` in Hydra's override grammar."""
+    import re
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_literal(v) for v in value) + "]"
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_./@:+-]+", text) and not text.startswith(("+", "-")):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _as_overrides(config: Any) -> list[str]:
+    from omegaconf import DictConfig
+
+    if config is None or isinstance(config, DictConfig):
+        return []
+    if isinstance(config, str):
+        return [config]
+    return [str(item) for item in config]
+
+
+def train(config: Any = None, *, multirun: bool = False, save_model: bool = True, data: Any = None,
+          on_run: Callable[[int, int, list[str]], None] | None = None,
+          **values: Any) -> "RunRecord | MultirunRecord":
+    """Train one config and write its run folder; with `multirun=True`, every combination of comma lists.
+
+    Returns a RunRecord (`run_dir`, `summary` of metrics, `model`) or a MultirunRecord (`runs`, `table`,
+    `table_path`). Example: `recsearch.train(["model=mf"], train={"epochs": 1}).summary["valid_rmse"]`.
+    """
+    from omegaconf import DictConfig
+
+    from recsearch.runs import run_multirun, run_training
+
+    if multirun:
+        if isinstance(config, DictConfig):
+            raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
+        return run_multirun([*_as_overrides(config), *keyword_overrides(values)], save_model=save_model,
+                            on_run=on_run)
+    return run_training(compose(config, **values), data=data, save_model=save_model)
+
+
+def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport":
+    """Run (or resume) the Optuna study of the config's search space; returns the sweep's report.
+
+    Takes overrides and keyword values (a sweep records its overrides so workers and resumes recompose
+    them). Example: `recsearch.sweep(model="mf", search={"n_trials": 5}).folder`.
+    """
+    from omegaconf import DictConfig
+
+    from recsearch.search.sweep import run_sweep
+
+    if isinstance(config, DictConfig):
+        raise ConfigError("sweep records its overrides so that resumes and workers recompose them: pass overrides "
+                          "or keyword values, not a DictConfig")
+    return run_sweep([*_as_overrides(config), *keyword_overrides(values)], show_progress=show_progress)
+
+
+@dataclass
+class Study:
+    """A finished (or running) study: its trials table, best config and best model, read from its storage."""
+
+    name: str
+    study: Any  # optuna.Study
+    folder: Path | None
+    trials: "pd.DataFrame"
+    best_config: "DictConfig | None"
+    _model: Any = field(default=None, repr=False)
+
+    def best_model(self) -> Any:
+        """The best trial's Keras model: the kept `models/trial_<N>.keras`, else retrained from its config."""
+        if self._model is None:
+            if self.best_config is None:
+                raise ConfigError(f"study {self.name!r} has no finished trial yet")
+            if self.folder is not None and (self.folder / "best.yaml").is_file():
+                from recsearch.recommend.recommender import load_model_for
+
+                self._model = load_model_for(self.folder).model
+            else:
+                from recsearch.training.run import train_once
+
+                self._model = train_once(self.best_config).result.model
+        return self._model
+
+
+def load_study(path_or_url: str | Path, study: str | None = None) -> Study:
+    """A study from its folder (`results/<exp>/<study>`), a journal file or a storage URL (`study` names one).
+
+    Example: `s = recsearch.load_study("results/default/mlp-rating"); s.trials; s.best_config; s.best_model()`.
+    """
+    from recsearch.config import validate_config
+    from recsearch.results.studies import load_target
+    from recsearch.results.study_tables import best_trial, trials_frame
+
+    record = load_target(str(path_or_url), study)
+    best = best_trial(record.study)
+    config = None
+    if best is not None and best.user_attrs.get("config"):
+        from omegaconf import OmegaConf
+
+        config = validate_config(OmegaConf.create(best.user_attrs["config"]))
+    return Study(name=record.name, study=record.study, folder=record.folder, trials=trials_frame(record.study),
+                 best_config=config)
+
+
+def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None = None, per_trial: bool = False,
+                filters: Sequence[str] = (), top: int | None = None, baselines: bool = True) -> "pd.DataFrame":
+    """One ranked table across the studies under `paths` (default: the results folder), with baselines.
+
+    Example: `recsearch.leaderboard("results", filters=["task=rating"], top=5)`.
+    """
+    import pandas as pd
+
+    from recsearch.errors import RecsearchError
+    from recsearch.results.leaderboard import leaderboard as rank_studies
+    from recsearch.results.studies import baseline_files, load_many, read_baselines
+
+    targets = [str(p) for p in paths] or [str(compose().paths.results_dir)]
+    records = load_many(targets, study)
+    files = baseline_files(targets) if baselines else []
+    if not records and not files:
+        raise RecsearchError(f"no study found under {', '.join(targets)}; run `recsearch sweep` first")
+    base = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
+    frame = rank_studies(records, base, metric=metric, per_trial=per_trial, filters=filters)
+    if top:
+        frame = frame.groupby("metric", sort=False, dropna=False).head(top).reset_index(drop=True)
+    return frame
+
+
+def report(target: str | Path, *, study: str | None = None, output: str | Path | None = None) -> Path:
+    """Write the HTML report of a study (folder, journal or URL) or of an experiment folder; returns its path.
+
+    Example: `recsearch.report("results/default/mlp-rating")` -> results/default/mlp-rating/report.html.
+    """
+    from recsearch.errors import RecsearchError
+    from recsearch.results.report import comparison_report, study_report, write_report
+    from recsearch.results.studies import (baseline_files, find_study_folders, is_storage, load_study_folder,
+                                           load_target, read_baselines)
+
+    folder = Path(target)
+    if not is_storage(str(target)) and folder.is_dir() and not (folder / "sweep.yaml").is_file():
+        studies = find_study_folders(folder)
+        if not studies:
+            raise RecsearchError(f"{folder} holds no study (no sweep.yaml under it)")
+        files = [f for f in baseline_files([str(folder)]) if f.parent == folder]
+        made = comparison_report(folder, [load_study_folder(f) for f in studies],
+                                 read_baselines(files[0]) if files else None)
+        default = folder / "report.html"
+    else:
+        record = load_target(str(target), study)
+        made = study_report(record)
+        default = (record.folder / "report.html") if record.folder else Path(f"report-{record.name}.html")
+    return write_report(made, Path(output) if output else default)
+
+
+def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating", "ranking"), description: str = "",
+                   search_space: Mapping[str, Any] | None = None) -> Callable[[Callable], Callable]:
+    """Decorator: register a model builder `builder(model_cfg, data) -> keras.Model` under `name`.
+
+    `schema` is a dataclass with a `name` field (subclass `recsearch.models.schemas.ModelConfig`); its defaults
+    become the config option `model=NAME`, and `search_space` (a `{"params": ..., "conditions": ...}` block in
+    the sweep grammar) the option `search_space=NAME`. The builder must be importable by its module and name
+    (a notebook's or script's `__main__` works in-process). Example:
+    `@recsearch.register_model("dot", schema=DotConfig)` above `def build_dot(model_cfg, data): ...`.
+    """
+    import dataclasses
+
+    if not dataclasses.is_dataclass(schema) or "name" not in {f.name for f in dataclasses.fields(schema)}:
+        raise ConfigError(f"register_model({name!r}): schema must be a dataclass with a `name` field")
+
+    def register(builder: Callable) -> Callable:
+        from hydra.core.config_store import ConfigStore
+        from omegaconf import OmegaConf
+
+        from recsearch.models.registry import MODELS, ModelSpec
+
+        if "." in builder.__qualname__:
+            raise ConfigError(f"register_model({name!r}): the builder must be a module-level function")
+        MODELS[name] = ModelSpec(name, schema, f"{builder.__module__}:{builder.__qualname__}", tuple(tasks),
+                                 description or (builder.__doc__ or "").strip().split("\n")[0])
+        defaults = OmegaConf.to_container(OmegaConf.structured(schema))
+        ConfigStore.instance().store(group="model", name=name, node={**defaults, "name": name})
+        if search_space is not None:
+            ConfigStore.instance().store(group="search_space", name=name, node=dict(search_space))
+        return builder
+
+    return register

@@ -1,0 +1,105 @@
+"""`recsearch train` runs on disk: one run folder per run, and a multirun over every combination of values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from recsearch.data.types import PreparedData
+
+
+@dataclass
+class RunRecord:
+    """A finished training run, the folder it was written to, and its model (None unless kept)."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    model: Any = None
+
+
+@dataclass
+class MultirunRecord:
+    """Every run of a multirun and the combined table (one row per run) written to `table_path`."""
+
+    runs: list[RunRecord]
+    table: pd.DataFrame
+    table_path: Path
+
+
+def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True) -> RunRecord:
+    """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically.
+
+    The folder holds config.yaml, metrics.json, history.csv and (unless `save_model=False`) model.keras.
+    """
+    from omegaconf import OmegaConf
+
+    from recsearch.results.io import atomic_dir, atomic_write_frame, atomic_write_json, atomic_write_text
+    from recsearch.training.run import experiment_dir, train_once
+
+    run = train_once(cfg, data=data)
+    final = experiment_dir(cfg) / "runs" / f"{_stamp()}-{cfg.model.name}"
+    with atomic_dir(final) as tmp:
+        atomic_write_text(tmp / "config.yaml", OmegaConf.to_yaml(cfg))
+        atomic_write_json(tmp / "metrics.json", run.summary)
+        history = pd.DataFrame(run.result.history)
+        history.insert(0, "epoch", range(1, len(history) + 1))
+        atomic_write_frame(tmp / "history.csv", history)
+        if save_model:
+            run.result.model.save(tmp / "model.keras")
+    return RunRecord(run_dir=final, summary=run.summary, model=run.result.model)
+
+
+def expand_multirun(overrides: Sequence[str]) -> list[list[str]]:
+    """Every combination of the sweep overrides (comma lists, range(), choice()), in Hydra's order.
+
+    Example: `expand_multirun(["model=mlp,mf", "train.epochs=1"])` -> two override lists.
+    """
+    import itertools
+
+    from recsearch.config import parse_overrides
+
+    choices = [[f"{item.get_key_element()}={value}" for value in item.sweep_string_iterator()]
+               if item.is_sweep_override() else [item.input_line] for item in parse_overrides(overrides)]
+    return [list(combo) for combo in itertools.product(*choices)]
+
+
+def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
+                 on_run: Callable[[int, int, list[str]], None] | None = None) -> MultirunRecord:
+    """Train every combination of `overrides` and write one table, results/multirun/<stamp>/runs.csv.
+
+    Every combination is composed and validated before the first one trains, so a bad value costs nothing.
+    """
+    from recsearch.config import compose_config
+    from recsearch.results.io import atomic_write_frame
+
+    jobs = expand_multirun(overrides)
+    configs = [compose_config(job) for job in jobs]
+    swept = [item.key_or_group for item in _sweeps(overrides)]
+    runs, rows = [], []
+    for number, (job, cfg) in enumerate(zip(jobs, configs)):
+        if on_run:
+            on_run(number, len(jobs), job)
+        record = run_training(cfg, save_model=save_model)
+        runs.append(record)
+        pairs = [item.split("=", 1) for item in job]
+        values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
+        metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
+        rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
+    table = pd.DataFrame(rows)
+    path = Path(configs[0].paths.results_dir) / "multirun" / _stamp() / "runs.csv"
+    atomic_write_frame(path, table)
+    return MultirunRecord(runs=runs, table=table, table_path=path)
+
+
+def _sweeps(overrides: Sequence[str]) -> list[Any]:
+    from recsearch.config import parse_overrides
+
+    return [item for item in parse_overrides(overrides) if item.is_sweep_override()]
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
