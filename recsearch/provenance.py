@@ -85,11 +85,13 @@ def provenance_of(trial: Any, *, config: dict[str, Any] | None = None) -> dict[s
     trial's complete config with any storage password redacted. Example: `atomic_write_json(folder /
     "provenance.json", {t.number: provenance_of(t) for t in study.trials})`.
     """
+    from omegaconf import OmegaConf
+
     from recsearch.redact import redact
 
     attrs = trial.user_attrs
-    if config is None:
-        config = dict(attrs.get("config") or {})
+    if config is None:  # recorded as a dict or as YAML text
+        config = OmegaConf.to_container(OmegaConf.create(attrs.get("config") or {}))
         storage = (config.get("search") or {}).get("storage")
         if storage:
             config["search"] = {**config["search"], "storage": redact(str(storage))}
