@@ -29,8 +29,8 @@ def compose(config: Any = None, *, config_file: str | Path | None = None, **valu
 
     overrides = [*_as_overrides(config), *keyword_overrides(values)]
     if isinstance(config, DictConfig):
-        cfg = OmegaConf.merge(config, OmegaConf.from_dotlist(overrides)) if overrides else config
-        return validate_config(cfg)
+        plain = OmegaConf.create(OmegaConf.to_container(config))  # untyped, so validation names a bad key
+        return validate_config(OmegaConf.merge(plain, OmegaConf.from_dotlist(overrides)) if overrides else plain)
     if config_file is not None:
         return load_config_file(config_file, overrides)
     return compose_config(overrides)

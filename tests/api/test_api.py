@@ -1,0 +1,89 @@
+"""The Python API and the train command's Hydra conventions: -m/--multirun, --cfg job, refit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import recsearch
+from recsearch.api import keyword_overrides
+from recsearch.cli import main
+from recsearch.errors import ConfigError
+
+
+def test_keyword_values_become_overrides() -> None:
+    assert keyword_overrides({"model": "mf", "train": {"epochs": 2, "deterministic": False},
+                              "search": {"storage": None, "objectives": ["params"]},
+                              "data": {"path": "/a b/c"}}) == [
+        "model=mf", "train.epochs=2", "train.deterministic=false", "search.storage=null",
+        "search.objectives=[params]", "data.path='/a b/c'"]
+
+
+def test_compose_takes_overrides_keywords_and_a_dictconfig() -> None:
+    cfg = recsearch.compose(["model=mf"], train={"epochs": 3})
+    assert cfg.model.name == "mf" and cfg.train.epochs == 3
+    again = recsearch.compose(cfg, train={"patience": 9})
+    assert again.model.name == "mf" and again.train.epochs == 3 and again.train.patience == 9
+    with pytest.raises(ConfigError, match="model.embedding_dim"):
+        recsearch.compose(cfg, model={"embedding_dim": "wide"})
+
+
+def test_cfg_job_prints_the_config_and_trains_nothing(capsys: pytest.CaptureFixture, isolated_paths: Path) -> None:
+    assert main(["train", "--cfg", "job", "model=mf", "search.storage=postgresql://u:secret@h/db"]) == 0
+    printed = OmegaConf.create(capsys.readouterr().out)
+    assert printed.model.name == "mf" and "secret" not in str(printed.search.storage)
+    assert "num_candidates" not in printed.task and "clip_predictions" in printed.task  # rating keys only
+    assert not isolated_paths.exists()
+
+
+def test_config_show_prints_the_ranking_keys_only_under_ranking(capsys: pytest.CaptureFixture) -> None:
+    assert main(["config", "show", "task=ranking"]) == 0
+    task = OmegaConf.create(capsys.readouterr().out).task
+    assert "num_candidates" in task and "clip_predictions" not in task
+
+
+@pytest.mark.slow
+def test_multirun_runs_every_combination_and_writes_one_table(tiny: list[str], isolated_paths: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    tiny = [o for o in tiny if not o.startswith("model.")] + ["train.epochs=1"]
+    assert main(["train", "-m", "model=mlp,mf", *tiny, "--no-save-model"]) == 0
+    out = capsys.readouterr().out
+    tables = list((isolated_paths / "multirun").glob("*/runs.csv"))
+    assert len(tables) == 1 and str(tables[0]) in out.replace("\n", "")
+    table = pd.read_csv(tables[0])
+    assert table["model"].tolist() == ["mlp", "mf"] and table["valid_rmse"].notna().all()
+    for row in table.itertuples():  # each run folder holds the config of its combination
+        assert OmegaConf.load(Path(row.run_dir) / "config.yaml").model.name == row.model
+
+
+def test_multirun_validates_every_combination_before_training(tiny: list[str], isolated_paths: Path) -> None:
+    with pytest.raises(ConfigError, match="train.optimizer"):
+        recsearch.train([*tiny, "train.optimizer=adam,adagrad"], multirun=True)
+    assert not isolated_paths.exists()
+
+
+@pytest.mark.slow
+def test_refit_retrains_the_chosen_epochs_on_train_and_validation(tiny: list[str]) -> None:
+    record = recsearch.train([*tiny, "train.epochs=3", "train.refit=true"])
+    s = record.summary
+    assert s["refit_epochs"] == s["best_epoch"] and "refit_test_rmse" in s and "valid_rmse" in s
+    history = pd.read_csv(record.run_dir / "history.csv")
+    assert len(history) == s["best_epoch"]  # the saved model and history are the refit's
+    assert json.loads((record.run_dir / "metrics.json").read_text())["refit_test_rmse"] == s["refit_test_rmse"]
+    recorded = recsearch.train([*tiny, "train.refit=true", "train.refit_epochs=1"]).summary
+    assert recorded["refit_epochs"] == 1 and "valid_rmse" not in recorded  # no first run when epochs are known
+
+
+def test_register_model_refuses_a_schema_without_name() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class NoName:
+        width: int = 3
+
+    with pytest.raises(ConfigError, match="`name` field"):
+        recsearch.register_model("noname", schema=NoName)
