@@ -8,6 +8,7 @@ such as an editable install of this checkout, are not run), recsearch itself onl
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -42,8 +43,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (outside the checkout) with the wheel built from this checkout installed; returns its bin/."""
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    source = base / "src"  # a clean copy: no stale build/ or egg-info of the checkout ends up in the wheel
+    shutil.copytree(ROOT / "recsearch", source / "recsearch", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(base / "dist"),
-          str(ROOT)], base, env)
+          str(source)], base, env)
     wheel = next((base / "dist").glob("recsearch-*.whl"))
     _run([sys.executable, "-m", "venv", "--without-pip", str(base / "venv")], base, env)
     python = base / "venv" / "bin" / "python"
