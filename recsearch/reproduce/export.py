@@ -129,8 +129,6 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
         raise ConfigError(f"{path} exists; choose another --name or pass --force to overwrite it")
     cfg = OmegaConf.create(trial.user_attrs["config"])
     sections, notes = portable_sections(cfg)
-    if trial.user_attrs.get("best_epoch") and "refit_epochs" in sections.get("train", {}):
-        sections["train"]["refit_epochs"] = int(trial.user_attrs["best_epoch"])  # train.refit=true refits this many
     prov = provenance_of(trial, config=sections)
     metric, direction = cfg.task.metric, cfg.task.direction
     prov.update(study=study.study_name, metric=metric, direction=direction, search_value=trial.values[0],
@@ -155,4 +153,7 @@ def _header(study: Any, trial: Any, prov: dict[str, Any], name: str) -> list[str
         f"optuna {packages.get('optuna')}, python {env.get('python')}, commit {env.get('git_commit')}",
         f"Full provenance: {name}.provenance.json. Run: recsearch train +experiment={name}; "
         f"check: recsearch reproduce {name}",
+        *([f"Final model: recsearch train +experiment={name} train.refit=true "
+           f"train.refit_epochs={trial.user_attrs['best_epoch']} (the trial's best epoch)"]
+          if trial.user_attrs.get("best_epoch") else []),
     ]

@@ -128,3 +128,15 @@ def test_configs_without_per_user_errors_are_not_paired() -> None:
     table = summary_table([_candidate("a", 0.9), _candidate("b", 0.93)], runs, "minimize").set_index("config")
     assert table.loc["a", "vs_best"] == "best" and table.loc["b", "vs_best"] == "n/a"
     assert np.isnan(table.loc["b", "p_vs_best"])
+
+
+def test_reproduce_refit_reports_the_final_models_test_beside(tiny_study, capsys, tmp_path: Path) -> None:
+    out = tmp_path / "refit"
+    assert main(["reproduce", str(tiny_study.folder), "--seeds", "2", "--refit", "--out", str(out)]) == 0
+    assert "refit test rmse" in capsys.readouterr().out
+    table = pd.read_csv(out / "reproduce.csv")
+    assert (table["refit_test_lo"] <= table["refit_test_mean"]).all()
+    assert (table["refit_test_mean"] <= table["refit_test_hi"]).all()
+    runs = pd.read_csv(out / "reproduce_runs.csv")
+    assert runs["refit_test"].notna().all() and (runs["refit_test"] != runs["test"]).all()  # another model
+    assert "refit test" in (out / "reproduce.md").read_text()
