@@ -98,8 +98,10 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
     return run_training(compose(config, **values), data=data, save_model=save_model)
 
 
-def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport":
-    """Run (or resume) the Optuna study of the config's search space; returns the sweep's report.
+def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport | Path":
+    """Run (or resume) the Optuna study of the config's search space; returns the sweep's report (`folder`,
+    `study_name`, `counts`). An experiment with `compare.variants` runs one study per variant and returns the
+    folder of its comparison.csv / comparison.md.
 
     Takes overrides and keyword values (a sweep records its overrides so workers and resumes recompose
     them). Example: `recsearch.sweep(model="mf", search={"n_trials": 5}).folder`.
@@ -111,7 +113,16 @@ def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> 
     if isinstance(config, DictConfig):
         raise ConfigError("sweep records its overrides so that resumes and workers recompose them: pass overrides "
                           "or keyword values, not a DictConfig")
-    return run_sweep([*_as_overrides(config), *keyword_overrides(values)], show_progress=show_progress)
+    overrides = [*_as_overrides(config), *keyword_overrides(values)]
+    cfg = compose(overrides)
+    if not cfg.compare.variants:
+        return run_sweep(overrides, show_progress=show_progress)
+    from recsearch.search.compare import run_comparison
+    from recsearch.training.run import experiment_dir
+
+    if run_comparison(overrides, show_progress=show_progress):
+        raise KeyboardInterrupt  # a variant's sweep was interrupted: finished trials are kept, re-run to resume
+    return experiment_dir(cfg)
 
 
 @dataclass

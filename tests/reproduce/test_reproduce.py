@@ -140,3 +140,23 @@ def test_reproduce_refit_reports_the_final_models_test_beside(tiny_study, capsys
     runs = pd.read_csv(out / "reproduce_runs.csv")
     assert runs["refit_test"].notna().all() and (runs["refit_test"] != runs["test"]).all()  # another model
     assert "refit test" in (out / "reproduce.md").read_text()
+
+
+def test_load_study_from_a_folder_and_from_its_storage_url(tiny_study) -> None:
+    import recsearch
+
+    by_folder = recsearch.load_study(tiny_study.folder)
+    by_url = recsearch.load_study(tiny_study.storage_url, "tiny")
+    assert by_folder.name == by_url.name == "tiny" and by_url.folder is None
+    assert len(by_folder.trials) == len(by_url.trials) == 2
+    best = min(t.values[0] for t in by_folder.study.trials if t.values)
+    assert by_folder.trials["value"].min() == best
+    assert _same_config(by_folder.best_config, by_url.best_config) and by_url.best_config.model.name == "mlp"
+    kept = by_folder.best_model()  # models/trial_<N>.keras of the best trial
+    assert kept.count_params() == by_url.best_model().count_params()  # retrained from the recorded config
+
+
+def _same_config(a, b) -> bool:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(a) == OmegaConf.to_container(b)
