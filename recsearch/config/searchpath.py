@@ -54,9 +54,10 @@ def group_files(group: str) -> dict[str, Path]:
 
 def group_options(group: str) -> list[str]:
     """The options of a config group, e.g. `group_options("model")` -> ["mlp", ...] (files and registered)."""
-    from hydra.core.config_store import ConfigStore
+    import sys
 
-    registered = ConfigStore.instance().repo.get(group, {})
+    store = sys.modules.get("hydra.core.config_store")  # loaded by whatever registered an option (register_model)
+    registered = store.ConfigStore.instance().repo.get(group, {}) if store else {}
     return sorted({*group_files(group), *(name.removesuffix(".yaml") for name in registered)})
 
 
