@@ -243,6 +243,8 @@ def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating",
 
         from recsearch.models.registry import MODELS, ModelSpec
 
+        if name in MODELS and MODELS[name].builder.startswith("recsearch."):
+            raise ConfigError(f"register_model({name!r}): a built-in model family has that name; choose another")
         if "." in builder.__qualname__:
             raise ConfigError(f"register_model({name!r}): the builder must be a module-level function")
         MODELS[name] = ModelSpec(name, schema, f"{builder.__module__}:{builder.__qualname__}", tuple(tasks),

@@ -80,19 +80,21 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
     configs = [compose_config(job) for job in jobs]
     swept = [item.key_or_group for item in _sweeps(overrides)]
     runs, rows = [], []
-    for number, (job, cfg) in enumerate(zip(jobs, configs)):
-        if on_run:
-            on_run(number, len(jobs), job)
-        record = run_training(cfg, save_model=save_model)
-        runs.append(record)
-        pairs = [item.split("=", 1) for item in job]
-        values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
-        metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
-        rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
-    table = pd.DataFrame(rows)
     path = Path(configs[0].paths.results_dir) / "multirun" / _stamp() / "runs.csv"
-    atomic_write_frame(path, table)
-    return MultirunRecord(runs=runs, table=table, table_path=path)
+    try:
+        for number, (job, cfg) in enumerate(zip(jobs, configs)):
+            if on_run:
+                on_run(number, len(jobs), job)
+            record = run_training(cfg, save_model=save_model)
+            runs.append(record)
+            pairs = [item.split("=", 1) for item in job]
+            values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
+            metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
+            rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
+    finally:  # a failed or interrupted run keeps the table of the runs before it
+        if rows:
+            atomic_write_frame(path, pd.DataFrame(rows))
+    return MultirunRecord(runs=runs, table=pd.DataFrame(rows), table_path=path)
 
 
 def _sweeps(overrides: Sequence[str]) -> list[Any]:

@@ -87,3 +87,10 @@ def test_register_model_refuses_a_schema_without_name() -> None:
 
     with pytest.raises(ConfigError, match="`name` field"):
         recsearch.register_model("noname", schema=NoName)
+
+
+def test_register_model_refuses_a_builtin_name() -> None:
+    from recsearch.models.schemas import MfConfig
+
+    with pytest.raises(ConfigError, match="built-in"):
+        recsearch.register_model("mf", schema=MfConfig)(lambda cfg, data: None)
