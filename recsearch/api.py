@@ -78,13 +78,15 @@ def _as_overrides(config: Any) -> list[str]:
     return [str(item) for item in config]
 
 
-def train(config: Any = None, *, multirun: bool = False, save_model: bool = True, data: Any = None,
+def train(config: Any = None, *, multirun: bool = False, save_model: bool = True, prepared: Any = None,
           on_run: Callable[[int, int, list[str]], None] | None = None,
           **values: Any) -> "RunRecord | MultirunRecord":
     """Train one config and write its run folder; with `multirun=True`, every combination of comma lists.
 
     Returns a RunRecord (`run_dir`, `summary` of metrics, `model`) or a MultirunRecord (`runs`, `table`,
-    `table_path`). Example: `recsearch.train(["model=mf"], train={"epochs": 1}).summary["valid_rmse"]`.
+    `table_path`). `prepared` reuses an already prepared split (`recsearch.training.run.prepare_for(cfg)`);
+    keyword `data=...` is the config section, as in `train(data="synthetic")`.
+    Example: `recsearch.train(["model=mf"], train={"epochs": 1}).summary["valid_rmse"]`.
     """
     from omegaconf import DictConfig
 
@@ -95,7 +97,7 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
             raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
         return run_multirun([*_as_overrides(config), *keyword_overrides(values)], save_model=save_model,
                             on_run=on_run)
-    return run_training(compose(config, **values), data=data, save_model=save_model)
+    return run_training(compose(config, **values), data=prepared, save_model=save_model)
 
 
 def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport | Path":

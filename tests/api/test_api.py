@@ -24,6 +24,7 @@ def test_keyword_values_become_overrides() -> None:
 
 
 def test_compose_takes_overrides_keywords_and_a_dictconfig() -> None:
+    assert recsearch.compose(data="synthetic", model="gmf").data.name == "synthetic"  # group choices by keyword
     cfg = recsearch.compose(["model=mf"], train={"epochs": 3})
     assert cfg.model.name == "mf" and cfg.train.epochs == 3
     again = recsearch.compose(cfg, train={"patience": 9})
