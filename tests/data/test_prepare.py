@@ -12,7 +12,7 @@ from recsearch.data import prepare as prepare_module
 
 from data_helpers import ml1m_cfg, small_cfg, split_cfg, synthetic_cfg
 
-CONF = Path(__file__).parents[2] / "conf"
+CONF = Path(__file__).parents[2] / "recsearch" / "conf"  # the packaged config groups
 
 
 def test_id_encoding_round_trip(data_dir):
