@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
@@ -12,6 +13,7 @@ from recsearch.search.space import _COMPARISON, Condition, Param, SearchSpace
 
 _MISSING = object()
 GROUPS = ("data", "split", "model", "train", "task")
+MAX_RANGE_VALUES = 100_000  # a range(...) with more values is refused: interval(...) is the expression for it
 
 
 def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
@@ -46,41 +48,62 @@ def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:
         if not value.list:
             raise SearchSpaceError(f"{where}: choice() needs at least one value")
         param = Param(key, "categorical", choices=tuple(value.list))
+        probe = list(param.choices)
     elif isinstance(value, RangeSweep):
         param = _range_param(where, key, value)
+        probe = [param.choices[0], param.choices[-1]] if param.choices else [param.low, param.high]
     elif isinstance(value, IntervalSweep):
         param = _interval_param(where, key, value)
+        probe = [param.low, param.high]
     else:
         param = Param(key, "fixed", choices=(value,))
+        probe = [value]
     _check_tags(where, value)
-    _check_values_fit(where, param, base_cfg, is_group)
+    _check_values_fit(where, param, probe, base_cfg, is_group)
     return param
 
 
 def _range_param(where: str, key: str, value: Any) -> Param:
+    """range(start, stop, step) with the stop excluded; its size is computed, never enumerated to be found."""
     start, stop, step = value.start, value.stop, value.step
-    if step == 0 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
+    _require_finite(where, f"range({start}, {stop}, {step})", start, stop, step)
+    count = _range_count(start, stop, step)
+    if count == 0:
         raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) is empty")
+    if count > MAX_RANGE_VALUES:
+        raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) has {count:.3g} values, over the "
+                               f"limit of {MAX_RANGE_VALUES:,}; use interval({start}, {stop}) (or "
+                               "int(interval(...))) for a continuous or large range")
     if value.shuffle or step < 0:
-        values = tuple(_frange(start, stop, step))
-        return Param(key, "categorical", choices=values)
+        return Param(key, "categorical", choices=tuple(_frange(start, step, count)))
     if all(isinstance(v, int) for v in (start, stop, step)):
-        last = start + ((stop - 1 - start) // step) * step
-        return Param(key, "int", low=start, high=last, step=step)
-    values = list(_frange(start, stop, step))
-    return Param(key, "float", low=float(start), high=float(values[-1]), step=float(step))
+        return Param(key, "int", low=start, high=start + (count - 1) * step, step=step)
+    last = round(start + (count - 1) * step, 12)
+    return Param(key, "float", low=float(start), high=float(last), step=float(step))
 
 
-def _frange(start: float, stop: float, step: float) -> list[float]:
-    out, k = [], 0
-    while (step > 0 and start + k * step < stop - 1e-12) or (step < 0 and start + k * step > stop + 1e-12):
-        out.append(round(start + k * step, 12))
-        k += 1
-    return out
+def _range_count(start: float, stop: float, step: float) -> float:
+    """How many values range(start, stop, step) holds (floats: within 1e-12 of the stop is excluded)."""
+    if step == 0:
+        return 0
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return len(range(start, stop, step))
+    span = (stop - 1e-12 - start) / step if step > 0 else (start - stop - 1e-12) / -step
+    return max(0, math.ceil(span)) if math.isfinite(span) else math.inf
+
+
+def _frange(start: float, step: float, count: int) -> list[float]:
+    return [round(start + k * step, 12) for k in range(int(count))]
+
+
+def _require_finite(where: str, text: str, *numbers: Any) -> None:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        raise SearchSpaceError(f"{where}: {text} needs finite numbers (no nan, inf or text)")
 
 
 def _interval_param(where: str, key: str, value: Any) -> Param:
     low, high, log = value.start, value.end, "log" in value.tags
+    _require_finite(where, f"interval({low}, {high})", low, high)
     if low >= high:
         raise SearchSpaceError(f"{where}: interval({low}, {high}) is empty or inverted (low must be < high)")
     if log and low <= 0:
@@ -97,8 +120,8 @@ def _check_tags(where: str, value: Any) -> None:
         raise SearchSpaceError(f"{where}: tag(log, ...) applies to interval(...) only")
 
 
-def _check_values_fit(where: str, param: Param, base_cfg: DictConfig, is_group: bool) -> None:
-    """Every value the parameter can take must fit the config schema (type, choices)."""
+def _check_values_fit(where: str, param: Param, probe: list[Any], base_cfg: DictConfig, is_group: bool) -> None:
+    """Every probed value (each choice, both ends of a range) fits the config schema: type, choices, range."""
     if is_group:
         from recsearch.config import group_options
 
@@ -106,15 +129,14 @@ def _check_values_fit(where: str, param: Param, base_cfg: DictConfig, is_group: 
         if param.kind != "categorical" or bad:
             raise SearchSpaceError(f"{where}: a group takes choice(...) of {', '.join(group_options(param.key))}")
         return
-    from recsearch.config.validate import _check_choices
+    from recsearch.config.validate import check_values
     from recsearch.errors import ConfigError
 
-    probe = [v for v in (*param.choices, param.low, param.high) if v is not None]
     cfg = base_cfg.copy()
     for v in probe:
         try:
             OmegaConf.update(cfg, param.key, v, merge=False)
-            _check_choices(cfg)
+            check_values(cfg)
         except OmegaConfBaseException as exc:
             raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {str(exc).splitlines()[0]}") from None
         except ConfigError as exc:
