@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fail(message: str, code: int) -> int:
     """Print `recsearch: error: MESSAGE` on one line of stderr and return the exit code."""
-    one_line = " ".join(message.split())
+    from recsearch.redact import redact
+
+    one_line = redact(" ".join(message.split()))
     print(f"recsearch: error: {one_line}", file=sys.stderr)
     return code
 

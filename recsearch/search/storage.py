@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from recsearch.errors import ConfigError
+from recsearch.redact import redact  # noqa: F401 - re-exported: callers import it from here
 
 JOURNAL = "study.journal"
 RDB_PREFIXES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
@@ -64,13 +65,6 @@ def _retry_stale(callback: type) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return callback(max_retry=3)
-
-
-def redact(text: str) -> str:
-    """`text` with the password of any URL in it replaced by *** (user:secret@host -> user:***@host)."""
-    import re
-
-    return re.sub(r"(://[^:/@\s'\"]+:)[^@\s'\"]+@", r"\1***@", text)
 
 
 @contextmanager
