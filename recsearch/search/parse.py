@@ -27,7 +27,32 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
         raise SearchSpaceError("search_space.params: must map config keys to expressions, e.g. model.depth: range(1, 5)")
     params = {key: _parse_param(str(key), expr, base_cfg) for key, expr in raw_params.items()}
     conditions = {key: _parse_condition(str(key), spec, params) for key, spec in (space.get("conditions") or {}).items()}
+    _check_enqueue_file(OmegaConf.select(base_cfg, "search.enqueue_file", default=None), params)
     return SearchSpace(params=tuple(_ordered(params, conditions)), conditions=conditions)
+
+
+def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:
+    """`search.enqueue_file` is a YAML list of {param: value} over searched parameters: checked before the study
+    is created, so a missing or malformed file leaves nothing behind."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise SearchSpaceError(f"search.enqueue_file: {path} {what}; give a YAML list of {{param: value}} configs "
+                               "(a path relative to the current directory) or drop the key")
+    try:
+        items = OmegaConf.to_container(OmegaConf.load(file))
+    except Exception as exc:  # noqa: BLE001 - YAML errors come in several types
+        raise SearchSpaceError(f"search.enqueue_file: {path} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise SearchSpaceError(f"search.enqueue_file: {path} must hold a YAML list of {{param: value}} mappings")
+    unknown = sorted({str(k) for item in items for k in item} - set(params))
+    if unknown:
+        raise SearchSpaceError(f"search.enqueue_file: {path}: {unknown} are not searched parameters "
+                               f"(searched: {', '.join(params)})")
 
 
 def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:
