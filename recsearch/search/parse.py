@@ -103,8 +103,8 @@ def _range_param(where: str, key: str, value: Any) -> Param:
         return Param(key, "categorical", choices=tuple(_frange(start, step, count)))
     if all(isinstance(v, int) for v in (start, stop, step)):
         return Param(key, "int", low=start, high=start + (count - 1) * step, step=step)
-    last = round(start + (count - 1) * step, 12)
-    return Param(key, "float", low=float(start), high=float(last), step=float(step))
+    last = max(float(start), round(start + (count - 1) * step, 12))  # rounding never puts the last below the first
+    return Param(key, "float", low=float(start), high=last, step=float(step))
 
 
 def _range_count(start: float, stop: float, step: float) -> float:
@@ -182,10 +182,20 @@ def _parse_condition(key: str, spec: Any, params: dict[str, Param]) -> Condition
             raise SearchSpaceError(f"{where}: a parameter cannot depend on itself")
         match = _COMPARISON.match(want) if isinstance(want, str) else None
         if match:
+            if not _numeric(params[str(other)]):
+                raise SearchSpaceError(f"{where}: {want!r} compares '{other}', which takes non-numeric values; "
+                                       f"list the allowed values instead, e.g. {{{other}: [a, b]}}")
             tests.append((str(other), match.group(1), float(match.group(2))))
         else:
             tests.append((str(other), "in", tuple(want) if isinstance(want, (list, tuple)) else (want,)))
     return Condition(tests=tuple(tests))
+
+
+def _numeric(param: Param) -> bool:
+    """Whether every value `param` can take is a number (a comparison condition can read it)."""
+    if param.kind in ("int", "float"):
+        return True
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in param.choices)
 
 
 def _ordered(params: dict[str, Param], conditions: dict[str, Condition]) -> list[Param]:

@@ -61,6 +61,13 @@ def expressions(draw) -> str:
     return draw(st.text(max_size=30))
 
 
+# expressions that fit some of KEYS, so that a good share of examples gets through to sampling
+plausible = st.sampled_from(["range(1, 4)", "range(0.0, 0.5, 0.1)", "choice(adam, sgd)", "choice(relu, tanh)",
+                             "interval(0.0, 0.5)", "choice(32, 64)", "tag(log, interval(1e-4, 1e-1))",
+                             "int(interval(8, 64))", "shuffle(range(1, 9, 2))", "0.2", "range(3, 0, -1)"])
+any_expression = st.one_of(expressions(), plausible)
+
+
 @pytest.fixture(scope="module")
 def base_cfg():
     return compose_config(["model=mlp"])
@@ -85,7 +92,7 @@ def _check_samples(space, cfg) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(KEYS), expr=expressions())
+@given(key=st.sampled_from(KEYS), expr=any_expression)
 def test_random_expressions_parse_or_fail_cleanly(base_cfg, key, expr) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = valid_or_user_error(lambda: parse_space({"params": {key: expr}}, base_cfg), seconds=10)
@@ -102,3 +109,25 @@ def test_the_reported_crashes_and_hangs_are_refused_fast(base_cfg, expr) -> None
     start = time.perf_counter()
     assert valid_or_user_error(lambda: parse_space({"params": {"model.l2": expr}}, base_cfg), seconds=5) is None
     assert time.perf_counter() - start < 1.0
+
+
+conditions = st.one_of(
+    st.sampled_from([">= 2", "< 0.5", "== 1", "!= 3", ">= x", "> nan", ">=", "in", "adam", "relu", "0.2"]),
+    st.lists(st.one_of(numbers.map(_num), words, st.sampled_from(["adam", "sgd", "relu", "32", "2"])), max_size=3),
+    st.one_of(words, st.integers(-2, 5), st.none(), st.dictionaries(words, words, max_size=2)),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(first=st.sampled_from(KEYS[:-2]), a=any_expression, on=st.sampled_from(["first", "first", "itself", "nope"]),
+       want=conditions)
+def test_random_conditions_parse_or_fail_cleanly(base_cfg, first, a, on, want) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    second = "train.weight_decay"
+    other = {"first": first, "itself": second, "nope": "model.nope"}[on]
+    raw = {"params": {first: a, second: "tag(log, interval(1e-5, 1e-1))"}, "conditions": {second: {other: want}}}
+    space = valid_or_user_error(lambda: parse_space(raw, base_cfg), seconds=10)
+    event("refused" if space is None else "parsed and sampled")
+    if space is not None:
+        _check_samples(space, base_cfg)
