@@ -57,7 +57,7 @@ def check_metric(metric: str, records: list, baselines) -> None:  # noqa: ANN001
     """Refuse a --metric that no study or baseline reports, listing those that are available."""
     from recsearch.errors import RecsearchError
 
-    available = list(dict.fromkeys(m for r in records for m in study_metrics(r.config.get("task", {}))))
+    available = list(dict.fromkeys(m for r in records for m in (r.metric, *study_metrics(r.config.get("task", {})))))
     if baselines is not None and "metric" in baselines:
         available += [m for m in dict.fromkeys(baselines["metric"].astype(str)) if m not in available]
     if metric not in available:
