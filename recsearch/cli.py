@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
-from recsearch.errors import RecsearchError
+from recsearch.errors import RecsearchError, describe_os_error, os_error_in
 
 def _groups_epilog() -> str:
     from recsearch.config import group_options
@@ -55,13 +55,30 @@ def main(argv: list[str] | None = None) -> int:
 
     handler: Callable[[argparse.Namespace], int] = command_module(args.command).run
     try:
+        if getattr(args, "overrides", None):
+            from recsearch.config.validate import check_overrides
+
+            check_overrides(args.overrides, command=args.command, multirun=bool(getattr(args, "multirun", False)))
         return handler(args) or 0
     except RecsearchError as exc:
-        print(f"recsearch: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         print("recsearch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a file-system failure, however wrapped, is one line; bugs re-raise
+        os_error = os_error_in(exc)
+        if os_error is None:
+            raise
+        return _fail(describe_os_error(os_error), 2)
+
+
+def _fail(message: str, code: int) -> int:
+    """Print `recsearch: error: MESSAGE` on one line of stderr and return the exit code."""
+    from recsearch.redact import redact
+
+    one_line = redact(" ".join(message.split()))
+    print(f"recsearch: error: {one_line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

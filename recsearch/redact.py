@@ -1,12 +1,41 @@
-"""Masking of passwords in storage URLs, before any text reaches a file, a table or the terminal."""
+"""Mask passwords in anything that may hold a database URL, before it is printed or written."""
 
 from __future__ import annotations
 
 import re
 
-_PASSWORD = re.compile(r"(://[^:/@\s'\"]+:)[^@\s'\"]+@")
+# scheme://user:password@ inside longer text (a URL in an error message, a YAML dump, an override)
+_EMBEDDED = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s'\"]*)@")
+MASK = "***"
 
 
 def redact(text: str) -> str:
-    """`text` with the password of any URL in it replaced by *** (user:secret@host -> user:***@host)."""
-    return _PASSWORD.sub(r"\1***@", text)
+    """`text` with the password of every URL in it masked: `postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`.
+
+    A whole URL goes through SQLAlchemy's `make_url(...).render_as_string(hide_password=True)`; URLs inside
+    longer text (or that SQLAlchemy cannot parse) are masked by pattern. Example: `redact(cfg.search.storage)`.
+    """
+    text = str(text)
+    if "://" not in text:
+        return text
+    whole = _render_hidden(text.strip())
+    if whole is not None:
+        return whole
+    return _EMBEDDED.sub(lambda m: f"{m['head']}{MASK}@", text)
+
+
+def _render_hidden(url: str) -> str | None:
+    """SQLAlchemy's rendering of a single URL with its password hidden, or None if `url` is not one URL."""
+    if any(ch.isspace() for ch in url):
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - ArgumentError, ValueError: not a URL SQLAlchemy understands
+        return None
+    if "@" in (parsed.host or ""):  # an unescaped '@' in the password: SQLAlchemy splits it at the first one
+        return None
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)

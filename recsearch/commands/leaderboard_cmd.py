@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if not records and not files:
         raise RecsearchError(f"no study found under {', '.join(paths)}; run `recsearch sweep` first")
     baselines = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
+    if args.metric:
+        check_metric(args.metric, records, baselines)
     frame = leaderboard(records, baselines, metric=args.metric, per_trial=args.per_trial, filters=args.filter)
     if args.top:
         frame = frame.groupby("metric", sort=False, dropna=False).head(args.top).reset_index(drop=True)
@@ -49,6 +51,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(frame, args.format))
     return 0
+
+
+def check_metric(metric: str, records: list, baselines) -> None:  # noqa: ANN001 - pandas imported lazily
+    """Refuse a --metric that no study or baseline reports, listing those that are available."""
+    from recsearch.errors import RecsearchError
+
+    available = list(dict.fromkeys(m for r in records for m in (r.metric, *study_metrics(r.config.get("task", {})))))
+    if baselines is not None and "metric" in baselines:
+        available += [m for m in dict.fromkeys(baselines["metric"].astype(str)) if m not in available]
+    if metric not in available:
+        raise RecsearchError(f"--metric {metric!r}: no study or baseline reports it; available: "
+                             f"{', '.join(available) or '(none)'}")
+
+
+def study_metrics(task: dict) -> list[str]:
+    """The validation metrics a study of `task` records: rmse and mae (rating), or each ranking metric at each k."""
+    if task.get("name", "rating") != "ranking":
+        return ["rmse", "mae"]
+    from recsearch.ranking.metrics import _AT_K
+
+    return [f"{m}@{k}" for m in _AT_K for k in task.get("ks", [])] + ["mrr"]
 
 
 def default_results_dir() -> str:

@@ -7,6 +7,8 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
+from recsearch.bounds import BOUNDS, Bounds, bounded  # noqa: F401 - re-exported for schema readers
+
 
 @dataclass
 class ColumnsConfig:
@@ -22,13 +24,13 @@ class ColumnsConfig:
 class SyntheticConfig:
     """Parameters of the synthetic rating generator (tests and scale runs)."""
 
-    n_users: int = 1000
-    n_items: int = 500
-    n_ratings: int = 50_000
-    n_factors: int = 8
-    n_genres: int = 12
-    noise: float = 0.3
-    popularity_exponent: float = 1.0
+    n_users: int = bounded(1000, ge=1)
+    n_items: int = bounded(500, ge=1)
+    n_ratings: int = bounded(50_000, ge=1)
+    n_factors: int = bounded(8, ge=1)
+    n_genres: int = bounded(12, ge=0)
+    noise: float = bounded(0.3, ge=0)
+    popularity_exponent: float = bounded(1.0, ge=0)
     seed: int = 0
 
 
@@ -55,14 +57,14 @@ class SplitConfig:
     """How interactions are split into train / validation / test."""
 
     method: str = "random"  # random | per_user | temporal | leave_one_out | predefined
-    ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    ratios: List[float] = bounded(ge=0, le=1, factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 42
     temporal_mode: str = "global"  # temporal only: global | per_user
-    last_k: int = 1  # temporal per_user: the last k interactions go to test, the k before to validation
+    last_k: int = bounded(1, ge=1)  # temporal per_user: the last k interactions go to test, the k before to validation
     train_file: Optional[str] = None  # predefined only, relative to the dataset folder
     test_file: Optional[str] = None
     valid_file: Optional[str] = None
-    valid_ratio: float = 0.1  # predefined without valid_file: share of train carved out as validation
+    valid_ratio: float = bounded(0.1, ge=0, lt=1)  # predefined without valid_file: share of train carved out as validation
 
 
 @dataclass
@@ -71,17 +73,17 @@ class TrainConfig:
 
     backend: str = "tensorflow"  # Keras backend: tensorflow | jax (set before Keras is imported)
     optimizer: str = "adam"  # adam | sgd | rmsprop | adamw
-    learning_rate: float = 1e-3
-    momentum: float = 0.0  # sgd and rmsprop
-    weight_decay: float = 0.004  # adamw
-    batch_size: int = 1024
-    epochs: int = 20
-    patience: int = 3
+    learning_rate: float = bounded(1e-3, gt=0)
+    momentum: float = bounded(0.0, ge=0, lt=1)  # sgd and rmsprop
+    weight_decay: float = bounded(0.004, ge=0)  # adamw
+    batch_size: int = bounded(1024, ge=1)
+    epochs: int = bounded(20, ge=1)
+    patience: int = bounded(3, ge=0)
     seed: int = 42
     deterministic: bool = True
     jit_compile: bool = False
-    steps_per_execution: int = 16
-    verbose: int = 0
+    steps_per_execution: int = bounded(16, ge=1)
+    verbose: int = bounded(0, ge=0, le=2)
     refit: bool = False  # after training, retrain the chosen epochs on train + validation and report test
     refit_epochs: Optional[int] = None  # epochs of the refit (default: best_epoch of the run on train)
 
@@ -97,11 +99,11 @@ class TaskConfig:
     # ranking only (defaults keep rating configs valid)
     loss: str = "bce"  # bce (num_negatives sampled negatives) | bpr | softmax (sampled softmax)
     negatives: str = "sampled"  # sampled | in_batch (two_tower with the softmax loss)
-    num_negatives: int = 4
+    num_negatives: int = bounded(4, ge=1)
     implicit_threshold: Optional[float] = None  # positives: ratings >= this (None: every rating)
     protocol: str = "sampled"  # sampled (held-out item vs num_candidates sampled items) | full (all items)
-    num_candidates: int = 99
-    ks: List[int] = field(default_factory=lambda: [5, 10, 20])
+    num_candidates: int = bounded(99, ge=1)
+    ks: List[int] = bounded(ge=1, factory=lambda: [5, 10, 20])
     eval_seed: int = 0
 
 
@@ -119,21 +121,21 @@ class SearchConfig:
     """The Optuna study: budget, sampler, pruner, storage, workers."""
 
     study_name: Optional[str] = None  # default: <model>-<task>
-    n_trials: int = 20
-    timeout: Optional[float] = None  # seconds, wall clock, for this invocation
+    n_trials: int = bounded(20, ge=1)
+    timeout: Optional[float] = bounded(None, gt=0)  # seconds, wall clock, for this invocation
     sampler: str = "tpe"  # tpe | random | cmaes | gp | qmc | grid | nsga2
     pruner: str = "median"  # median | percentile | successive_halving | hyperband | none
     seed: int = 0
-    n_startup_trials: int = 5
-    n_warmup_steps: int = 2
-    percentile: float = 25.0
+    n_startup_trials: int = bounded(5, ge=0)
+    n_warmup_steps: int = bounded(2, ge=0)
+    percentile: float = bounded(25.0, ge=0, le=100)
     objectives: List[str] = field(default_factory=list)  # extra objectives: params | latency
     storage: Optional[str] = None  # default: journal file in the study folder
-    n_workers: int = 1
+    n_workers: int = bounded(1, ge=1)
     enqueue_defaults: bool = False
     enqueue_file: Optional[str] = None
-    keep_models: int = 3
-    heartbeat_interval: int = 60
+    keep_models: int = bounded(3, ge=0)
+    heartbeat_interval: int = bounded(60, ge=1)
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, is_dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from recsearch.config.schema import RootConfig
+from recsearch.config.schema import BOUNDS, RootConfig
 from recsearch.choices import CHOICES, OBJECTIVES
 from recsearch.errors import ConfigError
 
@@ -33,7 +34,7 @@ def validate_config(cfg: DictConfig) -> DictConfig:
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"config key '{_key(exc)}': {_reason(exc)}") from None
-    _check_choices(merged)
+    check_values(merged)
     return merged
 
 
@@ -56,23 +57,39 @@ def _reason(exc: OmegaConfBaseException) -> str:
 
 
 
-_POSITIVE = ("train.learning_rate", "train.batch_size", "train.epochs", "search.n_trials", "search.n_workers")
+def check_values(cfg: DictConfig) -> None:
+    """Every value fits its closed set of choices and its declared range (schema `bounded` fields).
 
+    Search-space validation calls this on both ends of every range, so one declaration serves both.
+    """
+    from recsearch.models.registry import model_schema
 
-def _check_choices(cfg: DictConfig) -> None:
-    """Values with a closed set of choices, and values that must be positive."""
     for key, choices in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in choices:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {', '.join(choices)}")
-    for key in _POSITIVE:
-        value = OmegaConf.select(cfg, key)
-        if value is None or value <= 0:
-            raise ConfigError(f"config key '{key}': must be > 0, got {value!r}")
+    check_ranges(RootConfig, cfg, prefix="")
+    check_ranges(model_schema(str(cfg.model.name)), cfg.model, prefix="model.")
     _check_task(cfg)
     for obj in cfg.search.objectives:
         if obj not in OBJECTIVES:
             raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of {', '.join(OBJECTIVES)}")
+
+
+def check_ranges(schema: type, node: Any, *, prefix: str) -> None:
+    """Raise ConfigError naming the first value of `node` outside the Bounds its schema field declares."""
+    for f in fields(schema):
+        nested = f.default_factory if is_dataclass(f.default_factory) else None
+        if nested is not None and isinstance(node.get(f.name), DictConfig):
+            check_ranges(nested, node[f.name], prefix=f"{prefix}{f.name}.")
+            continue
+        bounds = f.metadata.get(BOUNDS)
+        if bounds is None or f.name not in node:
+            continue
+        value = node[f.name]
+        for item in (list(value) if isinstance(value, (ListConfig, list)) else [value]):
+            if not bounds.holds(item):
+                raise ConfigError(f"config key '{prefix}{f.name}': must be {bounds}, got {item!r}")
 
 
 def _check_task(cfg: DictConfig) -> None:
@@ -91,11 +108,54 @@ def _check_task(cfg: DictConfig) -> None:
             raise ConfigError(f"config key 'task.metric': {exc}") from None
         if k is not None and k not in task.ks:
             raise ConfigError(f"config key 'task.ks': must contain {k} to report task.metric {task.metric!r}")
-        if task.num_negatives < 1 or task.num_candidates < 1 or not task.ks or min(task.ks) < 1:
-            raise ConfigError("config key 'task': num_negatives, num_candidates and every ks entry must be >= 1")
+        if not task.ks:
+            raise ConfigError("config key 'task.ks': must list at least one cutoff, e.g. [5, 10, 20]")
         if task.negatives == "in_batch" and (cfg.model.name != "two_tower" or task.loss != "softmax"):
             raise ConfigError("config key 'task.negatives': in_batch needs model=two_tower and task.loss=softmax")
     spec = model_spec(str(cfg.model.name))
     if task.name not in spec.tasks:
         raise ConfigError(f"config key 'task.name': model {spec.name!r} supports {', '.join(spec.tasks)}, "
                           f"not {task.name!r}")
+
+
+GROUPS = ("data", "split", "model", "train", "task", "search", "search_space", "paths", "experiment")
+
+
+def check_overrides(overrides: list[str], *, command: str, multirun: bool = False) -> None:
+    """Refuse malformed command-line overrides in one line before Hydra composes (cheap: no Keras, no data).
+
+    Catches what Hydra reports as a traceback or with advice that does not apply here: a group set to a
+    non-name (`model=5`, `data=null`), a missing key (`=5`), a search expression where one value is needed.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from recsearch.config.compose import group_options
+
+    parser = OverridesParser.create()
+    for text in overrides:
+        try:
+            item = parser.parse_override(text)
+        except HydraException as exc:
+            raise ConfigError(f"override {text!r} is malformed ({' '.join(str(exc).split())[:160]}); "
+                              "write KEY=VALUE, e.g. train.epochs=5") from None
+        key = item.key_or_group
+        if not key:
+            raise ConfigError(f"override {text!r} has no key before '='; write KEY=VALUE, e.g. train.epochs=5")
+        if key in GROUPS and not item.is_delete() and not isinstance(item.value(), str):
+            options = ", ".join(group_options(key)) or "(none)"
+            raise ConfigError(f"override {text!r}: '{key}' is a config group and takes the name of one of its "
+                              f"options: {options}")
+        if item.is_sweep_override() and not multirun:
+            raise ConfigError(_sweep_override_message(text, key, command, simple=item.value().simple_form
+                                                      if hasattr(item.value(), "simple_form") else False))
+
+
+def _sweep_override_message(text: str, key: str, command: str, *, simple: bool) -> str:
+    """What to do with a search expression given where a single value is needed."""
+    expr = text.partition("=")[2]
+    expr = f"choice({expr})" if simple else expr
+    where = ("a sweep searches only search_space.params" if command == "sweep"
+             else f"`recsearch {command}` takes one value per key (e.g. {key}=VALUE)")
+    return (f"override {text!r} is a search expression, but {where}; to search {key}, run "
+            f"`recsearch sweep \"search_space.params={{{key}:'{expr}'}}\"` or edit conf/search_space/<model>.yaml")

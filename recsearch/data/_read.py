@@ -16,6 +16,8 @@ _DTYPES = {"int": "int64", "float": "float64", "str": str, "id": None}
 
 def require_file(path: Path, hint: str) -> Path:
     """Return `path` if it is a non-empty file, else raise a DataError ending with `hint`."""
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a ratings file: {hint}")
     if not path.is_file():
         raise DataError(f"{path} not found: {hint}")
     if path.stat().st_size == 0:

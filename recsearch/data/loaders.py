@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,11 +32,14 @@ def load_interactions(data_cfg: Any, data_dir: Path) -> Interactions:
     if loader is None:
         raise DataError(f"unknown data format {fmt!r} for dataset {data_cfg.name!r}; valid formats: {', '.join(FORMATS)}")
     folder = dataset_dir(data_cfg, data_dir)
+    if fmt != "interactions" and folder.is_file():
+        raise DataError(f"{folder} is a file, but format {fmt!r} reads a dataset folder; set data.path to the "
+                        f"folder that holds {', '.join(movielens.MAIN_FILES.get(fmt, ()))}")
     if fmt != "interactions" and not folder.is_dir():
         raise DataError(f"dataset folder {folder} does not exist: {movielens.missing_hint(folder, data_cfg.name)}")
     inter = loader(data_cfg, folder, scale)
     _validate_scale(inter, data_cfg)
-    return inter
+    return _without_duplicate_pairs(inter)
 
 
 def rating_scale(data_cfg: Any) -> tuple[float, float]:
@@ -170,3 +174,67 @@ _LOADERS: dict[str, Callable[[Any, Path, tuple[float, float]], Interactions]] = 
     "movielens_dat": lambda cfg, folder, scale: movielens.load_movielens_dat(folder, str(cfg.name), scale),
     "interactions": _load_generic,
 }
+
+
+def _without_duplicate_pairs(inter: Interactions) -> Interactions:
+    """Keep the latest rating of each (user, item) pair, saying how many rows were dropped.
+
+    Done at load time so `data info` counts what is trained, and no pair can straddle two split parts.
+    """
+    ratings = inter.ratings
+    dup = ratings.duplicated(["user_id", "item_id"], keep=False)
+    if not dup.any():
+        return inter
+    ordered = ratings.sort_values("timestamp", kind="stable")
+    kept = ordered.drop_duplicates(["user_id", "item_id"], keep="last").sort_index()
+    where = inter.source_files[0] if inter.source_files else inter.name
+    warn(f"{where}: {len(ratings) - len(kept):,} duplicate (user, item) rows dropped, keeping the latest rating "
+         f"of each of {int(dup.sum()) - (len(ratings) - len(kept)):,} pairs; {len(kept):,} ratings remain")
+    return replace(inter, ratings=kept.reset_index(drop=True))
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr, in the CLI's `recsearch: ...` style."""
+    import sys
+
+    print(f"recsearch: warning: {message}", file=sys.stderr)
+
+
+def require_splittable(name: str, n_ratings: int, part_sizes: tuple[int, int, int], split_cfg: Any) -> None:
+    """Refuse a split that leaves train, or a part the split config gives a positive share, empty.
+
+    Without this a tiny dataset trains on nothing and reports nan with exit code 0.
+    """
+    if all(size > 0 for size, needed in zip(part_sizes, _needed_parts(split_cfg)) if needed):
+        return
+    raise DataError(f"dataset {name!r} is too small to split: {n_ratings} ratings, need at least "
+                    f"{min_ratings(split_cfg)} for split.method={split_cfg.method} (train {part_sizes[0]}, "
+                    f"validation {part_sizes[1]}, test {part_sizes[2]}); use a larger ratings file")
+
+
+def _needed_parts(split_cfg: Any) -> tuple[bool, bool, bool]:
+    """Which of train, validation, test must be non-empty under `split_cfg`."""
+    method = str(split_cfg.method)
+    if method == "predefined":
+        return True, bool(split_cfg.valid_file) or float(split_cfg.valid_ratio) > 0, True
+    if method == "leave_one_out" or (method == "temporal" and str(split_cfg.temporal_mode) == "per_user"):
+        return True, True, True
+    ratios = [float(r) for r in split_cfg.ratios]
+    return True, len(ratios) == 3 and ratios[1] > 0, len(ratios) == 3 and ratios[2] > 0
+
+
+def min_ratings(split_cfg: Any) -> int:
+    """The fewest ratings a split can turn into non-empty parts (per user, for the per-user methods)."""
+    method = str(split_cfg.method)
+    if method == "leave_one_out":
+        return 3
+    if method == "temporal" and str(split_cfg.temporal_mode) == "per_user":
+        return 2 * int(split_cfg.last_k) + 1
+    if method == "predefined":
+        return 2
+    ratios = [float(r) for r in split_cfg.ratios]
+    for n in range(3, 100_000):
+        a, b = round(n * ratios[0]), round(n * (ratios[0] + ratios[1]))
+        if a >= 1 and (b - a >= 1 or ratios[1] <= 0) and (n - b >= 1 or ratios[2] <= 0):
+            return n
+    return 100_000

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import cache, splits
-from recsearch.data.loaders import load_interactions, rating_scale, ratings_file_path, read_split_file
+from recsearch.data.loaders import (load_interactions, rating_scale, ratings_file_path, read_split_file,
+                                    require_splittable)
 from recsearch.data.movielens import MAIN_FILES
 from recsearch.data.paths import dataset_dir
 from recsearch.data.types import Interactions, PreparedData, SplitArrays
@@ -54,6 +55,7 @@ def build_prepared(data_cfg: Any, split_cfg: Any, data_dir: Path, checksum: str,
         ratings = drop_duplicate_pairs(inter.ratings)
         labels = splits.split_labels(split_cfg, _codes(ratings["user_id"]), ratings["timestamp"].to_numpy())
         parts = [ratings[labels == part] for part in (splits.TRAIN, splits.VALID, splits.TEST)]
+    require_splittable(inter.name, sum(map(len, parts)), (len(parts[0]), len(parts[1]), len(parts[2])), split_cfg)
     return encode(inter, parts, checksum=checksum, split_key=key, extras={"split": str(split_cfg.method)})
 
 

@@ -1,5 +1,5 @@
-"""Model families, looked up by name in an explicit registry."""
+"""Model families, looked up by name in an explicit registry. Call `register_layers()` before loading a .keras file."""
 
-from recsearch.models.registry import MODELS, ModelSpec, build_model, model_schema, model_spec
+from recsearch.models.registry import MODELS, ModelSpec, build_model, model_schema, model_spec, register_layers
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "model_schema", "model_spec"]
+__all__ = ["MODELS", "ModelSpec", "build_model", "model_schema", "model_spec", "register_layers"]

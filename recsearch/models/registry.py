@@ -62,6 +62,21 @@ def model_schema(name: str) -> type:
     return model_spec(name).schema
 
 
+# Modules outside the families that define Keras objects a saved model holds (losses and metrics in compile configs,
+# e.g. the row loss of AutoRec's inner autoencoder, kept even when the outer model is loaded with compile=False).
+SAVED_OBJECT_MODULES = ("recsearch.training.rows", "recsearch.training.metrics", "recsearch.training.ranking")
+
+
+def register_layers() -> None:
+    """Import every family's module, registering its custom Keras layers: call before `keras.saving.load_model`.
+
+    Not done on `import recsearch.models` because config validation imports the schemas here, and that must
+    stay free of Keras (a bad override fails in well under a second).
+    """
+    for module in (*(spec.builder.split(":")[0] for spec in MODELS.values()), *SAVED_OBJECT_MODULES):
+        importlib.import_module(module)
+
+
 def build_model(model_cfg: Any, data: "PreparedData") -> "keras.Model":
     """Build the (uncompiled) Keras model described by `model_cfg` for `data`."""
     module, func = model_spec(model_cfg.name).builder.split(":")

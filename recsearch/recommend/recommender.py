@@ -130,7 +130,9 @@ def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: 
 def _load_keras(path: Path) -> Any:
     import keras
 
-    import recsearch.models  # noqa: F401 - registers the custom layers of every model family
+    from recsearch.models import register_layers
+
+    register_layers()  # the custom layers of every model family, before Keras deserializes them
 
     try:
         return keras.saving.load_model(path, compile=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
@@ -12,6 +13,7 @@ from recsearch.search.space import _COMPARISON, Condition, Param, SearchSpace
 
 _MISSING = object()
 GROUPS = ("data", "split", "model", "train", "task")
+MAX_RANGE_VALUES = 100_000  # a range(...) with more values is refused: interval(...) is the expression for it
 
 
 def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
@@ -25,7 +27,32 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
         raise SearchSpaceError("search_space.params: must map config keys to expressions, e.g. model.depth: range(1, 5)")
     params = {key: _parse_param(str(key), expr, base_cfg) for key, expr in raw_params.items()}
     conditions = {key: _parse_condition(str(key), spec, params) for key, spec in (space.get("conditions") or {}).items()}
+    _check_enqueue_file(OmegaConf.select(base_cfg, "search.enqueue_file", default=None), params)
     return SearchSpace(params=tuple(_ordered(params, conditions)), conditions=conditions)
+
+
+def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:
+    """`search.enqueue_file` is a YAML list of {param: value} over searched parameters: checked before the study
+    is created, so a missing or malformed file leaves nothing behind."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise SearchSpaceError(f"search.enqueue_file: {path} {what}; give a YAML list of {{param: value}} configs "
+                               "(a path relative to the current directory) or drop the key")
+    try:
+        items = OmegaConf.to_container(OmegaConf.load(file))
+    except Exception as exc:  # noqa: BLE001 - YAML errors come in several types
+        raise SearchSpaceError(f"search.enqueue_file: {path} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise SearchSpaceError(f"search.enqueue_file: {path} must hold a YAML list of {{param: value}} mappings")
+    unknown = sorted({str(k) for item in items for k in item} - set(params))
+    if unknown:
+        raise SearchSpaceError(f"search.enqueue_file: {path}: {unknown} are not searched parameters "
+                               f"(searched: {', '.join(params)})")
 
 
 def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:
@@ -46,41 +73,62 @@ def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:
         if not value.list:
             raise SearchSpaceError(f"{where}: choice() needs at least one value")
         param = Param(key, "categorical", choices=tuple(value.list))
+        probe = list(param.choices)
     elif isinstance(value, RangeSweep):
         param = _range_param(where, key, value)
+        probe = [param.choices[0], param.choices[-1]] if param.choices else [param.low, param.high]
     elif isinstance(value, IntervalSweep):
         param = _interval_param(where, key, value)
+        probe = [param.low, param.high]
     else:
         param = Param(key, "fixed", choices=(value,))
+        probe = [value]
     _check_tags(where, value)
-    _check_values_fit(where, param, base_cfg, is_group)
+    _check_values_fit(where, param, probe, base_cfg, is_group)
     return param
 
 
 def _range_param(where: str, key: str, value: Any) -> Param:
+    """range(start, stop, step) with the stop excluded; its size is computed, never enumerated to be found."""
     start, stop, step = value.start, value.stop, value.step
-    if step == 0 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
+    _require_finite(where, f"range({start}, {stop}, {step})", start, stop, step)
+    count = _range_count(start, stop, step)
+    if count == 0:
         raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) is empty")
+    if count > MAX_RANGE_VALUES:
+        raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) has {count:.3g} values, over the "
+                               f"limit of {MAX_RANGE_VALUES:,}; use interval({start}, {stop}) (or "
+                               "int(interval(...))) for a continuous or large range")
     if value.shuffle or step < 0:
-        values = tuple(_frange(start, stop, step))
-        return Param(key, "categorical", choices=values)
+        return Param(key, "categorical", choices=tuple(_frange(start, step, count)))
     if all(isinstance(v, int) for v in (start, stop, step)):
-        last = start + ((stop - 1 - start) // step) * step
-        return Param(key, "int", low=start, high=last, step=step)
-    values = list(_frange(start, stop, step))
-    return Param(key, "float", low=float(start), high=float(values[-1]), step=float(step))
+        return Param(key, "int", low=start, high=start + (count - 1) * step, step=step)
+    last = max(float(start), round(start + (count - 1) * step, 12))  # rounding never puts the last below the first
+    return Param(key, "float", low=float(start), high=last, step=float(step))
 
 
-def _frange(start: float, stop: float, step: float) -> list[float]:
-    out, k = [], 0
-    while (step > 0 and start + k * step < stop - 1e-12) or (step < 0 and start + k * step > stop + 1e-12):
-        out.append(round(start + k * step, 12))
-        k += 1
-    return out
+def _range_count(start: float, stop: float, step: float) -> float:
+    """How many values range(start, stop, step) holds (floats: within 1e-12 of the stop is excluded)."""
+    if step == 0:
+        return 0
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return len(range(start, stop, step))
+    span = (stop - 1e-12 - start) / step if step > 0 else (start - stop - 1e-12) / -step
+    return max(0, math.ceil(span)) if math.isfinite(span) else math.inf
+
+
+def _frange(start: float, step: float, count: int) -> list[float]:
+    return [round(start + k * step, 12) for k in range(int(count))]
+
+
+def _require_finite(where: str, text: str, *numbers: Any) -> None:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        raise SearchSpaceError(f"{where}: {text} needs finite numbers (no nan, inf or text)")
 
 
 def _interval_param(where: str, key: str, value: Any) -> Param:
     low, high, log = value.start, value.end, "log" in value.tags
+    _require_finite(where, f"interval({low}, {high})", low, high)
     if low >= high:
         raise SearchSpaceError(f"{where}: interval({low}, {high}) is empty or inverted (low must be < high)")
     if log and low <= 0:
@@ -97,8 +145,8 @@ def _check_tags(where: str, value: Any) -> None:
         raise SearchSpaceError(f"{where}: tag(log, ...) applies to interval(...) only")
 
 
-def _check_values_fit(where: str, param: Param, base_cfg: DictConfig, is_group: bool) -> None:
-    """Every value the parameter can take must fit the config schema (type, choices)."""
+def _check_values_fit(where: str, param: Param, probe: list[Any], base_cfg: DictConfig, is_group: bool) -> None:
+    """Every probed value (each choice, both ends of a range) fits the config schema: type, choices, range."""
     if is_group:
         from recsearch.config import group_options
 
@@ -106,15 +154,14 @@ def _check_values_fit(where: str, param: Param, base_cfg: DictConfig, is_group: 
         if param.kind != "categorical" or bad:
             raise SearchSpaceError(f"{where}: a group takes choice(...) of {', '.join(group_options(param.key))}")
         return
-    from recsearch.config.validate import _check_choices
+    from recsearch.config.validate import check_values
     from recsearch.errors import ConfigError
 
-    probe = [v for v in (*param.choices, param.low, param.high) if v is not None]
     cfg = base_cfg.copy()
     for v in probe:
         try:
             OmegaConf.update(cfg, param.key, v, merge=False)
-            _check_choices(cfg)
+            check_values(cfg)
         except OmegaConfBaseException as exc:
             raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {str(exc).splitlines()[0]}") from None
         except ConfigError as exc:
@@ -135,10 +182,20 @@ def _parse_condition(key: str, spec: Any, params: dict[str, Param]) -> Condition
             raise SearchSpaceError(f"{where}: a parameter cannot depend on itself")
         match = _COMPARISON.match(want) if isinstance(want, str) else None
         if match:
+            if not _numeric(params[str(other)]):
+                raise SearchSpaceError(f"{where}: {want!r} compares '{other}', which takes non-numeric values; "
+                                       f"list the allowed values instead, e.g. {{{other}: [a, b]}}")
             tests.append((str(other), match.group(1), float(match.group(2))))
         else:
             tests.append((str(other), "in", tuple(want) if isinstance(want, (list, tuple)) else (want,)))
     return Condition(tests=tuple(tests))
+
+
+def _numeric(param: Param) -> bool:
+    """Whether every value `param` can take is a number (a comparison condition can read it)."""
+    if param.kind in ("int", "float"):
+        return True
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in param.choices)
 
 
 def _ordered(params: dict[str, Param], conditions: dict[str, Condition]) -> list[Param]:

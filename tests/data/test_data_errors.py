@@ -115,3 +115,41 @@ def test_unknown_split_method_and_bad_ratios(tmp_path):
         prepare_data(synthetic_cfg(), split_cfg(ratios=[1.2, -0.1, -0.1]), data_dir=tmp_path, cache_dir=None)
     with pytest.raises(DataError, match="needs split.train_file"):
         prepare_data(synthetic_cfg(), split_cfg("predefined"), data_dir=tmp_path, cache_dir=None)
+
+
+def test_a_directory_given_as_the_ratings_file_is_named_as_such(tmp_path):
+    (tmp_path / "d" / "ratings.csv").mkdir(parents=True)
+    cfg = DataConfig(name="d", format="interactions", path=str(tmp_path / "d"), ratings_file="ratings.csv")
+    message = _load_error(cfg, tmp_path)
+    assert f"{tmp_path / 'd' / 'ratings.csv'} is a directory, not a ratings file" in message
+
+
+def test_a_file_given_as_the_dataset_folder_is_named_as_such(tmp_path):
+    path = write_csv(tmp_path / "ratings.csv", HEADER + "1,1,4.0,10\n")
+    message = _load_error(DataConfig(name="ml", format="movielens_csv", path=str(path)), tmp_path)
+    assert f"{path} is a file" in message and "ratings.csv, movies.csv" in message
+
+
+@pytest.mark.parametrize("n, method, extra", [(1, "random", {}), (3, "random", {}), (2, "leave_one_out", {}),
+                                              (4, "temporal", {"temporal_mode": "per_user", "last_k": 2})])
+def test_too_small_to_split_gives_the_numbers(tmp_path, n, method, extra):
+    body = "".join(f"1,{i},4.0,{10 + i}\n" for i in range(1, n + 1))
+    cfg = _folder(tmp_path, HEADER + body, movies="movieId,title,genres\n" + "".join(f"{i},M{i},Drama\n" for i in range(1, n + 1)))
+    with pytest.raises(DataError) as info:
+        prepare_data(cfg, split_cfg(method, **extra), data_dir=tmp_path, cache_dir=None)
+    message = str(info.value)
+    assert f"too small to split: {n} ratings, need at least" in message and f"split.method={method}" in message
+
+
+def test_duplicate_pairs_warn_once_and_data_info_counts_what_is_trained(tmp_path, capsys):
+    from recsearch.data import dataset_summary
+
+    body = "1,1,2.0,5\n1,1,4.0,9\n1,1,3.0,7\n2,1,3.0,1\n" + "".join(f"{u},{i},3.5,{u * i}\n" for u in range(3, 9) for i in (1, 2))
+    cfg = _folder(tmp_path, HEADER + body)
+    inter = load_interactions(cfg, tmp_path)
+    warning = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(warning) == 1 and "2 duplicate (user, item) rows dropped" in warning[0] and "ratings.csv" in warning[0]
+    kept = inter.ratings[(inter.ratings["user_id"] == 1) & (inter.ratings["item_id"] == 1)]
+    assert kept["rating"].tolist() == [4.0]  # the latest rating of the pair
+    data = prepare_data(cfg, split_cfg(), data_dir=tmp_path, cache_dir=None)
+    assert dataset_summary(inter)["n_ratings"] == len(data.train) + len(data.valid) + len(data.test) == 14

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -26,6 +32,51 @@ TINY_MODEL = {
 }
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+# A fresh interpreter that imports only Keras and `recsearch.models`, then loads each .keras file it is sent:
+# the custom layers must be registered by the package, not by whatever the test process imported first.
+LOADER = """
+import json, sys
+import numpy as np
+import keras
+from recsearch.models import register_layers
+register_layers()
+for line in sys.stdin:
+    req = json.loads(line)
+    try:
+        model = keras.saving.load_model(req["model"], compile=False)
+        inputs = np.load(req["inputs"])
+        pred = np.asarray(model.predict({"user": inputs["user"], "item": inputs["item"]}, verbose=0)).reshape(-1)
+        np.save(req["out"], pred)
+        print(json.dumps({"ok": True}), flush=True)
+    except Exception as exc:
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_loader():
+    """One fresh Python process for the module's models (Keras is imported once, not once per family)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-c", LOADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env, cwd="/")
+    yield proc
+    proc.stdin.close()
+    proc.wait(timeout=60)
+
+
+def load_in_fresh_process(proc, model_path: Path, inputs: dict, tmp_path: Path) -> np.ndarray:
+    """Predictions of the saved model, loaded and run in the fresh process."""
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    request = {"model": str(model_path), "inputs": str(tmp_path / "inputs.npz"), "out": str(tmp_path / "pred.npy")}
+    proc.stdin.write(json.dumps(request) + "\n")
+    proc.stdin.flush()
+    answer = json.loads(proc.stdout.readline())
+    assert answer["ok"], answer.get("error")
+    return np.load(tmp_path / "pred.npy")
+
+
 def tiny_cfg(name: str, *extra: str):
     return compose_config([*SYNTH, f"model={name}", *TINY_MODEL[name], *extra])
 
@@ -43,7 +94,7 @@ def test_unknown_model_lists_choices():
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_contract(name, tmp_path):
+def test_model_contract(name, tmp_path, fresh_loader):
     import keras
 
     from recsearch.training.backend import seed_everything
@@ -67,3 +118,5 @@ def test_model_contract(name, tmp_path):
     again = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(again.predict(model_inputs(data.test), verbose=0)), pred, rtol=1e-5,
                                atol=1e-5)
+    fresh = load_in_fresh_process(fresh_loader, path, model_inputs(data.test), tmp_path)
+    np.testing.assert_allclose(fresh, pred, rtol=1e-5, atol=1e-5)

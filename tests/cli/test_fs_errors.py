@@ -1,0 +1,95 @@
+"""File-system failures reaching the CLI are one line naming the path and what to do (exit 2, no traceback)."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import subprocess
+import types
+from pathlib import Path
+
+import pytest
+
+from recsearch.cli import main
+
+TINY = ["data=synthetic", "data.synthetic.n_users=40", "data.synthetic.n_items=30", "data.synthetic.n_ratings=600",
+        "train.epochs=1", "model.depth=1", "model.width=8", "model.embedding_dim=4"]
+
+
+def _command(run) -> types.SimpleNamespace:
+    """A stand-in command module whose `run` is `run`."""
+    return types.SimpleNamespace(HELP="stand-in", add_arguments=lambda parser: None, run=run)
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("recsearch: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A real read-only file system (a tmpfs mounted ro), where this machine allows mounting."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_read_only_results_folder(read_only_dir, capsys) -> None:
+    code = main(["sweep", *TINY, "search.n_trials=1", f"paths.results_dir={read_only_dir}/results"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and f"{read_only_dir}/results" in line and "read-only" in line and "RECSEARCH_RESULTS_DIR" in line
+
+
+def test_read_only_cache_folder(read_only_dir, capsys) -> None:
+    code = main(["train", *TINY, f"paths.cache_dir={read_only_dir}/cache"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and f"{read_only_dir}/cache" in line and "read-only" in line
+
+
+@pytest.mark.parametrize("error, words", [
+    (PermissionError(errno.EACCES, "Permission denied", "/srv/results/default"), ["permission denied", "writable"]),
+    (OSError(errno.ENOSPC, "No space left on device", "/srv/results/default/trials.csv"),
+     ["no space left", "run the same command again"]),
+    (OSError(errno.EROFS, "Read-only file system", "/srv/results/default"), ["read-only", "RECSEARCH_RESULTS_DIR"]),
+])
+def test_os_errors_however_wrapped_are_one_line(error, words, monkeypatch, capsys) -> None:
+    def run(_args):
+        try:
+            raise error
+        except OSError as exc:  # libraries (pyarrow, optuna) wrap OSErrors in their own types
+            raise RuntimeError("write failed") from exc
+
+    monkeypatch.setattr("recsearch.commands.command_module", lambda name: _command(run))
+    code = main(["leaderboard"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and error.filename in line and all(word in line for word in words), line
+
+
+def test_injected_permission_error_on_mkdir(monkeypatch, capsys, isolated_paths) -> None:
+    real_mkdir = Path.mkdir
+
+    def denied(self, *args, **kwargs):
+        if str(self).startswith(str(isolated_paths)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    code = main(["sweep", *TINY, "search.n_trials=1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and str(isolated_paths) in line and "permission denied" in line
+
+
+def test_a_bug_still_raises(monkeypatch) -> None:
+    def run(_args):
+        raise ZeroDivisionError("a bug, not a user error")
+
+    monkeypatch.setattr("recsearch.commands.command_module", lambda name: _command(run))
+    with pytest.raises(ZeroDivisionError):
+        main(["leaderboard"])
