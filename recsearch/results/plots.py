@@ -107,6 +107,8 @@ def pareto_figure(study: Any, names: list[str]) -> Any:
     if len(study.directions) not in (2, 3):
         return empty_figure(f"a Pareto plot draws 2 or 3 objectives; this study has {len(study.directions)}")
     fig = plot_pareto_front(study, target_names=names)
+    if len(names) == 2 and names[1] == "params":  # parameter counts span orders of magnitude
+        fig.update_yaxes(type="log", exponentformat="SI")
     return _layout(fig, "Pareto front", height=480 if len(names) == 2 else 640)
 
 
