@@ -42,8 +42,8 @@ class TrialStatus:
     updated: float = 0.0
 
     def text(self) -> str:
-        """'trial 7 epoch 3/10 val_rmse 0.9123' (the step within the epoch while the first value is pending)."""
-        where = f" step {self.step}/{self.steps}" if self.value is None and self.step and self.steps else ""
+        """'trial 7 epoch 3/10 step 40/79 val_rmse 0.9123': the metric is the latest epoch's (… before the first)."""
+        where = f" step {self.step}/{self.steps}" if self.step and self.steps else ""
         value = "…" if self.value is None else f"{self.value:.4f}"
         return f"trial {self.trial} epoch {self.epoch}/{self.epochs}{where} {self.metric} {value}"
 
@@ -126,13 +126,14 @@ def _callback_class() -> type:
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             if time.monotonic() - self._last >= BATCH_EVERY_S:
-                self.status.step = batch + 1
+                self.status.step = min(batch + 1, self.status.steps or batch + 1)  # steps_per_execution overshoots
                 self._send()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             value = (logs or {}).get(self.status.metric)
             if value is not None:
                 self.status.value = float(value)
+            self.status.step = 0
             self._send()
 
         def on_train_end(self, logs: dict | None = None) -> None:
