@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_trials, render, render_folded_html,
+from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_trials, render_folded_html,
                                           selected_trial)
 from recsearch.results.studies import COMPARISON_FILE, StudyRecord
 from recsearch.search.storage import redact
@@ -165,7 +165,7 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
     board = leaderboard(records, baselines, metric=metric)
     histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
                           ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
-    sections = [Section("Leaderboard", html=render(board, "html")),
+    sections = [Section("Leaderboard", html=render_folded_html(board)),
                 Section("Best metric per variant", plots.comparison_bar_figure(board, metric)),
                 Section("Search histories", plots.histories_figure(histories, metric))]
     if (folder / COMPARISON_FILE).is_file():
