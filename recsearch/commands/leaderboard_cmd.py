@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         frame = frame.groupby("metric", sort=False, dropna=False).head(args.top).reset_index(drop=True)
     out = console()
     if args.format == "table" and out.is_terminal:
-        out.print(rich_table(frame))
+        out.print(rich_table(frame, out.width))
     else:
         sys.stdout.write(render(frame, args.format))
     return 0
@@ -81,20 +81,8 @@ def default_results_dir() -> str:
     return str(compose_config([]).paths.results_dir)
 
 
-def rich_table(frame):  # noqa: ANN001, ANN201 - rich imported lazily
-    """The leaderboard as a rich Table, baselines dimmed."""
-    from rich.table import Table
+def rich_table(frame, width: int = 150):  # noqa: ANN001, ANN201 - rich imported lazily
+    """The leaderboard as a rich Table fitted to `width` columns (constant columns folded), baselines dimmed."""
+    from recsearch.results.terminal_table import terminal_table
 
-    from recsearch.results.leaderboard import display_frame
-
-    shown = display_frame(frame)
-    metrics = list(dict.fromkeys(frame["metric"])) if len(frame) else ["metric"]
-    title = (f"Leaderboard (validation {metrics[0]}, best first)" if len(metrics) == 1 else
-             f"Leaderboard (validation {', '.join(map(str, metrics))}: ranked within each metric, best first)")
-    table = Table(title=title, title_justify="left")
-    for col in shown.columns:
-        table.add_column(col, justify="right" if col in ("rank", "valid", "test", "n_params", "trial") else "left",
-                         overflow="fold")
-    for (_, row), kind in zip(shown.iterrows(), frame["kind"]):
-        table.add_row(*row.tolist(), style="dim italic" if kind == "baseline" else None)
-    return table
+    return terminal_table(frame, width)

@@ -13,7 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, metavar="ID", help="the user's original id (MovieLens userId)")
     parser.add_argument("-n", type=int, default=10, help="how many items (default 10)")
     parser.add_argument("--explain", action="store_true",
-                        help="for each item, the user's past items closest in the model's item_embedding space")
+                        help="for each item, the 3 past items of the user most similar to it: cosine similarity "
+                             "of the model's item_embedding vectors after centring them (minus the mean item "
+                             "vector) and normalising them, in [-1, 1], and the past item's rank by that similarity "
+                             "among all items (#1 = the closest); items with fewer than 10 training ratings "
+                             "(embeddings still near their random start) neither explain nor are explained")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from recsearch.errors import RecsearchError
     from recsearch.recommend.profile import user_profile, user_ratings
     from recsearch.recommend.recommender import (item_embeddings, item_table, load_model_for, recommend_items,
-                                                 similar_past_items, user_index)
+                                                 similar_past_items, user_index, well_trained_items)
     from recsearch.training.run import prepare_for
 
     if args.n < 1:
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             out.print("--explain: this model has no layer named 'item_embedding'; no explanation available")
         else:
             past = item_table(data).merge(mine[["item_id", "rating"]], on="item_id")
-            explained = similar_past_items(emb, recs, past)
+            explained = similar_past_items(emb, recs, past, eligible=well_trained_items(data))
     from rich.columns import Columns
 
     out.print(Columns([recommendations_table(recs, user_id, explained), profile_tables(profile)]))
@@ -62,12 +66,13 @@ def recommendations_table(recs, user_id, explained):  # noqa: ANN001, ANN201 - r
     for col in ("#", "item", "title", "genres", "score"):
         table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
     if explained is not None:
-        table.add_column("similar past items (cosine, your rating)")
+        table.add_column("similar past items (centred cosine, rank among all items, your rating)")
     for k, row in recs.iterrows():
         cells = [str(k + 1), str(row["item_id"]), str(row["title"]), "|".join(row["genres"]), f"{row['score']:.3f}"]
         if explained is not None:
-            cells.append("; ".join(f"{p['title']} ({p['similarity']:.2f}, {p['rating']:g})"
-                                   for _, p in explained[int(row["item_index"])].iterrows()))
+            near = explained[int(row["item_index"])]
+            cells.append("; ".join(f"{p['title']} ({p['similarity']:.2f}, #{p['rank']}, {p['rating']:g})"
+                                   for _, p in near.iterrows()) or "(too few ratings to explain)")
         table.add_row(*cells)
     return table
 

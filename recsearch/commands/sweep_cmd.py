@@ -40,6 +40,7 @@ def print_report(report) -> None:
     import pandas as pd
     from rich.table import Table
 
+    from recsearch.results.leaderboard import format_count
     from recsearch.results.study_tables import top_trials
 
     out = console()
@@ -58,7 +59,7 @@ def print_report(report) -> None:
     for _, row in top.iterrows():
         sampled = " ".join(f"{c.removeprefix('params_').split('.')[-1]}={_fmt(row[c])}" for c in params
                            if not _missing(row[c]))
-        table.add_row(*[_fmt(row[c]) for c in cols], sampled)
+        table.add_row(*[format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols], sampled)
     out.print(table)
     out.print(f"results: {report.folder}  (storage: {report.storage_url})")
 

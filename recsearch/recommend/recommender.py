@@ -111,19 +111,56 @@ def item_embeddings(model: Any) -> np.ndarray | None:
     return np.asarray(layer.get_weights()[0])
 
 
-def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: pd.DataFrame,
-                       k: int = 3) -> dict[int, pd.DataFrame]:
-    """For each recommended item_index, the `k` past items (item_index, title, rating, ...) closest by cosine.
+def centred_unit(embeddings: np.ndarray) -> np.ndarray:
+    """Item embeddings minus the mean item embedding, scaled to unit length.
 
-    Returns {item_index: past rows with a `similarity` column, most similar first}.
+    Raw embeddings share a large common component (the average item), so raw cosines of a small embedding
+    are all close to 1; after centring, the cosine compares how items differ from the average item.
     """
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    past = past.reset_index(drop=True)
-    sims = unit[recommended["item_index"].to_numpy()] @ unit[past["item_index"].to_numpy()].T
+    centred = embeddings - embeddings.mean(axis=0, keepdims=True)
+    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+
+
+def item_similarities(embeddings: np.ndarray, items: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Cosine similarities (len(items) x len(others)) of item indices on centred, normalised embeddings."""
+    unit = centred_unit(np.asarray(embeddings, dtype=np.float64))
+    return unit[np.asarray(items)] @ unit[np.asarray(others)].T
+
+
+MIN_ITEM_RATINGS = 10
+
+
+def well_trained_items(data: PreparedData, min_ratings: int = MIN_ITEM_RATINGS) -> np.ndarray:
+    """A mask of the items with at least `min_ratings` training ratings.
+
+    An item rated only a few times keeps an embedding close to its random start, so its similarities are
+    noise: it is neither explained nor used as an explanation.
+    """
+    return np.bincount(data.train.items, minlength=data.num_items) >= min_ratings
+
+
+def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: pd.DataFrame, k: int = 3, *,
+                       eligible: np.ndarray | None = None) -> dict[int, pd.DataFrame]:
+    """For each recommended item_index, the `k` past items (item_index, title, rating, ...) most similar to it.
+
+    Similarity: cosine on centred, normalised item embeddings (`item_similarities`), in [-1, 1]; `rank` is
+    the past item's place among all `eligible` items by similarity to the recommended one (1 = most similar).
+    Only `eligible` items (default: all) explain or are explained; an ineligible recommendation gets no rows.
+    Returns {item_index: past rows with `similarity` and `rank` columns, most similar first}.
+    """
+    eligible = np.ones(len(embeddings), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    past = past[eligible[past["item_index"].to_numpy()]].reset_index(drop=True)
+    pool = np.flatnonzero(eligible)
     out = {}
-    for row, idx in enumerate(recommended["item_index"]):
-        order = np.argsort(-sims[row], kind="stable")[:k]
-        out[int(idx)] = past.iloc[order].assign(similarity=sims[row][order]).reset_index(drop=True)
+    for idx in recommended["item_index"].to_numpy():
+        if not eligible[idx]:
+            out[int(idx)] = past.iloc[0:0].assign(similarity=[], rank=[])
+            continue
+        to_pool = item_similarities(embeddings, [idx], pool[pool != idx])[0]
+        sims = item_similarities(embeddings, [idx], past["item_index"].to_numpy())[0]
+        order = np.argsort(-sims, kind="stable")[:k]
+        ranks = [int((to_pool > sims[j]).sum()) + 1 for j in order]
+        out[int(idx)] = past.iloc[order].assign(similarity=sims[order], rank=ranks).reset_index(drop=True)
     return out
 
 

@@ -167,12 +167,16 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    """The leaderboard as markdown, csv, html, json or plain text (`table`)."""
+    """The leaderboard as markdown, csv, html, json or plain text (`table`).
+
+    CSV keeps numbers as numbers (valid, test, wall_s and duration_s in seconds, n_params); the other text
+    formats show them readable (4 decimals, `1m37s`, `349,377`).
+    """
     if fmt == "json":
         return json.dumps([_json_row(r) for r in frame.to_dict(orient="records")], indent=2) + "\n"
-    shown = display_frame(frame)
     if fmt == "csv":
-        return shown.to_csv(index=False)
+        return frame.assign(params=frame["params"].map(format_params)).to_csv(index=False)
+    shown = display_frame(frame)
     if fmt == "markdown":
         from recsearch.results.markdown import markdown_table
 
@@ -184,16 +188,47 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     raise RecsearchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def render_folded_html(frame: pd.DataFrame) -> str:
+    """The leaderboard as HTML with the columns that hold one value in every row folded into a header line."""
+    import html
+
+    shown, folded = fold_constant_columns(display_frame(frame))
+    header = f'<p class="folded">{html.escape(folded_text(folded))}</p>' if folded else ""
+    return header + shown.to_html(index=False, na_rep="", classes="leaderboard", border=0)
+
+
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells as strings: metrics to 4 decimals, wall time readable, parameters as k=v."""
+    """Cells as strings: metrics to 4 decimals, wall time readable, counts with separators, parameters as k=v."""
     shown = frame.astype(object).copy()
     for col in ("valid", "test"):
         shown[col] = frame[col].map(lambda v: "" if _missing(v) else f"{v:.4f}")
     for col in ("wall_s", "duration_s"):
         if col in shown:
             shown[col] = frame[col].map(format_seconds)
+    if "n_params" in shown:
+        shown["n_params"] = frame["n_params"].map(format_count)
     shown["params"] = frame["params"].map(format_params)
     return shown.map(lambda v: "" if _missing(v) else str(v))
+
+
+FOLD_NEVER = ("rank", "valid", "params")
+
+
+def fold_constant_columns(shown: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Columns holding one value in every row (of 2 or more) moved out: the frame without them and {column: value}.
+
+    `rank`, `valid` and `params` always stay. Example: a per-trial board of one study folds study, variant, task.
+    """
+    if len(shown) < 2:
+        return shown, {}
+    folded = {c: str(shown[c].iloc[0]) for c in shown.columns
+              if c not in FOLD_NEVER and shown[c].astype(str).nunique(dropna=False) == 1}
+    return shown.drop(columns=list(folded)), folded
+
+
+def folded_text(folded: dict[str, str]) -> str:
+    """{'study': 'b', 'test': ''} -> 'same in every row: study b, test -'."""
+    return "same in every row: " + ", ".join(f"{k} {v or '-'}" for k, v in folded.items())
 
 
 def format_params(params: dict) -> str:
@@ -211,6 +246,11 @@ def format_seconds(value: Any) -> str:
     if s < 3600:
         return f"{int(s // 60)}m{int(s % 60):02d}s"
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+def format_count(value: Any) -> str:
+    """349377 -> '349,377': how every table prints parameter counts."""
+    return "" if _missing(value) else f"{int(value):,}"
 
 
 def wall_seconds(frame: pd.DataFrame) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import pandas as pd
 
@@ -19,6 +20,8 @@ def markdown_table(frame: pd.DataFrame, *, floatfmt: str = ".4f") -> str:
 def _cell(value: object, floatfmt: str) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{int(value):,}"  # counts as in every table: 349,377
     if isinstance(value, float):
         if abs(value) >= 1e5:
             return f"{value:,.0f}"

@@ -1,4 +1,9 @@
-"""Plotly figures of the report. Each takes the DataFrames `recsearch.results.report` computes; no study access."""
+"""Plotly figures of the report.
+
+Where `optuna.visualization` draws the same plot (history, parallel coordinates, Pareto front) it draws it
+from the study; the other figures take the DataFrames `recsearch.results.report` computes. Log-scaled
+parameters get log axes; trial numbers get integer ticks.
+"""
 
 from __future__ import annotations
 
@@ -21,20 +26,23 @@ def empty_figure(message: str) -> Any:
     return _layout(fig, "", height=220)
 
 
-def history_figure(history: pd.DataFrame, metric: str) -> Any:
-    """Validation metric of each finished trial and the best so far, by trial number."""
-    import plotly.graph_objects as go
+def history_figure(study: Any, metric: str) -> Any:
+    """Optuna's optimization history: the validation metric of each finished trial and the best so far."""
+    from optuna.visualization import plot_optimization_history
 
-    if history.empty:
+    numbers = [t.number for t in study.get_trials(deepcopy=False, states=_complete())]
+    if not numbers:
         return empty_figure("no finished trial yet")
-    fig = go.Figure([
-        go.Scatter(x=history["number"], y=history["value"], mode="markers", name="trial", marker={"color": BLUE}),
-        go.Scatter(x=history["number"], y=history["best"], mode="lines", name="best so far",
-                   line={"color": ORANGE, "shape": "hv"}),
-    ])
+    fig = plot_optimization_history(study, target=_first_value(study), target_name=f"validation {metric}")
+    fig.update_traces(line_shape="hv", name="best so far", selector={"mode": "lines"})
+    integer_ticks(fig, max(numbers))
     fig.update_xaxes(title="trial")
-    fig.update_yaxes(title=f"validation {metric}")
     return _layout(fig, "Optimization history")
+
+
+def integer_ticks(fig: Any, largest: int) -> None:
+    """Whole-number ticks on the x axis (trial numbers): every one up to 10, else plotly's integer steps."""
+    fig.update_xaxes(tickformat="d", **({"tick0": 0, "dtick": 1} if largest <= 10 else {}))
 
 
 def importance_figure(importances: pd.DataFrame, note: str | None = None) -> Any:
@@ -49,21 +57,26 @@ def importance_figure(importances: pd.DataFrame, note: str | None = None) -> Any
     return _layout(fig, "Parameter importances", height=max(260, 40 * len(order) + 120))
 
 
-def parallel_figure(frame: pd.DataFrame, metric: str) -> Any:
-    """Parallel coordinates of the finished trials: every parameter and the metric (categoricals coded)."""
-    import plotly.graph_objects as go
+def parallel_figure(study: Any, metric: str) -> Any:
+    """Optuna's parallel coordinates of the finished trials: log parameters on log10 axes, inactive ones at None."""
+    from optuna.visualization import plot_parallel_coordinate
 
-    if frame.empty:
-        return empty_figure("no finished trial yet")
-    dims = [_dimension(frame[col], col) for col in frame.columns if col not in ("number", "value")]
-    dims.append({"label": metric, "values": frame["value"].tolist()})
-    line = {"color": frame["value"].tolist(), "colorscale": "Viridis_r", "showscale": True}
-    fig = go.Figure(go.Parcoords(dimensions=dims, line=line))
-    return _layout(fig, "Parallel coordinates", height=460)
+    trials = study.get_trials(deepcopy=False, states=_complete())
+    if not any(t.params for t in trials):
+        return empty_figure("no finished trial with a searched parameter yet")
+    fig = plot_parallel_coordinate(study, target=_first_value(study), target_name=metric)
+    fig = _layout(fig, "Parallel coordinates", height=480)
+    # the title sits above the plot area and the top tick labels reach y=1.08: keep them apart
+    fig.update_layout(title={"y": 0.98, "yref": "container", "yanchor": "top"}, margin={"t": 90, "b": 70})
+    return fig
 
 
-def slice_figure(slices: pd.DataFrame, metric: str, *, columns: int = 3) -> Any:
-    """One scatter per parameter: the metric against the parameter's value."""
+def slice_figure(slices: pd.DataFrame, metric: str, *, log_params: frozenset[str] = frozenset(),
+                 columns: int = 3) -> Any:
+    """One scatter per parameter (3 per row, so many parameters stay readable): the metric against its value.
+
+    Parameters in `log_params` (sampled on a log scale) get a log x axis.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -74,12 +87,29 @@ def slice_figure(slices: pd.DataFrame, metric: str, *, columns: int = 3) -> Any:
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=params, vertical_spacing=0.5 / max(rows, 1) * 0.5)
     for k, param in enumerate(params):
         part = slices[slices["param"] == param]
+        where = {"row": k // columns + 1, "col": k % columns + 1}
         fig.add_trace(go.Scatter(x=part["x"], y=part["value"], mode="markers", showlegend=False,
                                  text=[f"trial {n}" for n in part["number"]],
                                  marker={"color": part["number"], "colorscale": "Blues", "line": {"width": 0.5}}),
-                      row=k // columns + 1, col=k % columns + 1)
+                      **where)
+        if param in log_params:
+            fig.update_xaxes(type="log", exponentformat="e", **where)
     fig.update_yaxes(title=metric, col=1)
     return _layout(fig, "Slice plots", height=260 * rows + 80)
+
+
+def pareto_figure(study: Any, names: list[str]) -> Any:
+    """Optuna's Pareto-front plot of a 2- or 3-objective study; `names` label the objectives' axes."""
+    from optuna.visualization import plot_pareto_front
+
+    if not study.get_trials(deepcopy=False, states=_complete()):
+        return empty_figure("no finished trial yet")
+    if len(study.directions) not in (2, 3):
+        return empty_figure(f"a Pareto plot draws 2 or 3 objectives; this study has {len(study.directions)}")
+    fig = plot_pareto_front(study, target_names=names)
+    if len(names) == 2 and names[1] == "params":  # parameter counts span orders of magnitude
+        fig.update_yaxes(type="log", exponentformat="SI")
+    return _layout(fig, "Pareto front", height=480 if len(names) == 2 else 640)
 
 
 def curves_figure(curves: pd.DataFrame, metric: str) -> Any:
@@ -126,19 +156,21 @@ def histories_figure(histories: pd.DataFrame, metric: str) -> Any:
     for study, part in histories.groupby("study", sort=False):
         fig.add_trace(go.Scatter(x=part["number"], y=part["best"], mode="lines+markers", name=str(study),
                                  line={"shape": "hv"}))
+    integer_ticks(fig, int(histories["number"].max()))
     fig.update_xaxes(title="trial")
     fig.update_yaxes(title=f"best validation {metric} so far")
     return _layout(fig, "Search histories")
 
 
-def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().sum() == values.notna().sum() and values.notna().any():
-        return {"label": label, "values": numeric.tolist()}
-    cats = sorted(values.fillna("-").astype(str).unique())
-    codes = {c: i for i, c in enumerate(cats)}
-    return {"label": label, "values": [codes[v] for v in values.fillna("-").astype(str)],
-            "tickvals": list(range(len(cats))), "ticktext": cats}
+def _complete() -> tuple:
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE,)
+
+
+def _first_value(study: Any) -> Any:
+    """The target of a multi-objective study's plots: its first objective (the validation metric)."""
+    return (lambda t: t.values[0]) if len(study.directions) > 1 else None
 
 
 def _layout(fig: Any, title: str, *, height: int = 420) -> Any:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.leaderboard import leaderboard, metric_ascending, record_trials, render, selected_trial
+from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_trials, render_folded_html,
+                                          selected_trial)
 from recsearch.results.studies import COMPARISON_FILE, StudyRecord
 from recsearch.search.storage import redact
 
@@ -85,6 +86,20 @@ def slice_frame(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["param", "x", "value", "number"])
 
 
+def log_params(study: Any) -> frozenset[str]:
+    """The parameters sampled on a log scale (`tag(log, ...)` in the space: `log=True` in the study's distributions)."""
+    return frozenset(name for t in study.get_trials(deepcopy=False) for name, dist in t.distributions.items()
+                     if getattr(dist, "log", False))
+
+
+def objective_labels(record: StudyRecord) -> list[str]:
+    """Axis names of the study's objectives: the validation metric, then `search.objectives` (params, latency)."""
+    extra = list((record.config.get("search") or {}).get("objectives") or [])
+    names = [f"validation {record.metric}", *extra]
+    n = len(record.study.directions)
+    return names[:n] + [f"objective {i}" for i in range(len(names), n)]
+
+
 def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES) -> pd.DataFrame:
     """Validation curves (number, group top|pruned, epoch, value) of the `top` best trials and the pruned ones."""
     done = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize").head(top)
@@ -123,16 +138,20 @@ def study_report(record: StudyRecord) -> Report:
     imp, note = importance_frame(record.study)
     counts = ", ".join(f"{k.lower()} {v}" for k, v in trials["state"].value_counts().sort_index().items()) or "none"
     sections = [
-        Section("Leaderboard", html=render(board.head(20), "html")),
-        Section("Optimization history", plots.history_figure(history_frame(trials, direction), metric)),
+        Section("Leaderboard", html=render_folded_html(board.head(20))),
+        Section("Optimization history", plots.history_figure(record.study, metric)),
         Section("Parameter importances", plots.importance_figure(imp, note), html=_note(note)),
-        Section("Parallel coordinates", plots.parallel_figure(param_frame(trials), metric)),
-        Section("Slice plots", plots.slice_figure(slice_frame(trials), metric)),
+        Section("Parallel coordinates", plots.parallel_figure(record.study, metric)),
+        Section("Slice plots", plots.slice_figure(slice_frame(trials), metric, log_params=log_params(record.study)),
+                html=_note("log-scaled parameters are drawn on log axes")),
         Section("Learning curves", plots.curves_figure(curves_frame(trials, direction), metric),
                 html=_note(f"validation {metric} per epoch: the {TOP_CURVES} best trials (solid), pruned (dashed)")),
         Section("Best config", html=f"<pre>{html.escape(best_config_text(record, trials))}</pre>"),
         Section("Environment", html=_kv_table(environment_of(record, trials))),
     ]
+    if len(record.study.directions) > 1:
+        sections.insert(2, Section("Pareto front", plots.pareto_figure(record.study, objective_labels(record)),
+                                   html=_note("every finished trial; the Pareto-optimal ones highlighted")))
     subtitle = (f"variant {record.variant}, task {record.task}, selection on validation {metric} ({direction}); "
                 f"trials: {counts}; storage {redact(record.storage_url)}")
     return Report(f"Study {record.name}", subtitle, sections)
@@ -146,7 +165,7 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
     board = leaderboard(records, baselines, metric=metric)
     histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
                           ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
-    sections = [Section("Leaderboard", html=render(board, "html")),
+    sections = [Section("Leaderboard", html=render_folded_html(board)),
                 Section("Best metric per variant", plots.comparison_bar_figure(board, metric)),
                 Section("Search histories", plots.histories_figure(histories, metric))]
     if (folder / COMPARISON_FILE).is_file():
@@ -233,7 +252,7 @@ h1 {{ margin-bottom: 4px; }} .sub {{ color: #555; margin-top: 0; }}
 section {{ margin: 28px 0; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: 4px; }}
 table {{ border-collapse: collapse; font-size: 13px; }} th, td {{ padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; }}
 pre {{ background: #f6f8fa; padding: 12px; font-size: 12px; max-height: 420px; overflow: auto; }}
-.note {{ color: #666; font-style: italic; }}
+.note {{ color: #666; font-style: italic; }} .folded {{ color: #444; margin: 4px 0; }}
 </style>
 <script type="text/javascript">{plotlyjs}</script>
 </head><body>

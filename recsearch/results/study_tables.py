@@ -14,6 +14,8 @@ from recsearch.results.markdown import markdown_table
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
                 "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid")
 
+COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
+
 
 def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.DataFrame:
     """One row per trial: number, state, value(s), every active parameter, curve, metrics, provenance keys."""
@@ -99,6 +101,8 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
     params = [c for c in frame.columns if c.startswith("params_")]
     cols = ["number", *names, f"test_{cfg.task.metric}", "epochs_run", "n_params", "duration_s", *params]
     table = top[[c for c in cols if c in top.columns]].rename(columns=lambda c: c.removeprefix("params_"))
+    for col in set(COUNT_COLUMNS) & set(table.columns):  # floats when some trial has none: print them as counts
+        table[col] = pd.to_numeric(table[col], errors="coerce").round().astype("Int64")
     lines = [f"# Study `{study.study_name}`", "",
              f"- model: `{cfg.model.name}`, task: `{cfg.task.name}`, dataset: `{cfg.data.name}`, "
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",

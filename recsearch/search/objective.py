@@ -60,6 +60,7 @@ def config_text(cfg: Any) -> str:
 def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs."""
     from recsearch.provenance import environment_info
+    from recsearch.search.live import live_status
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import backend_versions
     from recsearch.training.trainer import train
@@ -72,7 +73,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives)
     start = time.perf_counter()
     try:
-        result = train(cfg, ctx.data, callbacks=[pruning])
+        result = train(cfg, ctx.data, callbacks=[pruning, live_status(trial, f"val_{metric}")])
     finally:
         _set_attrs(trial, val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
     _set_attrs(trial, **result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,

@@ -1,26 +1,50 @@
-"""Live progress of a sweep: trials done / pruned / failed, best value so far, ETA (read from the storage)."""
+"""Live progress of a sweep: trials done / pruned / failed, best value, the running trials' epoch and latest
+metric, elapsed time and ETA (both H:MM:SS).
+
+Counts and the best value are read from the study's storage, so every worker's trials are seen; what the
+running trials are doing comes from `recsearch.search.live` (in-process for one worker, per-worker files
+for N workers), so the bar moves during a trial, not only when one ends.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from recsearch.search import live
+
+SHOWN_RUNNING = 2  # running trials described in full; the others are counted
+
 
 class SweepProgress:
-    """A rich progress bar fed from the study's storage, so it sees every worker's trials."""
+    """A rich progress bar fed from the study's storage and from the running trials' live statuses."""
 
     def __init__(self, study: Any, n_trials: int, *, enabled: bool = True):
         self.study, self.n_trials, self.enabled = study, n_trials, enabled
         self._start = time.time()
-        self._initial_done = None
+        self._initial_done: int | None = None
+        self._local: dict[int, live.TrialStatus] = {}
+        self._running: set[int] = set()  # trial numbers RUNNING in the storage at the last update
+        self._summary, self._live_dir, self._saved_env = "", None, None
         self._progress = Progress(
             TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(), TextColumn("eta {task.fields[eta]}"), disable=not enabled, transient=False)
-        self._task = self._progress.add_task("sweep", total=n_trials, detail="", eta="?")
+            TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("eta {task.fields[eta]}"),
+            disable=not enabled, transient=False)
+        self._task = self._progress.add_task("sweep", total=n_trials, detail="", eta=clock(None))
 
     def __enter__(self) -> "SweepProgress":
+        if self.enabled:
+            self._live_dir = Path(tempfile.mkdtemp(prefix="recsearch-live-"))
+            self._saved_env = os.environ.get(live.LIVE_DIR_ENV)
+            os.environ[live.LIVE_DIR_ENV] = str(self._live_dir)  # inherited by spawned workers
+            live.install_board(self.on_status)
         self._progress.start()
         self.update()
         return self
@@ -28,25 +52,60 @@ class SweepProgress:
     def __exit__(self, *exc: Any) -> None:
         self.update()
         self._progress.stop()
+        if self.enabled:
+            live.install_board(None)
+            if self._saved_env is None:
+                os.environ.pop(live.LIVE_DIR_ENV, None)
+            else:
+                os.environ[live.LIVE_DIR_ENV] = self._saved_env
+            shutil.rmtree(self._live_dir, ignore_errors=True)
 
     def counts(self) -> dict[str, int]:
         """Trials by state name (complete, pruned, fail, running, waiting)."""
-        out: dict[str, int] = {}
-        for t in self.study.get_trials(deepcopy=False):
-            out[t.state.name.lower()] = out.get(t.state.name.lower(), 0) + 1
-        return out
+        return _tally(self.study.get_trials(deepcopy=False))
+
+    def on_status(self, status: live.TrialStatus | None, pid: int) -> None:
+        """A running trial of this process moved (epoch, step or metric): redraw its part of the bar now."""
+        if status is None:
+            self._local.pop(pid, None)
+        else:
+            self._local[pid] = status
+        self._show()
+
+    def statuses(self) -> list[live.TrialStatus]:
+        """The running trials' statuses: this process's, and the workers' files of trials the storage holds RUNNING."""
+        found = {s.trial: s for s in self._local.values()}
+        if self._live_dir is not None:
+            found.update({s.trial: s for s in live.read_status_files(self._live_dir) if s.trial in self._running})
+        return [s for _, s in sorted(found.items())]
 
     def update(self) -> None:
-        """Refresh counts, best value and ETA from the storage."""
+        """Refresh counts, best value, running trials and ETA from the storage."""
         if not self.enabled:
             return
-        c = self.counts()
+        trials = self.study.get_trials(deepcopy=False)
+        c = _tally(trials)
+        self._running = {t.number for t in trials if t.state.name == "RUNNING"}
+        self._local = {pid: s for pid, s in self._local.items() if s.trial in self._running}  # e.g. a crashed trial
         done = c.get("complete", 0) + c.get("pruned", 0)
         if self._initial_done is None:
             self._initial_done = done
-        best = self._best()
-        detail = f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0)} running {c.get('running', 0)} best {best}"
-        self._progress.update(self._task, completed=min(done, self.n_trials), detail=detail, eta=self._eta(done))
+        self._summary = f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0)} best {self._best()}"
+        self._progress.update(self._task, completed=min(done, self.n_trials), eta=clock(self._eta(done)))
+        self._show()
+
+    def detail(self) -> str:
+        """The bar's text: counts and best, then what the running trials are doing."""
+        statuses = self.statuses()
+        if not statuses:
+            return f"{self._summary} | running {len(self._running)}"
+        shown = "; ".join(s.text() for s in statuses[:SHOWN_RUNNING])
+        more = f"; +{len(statuses) - SHOWN_RUNNING} more" if len(statuses) > SHOWN_RUNNING else ""
+        return f"{self._summary} | running {len(statuses)}: {shown}{more}"
+
+    def _show(self) -> None:
+        if self.enabled:
+            self._progress.update(self._task, detail=self.detail())
 
     def _best(self) -> str:
         try:
@@ -55,9 +114,20 @@ class SweepProgress:
             return "-"
         return f"{values[0]:.4f}" if values else "pareto"
 
-    def _eta(self, done: int) -> str:
+    def _eta(self, done: int) -> float | None:
         new = done - (self._initial_done or 0)
         if new <= 0:
-            return "?"
-        seconds = (time.time() - self._start) / new * max(0, self.n_trials - done)
-        return time.strftime("%H:%M:%S", time.gmtime(seconds))
+            return None
+        return (time.time() - self._start) / new * max(0, self.n_trials - done)
+
+
+def _tally(trials: list) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in trials:
+        out[t.state.name.lower()] = out.get(t.state.name.lower(), 0) + 1
+    return out
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds as H:MM:SS, the format of rich's elapsed column ('-:--:--' when unknown)."""
+    return "-:--:--" if seconds is None else str(timedelta(seconds=int(seconds)))

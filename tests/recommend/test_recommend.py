@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -86,17 +87,71 @@ def test_recommend_command_prints_items_profile_and_explanations(ml_run, capsys)
     n = (ratings["userId"] == 1).sum()
     assert f"User 1: {n} ratings, mean rating {ratings.loc[ratings['userId'] == 1, 'rating'].mean():.2f}" in flat
     assert "Ratings per genre" in flat and "Top-rated items" in flat and "similar" in flat
+    assert re.search(r"\(-?[01]\.\d\d, #\d+, [0-5](\.5)?\)", flat) or "too few ratings to explain" in flat
 
 
-def test_explanations_are_nearest_past_items_by_cosine():
+def test_explanations_are_nearest_past_items_by_centred_cosine():
     from recsearch.recommend import similar_past_items
 
     emb = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [-1.0, 0.0]])
     recs = pd.DataFrame({"item_index": [0]})
     past = pd.DataFrame({"item_index": [1, 2, 3], "title": ["b", "c", "d"], "rating": [3.0, 4.0, 5.0]})
     near = similar_past_items(emb, recs, past, k=2)[0]
+    centred = emb - emb.mean(axis=0)  # by hand: minus the mean item vector, then cosine
+    expected = centred[0] @ centred[2] / np.linalg.norm(centred[0]) / np.linalg.norm(centred[2])
     assert near["title"].tolist() == ["c", "b"]
-    assert near["similarity"].iloc[0] == pytest.approx(0.9 / np.hypot(0.9, 0.1))
+    assert near["similarity"].iloc[0] == pytest.approx(expected)
+    assert expected != pytest.approx(0.9 / np.hypot(0.9, 0.1))  # not the raw cosine
+
+
+def test_a_shared_offset_does_not_make_every_item_similar():
+    """Embeddings = one large common vector + item-specific parts (what training often gives): raw cosines are
+    all about 1 and rank nothing; centred cosines recover which items are alike."""
+    from recsearch.recommend.recommender import item_similarities
+
+    rng = np.random.default_rng(0)
+    own = rng.normal(size=(50, 8))
+    own[1] = own[0] + 0.1 * rng.normal(size=8)  # item 1 is item 0's near twin
+    emb = np.full(8, 20.0) + own
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    raw = unit[1:] @ unit[0]
+    assert (raw > 0.98).all()  # the old explanation: no signal
+    sims = item_similarities(emb, [0], np.arange(1, 50))[0]
+    assert sims.argmax() == 0 and sims[0] > 0.9  # the twin first
+    assert np.median(sims) < 0.3 and sims.min() < -0.3
+
+
+def test_rarely_rated_items_neither_explain_nor_are_explained():
+    from recsearch.recommend import similar_past_items
+
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0], [1.0, 0.05]])
+    eligible = np.array([True, False, True, True, False])
+    recs = pd.DataFrame({"item_index": [0, 4]})
+    past = pd.DataFrame({"item_index": [1, 2, 3], "title": ["b", "c", "d"], "rating": [3.0, 4.0, 5.0]})
+    near = similar_past_items(emb, recs, past, k=2, eligible=eligible)
+    assert "b" not in near[0]["title"].tolist() and len(near[0]) == 2
+    assert near[0]["rank"].tolist() == [1, 2]  # c and d are the only other eligible items
+    assert near[4].empty
+
+
+def test_similar_items_of_a_popular_movie_are_not_all_near_one(ml_run):
+    """On the real model: the 10 items most similar to the most-rated movie spread, not all at 0.98-1.00."""
+    from recsearch.recommend import load_model_for
+    from recsearch.recommend.recommender import item_embeddings, item_similarities, well_trained_items
+    from recsearch.training.run import prepare_for
+
+    run_dir, data_dir = ml_run
+    ratings, _ = raw_files(data_dir)
+    popular = ratings["movieId"].value_counts().index[0]  # Forrest Gump (356) in ml-latest-small
+    loaded = load_model_for(run_dir)
+    data = prepare_for(loaded.cfg)
+    idx = int(np.flatnonzero(data.item_ids == popular)[0])
+    pool = np.flatnonzero(well_trained_items(data))
+    assert idx in pool and 500 < len(pool) < data.num_items
+    sims = item_similarities(item_embeddings(loaded.model), [idx], pool[pool != idx])[0]
+    top = np.sort(sims)[::-1][:10]
+    assert not ((top >= 0.98) & (top <= 1.0)).all(), top
+    assert sims.min() < 0 < sims.max() and sims.std() > 0.1 and np.all(np.abs(sims) <= 1 + 1e-9)
 
 
 def test_model_without_item_embedding_is_reported():

@@ -50,3 +50,10 @@ def sweeps(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Swee
                    "search.n_warmup_steps=0", "search.seed=1")
     BASELINES.to_csv(a.parent / "baselines.csv", index=False)
     return Sweeps(results=results, folder=a.parent, a=a, b=b)
+
+
+@pytest.fixture(scope="session")
+def pareto_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Path:
+    """A study of 4 trials on 2 objectives: validation rmse and the model's parameter count."""
+    results = tmp_path_factory.mktemp("pareto") / "results"
+    return tiny_sweep(results, shared_cache, "two", "search.n_trials=4", "search.objectives=[params]")

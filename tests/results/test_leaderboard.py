@@ -96,7 +96,7 @@ def test_rich_table_in_a_terminal(sweeps):
     board = leaderboard(load_many([str(sweeps.results)]), read_baselines(sweeps.folder / "baselines.csv"))
     Console(file=buf, width=250, force_terminal=True, color_system=None).print(rich_table(board))
     text = buf.getvalue()
-    assert "Leaderboard (validation rmse" in text and "┃" in text and "oracle" in text
+    assert "Leaderboard (validation rmse" in text and "───" in text and "oracle" in text
     assert text.index("oracle") < text.index("global_mean")  # ranked rows in order
 
 
@@ -287,3 +287,75 @@ def test_records_and_errors_never_show_a_storage_password(monkeypatch):
     with pytest.raises(RecsearchError) as err:
         load_storage(url, "nope")
     assert "secret" not in str(err.value)
+
+
+# --- numbers in files, counts everywhere, a terminal of 150 columns ------------------------------------------------
+
+def test_csv_columns_are_numbers(sweeps, capsys):
+    """wall_s and duration_s are seconds (numbers), n_params a plain integer: the CSV is for computing."""
+    from recsearch.results.leaderboard import wall_seconds
+
+    _, out, _ = cli(capsys, str(sweeps.results), "--format", "csv", "--filter", "kind=study")
+    board = pd.read_csv(io.StringIO(out)).set_index("study")
+    for col in ("valid", "test", "wall_s", "n_params", "complete"):
+        assert pd.api.types.is_numeric_dtype(board[col]), (col, board[col].tolist())
+    trials = pd.read_parquet(sweeps.a / "trials.parquet")
+    assert board.loc["a", "wall_s"] == pytest.approx(wall_seconds(trials), abs=1e-3)
+    _, out, _ = cli(capsys, str(sweeps.results), "--per-trial", "--format", "csv", "--filter", "study=a")
+    per_trial = pd.read_csv(io.StringIO(out)).set_index("trial").sort_index()
+    assert pd.api.types.is_float_dtype(per_trial["duration_s"])
+    np_trials = trials.set_index("number").sort_index()
+    assert per_trial["duration_s"].tolist() == pytest.approx(np_trials["duration_s"].tolist(), abs=1e-3)
+
+
+def test_parameter_counts_print_the_same_everywhere(sweeps, capsys):
+    from recsearch.results.leaderboard import format_count
+
+    assert format_count(349377) == "349,377" and format_count(349377.0) == "349,377" and format_count(None) == ""
+    n = int(expected_best(sweeps.a)["n_params"])
+    shown = f"{n:,}"
+    assert n >= 1000 and "," in shown
+    _, md, _ = cli(capsys, str(sweeps.results), "--format", "markdown")
+    _, text, _ = cli(capsys, str(sweeps.results))
+    summary = (sweeps.a / "summary.md").read_text()
+    for output in (md, text, summary):
+        assert shown in output and f" {n} " not in output and "e+0" not in output
+
+
+def test_per_trial_fits_a_150_column_terminal(sweeps):
+    """Every line within 150 characters; constant columns named in the title; each trial's row whole."""
+    from rich.console import Console
+
+    from recsearch.commands.leaderboard_cmd import rich_table
+    from recsearch.results.leaderboard import leaderboard
+    from recsearch.results.studies import load_many
+
+    board = leaderboard(load_many([str(sweeps.results)]), per_trial=True)
+    buf = io.StringIO()
+    Console(file=buf, width=150, force_terminal=True, color_system=None).print(rich_table(board, 150))
+    lines = buf.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 150
+    text = buf.getvalue()
+    assert "same in every row: kind trial, experiment default, variant mlp, task rating, metric rmse" in text
+    header = next(line for line in lines if " valid " in line)
+    assert header.split()[:3] == ["rank", "study", "valid"] and "variant" not in header
+    for _, row in board.iterrows():  # one line per trial starts with its rank, study and validation value
+        if pd.notna(row["valid"]):
+            assert any(line.split()[:3] == [str(row["rank"]), row["study"], f"{row['valid']:.4f}"] for line in lines)
+    assert "depth=" in text and "model.depth=" not in text  # short parameter names
+
+
+def test_narrow_terminal_leaves_out_columns_and_says_which(sweeps):
+    from rich.console import Console
+
+    from recsearch.results.leaderboard import leaderboard
+    from recsearch.results.studies import load_many
+    from recsearch.results.terminal_table import terminal_table
+
+    board = leaderboard(load_many([str(sweeps.results)]), per_trial=True)
+    buf = io.StringIO()
+    Console(file=buf, width=80, force_terminal=True, color_system=None).print(terminal_table(board, 80))
+    text = buf.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    flat = " ".join(text.split())
+    assert "left out to fit 80 columns: duration_s, epochs_run, test (--format csv has every column)" in flat

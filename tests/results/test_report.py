@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import struct
@@ -10,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 
 from recsearch.cli import main
@@ -149,3 +151,69 @@ def test_study_report_never_shows_a_storage_password():
                          config=config)
     text = render_html(study_report(record))
     assert "secret" not in text and "postgresql://u:***@h/db" in text
+
+
+# --- scales, Pareto front, folded columns: a real 2-objective sweep (validation rmse and parameter count) ----------
+
+def space_log_params() -> set[str]:
+    """The parameters written `tag(log, ...)` in the mlp search space, as the composed config holds them."""
+    from recsearch.config import compose_config
+
+    space = compose_config(["model=mlp"]).search_space
+    return {k for k, v in space.params.items() if str(v).startswith("tag(log")}
+
+
+LOG_PARAMS = space_log_params()
+
+
+def sections_of(folder: Path) -> dict:
+    from recsearch.results.report import study_report
+    from recsearch.results.studies import load_study_folder
+
+    return {s.title: s for s in study_report(load_study_folder(folder)).sections}
+
+
+def test_log_parameters_get_log_axes(pareto_study):
+    slices = sections_of(pareto_study)["Slice plots"].figure
+    titles = [a.text for a in slices.layout.annotations]  # subplot titles, in subplot order
+    assert {"model.l2", "train.learning_rate"} <= LOG_PARAMS <= set(titles)
+    for k, param in enumerate(titles):
+        axis = slices.layout[f"xaxis{k + 1 if k else ''}"]
+        assert (axis.type == "log") == (param in LOG_PARAMS), (param, axis.type)
+    parallel = sections_of(pareto_study)["Parallel coordinates"].figure
+    labels = list(parallel.layout.xaxis.ticktext)
+    position = labels.index("model.l2")
+    texts = [a.text for a in parallel.layout.annotations if a.x == position]
+    powers = [t for t in texts if math.log10(float(t)).is_integer()]
+    assert len(powers) >= 2, texts  # a log10 axis ticks at powers of ten; a linear one at 5 even steps
+
+
+def test_pareto_front_history_ticks_and_folded_leaderboard(pareto_study):
+    sections = sections_of(pareto_study)
+    pareto = sections["Pareto front"].figure
+    assert pareto.layout.xaxis.title.text == "validation rmse" and pareto.layout.yaxis.title.text == "params"
+    trials = pd.read_parquet(pareto_study / "trials.parquet")
+    done = trials[trials["state"] == "COMPLETE"]
+    drawn = sorted(float(x) for trace in pareto.data for x in (trace.x or ()))
+    assert drawn == pytest.approx(sorted(done["value"]))  # every finished trial, at its validation rmse
+    history = sections["Optimization history"].figure
+    assert history.layout.xaxis.dtick == 1 and history.layout.xaxis.tickformat == "d"
+    parallel = sections["Parallel coordinates"].figure
+    assert parallel.layout.title.yref == "container" and parallel.layout.margin.t >= 90
+    board = sections["Leaderboard"].html
+    assert "same in every row: kind trial, experiment default, study two, variant mlp" in board
+    assert "<th>variant</th>" not in board and "<th>valid</th>" in board
+
+
+@needs_chromium
+def test_report_with_log_axes_and_pareto_renders_and_screenshots(pareto_study, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the user runs it from another folder
+    code, out, _ = report(capsys, str(pareto_study), "--output", "two.html", "--screenshot", "two.png")
+    assert code == 0 and "two.png" in out
+    page = (tmp_path / "two.html").read_text()
+    assert "<h2>Pareto front</h2>" in page and '"type":"log"' in page
+    plots, errors = render_in_chromium(tmp_path / "two.html", tmp_path)
+    assert len(plots) == 6 and all(plots.values()), plots
+    assert errors == []
+    head = (tmp_path / "two.png").read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24])[0] == 1400

@@ -1,0 +1,135 @@
+"""Live progress: the running trial's epoch and latest metric reach the sweep's bar during the trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsearch.search import live
+from recsearch.search.progress import SweepProgress, clock
+
+SPACE = ["~search_space", "+search_space={params: {model.depth: 'range(1, 3)', model.width: 'choice(8, 16)'}}"]
+
+
+class Recorder:
+    """A board that keeps every status it is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[live.TrialStatus | None] = []
+
+    def __call__(self, status: live.TrialStatus | None, pid: int) -> None:
+        self.sent.append(status)
+
+
+class FakeTrial:
+    number = 7
+
+
+def test_callback_sends_epoch_metric_and_steps(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(live, "BATCH_EVERY_S", 0.0)
+    recorder = Recorder()
+    live.install_board(recorder)
+    try:
+        inp = keras.Input(shape=(2,))
+        model = keras.Model(inp, keras.layers.Dense(1)(inp))
+        model.compile(optimizer="sgd", loss="mse")
+        x, y = np.random.default_rng(0).normal(size=(64, 2)), np.zeros(64)
+        fit = model.fit(x, y, validation_data=(x, y), epochs=3, batch_size=16, verbose=0,
+                        callbacks=[live.live_status(FakeTrial(), "val_loss")])
+    finally:
+        live.install_board(None)
+    assert recorder.sent[-1] is None  # training ended: the trial's status is withdrawn
+    sent = [s for s in recorder.sent if s is not None]
+    assert {s.trial for s in sent} == {7} and {s.epochs for s in sent} == {3}
+    assert [s.epoch for s in sent] == sorted(s.epoch for s in sent) and sent[-1].epoch == 3
+    assert any(s.step == 4 and s.steps == 4 for s in sent)  # within-epoch progress
+    assert all(s.step <= s.steps for s in sent)
+    ends = {s.epoch: s.value for s in sent if s.value is not None}
+    assert ends[3] == pytest.approx(fit.history["val_loss"][2])
+    assert sent[-1].text() == f"trial 7 epoch 3/3 val_loss {fit.history['val_loss'][2]:.4f}"
+
+
+def test_status_files_are_read_back_skipping_stale_and_broken(tmp_path):
+    now = time.time()
+    live.write_status_file(tmp_path, 11, live.TrialStatus(3, 2, 5, "val_rmse", 0.91, pid=11, updated=now))
+    live.write_status_file(tmp_path, 12, live.TrialStatus(1, 1, 5, "val_rmse", None, pid=12, updated=now - 3600))
+    (tmp_path / "worker-13.json").write_text('{"trial": 4, "epo')  # a reader never sees this (renamed into place)
+    got = live.read_status_files(tmp_path, now=now)
+    assert [(s.trial, s.epoch, s.value) for s in got] == [(3, 2, 0.91)]
+    live.write_status_file(tmp_path, 11, None)
+    assert not (tmp_path / "worker-11.json").exists()
+    assert json.loads((tmp_path / "worker-12.json").read_text())["trial"] == 1
+
+
+def test_elapsed_and_eta_share_one_format():
+    from rich.progress import Progress, TimeElapsedColumn
+
+    now = [0.0]
+    progress = Progress(get_time=lambda: now[0])
+    task_id = progress.add_task("x")
+    task = next(t for t in progress.tasks if t.id == task_id)
+    now[0] = 97.4
+    assert str(TimeElapsedColumn().render(task)) == clock(97.4) == "0:01:37"
+    assert clock(3 * 3600 + 5) == "3:00:05" and clock(None) == "-:--:--"
+
+
+def _record_bar(monkeypatch) -> list[tuple[str, list[live.TrialStatus]]]:
+    """Every text the bar shows, with the statuses behind it, in order."""
+    shown: list[tuple[str, list[live.TrialStatus]]] = []
+    original = SweepProgress._show
+
+    def spy(self):
+        shown.append((self.detail(), self.statuses()))
+        original(self)
+
+    monkeypatch.setattr(SweepProgress, "_show", spy)
+    return shown
+
+
+@pytest.mark.slow
+def test_one_worker_bar_shows_each_trials_epoch_and_metric_while_it_runs(tiny, monkeypatch):
+    from recsearch.search.sweep import run_sweep
+
+    shown = _record_bar(monkeypatch)
+    report = run_sweep([*tiny, *SPACE, "search.n_trials=2", "search.study_name=live1", "search.pruner=none"])
+    trials = pd.read_parquet(report.folder / "trials.parquet")
+    texts = [text for text, _ in shown]
+    for _, trial in trials.iterrows():
+        n, curve = int(trial["number"]), list(trial["val_curve"])
+        first = next(i for i, t in enumerate(texts) if f"running 1: trial {n} epoch 1/2 val_rmse …" in t)
+        second = next(i for i, t in enumerate(texts) if f"running 1: trial {n} epoch 2/2 val_rmse {curve[0]:.4f}" in t)
+        done = next(i for i, t in enumerate(texts) if i > second and f"trial {n} " not in t)
+        assert first < second < done  # shown during the trial, withdrawn after it
+    assert texts[-1].endswith("running 0") and "best " in texts[-1]
+    assert live._board is None and live.LIVE_DIR_ENV not in os.environ  # uninstalled after the sweep
+
+
+@pytest.mark.slow
+def test_workers_status_files_reach_the_bar(tiny, monkeypatch):
+    """Two spawned workers write their running trials' statuses; the parent's bar shows them."""
+    from recsearch.search.sweep import run_sweep
+
+    shown = _record_bar(monkeypatch)
+    report = run_sweep([*tiny, *SPACE, "data.synthetic.n_users=400", "data.synthetic.n_items=200",
+                        "data.synthetic.n_ratings=20000", "train.epochs=3", "search.n_trials=2",
+                        "search.n_workers=2", "search.study_name=live2", "search.pruner=none"])
+    trials = pd.read_parquet(report.folder / "trials.parquet")
+    seen = [s for _, statuses in shown for s in statuses]
+    assert seen, "no running trial was ever shown"
+    pid_of = dict(zip(trials["number"], trials["pid"]))
+    for status in seen:  # each status names a real trial, written by the worker process that ran it
+        assert status.pid == pid_of[status.trial] and 1 <= status.epoch <= 3 and status.epochs == 3
+        assert status.metric == "val_rmse"
+        if status.value is not None:
+            curve = list(trials.set_index("number").loc[status.trial, "val_curve"])
+            assert any(v == pytest.approx(status.value) for v in curve)
+    assert any(f"trial {s.trial} epoch {s.epoch}/3" in text for text, statuses in shown for s in statuses)
+    assert not any(Path(report.folder).glob("worker-*.json"))  # nothing left in the study folder
