@@ -33,13 +33,17 @@ def hand_space() -> dict[str, Any]:
     }
 
 
-def sample(suggest: Callable[[str, Any], Any]) -> dict[str, Any]:
-    """Draw the active parameters of the space with a peer's `suggest(key, distribution)`."""
+def sample(suggest: Callable[[str, Any], Any], *, declare_all: bool = False) -> dict[str, Any]:
+    """Draw the active parameters of the space with a peer's `suggest(key, distribution)`.
+
+    With `declare_all`, every parameter is suggested and the inactive ones dropped afterwards: KerasTuner
+    gives a parameter its default (not a random value) in the first trial that declares it.
+    """
     values: dict[str, Any] = {}
     for key, dist in hand_space().items():
-        if key not in CONDITIONS or CONDITIONS[key](values):
+        if declare_all or key not in CONDITIONS or CONDITIONS[key](values):
             values[key] = suggest(key, dist)
-    return values
+    return {k: v for k, v in values.items() if k not in CONDITIONS or CONDITIONS[k](values)}
 
 
 def check_space() -> None:
@@ -157,7 +161,7 @@ def run_keras_tuner(kind: str, cfg: Any, data: Any, budget: dict, seed: int, fol
 
     common = dict(objective=kt.Objective("val_rmse", "min"), seed=seed, directory=folder, project_name=kind,
                   overwrite=True)
-    build = lambda hp: build_model(sample(lambda k, d: suggest(hp, k, d)), cfg, data)  # noqa: E731
+    build = lambda hp: build_model(sample(lambda k, d: suggest(hp, k, d), declare_all=True), cfg, data)  # noqa: E731
     if kind == "kt-random":
         tuner = Tuner(build, max_trials=budget["trials"] or 10**6, **common)
     else:

@@ -120,9 +120,10 @@ def print_table(title: str, runs: list[dict], ratio_of: str) -> None:
             print(f"{name:<13} {r['error']}")
         if ok:
             med = lambda key: median([float(r[key]) for r in ok if r[key] is not None])  # noqa: E731
+            ratio = f"{med('ratio'):.2f}" if any(r["ratio"] is not None for r in ok) else "n/a"
             print(f"{name:<13} {ok[0]['backend']:<10} {med('wall_s'):>7.1f} {med('search_s'):>8.1f} "
                   f"{med('complete'):>8.0f} {med('pruned'):>6.0f} {med('failed'):>6.0f} {med('epochs'):>6.0f} "
-                  f"{med('best_val_rmse'):>13.4f} {med('ratio'):>20.2f}")
+                  f"{med('best_val_rmse'):>13.4f} {ratio:>20}")
 
 
 def run_mode(mode: str, args: argparse.Namespace, work: Path) -> list[dict]:
@@ -188,6 +189,9 @@ def main() -> None:
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("child", "out")}
         Path(args.json).write_text(json.dumps({**header, "settings": settings, "modes": report}, indent=2, default=str))
+    failed = [r["contender"] for runs in report.values() for r in runs if "error" in r]
+    if failed:
+        sys.exit(f"peers.py: {len(failed)} run(s) failed ({', '.join(failed)}); their rows above name the log")
 
 
 def _version(package: str) -> str:
