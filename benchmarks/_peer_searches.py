@@ -94,7 +94,7 @@ def build_model(p: dict[str, Any], cfg: Any, data: Any) -> Any:
     for k in range(p["model.depth"]):
         width = max(4, round(p["model.width"] * 0.5**k)) if halving else p["model.width"]
         x = layers.Dense(width, activation=p["model.activation"], kernel_regularizer=regularizers.L2(p["model.l2"]))(x)
-        x = layers.Dropout(p["model.dropout"])(x)
+        x = layers.Dropout(p["model.dropout"])(x) if p["model.dropout"] > 0 else x
     out = layers.Dense(1, bias_initializer=keras.initializers.Constant(data.global_mean))(x)
     model = keras.Model({"user": user, "item": item}, layers.Reshape(())(out))
     lr, opt = p["train.learning_rate"], p["train.optimizer"]
