@@ -98,7 +98,8 @@ def build_model(p: dict[str, Any], cfg: Any, data: Any) -> Any:
     out = layers.Dense(1, bias_initializer=keras.initializers.Constant(data.global_mean))(x)
     model = keras.Model({"user": user, "item": item}, layers.Reshape(())(out))
     lr, opt = p["train.learning_rate"], p["train.optimizer"]
-    optimizer = {"adam": lambda: keras.optimizers.Adam(lr), "sgd": lambda: keras.optimizers.SGD(lr, momentum=p["train.momentum"]),
+    optimizer = {"adam": lambda: keras.optimizers.Adam(lr),
+                 "sgd": lambda: keras.optimizers.SGD(lr, momentum=p["train.momentum"]),
                  "rmsprop": lambda: keras.optimizers.RMSprop(lr, momentum=p["train.momentum"]),
                  "adamw": lambda: keras.optimizers.AdamW(lr, weight_decay=p["train.weight_decay"])}[opt]()
     model.compile(optimizer=optimizer, loss="mse", metrics=[ClippedRMSE(name="rmse")])
@@ -110,7 +111,8 @@ def fit_args(cfg: Any, data: Any, epochs: int) -> dict[str, Any]:
     import keras
 
     xy = lambda part: ({"user": part.users, "item": part.items}, part.ratings)  # noqa: E731
-    stop = keras.callbacks.EarlyStopping(monitor="val_rmse", patience=int(cfg.train.patience), restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_rmse", patience=int(cfg.train.patience),
+                                         restore_best_weights=True)
     count = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: EPOCHS_RUN.append(epoch))
     return dict(x=xy(data.train)[0], y=data.train.ratings, validation_data=xy(data.valid), epochs=epochs,
                 batch_size=int(cfg.train.batch_size), callbacks=[stop, count], verbose=0)

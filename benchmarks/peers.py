@@ -42,6 +42,7 @@ from recsearch.choices import BACKENDS  # noqa: E402
 CONTENDERS = ("recsearch", "optuna-loop", "kt-random", "kt-hyperband")
 PACKAGES = ("keras", "tensorflow", "jax", "optuna", "keras-tuner", "hydra-core", "numpy")
 
+
 def child(args: argparse.Namespace) -> None:
     """In a peer's own process: run it and write what it found as JSON."""
     deadline = time.perf_counter() + args.wall if args.wall else None  # from the process's start, as recsearch's
@@ -134,8 +135,9 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path) -> list[dict]:
         for name in (c for c in CONTENDERS if c in args.only):
             runs.append({"mode": mode, "repeat": rep, **run_contender(name, args, trials, wall, work, f"{mode}{rep}")})
             r = runs[-1]
-            print(f"  {mode} round {rep + 1}: {name}: " + (r["error"] if "error" in r else
-                  f"{r['wall_s']:.1f} s, {r['complete']}+{r['pruned']} trials, best {r['best_val_rmse']:.4f}"), flush=True)
+            done = r.get("error") or f"{r['wall_s']:.1f} s, {r['complete']}+{r['pruned']} trials, " \
+                                     f"best {r['best_val_rmse']:.4f}"
+            print(f"  {mode} round {rep + 1}: {name}: {done}", flush=True)
     if mode == "trials":
         add_ratios(runs, lambda r: r["wall_s"])
         print_table(f"Same trial budget: {trials} trials x {args.epochs} epochs", runs, "wall")
@@ -184,7 +186,8 @@ def main() -> None:
               "recsearch_overrides": args.recsearch_override}
     print("\n".join(f"{k}: {v}" for k, v in header.items()))
     work = Path(tempfile.mkdtemp(prefix="peers-bench-"))
-    report = {mode: run_mode(mode, args, work) for mode in (("trials", "wall") if args.mode == "both" else (args.mode,))}
+    modes = ("trials", "wall") if args.mode == "both" else (args.mode,)
+    report = {mode: run_mode(mode, args, work) for mode in modes}
     print(f"\nlogs and studies: {work}")
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("child", "out")}
@@ -203,7 +206,9 @@ def _version(package: str) -> str:
 
 def _commit() -> str:
     """The checkout's short commit, marked `+dirty` when it has uncommitted changes."""
-    git = lambda *a: subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    def git(*words: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *words], capture_output=True, text=True).stdout.strip()
+
     return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+dirty" if git("status", "--porcelain") else "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,8 +35,12 @@ def test_a_different_condition_is_named(monkeypatch: pytest.MonkeyPatch) -> None
 def test_kerastuner_sampling_keeps_only_active_parameters() -> None:
     asked: list[str] = []
     fixed = {"model.depth": 1, "train.optimizer": "adam"}
-    values = peers.sample(lambda k, d: (asked.append(k), fixed.get(k, d.choices[0] if hasattr(d, "choices") else d.low))[1],
-                          declare_all=True)
+
+    def suggest(key: str, dist: Any) -> Any:
+        asked.append(key)
+        return fixed.get(key, dist.choices[0] if hasattr(dist, "choices") else dist.low)
+
+    values = peers.sample(suggest, declare_all=True)
     assert asked == list(peers.hand_space())
     assert not {"model.width_schedule", "train.momentum", "train.weight_decay"} & set(values)
 
