@@ -179,9 +179,12 @@ def main() -> None:
         return child(args)
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
     check_space()
-    load_split()  # prepares the split cache once, so no contender pays for it
+    cfg, data = load_split()  # prepares the split cache once, so no contender pays for it
     header = {"machine": machine(), "versions": ", ".join(f"{p} {_version(p)}" for p in PACKAGES),
               "recsearch": f"{REPO} @ {_commit()}",
+              "shared": f"{data.name}, {cfg.split.method} split (seed {cfg.split.seed}), {len(data.train)} training "
+                        f"ratings; batch {cfg.train.batch_size}, patience {cfg.train.patience}, training seed "
+                        f"{cfg.train.seed}, sampler seed {args.seed}",
               "peers_backend": args.backend or "Keras default (KERAS_BACKEND, ~/.keras/keras.json, else tensorflow)",
               "recsearch_overrides": args.recsearch_override}
     print("\n".join(f"{k}: {v}" for k, v in header.items()))
