@@ -219,6 +219,8 @@ def recover_stale_trials(study: Any) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not owner_is_dead(trial):
             continue
+        if _tell_from_attrs(study, trial):
+            continue
         requeue = bool(trial.params)  # a trial killed before sampling has nothing to repeat
         reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')})" + \
             ("; re-queued with the same parameters" if requeue else "")
@@ -228,6 +230,25 @@ def recover_stale_trials(study: Any) -> list[int]:
             study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
     return recovered
+
+
+def _tell_from_attrs(study: Any, trial: Any) -> bool:
+    """Finish a trial that ran to its end but whose final record was lost (torn journal, kill in the tell).
+
+    Its `timing` attr is written only after training and evaluation succeeded, and its metrics before it,
+    so the objective is known: tell it from the attrs instead of training it again (single objective).
+    """
+    from optuna.trial import TrialState
+
+    attrs, metric = trial.user_attrs, study.user_attrs.get("fingerprint", {}).get("metric")
+    value = attrs.get(f"valid_{metric}")
+    if "timing" not in attrs or len(study.directions) != 1 or value is None:
+        return False
+    if attrs.get("pruned_at") is not None:
+        study.tell(trial.number, state=TrialState.PRUNED)
+    else:
+        study.tell(trial.number, [float(value)])
+    return True
 
 
 @contextmanager
