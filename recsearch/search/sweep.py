@@ -146,12 +146,25 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> Sw
         return None
     print(f"recsearch: study {name!r} already holds {finished} finished trials (search.n_trials={n_trials}): "
           "nothing to run; raise search.n_trials to run more", file=sys.stderr)
-    if not (folder / "trials.parquet").is_file():
+    if not _tables_match(study, folder):  # e.g. the last run filled the disk after its last trial
         error = _write_tables(study, folder, cfg)
         if error is not None:
             raise error
     return SweepReport(folder, redact(url), name, counts, [], cfg.task.metric, cfg.task.direction,
                        top_failure=top_failure(study), already_done=True)
+
+
+def _tables_match(study: Any, folder: Path) -> bool:
+    """True when trials.parquet lists the study's trials with their current states."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(folder / "trials.parquet", columns=["number", "state"])
+    except Exception:  # noqa: BLE001 - missing or unreadable: write it again
+        return False
+    trials = study.get_trials(deepcopy=False)
+    return frame["number"].tolist() == [t.number for t in trials] and \
+        frame["state"].tolist() == [t.state.name for t in trials]
 
 
 def top_failure(study: Any) -> tuple[str, int] | None:

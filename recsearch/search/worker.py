@@ -81,9 +81,13 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
         run_worker(spec)
     except KeyboardInterrupt:
         sys.exit(130)
-    except RecsearchError as exc:
+    except (RecsearchError, OSError) as exc:
         if errors is None:
             raise
+        if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
+            from recsearch.results.io import write_error
+
+            exc = write_error(exc.filename or spec.folder, exc)
         errors.put(str(exc))
         sys.exit(exc.exit_code)
 

@@ -2,8 +2,8 @@
 turning read-only, and concurrent starts. Every case ends with the same proof: exactly n_trials finished,
 unique trial numbers, no repeated parameter sets, and trials.parquet equal to the storage.
 
-Each test adds a row to the summary printed at the end (faults injected x finished trials lost x repeated
-configs); `pytest -s` or the terminal summary shows it.
+Each test adds a row to the summary table printed after the run (fault, faults injected, finished trials
+lost, repeated configs).
 """
 
 from __future__ import annotations
@@ -30,13 +30,9 @@ SUMMARY: list[tuple[str, int, int, int]] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _print_summary(request: pytest.FixtureRequest):
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    lines = ["", "fault suite: fault | injected | finished trials lost | repeated configs"]
-    lines += [f"  {name:<28} {n:>3} {lost:>5} {rep:>5}" for name, n, lost, rep in SUMMARY]
-    for line in lines:
-        (reporter.write_line if reporter else print)(line)
+def _summary(request: pytest.FixtureRequest) -> None:
+    """Hand the rows to tests/search/conftest.py, which prints them after the run."""
+    request.config.recsearch_fault_summary = SUMMARY
 
 
 def _cmd(tiny: list[str], name: str, n_trials: int, *extra: str) -> list[str]:
