@@ -43,20 +43,25 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
     make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
+    if cfg.search.enqueue_file:  # a missing or malformed file is refused before any study is created
+        _read_enqueue_file(Path(cfg.search.enqueue_file))
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
     done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once
     if done is not None:
         return done
+    from recsearch.training.run import prepare_for
+
+    data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     try:
-        return _sweep(cfg, overrides, space, folder, url, name, show_progress)
+        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress)
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
         from recsearch.results.io import write_error
 
         raise write_error(exc.filename or folder, exc) from None
 
 
-def _sweep(cfg: Any, overrides: list[str], space: Any, folder: Path, url: str, name: str,
+def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
            show_progress: bool) -> SweepReport:
     """Open or resume the study, run the workers, write the tables whatever happened."""
     import optuna
@@ -64,10 +69,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, folder: Path, url: str, n
     from recsearch.results.io import remove_stale_temp_files
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
-    from recsearch.training.run import prepare_for
 
     n_obj = 1 + len(cfg.search.objectives)
-    data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(folder)
     remove_stale_temp_files(folder / "models")

@@ -176,11 +176,12 @@ def test_storage_password_is_redacted_in_sweep_yaml(tiny: list[str], tmp_path) -
 def test_resume_continues_the_study_instead_of_replaying_it(tiny: list[str]) -> None:
     """Trials 2-3 of a resumed study are new configs, the same ones an uninterrupted run samples."""
     cols = ["params_model.depth", "params_model.width", "params_train.learning_rate"]
-    _sweep(tiny, "search.sampler=random", "search.n_trials=2", "search.study_name=cont")
-    resumed = pd.read_parquet(_sweep(tiny, "search.sampler=random", "search.n_trials=4",
-                                     "search.study_name=cont").folder / "trials.parquet")
-    straight = pd.read_parquet(_sweep(tiny, "search.sampler=random", "search.n_trials=4",
-                                      "search.study_name=straight").folder / "trials.parquet")
+    quick = ["search.sampler=random", "train.epochs=1", "search.pruner=none"]
+    _sweep(tiny, *quick, "search.n_trials=2", "search.study_name=cont")
+    resumed = pd.read_parquet(_sweep(tiny, *quick, "search.n_trials=4", "search.study_name=cont").folder
+                              / "trials.parquet")
+    straight = pd.read_parquet(_sweep(tiny, *quick, "search.n_trials=4", "search.study_name=straight").folder
+                               / "trials.parquet")
     configs = [tuple(row) for row in resumed[cols].itertuples(index=False)]
     assert len(set(configs)) == 4
     pd.testing.assert_frame_equal(resumed[cols], straight[cols])
@@ -236,7 +237,7 @@ def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[s
 
 
 def test_trials_record_where_their_time_went(tiny: list[str]) -> None:
-    report = _sweep(tiny, "search.n_trials=1", "search.study_name=timing")
+    report = _sweep(tiny, "search.n_trials=1", "search.study_name=timing", "train.epochs=1")
     study = optuna.load_study(study_name="timing", storage=optuna.storages.journal.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(report.folder / "study.journal"))))
     timing = study.trials[0].user_attrs["timing"]
@@ -271,3 +272,11 @@ def test_postgresql_budget_lock_excludes_other_processes() -> None:
     optuna.delete_study(study_name=name, storage=url)
     order = [(tag, what) for tag, what, _ in events]
     assert order == [("a", "in"), ("a", "out"), ("b", "in"), ("b", "out")]
+
+
+def test_missing_enqueue_file_is_refused_before_the_study_is_created(tiny: list[str], isolated_paths) -> None:
+    from recsearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="search.enqueue_file: /nonexistent/warm.yaml does not exist"):
+        _sweep(tiny, "search.n_trials=1", "search.study_name=nofile", "search.enqueue_file=/nonexistent/warm.yaml")
+    assert not (isolated_paths / "default" / "nofile").exists()
