@@ -78,6 +78,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    if study.user_attrs.get("data_config") != _data_key(cfg):
+        study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
@@ -141,6 +143,8 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> Sw
         study = optuna.load_study(study_name=name, storage=open_storage(url))
     except KeyError:
         return None
+    if not _same_setting_without_data(study, cfg):
+        return None  # the full path prepares the data and explains what changed
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
@@ -155,6 +159,23 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> Sw
             raise error
     return SweepReport(folder, redact(url), name, counts, [], cfg.task.metric, cfg.task.direction,
                        top_failure=top_failure(study), already_done=True)
+
+
+def _same_setting_without_data(study: Any, cfg: Any) -> bool:
+    """True when the study was run on this setting, judged without loading data: the fingerprint's
+    model, task, metric and directions, and the data and split config sections as last run."""
+    recorded = study.user_attrs.get("fingerprint", {})
+    now = {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
+           "directions": [cfg.task.direction] + ["minimize"] * len(cfg.search.objectives)}
+    return all(recorded.get(k) == v for k, v in now.items()) and study.user_attrs.get("data_config") == _data_key(cfg)
+
+
+def _data_key(cfg: Any) -> str:
+    """A hash of the data and split config sections (paths to the data included)."""
+    import hashlib
+
+    sections = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split", "paths")}
+    return hashlib.sha256(repr(sorted(sections.items())).encode()).hexdigest()[:16]
 
 
 def _tables_match(study: Any, folder: Path) -> bool:
