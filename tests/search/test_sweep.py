@@ -146,11 +146,15 @@ def test_enqueue_file_runs_given_configs_first(tiny: list[str], tmp_path) -> Non
 
 
 def test_storage_password_is_never_stored_in_results(tiny: list[str], tmp_path) -> None:
-    from recsearch.search.objective import config_text
+    from omegaconf import OmegaConf
+
     from recsearch.config import compose_config
+    from recsearch.search.objective import config_text
 
     cfg = compose_config([*tiny, "search.storage='postgresql://user:s3cret@db.example/studies'"])
     assert "s3cret" not in config_text(cfg) and "***" in config_text(cfg)
+    plain = compose_config(tiny)
+    assert config_text(plain) == OmegaConf.to_yaml(plain)  # the fast dump writes what OmegaConf writes
     report = _sweep(tiny, "search.n_trials=1", "search.study_name=prov")
     provenance = json.loads((report.folder / "provenance.json").read_text())
     assert provenance["0"]["data_checksum"] and provenance["0"]["environment"]["keras"]
