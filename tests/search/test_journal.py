@@ -10,7 +10,6 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.storages.journal import JournalStorage
 
 from recsearch.results.io import WriteError, atomic_write_text, remove_stale_temp_files
 from recsearch.search import journal as journal_module
