@@ -31,8 +31,22 @@ def run(args: argparse.Namespace) -> int:
     except SweepInterrupted as stop:
         out.print(f"interrupted: finished trials are kept in {stop.report.folder}; run the same command to resume")
         return 130
+    check_something_finished(report)
     print_report(report)
     return 0
+
+
+def check_something_finished(report) -> None:
+    """A sweep in which no trial finished is an error: name the most common failure reason."""
+    from recsearch.errors import RecsearchError
+
+    if report.counts.get("complete", 0) + report.counts.get("pruned", 0) > 0:
+        return
+    failed = report.counts.get("fail", 0)
+    reason, count = report.top_failure or ("no trial ran", 0)
+    raise RecsearchError(f"no trial of study {report.study_name!r} finished ({failed} failed; {count} with: "
+                         f"{reason}); fix the cause and run the same command (see fail_reason in "
+                         f"{report.folder / 'trials.csv'})")
 
 
 def print_report(report) -> None:

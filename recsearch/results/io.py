@@ -1,16 +1,49 @@
-"""Atomic writes: a crash never leaves a truncated table, config or half-written run folder."""
+"""Atomic writes: a crash never leaves a truncated table, config or half-written run folder.
+
+A write that fails (disk full, read-only folder) leaves the previous file intact and raises `WriteError`,
+one line naming the path and what to do. Temp files carry the writer's pid; `remove_stale_temp_files`
+removes those a dead writer left behind.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
+
+from recsearch.errors import RecsearchError
+
+STALE_TMP_S = 600.0  # a temp file this old is stale whoever wrote it
+DEAD_WRITER_TMP_S = 60.0  # a temp file of a dead local writer is stale after this (no write takes so long)
+
+
+class WriteError(RecsearchError):
+    """A file or folder could not be written (disk full, read-only, permissions); the old file is kept."""
+
+
+def write_error(path: Path | str, exc: OSError) -> WriteError:
+    """A one-line WriteError naming `path`, the OS reason and what to do about it."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free disk space (or raise the quota)"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "make the folder writable, or set paths.results_dir to a writable folder"
+    else:
+        hint = "check the folder"
+    where = exc.filename if exc.filename and str(path) not in str(exc.filename) else path
+    return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again")
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}-"
 
 
 def _umask_mode() -> int:
@@ -22,8 +55,11 @@ def _umask_mode() -> int:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to a temp file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -31,8 +67,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
 
 
@@ -44,9 +82,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def atomic_write_frame(path: Path, frame: pd.DataFrame) -> None:
     """Atomically write a DataFrame as Parquet or CSV, chosen by the file suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         if path.suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
@@ -54,9 +95,58 @@ def atomic_write_frame(path: Path, frame: pd.DataFrame) -> None:
             frame.to_csv(tmp, index=False)
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
+
+
+def remove_stale_temp_files(folder: Path, patterns: tuple[str, ...] = (".*.tmp", ".tmp-*.keras")) -> list[Path]:
+    """Remove temp files that crashed writers left in `folder`; return them.
+
+    A temp file is stale when its writer (the pid in its name) is gone from this host and it is over
+    a minute old, or when it is older than ten minutes: a live writer on another machine is never cut off.
+    """
+    removed = []
+    for pattern in patterns:
+        for path in Path(folder).glob(pattern):
+            if _is_stale(path):
+                try:
+                    path.unlink() if path.is_file() else shutil.rmtree(path)
+                    removed.append(path)
+                except OSError:
+                    pass  # a read-only folder: the next write reports it
+    return removed
+
+
+def _is_stale(path: Path) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False
+    if age > STALE_TMP_S:
+        return True
+    pid = _writer_pid(path.name)
+    return pid is not None and age > DEAD_WRITER_TMP_S and not _alive(pid)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid in `.trials.csv.<pid>-xxxx.tmp` or `.tmp-<pid>-trial_3.keras`, else None."""
+    import re
+
+    match = re.search(r"(?:\.|^\.tmp-)(\d+)-", name)
+    return int(match.group(1)) if match else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

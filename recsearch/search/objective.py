@@ -1,15 +1,15 @@
-"""One trial: sample the space, compose the trial's config, train, record everything on the trial."""
+"""One trial: sample the space, apply it to the worker's base config, train, record everything on the trial."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from recsearch.data.types import PreparedData
 from recsearch.search.space import SearchSpace, to_overrides
@@ -17,28 +17,60 @@ from recsearch.search.space import SearchSpace, to_overrides
 
 @dataclass
 class TrialContext:
-    """What every trial of a worker shares: the base overrides, the space and the prepared data."""
+    """What every trial of a worker shares: the base overrides, the space, the prepared data and the
+    base config (composed and validated once per worker; None recomposes every trial)."""
 
     base_overrides: list[str]
     space: SearchSpace
     data: PreparedData
     objectives: list[str]
+    base_cfg: Any = None
 
 
 @dataclass
 class TrialOutcome:
-    """Objective values, or pruned; the trained model for keeping."""
+    """Objective values, or pruned; the trained model for keeping; where the trial's time went."""
 
     values: list[float]
     pruned: bool
     model: Any
+    timing: dict[str, Any] = field(default_factory=dict)
 
 
 def trial_config(ctx: TrialContext, params: dict[str, Any]) -> Any:
-    """The validated config of a trial: base overrides plus the sampled values."""
+    """The validated config of a trial: the base config with the sampled values set.
+
+    Hydra composes again only when a sampled key selects a config group (e.g. `model`): composing
+    costs ~0.6 s, setting values on a copy of the validated base ~1 ms (the schema types check them).
+    """
     from recsearch.config import compose_config
 
-    return compose_config([*ctx.base_overrides, *to_overrides(params)])
+    if ctx.base_cfg is None or any(_selects_group(ctx.base_cfg, key) for key in params):
+        return compose_config([*ctx.base_overrides, *to_overrides(params)])
+    return apply_params(ctx.base_cfg, params)
+
+
+def apply_params(base: Any, params: dict[str, Any]) -> Any:
+    """A copy of the validated config `base` with `params` ({dotted key: value}) set, type-checked."""
+    import copy
+
+    from omegaconf.errors import OmegaConfBaseException
+
+    from recsearch.errors import ConfigError
+
+    cfg = copy.deepcopy(base)
+    for key, value in params.items():
+        try:
+            OmegaConf.update(cfg, key, value, merge=False)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"config key {key!r}: cannot take the sampled value {value!r} "
+                              f"({str(exc).splitlines()[0]})") from None
+    return cfg
+
+
+def _selects_group(base: Any, key: str) -> bool:
+    """True when `key` names a config group (its value in the config is a whole section)."""
+    return "." not in key or isinstance(OmegaConf.select(base, key, default=None), DictConfig)
 
 
 def config_hash(cfg: Any) -> str:
@@ -48,42 +80,74 @@ def config_hash(cfg: Any) -> str:
 
 
 def config_text(cfg: Any) -> str:
-    """The trial's config as YAML, with any storage password redacted (it is stored in the study)."""
+    """The trial's config as YAML, with any storage password redacted (it is stored in the study).
+
+    Dumped from a plain container with libyaml when available: the same text as `OmegaConf.to_yaml`,
+    in about half the time, and without copying the config.
+    """
+    import yaml
+
     from recsearch.search.storage import redact
 
-    safe = cfg.copy()
-    if safe.search.storage:
-        safe.search.storage = redact(str(safe.search.storage))
-    return OmegaConf.to_yaml(safe)
+    doc = OmegaConf.to_container(cfg)
+    if doc["search"].get("storage"):
+        doc["search"]["storage"] = redact(str(doc["search"]["storage"]))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True)
 
 
 def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
-    """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs."""
-    from recsearch.provenance import environment_info
+    """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs.
+
+    The attrs are written together when the trial ends (journal storages: one append, one fsync).
+    """
     from recsearch.search.live import live_status
     from recsearch.search.pruning import OptunaPruning
-    from recsearch.training.backend import backend_versions
     from recsearch.training.trainer import train
 
-    cfg = trial_config(ctx, ctx.space.sample(trial))
-    metric = cfg.task.metric
-    _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
-               data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,
-               environment={**environment_info(), **backend_versions()})
-    pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives)
     start = time.perf_counter()
+    cfg = trial_config(ctx, ctx.space.sample(trial))
+    attrs = _provenance(cfg, ctx)
+    config_s = time.perf_counter() - start
+    pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
+    start, result = time.perf_counter(), None
     try:
-        result = train(cfg, ctx.data, callbacks=[pruning, live_status(trial, f"val_{metric}")])
+        result = train(cfg, ctx.data, callbacks=[pruning, live_status(trial, f"val_{cfg.task.metric}")])
     finally:
-        _set_attrs(trial, val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
-    _set_attrs(trial, **result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
-               n_params=result.n_params, pruned_at=pruning.pruned_at)
-    values = [result.metrics[f"valid_{metric}"]] + [_extra(obj, result.model, ctx.data) for obj in ctx.objectives]
+        attrs.update(val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
+        if result is not None:
+            attrs.update(**result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
+                         n_params=result.n_params, pruned_at=pruning.pruned_at)
+        bookkeeping_s = write_attrs(trial, attrs)
+    timing = {"config_s": round(config_s, 4), "bookkeeping_s": round(bookkeeping_s, 4),
+              **getattr(result, "timings", {})}
+    values = [result.metrics[f"valid_{cfg.task.metric}"]] + [_extra(o, result.model, ctx.data) for o in ctx.objectives]
     if not np.isfinite(values[0]):
         from recsearch.training.trainer import TrainingDiverged
 
-        raise TrainingDiverged(f"validation {metric} is not finite")
-    return TrialOutcome(values=values, pruned=pruning.pruned, model=result.model)
+        raise TrainingDiverged(f"validation {cfg.task.metric} is not finite")
+    return TrialOutcome(values=values, pruned=pruning.pruned, model=result.model, timing=timing)
+
+
+def _provenance(cfg: Any, ctx: TrialContext) -> dict[str, Any]:
+    """What reproduces the trial: its full config, hash, seed, data checksum, split key, versions."""
+    from recsearch.provenance import environment_info
+    from recsearch.training.backend import backend_versions
+
+    return {"config": config_text(cfg), "config_hash": config_hash(cfg), "seed": int(cfg.train.seed),
+            "data_checksum": ctx.data.checksum, "split_key": ctx.data.split_key,
+            "environment": {**environment_info(), **backend_versions()}}
+
+
+def write_attrs(trial: Any, attrs: dict[str, Any]) -> float:
+    """Set every attr on the trial in one batch (one journal append); return the seconds it took."""
+    from recsearch.search.storage import batched_writes
+
+    start = time.perf_counter()
+    with batched_writes(trial.study):
+        for key, value in attrs.items():
+            trial.set_user_attr(key, _plain(value))
+    return time.perf_counter() - start
 
 
 def _extra(objective: str, model: Any, data: PreparedData) -> float:
@@ -105,11 +169,6 @@ def prediction_latency_ms(model: Any, data: PreparedData, *, rows: int = 1000, r
         model.predict_on_batch(batch)
         times.append((time.perf_counter() - start) * 1000)
     return float(np.median(times))
-
-
-def _set_attrs(trial: Any, **attrs: Any) -> None:
-    for key, value in attrs.items():
-        trial.set_user_attr(key, _plain(value))
 
 
 def _plain(value: Any) -> Any:

@@ -37,7 +37,10 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from optuna.storages.journal import JournalStorage
+
+    from recsearch.results.io import write_error
+    from recsearch.search.journal import RecoveringJournalBackend, StorageWriteError
 
     if url.startswith(RDB_PREFIXES):
         try:
@@ -54,9 +57,24 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
                               f"{str(exc).splitlines()[0]})") from None
     if "://" in url:
         raise ConfigError(f"search.storage {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return JournalStorage(JournalFileBackend(url))
+    try:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(RecoveringJournalBackend(url))
+    except OSError as exc:
+        raise StorageWriteError(str(write_error(url, exc))) from None
+
+
+@contextmanager
+def batched_writes(study: Any) -> Iterator[None]:
+    """Journal storages: the records written inside the block go to the file in one append and one fsync."""
+    backend = getattr(study._storage, "_backend", None)
+    batch = getattr(backend, "batch", None)
+    if batch is None:
+        yield
+        return
+    with batch():
+        yield
 
 
 def _retry_stale(callback: type) -> Any:
@@ -73,13 +91,83 @@ def _retry_stale(callback: type) -> Any:
 @contextmanager
 def study_lock(folder: Path) -> Iterator[None]:
     """An exclusive lock of the study folder: budget checks and asks of local workers do not race."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".budget.lock", "a+") as fh:
+    with _file_lock(folder / ".budget.lock"):
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """flock on `path` (created if missing); the kernel releases it when the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def budget_lock(study: Any, folder: Path) -> Iterator[None]:
+    """Exclusive budget claim across every process of the study, wherever it runs.
+
+    RDB storages lock in the database itself (PostgreSQL transaction advisory lock, MySQL GET_LOCK;
+    SQLite, a local file, a lock beside the database file), so machines with different results folders
+    never overshoot `search.n_trials`. Journal storages lock the study folder that holds the journal.
+    """
+    rdb = _rdb_storage(study)
+    dialect = rdb.engine.dialect.name if rdb is not None else None
+    if dialect == "postgresql":
+        with _postgres_lock(rdb.engine, _lock_key(study.study_name)):
+            yield
+    elif dialect == "mysql":
+        with _mysql_lock(rdb.engine, f"recsearch-budget-{_lock_key(study.study_name)}"):
+            yield
+    elif dialect == "sqlite" and rdb.engine.url.database not in (None, "", ":memory:"):
+        with _file_lock(Path(rdb.engine.url.database + ".recsearch.lock")):
+            yield
+    else:
+        with study_lock(folder):
+            yield
+
+
+def _rdb_storage(study: Any) -> Any:
+    """The RDBStorage behind a study (Optuna wraps it in a cache), or None for other storages."""
+    from optuna.storages import RDBStorage
+
+    storage = study._storage
+    storage = getattr(storage, "_backend", storage)
+    return storage if isinstance(storage, RDBStorage) else None
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for the study's advisory lock."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"recsearch-budget:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def _postgres_lock(engine: Any, key: int) -> Iterator[None]:
+    """A transaction-level advisory lock: released on commit, or by the server when the client dies."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield
+
+
+@contextmanager
+def _mysql_lock(engine: Any, name: str) -> Iterator[None]:
+    """MySQL's named lock, held by this connection (released by the server when the client dies)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT GET_LOCK(:name, -1)"), {"name": name})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 
 
 def process_identity(pid: int | None = None) -> dict[str, Any]:
@@ -128,6 +216,8 @@ def recover_stale_trials(study: Any) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not owner_is_dead(trial):
             continue
+        if _tell_from_attrs(study, trial):
+            continue
         requeue = bool(trial.params)  # a trial killed before sampling has nothing to repeat
         reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')})" + \
             ("; re-queued with the same parameters" if requeue else "")
@@ -137,6 +227,25 @@ def recover_stale_trials(study: Any) -> list[int]:
             study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
     return recovered
+
+
+def _tell_from_attrs(study: Any, trial: Any) -> bool:
+    """Finish a trial that ran to its end but whose final record was lost (torn journal, kill in the tell).
+
+    Its `timing` attr is written only after training and evaluation succeeded, and its metrics before it,
+    so the objective is known: tell it from the attrs instead of training it again (single objective).
+    """
+    from optuna.trial import TrialState
+
+    attrs, metric = trial.user_attrs, study.user_attrs.get("fingerprint", {}).get("metric")
+    value = attrs.get(f"valid_{metric}")
+    if "timing" not in attrs or len(study.directions) != 1 or value is None:
+        return False
+    if attrs.get("pruned_at") is not None:
+        study.tell(trial.number, state=TrialState.PRUNED)
+    else:
+        study.tell(trial.number, [float(value)])
+    return True
 
 
 @contextmanager

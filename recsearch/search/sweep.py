@@ -27,60 +27,177 @@ class SweepReport:
     metric: str = "rmse"
     direction: str = "minimize"
     interrupted: bool = False
+    top_failure: tuple[str, int] | None = None  # the most common fail_reason and how many trials gave it
+    already_done: bool = False  # the budget was reached before this run: nothing ran
 
 
 def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepReport:
     """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned."""
-    import optuna
-
     from recsearch.config import compose_config
-    from recsearch.results.study_tables import write_study_results
     from recsearch.search.engine import make_pruner, make_sampler
     from recsearch.search.parse import parse_space
-    from recsearch.search.progress import SweepProgress
-    from recsearch.search.storage import (open_storage, recover_stale_trials, redact, storage_url, study_dir,
-                                          study_lock, study_name)
-    from recsearch.training.run import prepare_for
+    from recsearch.search.storage import storage_url, study_dir, study_name
 
     cfg = compose_config(overrides)
     space = parse_space(cfg.search_space, cfg)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
     make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
-    data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
+    if cfg.search.enqueue_file:  # a missing or malformed file is refused before any study is created
+        _read_enqueue_file(Path(cfg.search.enqueue_file))
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
+    done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once
+    if done is not None:
+        return done
+    from recsearch.training.run import prepare_for
+
+    data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
+    try:
+        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress)
+    except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
+        from recsearch.results.io import write_error
+
+        raise write_error(exc.filename or folder, exc) from None
+
+
+def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
+           show_progress: bool) -> SweepReport:
+    """Open or resume the study, run the workers, write the tables whatever happened."""
+    import optuna
+
+    from recsearch.results.io import remove_stale_temp_files
+    from recsearch.search.progress import SweepProgress
+    from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
+
+    n_obj = 1 + len(cfg.search.objectives)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(folder)
+    remove_stale_temp_files(folder / "models")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    if study.user_attrs.get("data_config") != _data_key(cfg):
+        study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     _write_sweep_yaml(folder, cfg, overrides, url)
-    with study_lock(folder):
+    with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
         _enqueue_once(study, cfg, space)
     spec = WorkerSpec(overrides=tuple(overrides), storage_url=url, study_name=name, folder=str(folder),
                       deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
     progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress)
-    interrupted = False
+    interrupted, tables_error = False, None
     try:
         with progress:
-            if int(cfg.search.n_workers) == 1:
-                from recsearch.training.backend import setup_backend
-
-                setup_backend(cfg.train.backend)
-                run_worker(spec, on_trial_end=progress.update)
-            else:
-                _run_processes(spec, int(cfg.search.n_workers), progress)
+            _run_workers(spec, cfg, progress)
     except KeyboardInterrupt:
         interrupted = True
     finally:  # whatever happened, the tables show what the study holds
-        write_study_results(study, folder, cfg)
+        tables_error = _write_tables(study, folder, cfg)
+    if tables_error is not None:
+        raise tables_error
     report = SweepReport(folder, redact(url), name, progress.counts(), recovered, cfg.task.metric,
-                         cfg.task.direction, interrupted)
+                         cfg.task.direction, interrupted, top_failure(study))
     if interrupted:
         raise SweepInterrupted(report)
     return report
+
+
+def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
+    """One worker in this process, or `search.n_workers` worker processes."""
+    if int(cfg.search.n_workers) == 1:
+        from recsearch.training.backend import setup_backend
+
+        setup_backend(cfg.train.backend)
+        run_worker(spec, on_trial_end=progress.update)
+    else:
+        _run_processes(spec, int(cfg.search.n_workers), progress)
+
+
+def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
+    """Write the study's tables; return (not raise) a write failure, so it never hides another error."""
+    from recsearch.results.io import WriteError, write_error
+    from recsearch.results.study_tables import write_study_results
+
+    try:
+        write_study_results(study, folder, cfg)
+    except WriteError as exc:
+        return exc
+    except OSError as exc:
+        return write_error(exc.filename or folder, exc)
+    return None
+
+
+def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> SweepReport | None:
+    """When the study already holds `search.n_trials` finished trials: say so in one line, return its report."""
+    import sys
+
+    from recsearch.search.storage import RDB_PREFIXES, open_storage, redact
+
+    if not url.startswith(RDB_PREFIXES) and not Path(url).is_file():
+        return None
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        return None
+    if not _same_setting_without_data(study, cfg):
+        return None  # the full path prepares the data and explains what changed
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    finished, n_trials = counts.get("complete", 0) + counts.get("pruned", 0), int(cfg.search.n_trials)
+    if finished < n_trials:
+        return None
+    print(f"recsearch: study {name!r} already holds {finished} finished trials (search.n_trials={n_trials}): "
+          "nothing to run; raise search.n_trials to run more", file=sys.stderr)
+    if not _tables_match(study, folder):  # e.g. the last run filled the disk after its last trial
+        error = _write_tables(study, folder, cfg)
+        if error is not None:
+            raise error
+    return SweepReport(folder, redact(url), name, counts, [], cfg.task.metric, cfg.task.direction,
+                       top_failure=top_failure(study), already_done=True)
+
+
+def _same_setting_without_data(study: Any, cfg: Any) -> bool:
+    """True when the study was run on this setting, judged without loading data: the fingerprint's
+    model, task, metric and directions, and the data and split config sections as last run."""
+    recorded = study.user_attrs.get("fingerprint", {})
+    now = {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
+           "directions": [cfg.task.direction] + ["minimize"] * len(cfg.search.objectives)}
+    return all(recorded.get(k) == v for k, v in now.items()) and study.user_attrs.get("data_config") == _data_key(cfg)
+
+
+def _data_key(cfg: Any) -> str:
+    """A hash of the data and split config sections (paths to the data included)."""
+    import hashlib
+
+    sections = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split", "paths")}
+    return hashlib.sha256(repr(sorted(sections.items())).encode()).hexdigest()[:16]
+
+
+def _tables_match(study: Any, folder: Path) -> bool:
+    """True when trials.parquet lists the study's trials with their current states."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(folder / "trials.parquet", columns=["number", "state"])
+    except Exception:  # noqa: BLE001 - missing or unreadable: write it again
+        return False
+    trials = study.get_trials(deepcopy=False)
+    return frame["number"].tolist() == [t.number for t in trials] and \
+        frame["state"].tolist() == [t.state.name for t in trials]
+
+
+def top_failure(study: Any) -> tuple[str, int] | None:
+    """The most common fail_reason among the study's failed trials, with its count."""
+    from collections import Counter
+
+    reasons = Counter(t.user_attrs.get("fail_reason", "no reason recorded") for t in study.get_trials(deepcopy=False)
+                      if t.state.name == "FAIL" and "repeat_of" not in t.user_attrs)
+    return reasons.most_common(1)[0] if reasons else None
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -95,8 +212,9 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores."""
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     ctx = mp.get_context("spawn")
+    errors = ctx.SimpleQueue()  # a worker's one-line error, reported once by this process
     procs = [ctx.Process(target=worker_process, name=f"recsearch-worker-{i}",
-                         args=(WorkerSpec(**{**spec.__dict__, "threads": threads, "index": i}),))
+                         args=(WorkerSpec(**{**spec.__dict__, "threads": threads, "index": i}), errors))
              for i in range(n_workers)]
     for proc in procs:
         proc.start()
@@ -109,6 +227,11 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
             proc.join(timeout=60)
             if proc.is_alive():
                 proc.terminate()
+    messages = []
+    while not errors.empty():
+        messages.append(errors.get())
+    if messages:
+        raise RecsearchError(messages[0])
     bad = [p.exitcode for p in procs if p.exitcode not in (0, 130, -2)]
     if bad:
         raise RecsearchError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above "

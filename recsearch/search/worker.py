@@ -27,35 +27,69 @@ class WorkerSpec:
 
 
 def load_study(spec: WorkerSpec, cfg: Any, space: Any) -> Any:
-    """The study with this worker's sampler (seed offset by the worker index) and pruner."""
+    """The study with this worker's pruner and a sampler seeded from `search.seed` (re-seeded per claim)."""
     import optuna
 
-    from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.engine import make_pruner
     from recsearch.search.storage import open_storage
 
-    search = cfg.search.copy()
-    search.seed = int(cfg.search.seed) + spec.index
     n_obj = 1 + len(cfg.search.objectives)
     return optuna.load_study(
         study_name=spec.study_name,
         storage=open_storage(spec.storage_url, heartbeat_interval=int(cfg.search.heartbeat_interval)),
-        sampler=make_sampler(search, space, n_objectives=n_obj),
+        sampler=continuation_sampler(cfg, space, 0),
         pruner=make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj),
     )
 
 
-def worker_process(spec: WorkerSpec) -> None:
-    """Entry point of a spawned worker: dies with its parent, pins threads, then runs the loop."""
+def continuation_sampler(cfg: Any, space: Any, n_trials: int) -> Any:
+    """The sampler for the study's next trial, seeded from `search.seed` and the study's trial count.
+
+    Every claim re-seeds under the budget lock, so a resumed study, a second shell or another machine
+    continues the random sequence instead of replaying it, while a fresh study with the same seed
+    samples the same parameters. QMC keeps its seed: its sequence position is stored in the study.
+    """
+    from recsearch.search.engine import make_sampler
+
+    search = cfg.search.copy()
+    if search.sampler != "qmc":
+        search.seed = continuation_seed(int(cfg.search.seed), n_trials)
+    return make_sampler(search, space, n_objectives=1 + len(cfg.search.objectives))
+
+
+def continuation_seed(seed: int, n_trials: int) -> int:
+    """A 31-bit seed for the trial after `n_trials` trials (distinct streams for distinct counts)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, n_trials]).generate_state(1)[0] >> 1)
+
+
+def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
+    """Entry point of a spawned worker: dies with its parent, pins threads, then runs the loop.
+
+    A user-facing error (`RecsearchError`) goes to the parent through `errors` (a queue), which prints it
+    as one line, instead of a traceback per worker.
+    """
     _die_with_parent()
     from recsearch.config import compose_config
+    from recsearch.errors import RecsearchError
     from recsearch.training.backend import setup_backend
 
-    cfg = compose_config(list(spec.overrides))
-    setup_backend(cfg.train.backend, threads=spec.threads)
     try:
+        cfg = compose_config(list(spec.overrides))
+        setup_backend(cfg.train.backend, threads=spec.threads)
         run_worker(spec)
     except KeyboardInterrupt:
         sys.exit(130)
+    except (RecsearchError, OSError) as exc:
+        if errors is None:
+            raise
+        if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
+            from recsearch.results.io import write_error
+
+            exc = write_error(exc.filename or spec.folder, exc)
+        errors.put(str(exc))
+        sys.exit(exc.exit_code)
 
 
 def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
@@ -65,17 +99,20 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
     from recsearch.search.parse import parse_space
     from recsearch.training.run import prepare_for
 
-    cfg = compose_config(list(spec.overrides))
+    cfg = compose_config(list(spec.overrides))  # composed and validated once; trials set sampled values on it
     space = parse_space(cfg.search_space, cfg)
-    ctx = TrialContext(list(spec.overrides), space, prepare_for(cfg), list(cfg.search.objectives))
+    ctx = TrialContext(list(spec.overrides), space, prepare_for(cfg), list(cfg.search.objectives), base_cfg=cfg)
     study = load_study(spec, cfg, space)
     folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
     while spec.deadline is None or time.time() < spec.deadline:
-        trial = claim_trial(study, folder, int(cfg.search.n_trials))
+        start = time.perf_counter()
+        trial = claim_trial(study, folder, int(cfg.search.n_trials),
+                            reseed=lambda n: continuation_sampler(cfg, space, n), space=space)
         if trial is None:
             break
-        ok = _run_one(study, trial, ctx, folder, int(cfg.search.keep_models))
+        ok = _run_one(study, trial, ctx, folder, int(cfg.search.keep_models), claim_s=time.perf_counter() - start)
         failures, in_a_row, ran = failures + (not ok), 0 if ok else in_a_row + 1, ran + 1
+        _clear_session()
         if on_trial_end:
             on_trial_end()
         if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
@@ -85,44 +122,125 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
     return ran
 
 
-def claim_trial(study: Any, folder: Path, n_trials: int) -> Any:
-    """Ask for a trial if finished + pruned + running trials are below the budget (under the study lock).
+MAX_REASKS = 3
 
-    Trials left RUNNING by dead workers are recovered first, so they do not hold the budget.
+
+def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[int], Any] | None = None,
+                space: Any = None) -> Any:
+    """Ask for a trial if finished + pruned + running trials are below the budget (under the budget lock).
+
+    Trials left RUNNING by dead workers are recovered first, so they do not hold the budget. With
+    `reseed`, the sampler is re-seeded from the study's trial count; with `space`, a sampled configuration
+    that repeats one the study already holds is failed as a repeat and asked again (up to MAX_REASKS).
     """
-    import warnings
-
     from optuna.trial import TrialState
 
-    from recsearch.search.storage import process_identity, recover_stale_trials, study_lock
+    from recsearch.search.storage import budget_lock, recover_stale_trials
 
-    with study_lock(folder):
+    with budget_lock(study, folder):
         recover_stale_trials(study)
-        states = [t.state for t in study.get_trials(deepcopy=False)]
-        busy = sum(s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for s in states)
+        trials = study.get_trials(deepcopy=False)
+        busy = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials)
         if busy >= n_trials:
             return None
-        with warnings.catch_warnings():  # Optuna warns that heartbeats expect Study.optimize: we beat ourselves
-            warnings.filterwarnings("ignore", message="Heartbeat of storage")
-            trial = study.ask()
-        for key, value in process_identity().items():
-            trial.set_user_attr(key, value)
+        for attempt in range(MAX_REASKS + 1):
+            if reseed is not None:
+                study.sampler = reseed(len(trials) + attempt)
+            trial = _ask(study)
+            repeated = _repeat_of(study, trial, space) if space is not None and attempt < MAX_REASKS else None
+            if repeated is None:
+                return trial
+            _reject_repeat(study, trial, repeated)
     return trial
 
 
-def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int) -> bool:
+def _ask(study: Any) -> Any:
+    """study.ask() with this process's identity on the trial (and `retry_of` for heartbeat re-runs)."""
+    import warnings
+
+    from recsearch.search.objective import write_attrs
+    from recsearch.search.storage import process_identity
+
+    with warnings.catch_warnings():  # Optuna warns that heartbeats expect Study.optimize: we beat ourselves
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
+    attrs = process_identity()
+    failed = study._storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+    if failed is not None and "retry_of" not in trial.user_attrs:
+        attrs["retry_of"] = failed
+    write_attrs(trial, attrs)
+    return trial
+
+
+def _repeat_of(study: Any, trial: Any, space: Any) -> int | None:
+    """The number of an earlier trial with exactly the parameters sampled for `trial`, else None.
+
+    Enqueued configs and re-runs repeat on purpose and are not checked; nor is a discrete space whose
+    every configuration the study already tried (a repeat is then the only choice).
+    """
+    from optuna.trial import TrialState
+
+    if {"retry_of", "enqueued"} & set(trial.user_attrs):
+        return None
+    try:
+        params = space.sample(trial)
+    except Exception:  # noqa: BLE001 - the trial itself reports a sampling error when it runs
+        return None
+    seen = {}
+    for other in study.get_trials(deepcopy=False):
+        if other.number != trial.number and other.state != TrialState.WAITING and "repeat_of" not in other.user_attrs:
+            seen.setdefault(_key(other.params), other.number)
+    if len(seen) >= _space_size(space):
+        return None
+    return seen.get(_key(params))
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _space_size(space: Any) -> float:
+    """How many distinct configurations the space holds (inf with any continuous parameter)."""
+    size = 1.0
+    for p in space.params:
+        if p.kind == "categorical":
+            size *= len(p.choices)
+        elif p.kind == "int":
+            size *= (int(p.high) - int(p.low)) // int(p.step or 1) + 1
+        elif p.kind == "float":
+            size *= round((p.high - p.low) / p.step) + 1 if p.step else float("inf")
+    return size
+
+
+def _reject_repeat(study: Any, trial: Any, repeated: int) -> None:
+    """Fail a trial whose sampled parameters repeat trial `repeated` (nothing is trained for it)."""
+    from optuna.trial import TrialState
+
+    from recsearch.search.objective import write_attrs
+
+    write_attrs(trial, {"repeat_of": repeated,
+                        "fail_reason": f"sampler repeated the parameters of trial {repeated}; asked again"})
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *, claim_s: float = 0.0) -> bool:
     """Run one claimed trial and tell its outcome; False when it failed."""
     from optuna.trial import TrialState
 
+    from recsearch.search.journal import StorageWriteError
     from recsearch.search.objective import run_trial
     from recsearch.search.storage import heartbeat
 
     try:
         with heartbeat(study, trial):
             outcome = run_trial(trial, ctx)
+        timing = {**outcome.timing, "bookkeeping_s": round(outcome.timing.get("bookkeeping_s", 0.0) + claim_s, 4)}
+        trial.set_user_attr("timing", timing)
     except KeyboardInterrupt:
         _fail(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
         raise
+    except StorageWriteError:
+        raise  # the storage cannot record anything more: stop this worker (the trial is recovered later)
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
         _fail(study, trial, reason)
@@ -183,6 +301,13 @@ def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: in
     for path in models.glob("trial_*.keras"):
         if int(path.stem.split("_")[1]) not in best:
             path.unlink(missing_ok=True)
+
+
+def _clear_session() -> None:
+    """Free the finished trial's Keras graph and state, so trial 50 costs what trial 5 did."""
+    import keras
+
+    keras.backend.clear_session()
 
 
 def _die_with_parent() -> None:

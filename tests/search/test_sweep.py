@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import optuna
 import pandas as pd
@@ -74,7 +75,8 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(tiny: list[str]) -> No
     report = run_sweep([*tiny, "search.sampler=random", "search.n_trials=3", "search.study_name=fail",
                         *space("train.learning_rate: 'choice(0.01, 1e25)'"), "train.optimizer=sgd"], show_progress=False)
     frame = pd.read_parquet(report.folder / "trials.parquet")
-    failed = frame[frame["state"] == "FAIL"]
+    repeats = frame["fail_reason"].fillna("").str.startswith("sampler repeated")  # re-asked, never trained
+    failed = frame[(frame["state"] == "FAIL") & ~repeats]
     assert len(failed) >= 1, frame[["state", "params_train.learning_rate"]]
     assert all("diverged" in r or "not finite" in r for r in failed["fail_reason"])
     assert (failed["params_train.learning_rate"] == 1e25).all()
@@ -144,11 +146,15 @@ def test_enqueue_file_runs_given_configs_first(tiny: list[str], tmp_path) -> Non
 
 
 def test_storage_password_is_never_stored_in_results(tiny: list[str], tmp_path) -> None:
-    from recsearch.search.objective import config_text
+    from omegaconf import OmegaConf
+
     from recsearch.config import compose_config
+    from recsearch.search.objective import config_text
 
     cfg = compose_config([*tiny, "search.storage='postgresql://user:s3cret@db.example/studies'"])
     assert "s3cret" not in config_text(cfg) and "***" in config_text(cfg)
+    plain = compose_config(tiny)
+    assert config_text(plain) == OmegaConf.to_yaml(plain)  # the fast dump writes what OmegaConf writes
     report = _sweep(tiny, "search.n_trials=1", "search.study_name=prov")
     provenance = json.loads((report.folder / "provenance.json").read_text())
     assert provenance["0"]["data_checksum"] and provenance["0"]["environment"]["keras"]
@@ -169,3 +175,112 @@ def test_storage_password_is_redacted_in_sweep_yaml(tiny: list[str], tmp_path) -
 
     assert redact("search.storage='postgresql://u:s3cret@h:5/db'") == "search.storage='postgresql://u:***@h:5/db'"
     assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_resume_continues_the_study_instead_of_replaying_it(tiny: list[str]) -> None:
+    """Trials 2-3 of a resumed study are new configs, the same ones an uninterrupted run samples."""
+    cols = ["params_model.depth", "params_model.width", "params_train.learning_rate"]
+    quick = ["search.sampler=random", "train.epochs=1", "search.pruner=none"]
+    _sweep(tiny, *quick, "search.n_trials=2", "search.study_name=cont")
+    resumed = pd.read_parquet(_sweep(tiny, *quick, "search.n_trials=4", "search.study_name=cont").folder
+                              / "trials.parquet")
+    straight = pd.read_parquet(_sweep(tiny, *quick, "search.n_trials=4", "search.study_name=straight").folder
+                               / "trials.parquet")
+    configs = [tuple(row) for row in resumed[cols].itertuples(index=False)]
+    assert len(set(configs)) == 4
+    pd.testing.assert_frame_equal(resumed[cols], straight[cols])
+
+
+def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: list[str], isolated_paths,
+                                                                       tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _sweep(tiny, "search.n_trials=1", "search.study_name=full")
+    code = ("import sys, time; from recsearch.cli import main; t = time.time(); rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules, round(time.time() - t, 2))")
+    repo = str(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", code, "sweep", "--no-progress", *tiny, *SMALL_SPACE,
+                          "search.n_trials=1", "search.study_name=full"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo})
+    rc, tf_loaded, _ = run.stdout.strip().splitlines()[-1].split()
+    assert (rc, tf_loaded) == ("0", "False"), run.stderr
+    assert run.stderr.strip() == ("recsearch: study 'full' already holds 1 finished trials (search.n_trials=1): "
+                                  "nothing to run; raise search.n_trials to run more")
+
+
+def test_sweep_with_no_finished_trial_exits_2_with_the_most_common_reason(tiny: list[str], capsys) -> None:
+    from recsearch.cli import main
+
+    rc = main(["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.n_trials=2",
+               "search.study_name=allfail", "train.optimizer=sgd",
+               *space("train.learning_rate: 'choice(1e25, 1e26)'")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert re.match(r"recsearch: error: no trial of study 'allfail' finished \(1\d failed; 10 with: "
+                    r"TrainingDiverged: .*diverged.*trials\.csv\)$", err[-1]), err[-1]
+
+
+def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[str]) -> None:
+    from omegaconf import OmegaConf
+
+    from recsearch.config import compose_config
+    from recsearch.search.objective import TrialContext, trial_config
+    from recsearch.search.parse import parse_space
+    from recsearch.search.space import to_overrides
+
+    base = compose_config(tiny)
+    ctx = TrialContext(list(tiny), parse_space(base.search_space, base), None, [], base_cfg=base)
+    params = {"model.width": 24, "train.learning_rate": 0.0123, "train.optimizer": "sgd"}
+    fast = trial_config(ctx, params)
+    assert OmegaConf.to_container(fast) == OmegaConf.to_container(compose_config([*tiny, *to_overrides(params)]))
+    assert base.model.width == 16  # the base is not changed
+    plain = TrialContext(["data=synthetic"], ctx.space, None, [], base_cfg=compose_config(["data=synthetic"]))
+    assert trial_config(plain, {"model": "mf"}).model.name == "mf"  # a group choice is composed
+
+
+def test_trials_record_where_their_time_went(tiny: list[str]) -> None:
+    report = _sweep(tiny, "search.n_trials=1", "search.study_name=timing", "train.epochs=1")
+    study = optuna.load_study(study_name="timing", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(report.folder / "study.journal"))))
+    timing = study.trials[0].user_attrs["timing"]
+    assert {"config_s", "bookkeeping_s"} <= set(timing) and 0 <= timing["config_s"] < 5
+
+
+def test_postgresql_budget_lock_excludes_other_processes() -> None:
+    """The advisory lock is held in the database: a second holder waits for the first."""
+    import threading
+    import time as _time
+
+    url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL: set RECSEARCH_TEST_POSTGRES_URL (.ci/run does)")
+    from recsearch.search.storage import budget_lock, open_storage
+
+    name = f"lock-{os.getpid()}-{int(_time.time())}"
+    studies = [optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True) for _ in range(2)]
+    events = []
+
+    def hold(study, tag, pause):
+        with budget_lock(study, None):
+            events.append((tag, "in", _time.monotonic()))
+            _time.sleep(pause)
+            events.append((tag, "out", _time.monotonic()))
+
+    first = threading.Thread(target=hold, args=(studies[0], "a", 1.0))
+    first.start()
+    _time.sleep(0.3)
+    hold(studies[1], "b", 0.0)
+    first.join()
+    optuna.delete_study(study_name=name, storage=url)
+    order = [(tag, what) for tag, what, _ in events]
+    assert order == [("a", "in"), ("a", "out"), ("b", "in"), ("b", "out")]
+
+
+def test_missing_enqueue_file_is_refused_before_the_study_is_created(tiny: list[str], isolated_paths) -> None:
+    from recsearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="search.enqueue_file: /nonexistent/warm.yaml does not exist"):
+        _sweep(tiny, "search.n_trials=1", "search.study_name=nofile", "search.enqueue_file=/nonexistent/warm.yaml")
+    assert not (isolated_paths / "default" / "nofile").exists()

@@ -1,0 +1,265 @@
+"""The fault suite: real sweep processes under SIGKILL, torn and corrupt journals, a full disk, a folder
+turning read-only, and concurrent starts. Every case ends with the same proof: exactly n_trials finished,
+unique trial numbers, no repeated parameter sets, and trials.parquet equal to the storage.
+
+Each test adds a row to the summary table printed after the run (fault, faults injected, finished trials
+lost, repeated configs).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from recsearch.search.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+SPACE = ["~search_space", "+search_space={params: {model.width: 'choice(8, 16)', "
+         "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
+SUMMARY: list[tuple[str, int, int, int]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(request: pytest.FixtureRequest) -> None:
+    """Hand the rows to tests/search/conftest.py, which prints them after the run."""
+    request.config.recsearch_fault_summary = SUMMARY
+
+
+def _cmd(tiny: list[str], name: str, n_trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *SPACE, "train.epochs=1",
+            "search.pruner=none", f"search.n_trials={n_trials}", f"search.study_name={name}", *extra]
+
+
+def _env(results: Path) -> dict[str, str]:
+    repo = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "RECSEARCH_RESULTS_DIR": str(results),
+            "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+
+
+def _study(url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(url))
+
+
+def _finished(study: optuna.Study) -> dict[int, tuple]:
+    return {t.number: tuple(t.values) for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
+
+
+def check_study(url: str, name: str, folder: Path, n_trials: int) -> int:
+    """Exact budget, unique numbers, tables equal to the storage; return the number of repeated configs."""
+    trials = _study(url, name).get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == n_trials, [(t.number, t.state.name) for t in trials]
+    assert "RUNNING" not in {t.state.name for t in trials}
+    numbers = [t.number for t in trials]
+    assert len(set(numbers)) == len(numbers)
+    repeats = len(done) - len({tuple(sorted(t.params.items())) for t in done})
+    frame = pd.read_parquet(folder / "trials.parquet")
+    assert frame["number"].tolist() == numbers
+    assert frame["state"].tolist() == [t.state.name for t in trials]
+    values = {t.number: t.values[0] for t in done if t.values}
+    assert {int(r.number): r.value for r in frame.itertuples() if int(r.number) in values} == pytest.approx(values)
+    return repeats
+
+
+def _wait(proc: subprocess.Popen, until, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not until():
+        time.sleep(0.2)
+
+
+def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+    name, n_trials, rng = "kills", 5, random.Random(7)
+    folder = isolated_paths / "default" / name
+    url = str(folder / "study.journal")
+    kept: dict[int, tuple] = {}
+    for _ in range(5):
+        proc = subprocess.Popen(_cmd(tiny, name, n_trials), cwd=tmp_path, env=_env(isolated_paths),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(2.0, 9.0))  # start-up, mid-trial, telling or writing tables
+        proc.kill()
+        proc.wait()
+        if Path(url).is_file():
+            kept.update(_finished(_study(url, name)))
+    done = subprocess.run(_cmd(tiny, name, n_trials), cwd=tmp_path, env=_env(isolated_paths), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = _finished(_study(url, name))
+    lost = sum(after.get(k) != v for k, v in kept.items())
+    repeats = check_study(url, name, folder, n_trials)
+    retries = [t for t in _study(url, name).trials if "retry_of" in t.user_attrs]
+    assert all(t.params == _study(url, name).trials[t.user_attrs["retry_of"]].params for t in retries)
+    SUMMARY.append(("SIGKILL (random moments)", 5, lost, repeats))
+    assert lost == 0 and repeats == 0
+
+
+def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+    name = "torn"
+    folder = isolated_paths / "default" / name
+    journal = folder / "study.journal"
+    env = _env(isolated_paths)
+    subprocess.run(_cmd(tiny, name, 2), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    before = _finished(_study(str(journal), name))
+    size = journal.stat().st_size
+    os.truncate(journal, size - 60)  # the last record loses its end, as when the disk fills mid-write
+    lines = journal.read_bytes().split(b"\n")
+    middle = next(i for i in range(len(lines) // 2, len(lines)) if b'"user_attr":{"seed"' in lines[i])
+    lines[middle] = lines[middle][:10] + b"#garbage#" + lines[middle][10:]  # a damaged record mid-file
+    journal.write_bytes(b"\n".join(lines))
+
+    board = subprocess.run([sys.executable, "-m", "recsearch", "leaderboard", str(isolated_paths)], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert board.returncode == 0, board.stderr
+    assert f"line {middle + 1}: unreadable record skipped" in board.stderr
+    assert "ends in a torn record" in board.stderr and "Traceback" not in board.stderr
+
+    again = subprocess.run(_cmd(tiny, name, 3), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "cut a torn last record" in again.stderr and "Traceback" not in again.stderr
+    assert (folder / "study.journal.torn").read_bytes().count(b"\n") == 2  # header line + the torn bytes
+    after = _finished(_study(str(journal), name))
+    lost = sum(after.get(k) != v for k, v in before.items())
+    repeats = check_study(str(journal), name, folder, 3)
+    SUMMARY.append(("torn tail + corrupt line", 2, lost, repeats))
+    assert lost == 0 and repeats == 0  # the trial whose COMPLETE record was torn is told from its attrs
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                                capture_output=True).returncode == 0
+
+
+def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    mounted = _mount_tmpfs(disk, "4m")
+    results, name = disk / "results", "full"
+    folder = results / "default" / name
+    url = str(folder / "study.journal")
+    try:
+        subprocess.run(_cmd(tiny, name, 1, "search.keep_models=0"), cwd=tmp_path, env=_env(results), check=True,
+                       capture_output=True, timeout=300)
+        kept = _finished(_study(url, name))
+        if mounted:  # fill the disk, leaving a few KiB: the next trial's records no longer fit
+            free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+            (disk / "filler").write_bytes(b"\0" * max(0, free - 24 * 1024))
+            limit = {}
+        else:  # no tmpfs here: writes beyond the journal's size plus a few KiB fail in the OS (RLIMIT_FSIZE)
+            limit = {"preexec_fn": _file_size_limit(Path(url).stat().st_size + 6 * 1024)}
+        full = subprocess.run(_cmd(tiny, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
+                              capture_output=True, text=True, timeout=300, **limit)
+        err = full.stderr.strip().splitlines()
+        assert full.returncode == 2, full.stderr
+        assert err[-1].startswith("recsearch: error: cannot write") and "Traceback" not in full.stderr, full.stderr
+        assert any(w in err[-1] for w in ("No space left", "too large")) and "free disk space" in err[-1]
+        (disk / "filler").unlink(missing_ok=True)
+        done = subprocess.run(_cmd(tiny, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        after = _finished(_study(url, name))
+        lost = sum(after.get(k) != v for k, v in kept.items())
+        repeats = check_study(url, name, folder, 4)
+        assert not list(folder.glob(".*.tmp"))
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    SUMMARY.append(("disk full" + (" (tmpfs)" if mounted else " (RLIMIT_FSIZE)"), 1, lost, repeats))
+    assert lost == 0 and repeats == 0
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def _read_only(folder: Path) -> None:
+    if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount
+        subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+
+
+def _writable(folder: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o755)
+
+
+def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+    name = "readonly"
+    folder = isolated_paths / "default" / name
+    url = str(folder / "study.journal")
+    env = _env(isolated_paths)
+    proc = subprocess.Popen(_cmd(tiny, name, 4), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait(proc, lambda: Path(url).is_file() and len(_finished(_study(url, name))) >= 1)
+    _read_only(folder)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+        kept = _finished(_study(url, name))
+    finally:
+        _writable(folder)
+    err = stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in stderr, stderr
+    assert err[-1].startswith(f"recsearch: error: cannot write {folder}"), err[-1]
+    assert "writable" in err[-1]
+    done = subprocess.run(_cmd(tiny, name, 4), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lost = sum(_finished(_study(url, name)).get(k) != v for k, v in kept.items())
+    repeats = check_study(url, name, folder, 4)
+    SUMMARY.append(("folder read-only mid-sweep", 1, lost, repeats))
+    assert lost == 0 and repeats == 0
+
+
+@pytest.mark.parametrize("starts", [2, 3])
+def test_concurrent_starts_of_the_same_command(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                               starts: int) -> None:
+    name = f"shells{starts}"
+    folder = isolated_paths / "default" / name
+    procs = [subprocess.Popen(_cmd(tiny, name, 4), cwd=tmp_path, env=_env(isolated_paths),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(starts)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    repeats = check_study(str(folder / "study.journal"), name, folder, 4)
+    SUMMARY.append((f"{starts} concurrent starts", starts, 0, repeats))
+    assert repeats == 0
+
+
+def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Path) -> None:
+    """Three processes with their own results and lock folders (as three machines) on one PostgreSQL study."""
+    url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must start PostgreSQL and set RECSEARCH_TEST_POSTGRES_URL (see .ci/run)")
+        pytest.skip("no PostgreSQL: set RECSEARCH_TEST_POSTGRES_URL (.ci/run does)")
+    name = f"machines-{os.getpid()}-{int(time.time())}"
+    procs = [subprocess.Popen(_cmd(tiny, name, 5, f"search.storage='{url}'"), cwd=tmp_path,
+                              env=_env(tmp_path / f"machine{i}"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for i in range(3)]
+    try:
+        for proc in procs:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+        folders = [tmp_path / f"machine{i}" / "default" / name for i in range(3)]
+        last = max(folders, key=lambda f: (f / "trials.parquet").stat().st_mtime)  # the tables written last
+        repeats = check_study(url, name, last, 5)
+        SUMMARY.append(("3 machines on PostgreSQL", 3, 0, repeats))
+        assert repeats == 0
+    finally:
+        optuna.delete_study(study_name=name, storage=url)

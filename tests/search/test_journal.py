@@ -1,0 +1,161 @@
+"""The recovering journal backend, write errors and temp-file cleanup, on real files (no training)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from recsearch.results.io import WriteError, atomic_write_text, remove_stale_temp_files
+from recsearch.search import journal as journal_module
+from recsearch.search.journal import StorageWriteError
+from recsearch.search.storage import open_storage
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal_module, "_WARNED", set())
+
+
+def _study_with_trials(path: Path, n: int = 3) -> optuna.Study:
+    study = optuna.create_study(study_name="s", storage=open_storage(str(path)))
+    for i in range(n):
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr("seed", i)
+        study.tell(trial, float(i))
+    return study
+
+
+def _values(path: Path) -> list:
+    study = optuna.load_study(study_name="s", storage=open_storage(str(path)))
+    return [(t.number, t.state.name, t.values) for t in study.trials]
+
+
+def test_torn_tail_is_ignored_by_readers_then_cut_and_saved_before_the_next_append(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    whole = path.read_bytes()
+    os.truncate(path, len(whole) - 20)
+    assert [v[1] for v in _values(path)] == ["COMPLETE", "COMPLETE", "RUNNING"]  # the last tell is torn
+    assert "ends in a torn record" in capsys.readouterr().err
+    study = optuna.load_study(study_name="s", storage=open_storage(str(path)))
+    study.tell(2, 5.0)  # the next append cuts the torn bytes first
+    err = capsys.readouterr().err
+    assert "cut a torn last record (" in err and str(path) + ".torn" in err
+    assert _values(path)[2] == (2, "COMPLETE", [5.0])
+    torn = (tmp_path / "study.journal.torn").read_bytes()
+    assert whole[whole.rindex(b"\n", 0, len(whole) - 1) + 1:len(whole) - 20] in torn
+    assert all(json.loads(line) for line in path.read_bytes().splitlines())  # plain Optuna can read it again
+
+
+def test_tail_missing_only_its_newline_is_completed(tmp_path: Path) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    os.truncate(path, path.stat().st_size - 1)
+    study = optuna.load_study(study_name="s", storage=open_storage(str(path)))
+    study.set_user_attr("k", 1)
+    assert [v[1] for v in _values(path)] == ["COMPLETE"] * 3  # the record was kept, not cut
+    assert not (tmp_path / "study.journal.torn").exists()
+
+
+def test_unreadable_middle_line_is_skipped_with_its_line_number(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    lines = path.read_bytes().split(b"\n")
+    target = next(i for i, line in enumerate(lines) if b'"user_attr":{"seed":1}' in line)
+    lines[target] = b"\x00\xffnot json"
+    path.write_bytes(b"\n".join(lines))
+    assert [v[2] for v in _values(path)] == [[0.0], [1.0], [2.0]]
+    assert f"line {target + 1}: unreadable record skipped" in capsys.readouterr().err
+    _values(path)
+    assert capsys.readouterr().err == ""  # reported once per process
+
+
+def test_record_appended_onto_a_torn_line_by_an_old_writer_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path, 2)
+    data = path.read_bytes()
+    last = data.rindex(b"\n", 0, len(data) - 1) + 1
+    path.write_bytes(data[:-15] + data[last:])  # the torn tell, then the same record appended onto it
+    assert [v[1] for v in _values(path)] == ["COMPLETE", "COMPLETE"]
+
+
+def test_failed_append_leaves_no_torn_line_and_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "study.journal"
+    study = _study_with_trials(path, 1)
+    size = path.stat().st_size
+    real = os.pwrite
+
+    def half_then_full(fd: int, data: bytes, offset: int) -> int:
+        if len(data) > 10:
+            real(fd, data[: len(data) // 2], offset)
+            return len(data) // 2
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "pwrite", half_then_full)
+    with pytest.raises(StorageWriteError, match=r"cannot write .*study.journal: No space left.*free disk space"):
+        study.set_user_attr("big", "x" * 100)
+    monkeypatch.undo()
+    assert path.stat().st_size == size  # the half-written record was taken back
+    assert [v[1] for v in _values(path)] == ["COMPLETE"]
+
+
+def test_batch_writes_every_record_in_one_append(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "study.journal"
+    study = _study_with_trials(path, 1)
+    trial = study.ask()
+    appends = []
+    original = journal_module._write_all
+    monkeypatch.setattr(journal_module, "_write_all",
+                        lambda fd, size, data: (appends.append(data.count(b"\n")), original(fd, size, data)))
+    from recsearch.search.objective import write_attrs
+
+    write_attrs(trial, {f"k{i}": i for i in range(20)})
+    assert appends == [20]
+    assert optuna.load_study(study_name="s", storage=open_storage(str(path))).trials[1].user_attrs["k19"] == 19
+
+
+def test_read_only_storage_is_read_without_writing(tmp_path: Path) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path, 2)
+    os.truncate(path, path.stat().st_size - 5)
+    before = path.read_bytes()
+    assert len(_values(path)) == 2
+    assert path.read_bytes() == before  # readers never repair
+
+
+def test_atomic_write_reports_the_path_and_keeps_the_old_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "trials.csv"
+    atomic_write_text(target, "old")
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("recsearch.results.io.os.fsync", full)
+    with pytest.raises(WriteError, match=rf"cannot write {target}: No space left on device; free disk space"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_stale_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead = tmp_path / ".trials.csv.999999-abcd1234.tmp"  # no such pid
+    live = tmp_path / f".trials.parquet.{os.getpid()}-abcd1234.tmp"
+    old = tmp_path / ".summary.md.zz9x.tmp"  # no pid: removed only when old
+    young = tmp_path / ".best.yaml.zz9y.tmp"
+    model = tmp_path / ".tmp-999999-trial_3.keras"
+    for path in (dead, live, old, young, model):
+        path.write_text("x")
+    past = time.time() - 120
+    for path in (dead, live, young, model):
+        os.utime(path, (past, past))
+    os.utime(old, (time.time() - 4000, time.time() - 4000))
+    removed = set(remove_stale_temp_files(tmp_path))
+    assert removed == {dead, old, model}
+    assert live.exists() and young.exists()
