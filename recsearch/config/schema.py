@@ -82,6 +82,7 @@ class TrainConfig:
     jit_compile: bool = False
     steps_per_execution: int = 16
     verbose: int = 0
+    tensorboard: bool = False  # per-run / per-trial TensorBoard logs (scalars per epoch, HParams)
 
 
 @dataclass
@@ -139,6 +140,8 @@ class SearchConfig:
     enqueue_file: Optional[str] = None
     keep_models: int = 3
     heartbeat_interval: int = 60
+    engine: str = "optuna"  # optuna | kerastuner
+    tuner: str = "random"  # kerastuner engine: random | bayesian | hyperband
 
 
 @dataclass

@@ -36,6 +36,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     from recsearch.config import compose_config
     from recsearch.results.study_tables import write_study_results
     from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.kt.engine import check_engine, run_kerastuner
     from recsearch.search.parse import parse_space
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import (open_storage, recover_stale_trials, redact, storage_url, study_dir,
@@ -43,6 +44,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     from recsearch.training.run import prepare_for
 
     cfg = compose_config(overrides)
+    check_engine(cfg)
     space = parse_space(cfg.search_space, cfg)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
@@ -69,7 +71,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
                 from recsearch.training.backend import setup_backend
 
                 setup_backend(cfg.train.backend)
-                run_worker(spec, on_trial_end=progress.update)
+                runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
+                runner(spec, on_trial_end=progress.update)
             else:
                 _run_processes(spec, int(cfg.search.n_workers), progress)
     except KeyboardInterrupt:
