@@ -62,6 +62,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     from recsearch.provenance import environment_info
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import backend_versions
+    from recsearch.training.tensorboard import trial_tensorboard
     from recsearch.training.trainer import train
 
     cfg = trial_config(ctx, ctx.space.sample(trial))
@@ -72,7 +73,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives)
     start = time.perf_counter()
     try:
-        result = train(cfg, ctx.data, callbacks=[pruning])
+        result = train(cfg, ctx.data, callbacks=[pruning, *trial_tensorboard(cfg, trial.number, trial.params)])
     finally:
         _set_attrs(trial, val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
     _set_attrs(trial, **result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,

@@ -40,13 +40,14 @@ def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool
     """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically."""
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_backend
+    from recsearch.training.tensorboard import run_tensorboard
     from recsearch.training.trainer import train
 
     setup_backend(cfg.train.backend)
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)
     prep_time = time.perf_counter() - start
-    result = train(cfg, data)
+    result = train(cfg, data, callbacks=run_tensorboard(cfg))
     summary = {
         "model": cfg.model.name, "task": cfg.task.name, "dataset": data.name,
         **result.metrics,

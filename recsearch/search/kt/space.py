@@ -1,13 +1,12 @@
 """Translate a parsed SearchSpace into KerasTuner hyperparameters, and KerasTuner values back to config values.
 
 `int`/`float` become `hp.Int`/`hp.Float` (log ranges with `sampling="log"`), `choice` becomes `hp.Choice`,
-fixed values `hp.Fixed`, and each `conditions:` entry a (nested) `hp.conditional_scope` whose parent values
+fixed values `hp.Fixed`, and each `conditions:` entry the parent conditions `hp.conditional_scope` records, whose parent values
 are the discrete values of the parent that satisfy the test (KerasTuner conditions need discrete parents).
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any, Mapping
 
 from recsearch.errors import SearchSpaceError
@@ -19,15 +18,14 @@ TUNER_KEYS_PREFIX = "tuner/"  # Hyperband's own bookkeeping values (tuner/epochs
 def to_kerastuner(space: SearchSpace) -> Any:
     """A `keras_tuner.HyperParameters` declaring every parameter of `space` under its conditions."""
     import keras_tuner as kt
+    from keras_tuner.src.engine.conditions import Parent  # what hp.conditional_scope records; no public name
 
     hp = kt.HyperParameters()
     by_key = {p.key: p for p in space.params}
-    for p in space.params:
-        with ExitStack() as scopes:
-            cond = space.conditions.get(p.key)
-            for parent, values in _scope_values(p.key, cond, by_key) if cond else ():
-                scopes.enter_context(hp.conditional_scope(parent, values))
-            _declare(hp, p)
+    for p in space.params:  # several tests of one condition: one hp with several Parent conditions (AND)
+        cond = space.conditions.get(p.key)
+        parents = [Parent(name, values) for name, values in _scope_values(p.key, cond, by_key)] if cond else []
+        hp.merge([_declare(p, parents)])
     return hp
 
 
@@ -47,19 +45,21 @@ def searched(space: SearchSpace, values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if kinds.get(k) != "fixed"}
 
 
-def _declare(hp: Any, p: Param) -> None:
-    """Register one parameter on `hp`."""
+def _declare(p: Param, conditions: list[Any]) -> Any:
+    """The KerasTuner hyperparameter of one parameter, active under `conditions`."""
+    from keras_tuner.engine import hyperparameters as hps
+
     if p.kind == "fixed":
-        hp.Fixed(p.key, _kt_value(p.key, p.choices[0]))
-    elif p.kind == "categorical":
+        return hps.Fixed(p.key, _kt_value(p.key, p.choices[0]), conditions=conditions)
+    if p.kind == "categorical":
         _check_choice_types(p)
-        hp.Choice(p.key, list(p.choices), ordered=False)
-    elif p.kind == "int":  # KerasTuner's step is multiplicative on a log scale: log ranges go without one
-        hp.Int(p.key, int(p.low), int(p.high), step=None if p.log else int(p.step or 1),
-               sampling="log" if p.log else "linear")
-    else:
-        hp.Float(p.key, float(p.low), float(p.high), step=None if p.log else p.step,
-                 sampling="log" if p.log else "linear")
+        return hps.Choice(p.key, list(p.choices), ordered=False, conditions=conditions)
+    sampling = "log" if p.log else "linear"
+    if p.kind == "int":  # KerasTuner's step is multiplicative on a log scale: log ranges go without one
+        return hps.Int(p.key, int(p.low), int(p.high), step=None if p.log else int(p.step or 1), sampling=sampling,
+                       conditions=conditions)
+    return hps.Float(p.key, float(p.low), float(p.high), step=None if p.log else p.step, sampling=sampling,
+                     conditions=conditions)
 
 
 def _check_choice_types(p: Param) -> None:
