@@ -59,13 +59,14 @@ def config_text(cfg: Any) -> str:
 
 def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs."""
+    from recsearch.models.hypermodel import sample_hypermodel
     from recsearch.provenance import environment_info
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import backend_versions
     from recsearch.training.tensorboard import trial_tensorboard
     from recsearch.training.trainer import train
 
-    cfg = trial_config(ctx, ctx.space.sample(trial))
+    cfg = sample_hypermodel(trial, trial_config(ctx, ctx.space.sample(trial)), ctx.data)
     metric = cfg.task.metric
     _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
                data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,

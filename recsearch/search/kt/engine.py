@@ -20,7 +20,14 @@ PROJECT = "kerastuner"  # KerasTuner's project folder inside the study folder
 
 
 def check_engine(cfg: Any) -> None:
-    """Refuse, before any work, what KerasTuner cannot do: one ConfigError line naming the way out."""
+    """Refuse, before any work, what KerasTuner cannot do: one ConfigError line naming the way out.
+
+    Also imports a `model=hypermodel` builder now, so a wrong module name fails before the first trial.
+    """
+    if cfg.model.name == "hypermodel":
+        from recsearch.models.hypermodel import load_builder
+
+        load_builder(cfg.model.builder)
     if cfg.search.engine != "kerastuner":
         return
     why = "search.engine=kerastuner"
