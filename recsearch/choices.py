@@ -14,6 +14,8 @@ PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 OBJECTIVES = ("params", "latency")
 ENGINES = ("optuna", "kerastuner")
 TUNERS = ("random", "bayesian", "hyperband")  # KerasTuner's RandomSearch, BayesianOptimization, Hyperband
+# search strategies raced by `compare.strategies` (recsearch.search.race maps each to its search.* overrides)
+STRATEGIES = ("tpe", "random", "cmaes", "gp", "tpe_hyperband", "kt_random", "kt_bayesian", "kt_hyperband")
 
 # config key -> the values it accepts (checked by recsearch.config.validate for every composed config)
 CHOICES: dict[str, tuple[str, ...]] = {

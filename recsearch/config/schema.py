@@ -150,6 +150,9 @@ class CompareConfig:
 
     variants: List[str] = field(default_factory=list)
     baselines: bool = True
+    strategies: List[str] = field(default_factory=list)  # search strategies raced on one model (compare_search)
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])  # search.seed of each strategy's runs
+    budget_seconds: float = 300.0  # wall clock of each (strategy, seed) run
 
 
 @dataclass
