@@ -24,12 +24,26 @@ def check_engine(cfg: Any) -> None:
 
     Also imports a `model=hypermodel` builder now, so a wrong module name fails before the first trial.
     """
+    kerastuner = cfg.search.engine == "kerastuner"
+    if kerastuner:
+        _refuse_unsupported(cfg)
+    if cfg.model.name != "hypermodel" and not kerastuner:
+        return
+    from recsearch.training.backend import setup_backend
+
+    setup_backend(cfg.train.backend)  # the imports below load Keras: with the config's backend
     if cfg.model.name == "hypermodel":
         from recsearch.models.hypermodel import load_builder
 
         load_builder(cfg.model.builder)
-    if cfg.search.engine != "kerastuner":
-        return
+    if kerastuner:
+        from recsearch.search.kt.space import to_kerastuner
+        from recsearch.search.parse import parse_space
+
+        to_kerastuner(parse_space(cfg.search_space, cfg))  # continuous condition parents fail now
+
+
+def _refuse_unsupported(cfg: Any) -> None:
     why = "search.engine=kerastuner"
     if cfg.search.objectives:
         raise ConfigError(f"{why}: KerasTuner optimises a single objective; drop search.objectives "
@@ -52,10 +66,6 @@ def check_engine(cfg: Any) -> None:
         except ImportError:
             raise ConfigError(f"{why}: search.tuner=bayesian needs scikit-learn (pip install scikit-learn); "
                               "or choose search.tuner=random|hyperband") from None
-    from recsearch.search.kt.space import to_kerastuner
-    from recsearch.search.parse import parse_space
-
-    to_kerastuner(parse_space(cfg.search_space, cfg))  # continuous condition parents fail now
 
 
 def make_oracle(cfg: Any, hyperparameters: Any) -> Any:
