@@ -73,7 +73,7 @@ def test_what_kerastuner_lacks_is_one_error_line(extra, message, isolated_paths,
     assert not isolated_paths.exists()  # refused before any work
 
 
-def test_a_kerastuner_sweep_does_not_resume_an_optuna_study(kt_study, capsys) -> None:
+def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_study, capsys) -> None:
     from recsearch.errors import ConfigError
     from recsearch.search.sweep import run_sweep
 
@@ -84,6 +84,9 @@ def test_a_kerastuner_sweep_does_not_resume_an_optuna_study(kt_study, capsys) ->
         with pytest.raises(ConfigError, match="holds trials of search.engine=optuna"):
             run_sweep([*base, "search.study_name=mixed", "search.n_trials=2", "search.engine=kerastuner"],
                       show_progress=False)
+        with pytest.raises(ConfigError, match="was searched by search.tuner=random; resume it with that tuner"):
+            run_sweep([*base, "search.study_name=kt", "search.n_trials=4", "search.engine=kerastuner",
+                       "search.tuner=hyperband"], show_progress=False)
 
 
 def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths) -> None:

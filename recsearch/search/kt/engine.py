@@ -99,7 +99,7 @@ def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None 
     cfg = compose_config(list(spec.overrides))
     space = parse_space(cfg.search_space, cfg)
     study = optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage_url))
-    _refuse_mixed_study(study)
+    _refuse_mixed_study(study, str(cfg.search.tuner))
     tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
                        data=prepare_for(cfg), on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
     try:
@@ -114,11 +114,16 @@ def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None 
     return tuner.ran
 
 
-def _refuse_mixed_study(study: Any) -> None:
-    """A study holds the trials of one engine: KerasTuner's state would not know the Optuna trials."""
-    if any("kerastuner_trial_id" not in t.user_attrs for t in study.get_trials(deepcopy=False)):
+def _refuse_mixed_study(study: Any, tuner: str) -> None:
+    """A study holds the trials of one engine and tuner: KerasTuner's state would not know the others."""
+    trials = study.get_trials(deepcopy=False)
+    if any("kerastuner_trial_id" not in t.user_attrs for t in trials):
         raise ConfigError(f"study {study.study_name!r} holds trials of search.engine=optuna; choose another "
                           "search.study_name for the kerastuner engine")
+    other = {t.user_attrs.get("kerastuner_tuner") for t in trials} - {tuner}
+    if other:
+        raise ConfigError(f"study {study.study_name!r} was searched by search.tuner={other.pop()}; resume it with "
+                          f"that tuner or choose another search.study_name for search.tuner={tuner}")
 
 
 def record_trial(study: Any, *, number: int, params: dict[str, Any], space: Any, attrs: dict[str, Any],
