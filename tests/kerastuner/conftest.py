@@ -13,7 +13,7 @@ KT_SPACE = ["~search_space", "+search_space={params: {model.depth: 'range(1, 3)'
 
 
 def tiny_overrides(config: pytest.Config) -> list[str]:
-    """TINY from tests/conftest.py (a module-scoped fixture cannot use the function-scoped `tiny`)."""
+    """TINY from tests/conftest.py (a session-scoped fixture cannot use the function-scoped `tiny`)."""
     root = config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
     return list(root.TINY)
 
@@ -27,7 +27,7 @@ def experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kt_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, pytestconfig: pytest.Config) -> Any:
     """A 3-trial KerasTuner random search on tiny synthetic data, with TensorBoard logs."""
     from recsearch.search.sweep import run_sweep
