@@ -121,16 +121,16 @@ def run_curve(cfg: Any, budget: float) -> pd.DataFrame:
     """Best validation value so far after each trial that ended within the budget: trial, seconds, best."""
     trials = sorted(_trials(cfg), key=lambda t: t.datetime_complete)
     if not trials:
-        return pd.DataFrame(columns=["trial", "seconds", "value", "best"])
+        return pd.DataFrame(columns=["trial", "seconds", "value", "best", "best_test"])
     sign = 1.0 if cfg.task.direction == "minimize" else -1.0
-    rows, best = [], np.inf
+    rows, best, best_test = [], np.inf, np.nan
     for k, (t, seconds) in enumerate(zip(trials, run_clock(trials)), start=1):
         if seconds > budget:
             break
-        if t.state.name == "COMPLETE" and t.values:
-            best = min(best, sign * t.values[0])
+        if t.state.name == "COMPLETE" and t.values and sign * t.values[0] < best:
+            best, best_test = sign * t.values[0], t.user_attrs.get(f"test_{cfg.task.metric}", np.nan)
         rows.append({"trial": k, "seconds": seconds, "value": t.values[0] if t.values else np.nan,
-                     "best": sign * best if np.isfinite(best) else np.nan})
+                     "best": sign * best if np.isfinite(best) else np.nan, "best_test": best_test})
     return pd.DataFrame(rows)
 
 
@@ -138,7 +138,7 @@ def race_frames(cfg: Any, overrides: list[str], strategies: list[str],
                 seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(runs: one row per strategy and seed, comparison: one row per strategy, curves: every run's curve)."""
     from recsearch.config import compose_config
-    from recsearch.search.compare import study_row
+    from recsearch.search.storage import study_dir
 
     budget = float(cfg.compare.budget_seconds)
     runs, curves = [], []
@@ -147,10 +147,9 @@ def race_frames(cfg: Any, overrides: list[str], strategies: list[str],
             run_cfg = compose_config(run_overrides(overrides, strategy, seed))
             curve = run_curve(run_cfg, budget).assign(strategy=strategy, seed=seed)
             curves.append(curve)
-            row = study_row(run_cfg, strategy) if len(curve) else {"valid": None, "test": None}
-            runs.append({"strategy": strategy, "seed": seed, "trials": len(curve),
-                         "best_valid": curve["best"].iloc[-1] if len(curve) else np.nan,
-                         "selected_test": row["test"], "study": row.get("study")})
+            last = curve.iloc[-1] if len(curve) else {"best": np.nan, "best_test": np.nan}
+            runs.append({"strategy": strategy, "seed": seed, "trials": len(curve), "best_valid": last["best"],
+                         "selected_test": last["best_test"], "study": str(study_dir(run_cfg))})
     runs_frame = pd.DataFrame(runs)
     grouped = runs_frame.groupby("strategy", sort=False)
     comparison = pd.DataFrame({
@@ -225,7 +224,7 @@ def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: lis
     title = (f"# Search strategies on `{cfg.model.name}`: {cfg.data.name}, split={cfg.split.method}, "
              f"{budget:g} s of wall clock per run, seeds {', '.join(map(str, seeds))}\n\n"
              f"`best_valid_*` is the best validation {cfg.task.metric} reached within the budget (mean, std, min, max "
-             f"over seeds); `selected_test_mean` the test {cfg.task.metric} of each run's selected trial; "
+             f"over seeds); `selected_test_mean` the test {cfg.task.metric} of the trial each run selected within the budget; "
              f"`trials_mean` the trials finished within the budget.\n\n")
     atomic_write_text(folder / "comparison.md", title + markdown_table(comparison) + "\n")
     if len(curves):

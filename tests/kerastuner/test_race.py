@@ -42,6 +42,12 @@ def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments
     assert sorted(zip(runs["strategy"], runs["seed"])) == [("kt_random", 0), ("kt_random", 1), ("random", 0),
                                                            ("random", 1)]
     assert (runs["trials"] == 1).all() and runs["best_valid"].notna().all()
+    from recsearch.reproduce import open_study
+
+    for _, run in runs.iterrows():  # the selected trial's validation and test values, as the study holds them
+        best = open_study(run["study"]).study.best_trial
+        assert run["best_valid"] == pytest.approx(best.value) and run["selected_test"] == pytest.approx(
+            best.user_attrs["test_rmse"])
     table = pd.read_csv(folder / "comparison.csv").set_index("strategy")
     for strategy, part in runs.groupby("strategy"):
         assert table.loc[strategy, "best_valid_mean"] == pytest.approx(part["best_valid"].mean())
@@ -53,8 +59,6 @@ def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments
     assert "kt_random" in html and "against wall time" in html and "against trials" in html
     assert "| random |" in (folder / "comparison.md").read_text()
     # the seeds really differ, and each run is a study every other command reads
-    from recsearch.reproduce import open_study
-
     first = [open_study(str(folder / f"random-seed{s}")).study.trials[0].params for s in (0, 1)]
     assert first[0] != first[1]
     assert run_race(overrides, show_progress=False) == 0  # re-running a finished race runs nothing new
