@@ -159,7 +159,8 @@ def race_frames(cfg: Any, overrides: list[str], strategies: list[str],
         "selected_test_mean": grouped["selected_test"].mean().values, "trials_mean": grouped["trials"].mean().values,
     })
     ascending = cfg.task.direction == "minimize"
-    comparison = comparison.sort_values("best_valid_mean", ascending=ascending, na_position="last").reset_index(drop=True)
+    comparison = comparison.sort_values("best_valid_mean", ascending=ascending, na_position="last")
+    comparison = comparison.reset_index(drop=True)
     return runs_frame, comparison, pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
 
 
@@ -224,7 +225,8 @@ def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: lis
     title = (f"# Search strategies on `{cfg.model.name}`: {cfg.data.name}, split={cfg.split.method}, "
              f"{budget:g} s of wall clock per run, seeds {', '.join(map(str, seeds))}\n\n"
              f"`best_valid_*` is the best validation {cfg.task.metric} reached within the budget (mean, std, min, max "
-             f"over seeds); `selected_test_mean` the test {cfg.task.metric} of the trial each run selected within the budget; "
+             f"over seeds); `selected_test_mean` the test {cfg.task.metric} of the trial each run selected within the "
+             "budget; "
              f"`trials_mean` the trials finished within the budget.\n\n")
     atomic_write_text(folder / "comparison.md", title + markdown_table(comparison) + "\n")
     if len(curves):

@@ -34,7 +34,8 @@ def run_tensorboard(cfg: Any) -> list[keras.callbacks.Callback]:
     from recsearch.training.run import experiment_dir
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    flat = {**_flatten("model", OmegaConf.to_container(cfg.model)), **_flatten("train", OmegaConf.to_container(cfg.train))}
+    flat = {**_flatten("model", OmegaConf.to_container(cfg.model)),
+            **_flatten("train", OmegaConf.to_container(cfg.train))}
     name = f"{stamp}-{cfg.model.name}"
     return [TensorBoardLogger(experiment_dir(cfg) / "tensorboard" / name, flat, session=name)]
 
@@ -52,7 +53,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
         import tensorflow as tf
         from tensorboard.plugins.hparams import api as hp_api
 
-        self._writers = {part: tf.summary.create_file_writer(str(self.logdir / part)) for part in ("train", "validation")}
+        self._writers = {part: tf.summary.create_file_writer(str(self.logdir / part))
+                         for part in ("train", "validation")}
         with tf.summary.create_file_writer(str(self.logdir)).as_default():
             hp_api.hparams(self.hparams, trial_id=self.session)
 

@@ -80,8 +80,8 @@ def make_oracle(cfg: Any, hyperparameters: Any) -> Any:
     if cfg.search.tuner == "random":
         return kt.oracles.RandomSearchOracle(max_trials=cap, **common)
     if cfg.search.tuner == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(max_trials=cap, num_initial_points=int(cfg.search.n_startup_trials),
-                                                     **common)
+        startup = int(cfg.search.n_startup_trials)
+        return kt.oracles.BayesianOptimizationOracle(max_trials=cap, num_initial_points=startup, **common)
     return kt.oracles.HyperbandOracle(max_epochs=int(cfg.train.epochs), factor=3, hyperband_iterations=None, **common)
 
 

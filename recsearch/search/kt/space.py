@@ -1,8 +1,8 @@
 """Translate a parsed SearchSpace into KerasTuner hyperparameters, and KerasTuner values back to config values.
 
 `int`/`float` become `hp.Int`/`hp.Float` (log ranges with `sampling="log"`), `choice` becomes `hp.Choice`,
-fixed values `hp.Fixed`, and each `conditions:` entry the parent conditions `hp.conditional_scope` records, whose parent values
-are the discrete values of the parent that satisfy the test (KerasTuner conditions need discrete parents).
+fixed values `hp.Fixed`, and each `conditions:` entry the parent conditions `hp.conditional_scope` records,
+whose parent values are the discrete values of the parent that pass the test (KerasTuner needs discrete parents).
 """
 
 from __future__ import annotations
