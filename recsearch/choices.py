@@ -12,6 +12,10 @@ PROTOCOLS = ("sampled", "full")
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 OBJECTIVES = ("params", "latency")
+ENGINES = ("optuna", "kerastuner")
+TUNERS = ("random", "bayesian", "hyperband")  # KerasTuner's RandomSearch, BayesianOptimization, Hyperband
+# search strategies raced by `compare.strategies` (recsearch.search.race maps each to its search.* overrides)
+STRATEGIES = ("tpe", "random", "cmaes", "gp", "tpe_hyperband", "kt_random", "kt_bayesian", "kt_hyperband")
 
 # config key -> the values it accepts (checked by recsearch.config.validate for every composed config)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -24,4 +28,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.protocol": PROTOCOLS,
     "search.sampler": SAMPLERS,
     "search.pruner": PRUNERS,
+    "search.engine": ENGINES,
+    "search.tuner": TUNERS,
 }

@@ -22,7 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
     out = console()
-    if compose_config(args.overrides).compare.variants:
+    compare = compose_config(args.overrides).compare
+    if compare.strategies:
+        from recsearch.search.race import run_race
+
+        return run_race(args.overrides, show_progress=not args.no_progress)
+    if compare.variants:
         from recsearch.search.compare import run_comparison
 
         return run_comparison(args.overrides, show_progress=not args.no_progress)

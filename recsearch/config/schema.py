@@ -86,6 +86,7 @@ class TrainConfig:
     verbose: int = bounded(0, ge=0, le=2)
     refit: bool = False  # after training, retrain the chosen epochs on train + validation and report test
     refit_epochs: Optional[int] = None  # epochs of the refit (default: best_epoch of the run on train)
+    tensorboard: bool = False  # per-run / per-trial TensorBoard logs (scalars per epoch, HParams)
 
 
 @dataclass
@@ -136,6 +137,8 @@ class SearchConfig:
     enqueue_file: Optional[str] = None
     keep_models: int = bounded(3, ge=0)
     heartbeat_interval: int = bounded(60, ge=1)
+    engine: str = "optuna"  # optuna | kerastuner
+    tuner: str = "random"  # kerastuner engine: random | bayesian | hyperband
 
 
 @dataclass
@@ -144,6 +147,9 @@ class CompareConfig:
 
     variants: List[str] = field(default_factory=list)
     baselines: bool = True
+    strategies: List[str] = field(default_factory=list)  # search strategies raced on one model (compare_search)
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])  # search.seed of each strategy's runs
+    budget_seconds: float = 300.0  # wall clock of each (strategy, seed) run
 
 
 @dataclass

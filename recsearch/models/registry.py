@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from recsearch.errors import ConfigError
+from recsearch.models.hypermodel import HyperModelConfig
 from recsearch.models.schemas import (AutoRecConfig, DeepFmConfig, GmfConfig, MfConfig, MlpConfig, NeuMfConfig,
                                       TwoTowerConfig)
 
@@ -45,6 +46,8 @@ MODELS: dict[str, ModelSpec] = {
                   "two towers (ids plus side features) scored by a dot product"),
         ModelSpec("autorec", AutoRecConfig, "recsearch.models.autorec:from_config", ("rating",),
                   "I-AutoRec: item rating vectors reconstructed by an autoencoder", trainer="item_rows"),
+        ModelSpec("hypermodel", HyperModelConfig, "recsearch.models.hypermodel:from_config", ("rating", "ranking"),
+                  "your KerasTuner build_model(hp) or HyperModel (model.builder), its hp calls searched by Optuna"),
     )
 }
 

@@ -101,18 +101,22 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
 
     The attrs are written together when the trial ends (journal storages: one append, one fsync).
     """
+    from recsearch.models.hypermodel import sample_hypermodel
     from recsearch.search.live import live_status
     from recsearch.search.pruning import OptunaPruning
+    from recsearch.training.tensorboard import trial_tensorboard
     from recsearch.training.trainer import train
 
     start = time.perf_counter()
-    cfg = trial_config(ctx, ctx.space.sample(trial))
+    cfg = sample_hypermodel(trial, trial_config(ctx, ctx.space.sample(trial)), ctx.data)
     attrs = _provenance(cfg, ctx)
     config_s = time.perf_counter() - start
     pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
     start, result = time.perf_counter(), None
     try:
-        result = train(cfg, ctx.data, callbacks=[pruning, live_status(trial, f"val_{cfg.task.metric}")])
+        callbacks = [pruning, *trial_tensorboard(cfg, trial.number, trial.params),
+                     live_status(trial, f"val_{cfg.task.metric}")]
+        result = train(cfg, ctx.data, callbacks=callbacks)
     finally:
         attrs.update(val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
         if result is not None:

@@ -35,10 +35,12 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned."""
     from recsearch.config import compose_config
     from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.kt.engine import check_engine
     from recsearch.search.parse import parse_space
     from recsearch.search.storage import storage_url, study_dir, study_name
 
     cfg = compose_config(overrides)
+    check_engine(cfg)
     space = parse_space(cfg.search_space, cfg)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
@@ -107,10 +109,12 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
 def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
     """One worker in this process, or `search.n_workers` worker processes."""
     if int(cfg.search.n_workers) == 1:
+        from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_backend
 
         setup_backend(cfg.train.backend)
-        run_worker(spec, on_trial_end=progress.update)
+        runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
+        runner(spec, on_trial_end=progress.update)
     else:
         _run_processes(spec, int(cfg.search.n_workers), progress)
 

@@ -42,6 +42,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_backend
+    from recsearch.training.tensorboard import run_tensorboard
     from recsearch.training.trainer import train
 
     setup_backend(cfg.train.backend)
@@ -49,7 +50,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     data = data if data is not None else prepare_for(cfg)
     prep_time = time.perf_counter() - start
     recorded = cfg.train.refit and cfg.train.refit_epochs is not None
-    result = None if recorded else train(cfg, data)
+    result = None if recorded else train(cfg, data, callbacks=run_tensorboard(cfg))
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
     if result is not None:
         summary.update(result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch)

@@ -29,6 +29,7 @@ TINY_MODEL = {
     "deepfm": ["model.embedding_dim=4", "model.depth=1", "model.width=8"],
     "two_tower": ["model.embedding_dim=4", "model.depth=1", "model.width=8"],
     "autorec": ["model.hidden=8", "model.row_batch_size=8"],
+    "hypermodel": ["+model.hp.embedding_dim=8", "+model.hp.units=16"],  # recsearch/examples/my_hypermodel.py
 }
 
 

@@ -1,0 +1,149 @@
+"""`search.engine=kerastuner`: KerasTuner's tuners choose the trials, recsearch trains and records them.
+
+Each KerasTuner trial runs through the Optuna engine's own trial function (`objective.run_trial`, with an
+`optuna.trial.FixedTrial` holding the tuner's values) and is then added to the study's Optuna storage with
+the same attributes, so tables, leaderboards, reports, exports and reproductions read it unchanged.
+KerasTuner keeps its own state in `<study>/kerastuner/`; re-running the same command resumes it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from recsearch.errors import ConfigError
+from recsearch.search.worker import MAX_FAILURES_IN_A_ROW, WorkerSpec
+
+PROJECT = "kerastuner"  # KerasTuner's project folder inside the study folder
+
+
+def check_engine(cfg: Any) -> None:
+    """Refuse, before any work, what KerasTuner cannot do: one ConfigError line naming the way out.
+
+    Also imports a `model=hypermodel` builder now, so a wrong module name fails before the first trial.
+    """
+    kerastuner = cfg.search.engine == "kerastuner"
+    if kerastuner:
+        _refuse_unsupported(cfg)
+    if cfg.model.name != "hypermodel" and not kerastuner:
+        return
+    from recsearch.training.backend import setup_backend
+
+    setup_backend(cfg.train.backend)  # the imports below load Keras: with the config's backend
+    if cfg.model.name == "hypermodel":
+        from recsearch.models.hypermodel import load_builder
+
+        load_builder(cfg.model.builder)
+    if kerastuner:
+        from recsearch.search.kt.space import to_kerastuner
+        from recsearch.search.parse import parse_space
+
+        to_kerastuner(parse_space(cfg.search_space, cfg))  # continuous condition parents fail now
+
+
+def _refuse_unsupported(cfg: Any) -> None:
+    why = "search.engine=kerastuner"
+    if cfg.search.objectives:
+        raise ConfigError(f"{why}: KerasTuner optimises a single objective; drop search.objectives "
+                          "or use search.engine=optuna for multi-objective studies")
+    if cfg.search.storage:
+        raise ConfigError(f"{why}: KerasTuner keeps its state in files in the study folder; drop search.storage "
+                          "(journal file) or use search.engine=optuna for an RDB storage")
+    if int(cfg.search.n_workers) > 1:
+        raise ConfigError(f"{why}: runs one process; set search.n_workers=1 or use search.engine=optuna "
+                          "for parallel workers")
+    if cfg.search.enqueue_defaults or cfg.search.enqueue_file:
+        raise ConfigError(f"{why}: KerasTuner has no trial queue; drop search.enqueue_defaults/enqueue_file "
+                          "or use search.engine=optuna")
+    if cfg.model.name == "hypermodel":
+        raise ConfigError(f"{why}: model=hypermodel runs under search.engine=optuna (its hp calls become Optuna "
+                          "suggestions); or run your hypermodel with KerasTuner directly")
+    if cfg.search.tuner == "bayesian":
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{why}: search.tuner=bayesian needs scikit-learn (pip install scikit-learn); "
+                              "or choose search.tuner=random|hyperband") from None
+
+
+def make_oracle(cfg: Any, hyperparameters: Any) -> Any:
+    """The KerasTuner oracle of `search.tuner` over `hyperparameters`, seeded from `search.seed`."""
+    import keras_tuner as kt
+
+    objective = kt.Objective(f"val_{cfg.task.metric}", "min" if cfg.task.direction == "minimize" else "max")
+    common = {"objective": objective, "hyperparameters": hyperparameters, "allow_new_entries": False,
+              "tune_new_entries": False, "seed": int(cfg.search.seed) + 1,  # KerasTuner reads seed 0 as "random"
+              "max_consecutive_failed_trials": MAX_FAILURES_IN_A_ROW}
+    cap = 2 * int(cfg.search.n_trials) + MAX_FAILURES_IN_A_ROW  # the study budget stops the search first
+    if cfg.search.tuner == "random":
+        return kt.oracles.RandomSearchOracle(max_trials=cap, **common)
+    if cfg.search.tuner == "bayesian":
+        startup = int(cfg.search.n_startup_trials)
+        return kt.oracles.BayesianOptimizationOracle(max_trials=cap, num_initial_points=startup, **common)
+    return kt.oracles.HyperbandOracle(max_epochs=int(cfg.train.epochs), factor=3, hyperband_iterations=None, **common)
+
+
+def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
+    """Run KerasTuner's search until the study holds `search.n_trials` finished trials; return how many ran."""
+    import optuna
+
+    from recsearch.config import compose_config
+    from recsearch.search.kt.space import to_kerastuner
+    from recsearch.search.kt.tuner import StudyTuner, StopSearch
+    from recsearch.search.parse import parse_space
+    from recsearch.search.storage import open_storage
+    from recsearch.training.run import prepare_for
+
+    cfg = compose_config(list(spec.overrides))
+    space = parse_space(cfg.search_space, cfg)
+    study = optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage_url))
+    _refuse_mixed_study(study, str(cfg.search.tuner))
+    tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
+                       data=prepare_for(cfg), on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
+    try:
+        tuner.search(verbose=0)
+    except StopSearch:
+        pass
+    except RuntimeError as exc:
+        if "consecutive failures" not in str(exc):
+            raise
+        print(f"recsearch: {MAX_FAILURES_IN_A_ROW} trials failed in a row; stopping. See fail_reason in trials.csv.",
+              file=sys.stderr)
+    return tuner.ran
+
+
+def _refuse_mixed_study(study: Any, tuner: str) -> None:
+    """A study holds the trials of one engine and tuner: KerasTuner's state would not know the others."""
+    trials = study.get_trials(deepcopy=False)
+    if any("kerastuner_trial_id" not in t.user_attrs for t in trials):
+        raise ConfigError(f"study {study.study_name!r} holds trials of search.engine=optuna; choose another "
+                          "search.study_name for the kerastuner engine")
+    other = {t.user_attrs.get("kerastuner_tuner") for t in trials} - {tuner}
+    if other:
+        raise ConfigError(f"study {study.study_name!r} was searched by search.tuner={other.pop()}; resume it with "
+                          f"that tuner or choose another search.study_name for search.tuner={tuner}")
+
+
+def record_trial(study: Any, *, number: int, params: dict[str, Any], space: Any, attrs: dict[str, Any],
+                 values: list[float] | None, started: datetime, curve: list[float]) -> None:
+    """Add a finished KerasTuner trial to the Optuna study: COMPLETE with its value, or FAIL."""
+    import math
+
+    import optuna
+    from optuna.trial import TrialState
+
+    dists = {p.key: p.distribution() for p in space.params if p.key in params}
+    frozen = optuna.trial.FrozenTrial(
+        number=number, state=TrialState.COMPLETE if values else TrialState.FAIL, value=None, values=values,
+        datetime_start=started, datetime_complete=datetime.now(), params=params, distributions=dists,
+        user_attrs=attrs, system_attrs={}, trial_id=0,
+        intermediate_values={i + 1: v for i, v in enumerate(curve) if v is not None and math.isfinite(v)})
+    study.add_trial(frozen)
+
+
+
+def deadline_passed(spec: WorkerSpec) -> bool:
+    """`search.timeout` spent: no new trial starts."""
+    return spec.deadline is not None and time.time() >= spec.deadline

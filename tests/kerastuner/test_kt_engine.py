@@ -1,0 +1,109 @@
+"""The kerastuner engine end to end: the study folder every reader knows, its refusals, Hyperband budgets."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from recsearch.cli import main
+from recsearch.config import load_config_file
+from recsearch.reproduce import open_study
+
+pytestmark = pytest.mark.slow
+
+
+def test_kerastuner_study_writes_the_usual_tables(kt_study) -> None:
+    folder = kt_study.folder
+    for name in ("trials.parquet", "trials.csv", "best.yaml", "sweep.yaml", "summary.md", "provenance.json",
+                 "study.journal", "kerastuner/oracle.json"):
+        assert (folder / name).is_file(), name
+    frame = pd.read_parquet(folder / "trials.parquet")
+    assert frame["number"].tolist() == [0, 1, 2] and set(frame["state"]) == {"COMPLETE"}
+    assert {"params_model.depth", "params_model.width", "params_train.learning_rate", "valid_rmse", "test_rmse",
+            "config_hash", "seed", "duration_s"} <= set(frame.columns)
+    study = open_study(str(folder)).study
+    assert len({t.user_attrs["kerastuner_trial_id"] for t in study.trials}) == 3
+    for t in study.trials:  # the KerasTuner trial's values are the trial's config and its Optuna params
+        kt_values = json.loads((folder / "kerastuner" / f"trial_{t.user_attrs['kerastuner_trial_id']}" /
+                                "trial.json").read_text())["hyperparameters"]["values"]
+        assert t.params == pytest.approx({k: v for k, v in kt_values.items()})
+        assert ("model.width_schedule" in t.params) == (t.params["model.depth"] >= 2)
+        assert len(t.user_attrs["val_curve"]) == t.user_attrs["epochs_run"] and t.datetime_complete > t.datetime_start
+    best = load_config_file(folder / "best.yaml")
+    assert best.model.depth == study.best_trial.params["model.depth"]
+    assert best.search.engine == "kerastuner"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert set(provenance) == {"0", "1", "2"}
+    assert list((folder / "models").glob("trial_*.keras"))
+
+
+def test_leaderboard_export_and_reproduce_read_a_kerastuner_study(kt_study, capsys) -> None:
+    from recsearch.config import compose_config
+
+    study = open_study(str(kt_study.folder)).study
+    assert main(["leaderboard", str(kt_study.folder), "--format", "csv"]) == 0
+    board = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    row = board[board["kind"] == "study"].iloc[0]
+    assert row["study"] == "kt" and int(row["trial"]) == study.best_trial.number
+    assert row["valid"] == pytest.approx(study.best_value, abs=1e-4)
+    assert main(["export-best", str(kt_study.folder), "--name", "kt-best"]) == 0
+    exported = compose_config(["+experiment=kt-best"])
+    assert {k: OmegaConf.select(exported, k) for k in study.best_trial.params} == pytest.approx(study.best_trial.params)
+    assert main(["reproduce", str(kt_study.folder), "--seeds", "2"]) == 0
+    table = pd.read_csv(kt_study.folder / "reproduce.csv")
+    assert table["trial"].tolist() == [study.best_trial.number]
+    assert table["search_valid"].iloc[0] == pytest.approx(study.best_value)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["search.objectives=[params]"], "single objective; drop search.objectives"),
+    (["search.storage=sqlite:///x.db"], "drop search.storage"),
+    (["search.n_workers=2"], "set search.n_workers=1"),
+    (["search.enqueue_defaults=true"], "no trial queue"),
+    (["+search_space.conditions={model.l2: {model.dropout: '> 0.1'}}"], "'model.dropout' is continuous"),
+])
+def test_what_kerastuner_lacks_is_one_error_line(extra, message, isolated_paths, capsys) -> None:
+    assert main(["sweep", "--no-progress", "search.engine=kerastuner", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("recsearch: error:") and message in err and len(err.splitlines()) == 1
+    assert not isolated_paths.exists()  # refused before any work
+
+
+def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_study, capsys) -> None:
+    from recsearch.errors import ConfigError
+    from recsearch.search.sweep import run_sweep
+
+    base = [o for o in kt_study.overrides if not o.startswith(("search.engine", "search.study_name"))]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSEARCH_RESULTS_DIR", str(kt_study.results))
+        run_sweep([*base, "search.study_name=mixed", "search.n_trials=1"], show_progress=False)
+        with pytest.raises(ConfigError, match="holds trials of search.engine=optuna"):
+            run_sweep([*base, "search.study_name=mixed", "search.n_trials=2", "search.engine=kerastuner"],
+                      show_progress=False)
+        with pytest.raises(ConfigError, match="was searched by search.tuner=random; resume it with that tuner"):
+            run_sweep([*base, "search.study_name=kt", "search.n_trials=4", "search.engine=kerastuner",
+                       "search.tuner=hyperband"], show_progress=False)
+
+
+def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths) -> None:
+    from recsearch.search.sweep import run_sweep
+
+    from conftest import KT_SPACE  # noqa: E402 - this package's conftest
+
+    report = run_sweep([*tiny, *KT_SPACE, "search.engine=kerastuner", "search.tuner=hyperband", "train.epochs=3",
+                        "train.patience=5", "search.n_trials=4", "search.study_name=hb"], show_progress=False)
+    study = open_study(str(report.folder)).study
+    assert len(study.trials) == 4 and {t.state.name for t in study.trials} == {"COMPLETE"}
+    for t in study.trials:
+        budget = t.user_attrs["tuner/epochs"]
+        assert t.user_attrs["epochs_run"] == budget and f"epochs: {budget}\n" in t.user_attrs["config"]
+    # max_epochs 3, factor 3: three configs for 1 epoch, then the best of them promoted to 3 epochs (from scratch)
+    assert [t.user_attrs["tuner/epochs"] for t in study.trials] == [1, 1, 1, 3]
+    first, promoted = study.trials[:3], study.trials[3]
+    best = min(first, key=lambda t: t.value)
+    assert promoted.user_attrs["tuner/trial_id"] == best.user_attrs["kerastuner_trial_id"]
+    assert promoted.params == best.params

@@ -1,0 +1,70 @@
+"""A KerasTuner study killed with SIGKILL mid-trial continues on re-run: nothing finished is re-run or lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import KT_SPACE
+from recsearch.errors import RecsearchError
+
+pytestmark = pytest.mark.slow
+
+
+def _study(folder: Path):
+    from recsearch.reproduce import open_study
+
+    return open_study(str(folder)).study
+
+
+def _kt_trials(folder: Path) -> dict[str, dict]:
+    """KerasTuner's own record of its trials: trial_id -> trial.json."""
+    return {p.parent.name.removeprefix("trial_"): json.loads(p.read_text())
+            for p in (folder / "kerastuner").glob("trial_*/trial.json")}
+
+
+def _wait_until_running_after(folder: Path, proc: subprocess.Popen, complete: int, timeout: float = 300) -> str:
+    """Wait until `complete` trials are recorded and KerasTuner runs another one; return its id."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            recorded = {t.user_attrs["kerastuner_trial_id"] for t in _study(folder).trials}
+            running = [i for i, t in _kt_trials(folder).items() if t["status"] == "RUNNING" and i not in recorded]
+        except (RecsearchError, KeyError, FileNotFoundError, ValueError, json.JSONDecodeError):
+            recorded, running = set(), []
+        if len(recorded) >= complete and running:
+            return running[0]
+        time.sleep(0.3)
+    raise AssertionError("the KerasTuner sweep did not reach the expected state in time")
+
+
+def test_sigkill_then_rerun_continues_the_kerastuner_search(tiny, isolated_paths, tmp_path) -> None:
+    folder = isolated_paths / "default" / "ktkill"
+    cmd = [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *KT_SPACE, "train.epochs=3",
+           "search.engine=kerastuner", "search.n_trials=3", "search.study_name=ktkill"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed_id = _wait_until_running_after(folder, proc, complete=1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {t.number: (t.params, t.values, t.user_attrs["kerastuner_trial_id"]) for t in _study(folder).trials}
+    killed_values = _kt_trials(folder)[killed_id]["hyperparameters"]["values"]
+
+    subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True, timeout=600)
+
+    trials = _study(folder).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert {t.number: (t.params, t.values, t.user_attrs["kerastuner_trial_id"]) for t in trials
+            if t.number in before} == before  # finished trials are kept as they were, never re-run
+    ids = [t.user_attrs["kerastuner_trial_id"] for t in trials]
+    assert len(set(ids)) == 3 and killed_id in ids
+    retried = trials[ids.index(killed_id)]
+    assert retried.params == pytest.approx(killed_values)  # the interrupted trial ran again with its parameters
+    assert len(_kt_trials(folder)) == 3  # KerasTuner continued its own search instead of starting over
