@@ -130,7 +130,7 @@ def check_overrides(overrides: list[str], *, command: str, multirun: bool = Fals
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    from recsearch.config.compose import group_options
+    from recsearch.config.searchpath import group_options
 
     parser = OverridesParser.create()
     for text in overrides:

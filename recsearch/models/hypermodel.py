@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict
 
-from recsearch.config.schema import ModelConfig
+from recsearch.models.schemas import ModelConfig
 from recsearch.errors import ConfigError
 
 PREFIX = "model.hp."

@@ -104,6 +104,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     from recsearch.models.hypermodel import sample_hypermodel
     from recsearch.search.live import live_status
     from recsearch.search.pruning import OptunaPruning
+    from recsearch.search.storage import study_dir
     from recsearch.training.tensorboard import trial_tensorboard
     from recsearch.training.trainer import train
 
@@ -114,7 +115,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
     start, result = time.perf_counter(), None
     try:
-        callbacks = [pruning, *trial_tensorboard(cfg, trial.number, trial.params),
+        callbacks = [pruning, *trial_tensorboard(cfg, study_dir(cfg), trial.number, trial.params),
                      live_status(trial, f"val_{cfg.task.metric}")]
         result = train(cfg, ctx.data, callbacks=callbacks)
     finally:

@@ -42,13 +42,14 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_backend
+
+    start = time.perf_counter()
+    data = data if data is not None else prepare_for(cfg)  # bad data fails before the framework is imported
+    prep_time = time.perf_counter() - start
+    setup_backend(cfg.train.backend)
     from recsearch.training.tensorboard import run_tensorboard
     from recsearch.training.trainer import train
 
-    setup_backend(cfg.train.backend)
-    start = time.perf_counter()
-    data = data if data is not None else prepare_for(cfg)
-    prep_time = time.perf_counter() - start
     recorded = cfg.train.refit and cfg.train.refit_epochs is not None
     result = None if recorded else train(cfg, data, callbacks=run_tensorboard(cfg))
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}

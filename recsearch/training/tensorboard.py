@@ -15,13 +15,12 @@ import keras
 SCALAR_TYPES = (bool, int, float, str)
 
 
-def trial_tensorboard(cfg: Any, number: int, params: Mapping[str, Any]) -> list[keras.callbacks.Callback]:
+def trial_tensorboard(cfg: Any, study_folder: Path, number: int,
+                      params: Mapping[str, Any]) -> list[keras.callbacks.Callback]:
     """With `train.tensorboard`, a logger writing to <study>/tensorboard/trial_<number>/; else nothing."""
     if not cfg.train.tensorboard:
         return []
-    from recsearch.search.storage import study_dir
-
-    root = study_dir(cfg) / "tensorboard"
+    root = Path(study_folder) / "tensorboard"
     return [TensorBoardLogger(root / f"trial_{number}", dict(params), session=f"trial_{number}")]
 
 
