@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from recsearch.choices import BACKENDS
 
@@ -66,6 +67,16 @@ def _pin_threads(backend: str, threads: int) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # TF already initialised its thread pools
             pass
+
+
+def jit_enabled(train_cfg: Any) -> bool:
+    """Whether `fit` XLA-compiles its step: `train.jit_compile` on TensorFlow, always on JAX.
+
+    JAX without jit runs op by op (measured ~8x slower than TensorFlow here), so it is never what one wants.
+    """
+    import keras
+
+    return bool(train_cfg.jit_compile) or keras.backend.backend() == "jax"
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:
