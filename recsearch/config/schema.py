@@ -138,6 +138,7 @@ class SearchConfig:
     enqueue_defaults: bool = False
     enqueue_file: Optional[str] = None
     keep_models: int = 3
+    pack_size: int = 1  # trials of one architecture shape trained as one program (JAX, rating on pairs)
     heartbeat_interval: int = 60
 
 

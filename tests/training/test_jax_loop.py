@@ -94,29 +94,51 @@ def test_same_shape_trials_reuse_the_compiled_program(tiny):
 @needs_jax
 def test_packed_members_reproduce_alone(tiny):
     """Three members with their own learning rate, L2, dropout and seed, packed; each equals its solo run."""
-    from recsearch.models import build_model
-    from recsearch.training.backend import seed_everything
-    from recsearch.training.jax_loop import Member, fit_members
-    from recsearch.training.trainer import compile_model, schedule_for
+    from recsearch.training.jax_loop import fit_members
+    from recsearch.training.trainer import schedule_for
 
     variants = [["train.learning_rate=0.003", "model.dropout=0.1", "model.l2=0.0001", "train.seed=1"],
                 ["train.learning_rate=0.02", "model.dropout=0.4", "model.l2=0.01", "train.seed=2"],
                 ["train.learning_rate=0.001", "model.dropout=0.2", "model.l2=0.00001", "train.seed=3"]]
     cfgs = [compose_config([*tiny, "train.epochs=3", *v]) for v in variants]
     data = prepare_for(cfgs[0])
-
-    def member(cfg):
-        seed_everything(int(cfg.train.seed))
-        model = build_model(cfg.model, data)
-        compile_model(model, cfg, data)
-        return Member(model, int(cfg.train.seed))
-
-    packed, _ = fit_members([member(c) for c in cfgs], data.train, data.valid, data.test, schedule_for(cfgs[0], data))
+    packed, _ = fit_members([_member(c, data) for c in cfgs], data.train, data.valid, data.test,
+                            schedule_for(cfgs[0], data))
     for cfg, fit in zip(cfgs, packed):
-        [alone], _ = fit_members([member(cfg)], data.train, data.valid, data.test, schedule_for(cfg, data))
+        [alone], _ = fit_members([_member(cfg, data)], data.train, data.valid, data.test, schedule_for(cfg, data))
         assert fit.history["val_rmse"] == pytest.approx(alone.history["val_rmse"], rel=1e-4)
         assert fit.metrics["test_rmse"] == pytest.approx(alone.metrics["test_rmse"], rel=1e-4)
     assert len({round(f.metrics["valid_rmse"], 6) for f in packed}) == 3
+
+
+@needs_jax
+def test_a_stopped_member_is_masked_while_the_rest_train_on(tiny):
+    from recsearch.training.jax_loop import fit_members
+    from recsearch.training.trainer import schedule_for
+
+    cfgs = [compose_config([*tiny, "train.epochs=3", f"train.seed={s}"]) for s in (1, 2)]
+    data = prepare_for(cfgs[0])
+    stopped, other = _member(cfgs[0], data, [StopAt(1)]), _member(cfgs[1], data)
+    fits, _ = fit_members([stopped, other], data.train, data.valid, data.test, schedule_for(cfgs[0], data))
+    [alone], _ = fit_members([_member(cfgs[1], data)], data.train, data.valid, data.test, schedule_for(cfgs[1], data))
+    [first], _ = fit_members([_member(cfgs[0], data, [StopAt(1)])], data.train, data.valid, data.test,
+                             schedule_for(cfgs[0], data))
+    assert len(fits[0].history["loss"]) == 1 and len(fits[1].history["loss"]) == 3
+    assert fits[1].history["val_rmse"] == pytest.approx(alone.history["val_rmse"], rel=1e-4)
+    assert fits[0].metrics["test_rmse"] == pytest.approx(first.metrics["test_rmse"], rel=1e-4)
+
+
+def _member(cfg, data, callbacks=()):
+    """A built, compiled member for `cfg` (seeded as `train` seeds it)."""
+    from recsearch.models import build_model
+    from recsearch.training.backend import seed_everything
+    from recsearch.training.jax_loop import Member
+    from recsearch.training.trainer import compile_model
+
+    seed_everything(int(cfg.train.seed))
+    model = build_model(cfg.model, data)
+    compile_model(model, cfg, data)
+    return Member(model, int(cfg.train.seed), list(callbacks))
 
 
 @needs_jax
