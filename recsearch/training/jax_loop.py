@@ -112,8 +112,9 @@ def _knobs_set(slots: list[tuple[Any, str]], values: Any) -> Iterator[None]:
             setattr(obj, attr, value)
 
 
-def _strip(config: Any) -> Any:
-    """A layer config without the values members may differ in (rates, L2, seeds, initialisers)."""
+def _strip(config: Any, names: dict[str, str]) -> Any:
+    """A config without the values members may differ in (rates, L2, seeds, initialisers), layer names
+    replaced by their position (auto-generated names count up from build to build)."""
     if isinstance(config, dict):
         out = {}
         for key, value in config.items():
@@ -121,20 +122,22 @@ def _strip(config: Any) -> Any:
                 continue
             if key.endswith("_regularizer"):
                 value = None if value is None else value.get("class_name", str(value))
-            out[key] = _strip(value)
+            out[key] = _strip(value, names)
         return out
     if isinstance(config, (list, tuple)):
-        return [_strip(v) for v in config]
-    return config
+        return [_strip(v, names) for v in config]
+    return names.get(config, config) if isinstance(config, str) else config
 
 
 def architecture_key(model: Any, schedule: Schedule) -> str:
     """What a compiled program depends on: layers and weight shapes, optimizer kind, batch and clipping."""
     optimizer = model.optimizer
     opt_config = {k: v for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
+    layers = list(model._flatten_layers(include_self=True, recursive=True))
+    names = {layer.name: f"layer{k}" for k, layer in enumerate(layers)}
     key = {
-        "model": _strip(model.get_config()),
-        "weights": [(v.path, tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.weights],
+        "model": _strip(model.get_config(), names),
+        "weights": [[(tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in layer.weights] for layer in layers],
         "optimizer": [type(optimizer).__name__, opt_config],
         "batch": schedule.batch_size, "clip": [schedule.low, schedule.high],
     }

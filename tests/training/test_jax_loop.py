@@ -161,3 +161,17 @@ def test_jax_loop_in_a_jax_process(tiny, isolated_paths):
     first, second = (json.loads((r / "metrics.json").read_text()) for r in runs)
     assert first["environment"]["backend"] == "jax" and np.isfinite(first["valid_rmse"])
     assert first["valid_rmse"] == second["valid_rmse"] and first["test_mae"] == second["test_mae"]
+
+
+@needs_jax
+@pytest.mark.parametrize("name", ["mf", "gmf", "mlp", "neumf", "deepfm", "two_tower"])
+def test_every_pair_model_trains_in_the_loop(tiny, name):
+    """Each pair model (nested towers, fixed side tables included) ends holding weights that give its metric."""
+    from recsearch.training.metrics import rmse
+    from recsearch.training.trainer import model_inputs, train
+
+    cfg = compose_config([*tiny[:6], f"model={name}", "train.epochs=1"])
+    data = prepare_for(cfg)
+    result = train(cfg, data)
+    pred = np.clip(result.model.predict(model_inputs(data.test), verbose=0).reshape(-1), *data.rating_scale)
+    assert rmse(data.test.ratings, pred) == pytest.approx(result.metrics["test_rmse"], rel=1e-5)
