@@ -52,10 +52,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 epochs, one sweep per setting (a few minutes)")
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
     args = parser.parse_args()
-    epochs, rounds, unpacked_trials = (2, 1, 4) if args.quick else (5, 2, 8)
-    plan = []
-    for _ in range(rounds):
-        plan += [(1, unpacked_trials, epochs), (4, 8, epochs), (16, 16, epochs), (64, 64, epochs)]
+    # (pack_size, trials): quick runs fewer unpacked trials, so its one compilation weighs more there (favours
+    # packing); the full mode gives every setting at least 16 trials and one compilation per setting.
+    epochs, rounds, sizes = ((2, 1, [(1, 4), (4, 8), (16, 16), (64, 64)]) if args.quick else
+                             (5, 2, [(1, 16), (4, 16), (16, 32), (64, 64)]))
+    plan = [(pack, trials, epochs) for _ in range(rounds) for pack, trials in sizes]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "KERAS_BACKEND": "jax", "RECSEARCH_RESULTS_DIR": tmp,
                "RECSEARCH_DATA_DIR": str(Path(args.data_dir).resolve())}
