@@ -44,8 +44,8 @@ def main() -> None:
     data = prepare_for(compose_config(base))
     print(f"machine: {machine()}\nversions: {backend_versions()}\n")
     print(f"{'series':<40} {'RSS@5 MiB':>10} {'RSS@' + str(trials) + ' MiB':>11} {'growth':>7}")
-    series = {"one shape (learning rate varies)": lambda k: [f"train.learning_rate={1e-3 * (1 + k % 7)}"],
-              "12 shapes (embedding_dim varies)": lambda k: [f"model.embedding_dim={8 + 4 * (k % 12)}"]}
+    series = {"12 shapes (embedding_dim varies)": lambda k: [f"model.embedding_dim={8 + 4 * (k % 12)}"],
+              "one shape (learning rate varies)": lambda k: [f"train.learning_rate={1e-3 * (1 + k % 7)}"]}
     for name, vary in series.items():
         marks = {}
         for k in range(1, trials + 1):

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 EVAL_CHUNK = 8192
-MAX_PROGRAMS = 8  # compiled architectures kept per process (least recently used dropped)
+MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
 _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
 _DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
 
@@ -152,8 +152,12 @@ def program_for(model: Any, schedule: Schedule) -> "_Program":
         return _PROGRAMS[key]
     program = _Program(model, schedule)
     _PROGRAMS[key] = program
-    while len(_PROGRAMS) > MAX_PROGRAMS:
-        _PROGRAMS.popitem(last=False)
+    if len(_PROGRAMS) > MAX_PROGRAMS:
+        import jax
+
+        while len(_PROGRAMS) > MAX_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+        jax.clear_caches()  # JAX's trace caches hold the dropped templates; kept programs are compiled already
     return program
 
 

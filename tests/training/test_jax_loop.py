@@ -175,3 +175,16 @@ def test_every_pair_model_trains_in_the_loop(tiny, name):
     result = train(cfg, data)
     pred = np.clip(result.model.predict(model_inputs(data.test), verbose=0).reshape(-1), *data.rating_scale)
     assert rmse(data.test.ratings, pred) == pytest.approx(result.metrics["test_rmse"], rel=1e-5)
+
+
+@needs_jax
+def test_evicted_programs_recompile_and_train_the_same(tiny, monkeypatch):
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    monkeypatch.setattr(jax_loop, "MAX_PROGRAMS", 1)
+    data = prepare_for(compose_config(tiny))
+    first = train(compose_config([*tiny, "model.width=12"]), data)
+    train(compose_config([*tiny, "model.width=20"]), data)  # evicts width 12
+    again = train(compose_config([*tiny, "model.width=12"]), data)
+    assert again.timings["compile_s"] > 0 and again.metrics == first.metrics
