@@ -136,6 +136,7 @@ class SearchConfig:
     enqueue_defaults: bool = False
     enqueue_file: Optional[str] = None
     keep_models: int = bounded(3, ge=0)
+    pack_size: int = bounded(1, ge=1)  # trials of one shape trained as one program (JAX, rating on pairs)
     heartbeat_interval: int = bounded(60, ge=1)
     engine: str = "optuna"  # optuna | kerastuner
     tuner: str = "random"  # kerastuner engine: random | bayesian | hyperband

@@ -105,6 +105,16 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
     study = load_study(spec, cfg, space)
     folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
     while spec.deadline is None or time.time() < spec.deadline:
+        if int(cfg.search.pack_size) > 1:  # trial packing: claims, runs and tells up to pack_size trials
+            from recsearch.search.packing import run_pack_round
+
+            packed = run_pack_round(study, ctx, folder, cfg, pack_size=int(cfg.search.pack_size))
+            ran += packed
+            if packed == 0:
+                break
+            if on_trial_end:
+                on_trial_end()
+            continue
         start = time.perf_counter()
         trial = claim_trial(study, folder, int(cfg.search.n_trials),
                             reseed=lambda n: continuation_sampler(cfg, space, n), space=space)

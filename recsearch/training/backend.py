@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from recsearch.choices import BACKENDS
 
@@ -54,9 +55,9 @@ def _pin_threads(backend: str, threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
         os.environ[var] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    if backend == "jax":
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+    if backend == "jax" and threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        # XLA has no thread-count flag: one core per worker means single-threaded Eigen ops
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false".strip()
     if backend == "tensorflow":
         _quiet_import_tensorflow()
         import tensorflow as tf
@@ -66,6 +67,16 @@ def _pin_threads(backend: str, threads: int) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # TF already initialised its thread pools
             pass
+
+
+def jit_enabled(train_cfg: Any) -> bool:
+    """Whether `fit` XLA-compiles its step: `train.jit_compile` on TensorFlow, always on JAX.
+
+    JAX without jit runs op by op (measured ~8x slower than TensorFlow here), so it is never what one wants.
+    """
+    import keras
+
+    return bool(train_cfg.jit_compile) or keras.backend.backend() == "jax"
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:

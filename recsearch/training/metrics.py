@@ -1,41 +1,11 @@
-"""Rating metrics: Keras metrics (clipped to the rating scale) for training, NumPy twins for reports."""
+"""Rating metrics as pure NumPy functions (no Keras: the baselines and reports import them).
+
+The Keras twins used during training (clipped to the rating scale) are in `keras_metrics`.
+"""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import ops
-
-
-@keras.saving.register_keras_serializable(package="recsearch")
-class ClippedError(keras.metrics.Metric):
-    """RMSE or MAE of predictions clipped to [low, high], accumulated over batches."""
-
-    def __init__(self, kind: str = "rmse", low: float = -np.inf, high: float = np.inf, **kwargs):
-        super().__init__(name=kwargs.pop("name", kind), **kwargs)
-        if kind not in ("rmse", "mae"):
-            raise ValueError(f"kind must be rmse or mae, not {kind!r}")
-        self.kind, self.low, self.high = kind, float(low), float(high)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float64")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float64")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.clip(ops.reshape(ops.cast(y_pred, "float64"), (-1,)), self.low, self.high)
-        err = ops.reshape(ops.cast(y_true, "float64"), (-1,)) - y_pred
-        err = ops.square(err) if self.kind == "rmse" else ops.abs(err)
-        self.total.assign_add(ops.sum(err))
-        self.count.assign_add(ops.cast(ops.shape(err)[0], "float64"))
-
-    def result(self):
-        mean = ops.divide_no_nan(self.total, self.count)
-        return ops.sqrt(mean) if self.kind == "rmse" else mean
-
-    def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
-
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "low": self.low, "high": self.high}
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:

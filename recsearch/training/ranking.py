@@ -12,6 +12,7 @@ from keras import ops
 from recsearch.ranking.metrics import evaluate_rankings
 from recsearch.ranking.negatives import pair_keys, sample_negatives
 from recsearch.ranking.protocols import RankingQueries, make_queries, positives
+from recsearch.training.losses import RANKING_LOSSES, in_batch_loss
 
 SCORE_BATCH = 65536
 
@@ -49,30 +50,6 @@ class InBatchScorer(keras.layers.Layer):
         same = ops.equal(ops.expand_dims(pos, 1), ops.expand_dims(pos, 0))
         diag = ops.eye(ops.shape(pos)[0], dtype="bool")
         return ops.where(ops.logical_and(same, ops.logical_not(diag)), -1e9, logits)
-
-
-def bce_loss(y_true, logits):
-    """Sigmoid cross-entropy: column 0 is the positive, the rest sampled negatives."""
-    labels = ops.concatenate([ops.ones_like(logits[:, :1]), ops.zeros_like(logits[:, 1:])], axis=1)
-    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True), axis=-1)
-
-
-def bpr_loss(y_true, logits):
-    """Bayesian personalised ranking: -log sigmoid(positive - negative), averaged over the negatives."""
-    return ops.mean(ops.softplus(logits[:, 1:] - logits[:, :1]), axis=-1)
-
-
-def softmax_loss(y_true, logits):
-    """Softmax cross-entropy with the positive in column 0 (sampled softmax)."""
-    return -ops.log_softmax(logits, axis=-1)[:, 0]
-
-
-def in_batch_loss(y_true, logits):
-    """Softmax cross-entropy with each row's positive on the diagonal (in-batch negatives)."""
-    return -ops.diagonal(ops.log_softmax(logits, axis=-1))
-
-
-LOSSES = {"bce": bce_loss, "bpr": bpr_loss, "softmax": softmax_loss}
 
 
 class NegativeBatches(keras.utils.PyDataset):
@@ -148,7 +125,15 @@ def training_model(base: keras.Model, task: Any) -> keras.Model:
 
 def fit_ranking(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], verbose: int,
                 optimizer: Any) -> tuple[dict, int, dict[str, float]]:
-    """Fit `model` for ranking; return (history, best epoch (1-based), valid_/test_ metrics)."""
+    """Fit `model` for ranking; return (history, best epoch (1-based), valid_/test_ metrics, timings).
+
+    Validation metrics are those of the best epoch (computed once, by `RankingEvaluation`); test is scored once.
+    """
+    import time
+
+    from recsearch.training.backend import jit_enabled
+    from recsearch.training.trainer import monitor_mode
+
     task = cfg.task
     head = model.get_layer("rating")
     head.set_weights([head.get_weights()[0], np.zeros_like(head.get_weights()[1])])  # scores are logits
@@ -158,16 +143,20 @@ def fit_ranking(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], ve
                               known=pair_keys(data.train.users, data.train.items, data.num_items),
                               seed=int(cfg.train.seed))
     trainer = training_model(model, task)
-    trainer.compile(optimizer=optimizer, loss=in_batch_loss if k == 0 else LOSSES[task.loss],
-                    jit_compile=bool(cfg.train.jit_compile))
+    trainer.compile(optimizer=optimizer, loss=in_batch_loss if k == 0 else RANKING_LOSSES[task.loss],
+                    jit_compile=jit_enabled(cfg.train))
     valid_q, test_q = make_queries(data, "valid", task), make_queries(data, "test", task)
     evaluation = RankingEvaluation(model, valid_q, ks=task.ks, num_items=data.num_items)
-    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{task.metric}", mode="max",
+    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{task.metric}", mode=monitor_mode(task),
                                             patience=int(cfg.train.patience), restore_best_weights=True)
+    start = time.perf_counter()
     fit = trainer.fit(batches, epochs=int(cfg.train.epochs), verbose=verbose,
                       callbacks=[evaluation, keras.callbacks.TerminateOnNaN(), stopper, *callbacks])
-    metrics = {}
-    for prefix, queries in (("valid", valid_q), ("test", test_q)):
-        values = ranking_metrics(model, queries, ks=task.ks, num_items=data.num_items)
-        metrics.update({f"{prefix}_{m}": v for m, v in values.items()})
-    return fit.history, int(stopper.best_epoch) + 1, metrics
+    fit_s, start = time.perf_counter() - start, time.perf_counter()
+    best = int(stopper.best_epoch)
+    names = [k[len("val_"):] for k in fit.history if k.startswith("val_")]
+    metrics = {f"valid_{m}": float(fit.history[f"val_{m}"][best]) for m in names}
+    values = ranking_metrics(model, test_q, ks=task.ks, num_items=data.num_items)
+    metrics.update({f"test_{m}": v for m, v in values.items()})
+    timings = {"compile_s": 0.0, "fit_s": fit_s, "eval_s": time.perf_counter() - start}
+    return fit.history, best + 1, metrics, timings

@@ -1,4 +1,9 @@
-"""Train and evaluate one configuration: build, fit with early stopping, evaluate valid and test."""
+"""Train and evaluate one configuration: build, fit with early stopping, evaluate test once.
+
+Rating on (user, item) pairs trains with the jitted loop of `jax_loop` on the JAX backend and with
+Keras `fit` on TensorFlow; both early-stop on val_<task.metric> and restore the best epoch's weights,
+whose validation metrics are the ones reported (no second validation pass).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ class TrainResult:
     wall_time: float
     n_params: int
     model: Any = field(repr=False, default=None)
+    timings: dict[str, float] = field(default_factory=dict)  # build_s, compile_s, fit_s, eval_s
 
 
 def model_inputs(part: SplitArrays) -> dict[str, np.ndarray]:
@@ -56,16 +62,29 @@ def make_optimizer(train_cfg: Any) -> Any:
 
 def compile_model(model: Any, cfg: Any, data: PreparedData, *, optimizer: Any = None) -> None:
     """Compile for rating prediction: MSE loss, RMSE and MAE clipped to the rating scale."""
-    from recsearch.training.metrics import ClippedError
+    from recsearch.training.backend import jit_enabled
+    from recsearch.training.keras_metrics import ClippedError
+    from recsearch.training.losses import RATING_LOSS
 
-    low, high = data.rating_scale if cfg.task.clip_predictions else (-np.inf, np.inf)
+    low, high = clip_range(cfg, data)
     model.compile(
         optimizer=optimizer if optimizer is not None else make_optimizer(cfg.train),
-        loss="mse",
+        loss=RATING_LOSS,
         metrics=[ClippedError("rmse", low, high), ClippedError("mae", low, high)],
-        jit_compile=bool(cfg.train.jit_compile),
+        jit_compile=jit_enabled(cfg.train),
         steps_per_execution=int(cfg.train.steps_per_execution),
     )
+
+
+def clip_range(cfg: Any, data: PreparedData) -> tuple[float, float]:
+    """The rating scale predictions are clipped to for the metrics, or (-inf, inf) when clipping is off."""
+    low, high = data.rating_scale if cfg.task.clip_predictions else (-np.inf, np.inf)
+    return float(low), float(high)
+
+
+def monitor_mode(task: Any) -> str:
+    """EarlyStopping's mode for the task's selection metric: min when minimised, max when maximised."""
+    return "min" if task.direction == "minimize" else "max"
 
 
 def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbose: int | None = None) -> TrainResult:
@@ -84,16 +103,19 @@ def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbos
     seed_everything(int(cfg.train.seed), deterministic=bool(cfg.train.deterministic))
     start = time.perf_counter()
     model = build_model(cfg.model, data)
-    raw_history, best_epoch, metrics = fitter(model, cfg, data, callbacks=list(callbacks),
-                                              verbose=int(cfg.train.verbose if verbose is None else verbose),
-                                              optimizer=make_optimizer(cfg.train))
+    build_s = time.perf_counter() - start
+    fitted = fitter(model, cfg, data, callbacks=list(callbacks),
+                    verbose=int(cfg.train.verbose if verbose is None else verbose), optimizer=make_optimizer(cfg.train))
+    raw_history, best_epoch, metrics = fitted[:3]
+    timings = {"build_s": build_s, "compile_s": 0.0, "fit_s": time.perf_counter() - start - build_s, "eval_s": 0.0}
+    timings.update(fitted[3] if len(fitted) > 3 else {})  # fitters that know finer splits return them 4th
     history = {k: [float(v) for v in vals] for k, vals in raw_history.items()}
     if not all(math.isfinite(v) for v in history.get("loss", [])):
         raise TrainingDiverged(f"training loss diverged (not finite) at epoch {len(history['loss'])}")
     return TrainResult(
         metrics=metrics, history=history, epochs_run=len(history.get("loss", [])),
         best_epoch=best_epoch, wall_time=time.perf_counter() - start,
-        n_params=int(model.count_params()), model=model,
+        n_params=int(model.count_params()), model=model, timings=timings,
     )
 
 
@@ -110,14 +132,31 @@ def _fitter(task: str, trainer: str) -> Any:
     return fitters[(task, trainer)]
 
 
+def schedule_for(cfg: Any, data: PreparedData, *, verbose: int = 0) -> Any:
+    """The JAX loop's settings for a rating config (batch, epochs, patience, monitored metric, clipping)."""
+    from recsearch.training.jax_loop import Schedule
+
+    low, high = clip_range(cfg, data)
+    return Schedule(batch_size=int(cfg.train.batch_size), epochs=int(cfg.train.epochs),
+                    patience=int(cfg.train.patience), metric=str(cfg.task.metric), mode=monitor_mode(cfg.task),
+                    low=low, high=high, verbose=verbose)
+
+
 def fit_rating_pairs(model: Any, cfg: Any, data: PreparedData, *, callbacks: Sequence[Any], verbose: int,
-                     optimizer: Any) -> tuple[dict, int, dict[str, float]]:
-    """Rating prediction on (user, item) rows: MSE, early stopping on val_<task.metric>."""
+                     optimizer: Any) -> tuple[dict, int, dict[str, float], dict[str, float]]:
+    """Rating prediction on (user, item) rows: MSE, early stopping on val_<task.metric>; metrics and timings."""
     import keras
 
     compile_model(model, cfg, data, optimizer=optimizer)
-    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode="min",
+    if keras.backend.backend() == "jax":
+        from recsearch.training.jax_loop import Member, fit_members
+
+        fits, timings = fit_members([Member(model, int(cfg.train.seed), list(callbacks))], data.train, data.valid,
+                                    data.test, schedule_for(cfg, data, verbose=verbose))
+        return fits[0].history, fits[0].best_epoch, fits[0].metrics, timings
+    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode=monitor_mode(cfg.task),
                                             patience=int(cfg.train.patience), restore_best_weights=True)
+    start = time.perf_counter()
     fit = model.fit(
         model_inputs(data.train), data.train.ratings,
         validation_data=(model_inputs(data.valid), data.valid.ratings),
@@ -125,8 +164,12 @@ def fit_rating_pairs(model: Any, cfg: Any, data: PreparedData, *, callbacks: Seq
         epochs=int(cfg.train.epochs), shuffle=True,
         callbacks=[keras.callbacks.TerminateOnNaN(), stopper, *callbacks], verbose=verbose,
     )
-    metrics = {**evaluate(model, data.valid, "valid"), **evaluate(model, data.test, "test")}
-    return fit.history, int(stopper.best_epoch) + 1, metrics
+    fit_s, start = time.perf_counter() - start, time.perf_counter()
+    best = int(stopper.best_epoch)
+    valid = {f"valid_{m}": float(fit.history[f"val_{m}"][best]) if len(data.valid) else float("nan")
+             for m in ("rmse", "mae")}
+    metrics = {**valid, **evaluate(model, data.test, "test")}
+    return fit.history, best + 1, metrics, {"fit_s": fit_s, "eval_s": time.perf_counter() - start}
 
 
 def evaluate(model: Any, part: SplitArrays, prefix: str) -> dict[str, float]:

@@ -1,0 +1,180 @@
+"""Trial packing (`search.pack_size` > 1): ask up to N trials, train those of one architecture shape as one
+compiled program (members vmapped by `recsearch.training.jax_loop`), prune each on its own curve, tell each
+its own result with the same user attrs an unpacked trial gets.
+
+Packing needs the JAX backend and rating on (user, item) pairs; otherwise (and for a pack of one) each
+trial runs unpacked, exactly as without packing.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class PackedTrial:
+    """One claimed trial of a pack: its config, Keras model, pruning callback, outcome."""
+
+    trial: Any
+    cfg: Any
+    model: Any = None
+    pruning: Any = None
+    key: str = ""
+    failed: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def packable(cfg: Any) -> bool:
+    """Whether trials of this config can be packed: JAX backend, rating task, a pair-trained model."""
+    import keras
+
+    from recsearch.models.registry import model_spec
+
+    return (keras.backend.backend() == "jax" and cfg.task.name == "rating"
+            and model_spec(cfg.model.name).trainer == "pairs")
+
+
+def run_pack_round(study: Any, ctx: Any, folder: Path, cfg: Any, *, pack_size: int) -> int:
+    """Claim up to `pack_size` trials, train them packed by shape, tell each; the number of trials run (0: none
+    left in the budget)."""
+    from recsearch.search.worker import claim_trial, continuation_sampler
+
+    trials = []
+    for _ in range(pack_size):
+        trial = claim_trial(study, folder, int(cfg.search.n_trials),
+                            reseed=lambda n: continuation_sampler(cfg, ctx.space, n), space=ctx.space)
+        if trial is None:
+            break
+        trials.append(trial)
+    if not trials:
+        return 0
+    run_pack(study, trials, ctx, folder, int(cfg.search.keep_models))
+    return len(trials)
+
+
+def run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int) -> None:
+    """Sample, build and group the claimed trials, train each group as one program, tell every trial."""
+    from recsearch.search.worker import _fail
+
+    try:
+        _run_pack(study, trials, ctx, folder, keep_models)
+    except KeyboardInterrupt:
+        for trial in trials:
+            if not study._storage.get_trial(trial._trial_id).state.is_finished():
+                _fail(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
+        raise
+
+
+def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int) -> None:
+    from recsearch.search.storage import heartbeat
+    from recsearch.search.worker import _fail, _run_one
+
+    with ExitStack() as beats:
+        for trial in trials:
+            beats.enter_context(heartbeat(study, trial))
+        members, unpackable = [], []
+        for trial in trials:
+            try:
+                member = _prepare(trial, ctx)
+            except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the pack goes on
+                _report_failure(study, trial, exc, _fail)
+                continue
+            (members if member is not None else unpackable).append(member or trial)
+        groups: dict[str, list[PackedTrial]] = {}
+        for member in members:
+            groups.setdefault(member.key, []).append(member)
+        for group in groups.values():
+            _train_group(study, group, ctx, folder, keep_models)
+    for trial in unpackable:
+        _run_one(study, trial, ctx, folder, keep_models)
+
+
+def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
+    """Sample the trial, record its config attrs, build and compile its model; None when it cannot be packed."""
+    from recsearch.models import build_model
+    from recsearch.provenance import environment_info
+    from recsearch.search.objective import _set_attrs, config_hash, config_text, trial_config
+    from recsearch.search.pruning import OptunaPruning
+    from recsearch.training.backend import backend_versions, seed_everything
+    from recsearch.training.jax_loop import architecture_key
+    from recsearch.training.trainer import compile_model, schedule_for
+
+    cfg = trial_config(ctx, ctx.space.sample(trial))
+    if not packable(cfg):
+        return None
+    _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
+               data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,
+               environment={**environment_info(), **backend_versions()})
+    start = time.perf_counter()
+    seed_everything(int(cfg.train.seed), deterministic=bool(cfg.train.deterministic))
+    model = build_model(cfg.model, ctx.data)
+    compile_model(model, cfg, ctx.data)
+    schedule = schedule_for(cfg, ctx.data)
+    pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
+    member = PackedTrial(trial, cfg, model, pruning, architecture_key(model, schedule) + repr(schedule))
+    member.attrs["build_s"] = time.perf_counter() - start
+    return member
+
+
+def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, keep_models: int) -> None:
+    """Train one shape's members as one program; tell each trial its own outcome."""
+    from recsearch.search.worker import _fail
+    from recsearch.training.jax_loop import Member, fit_members
+    from recsearch.training.trainer import schedule_for
+
+    start = time.perf_counter()
+    try:
+        fits, timings = fit_members([Member(m.model, int(m.cfg.train.seed), [m.pruning]) for m in group],
+                                    ctx.data.train, ctx.data.valid, ctx.data.test, schedule_for(group[0].cfg, ctx.data))
+    except Exception as exc:  # noqa: BLE001 - the pack's trials fail together, the sweep goes on
+        for member in group:
+            _report_failure(study, member.trial, exc, _fail)
+        return
+    share = (time.perf_counter() - start) / len(group)
+    for member, fit in zip(group, fits):
+        _tell_member(study, member, fit, ctx, folder, keep_models,
+                     duration=share + member.attrs["build_s"], timings=timings, size=len(group))
+
+
+def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Path, keep_models: int, *,
+                 duration: float, timings: dict[str, float], size: int) -> None:
+    """Record a member's attrs as `run_trial` does and tell Optuna (complete, pruned or failed)."""
+    from optuna.trial import TrialState
+
+    from recsearch.search.objective import _extra, _set_attrs
+    from recsearch.search.worker import _fail, _keep_models_safely, _tell
+    from recsearch.training.trainer import TrainingDiverged
+
+    trial, pruning, metric = member.trial, member.pruning, member.cfg.task.metric
+    _set_attrs(trial, val_curve=pruning.curve, duration_s=round(duration, 3), packed_with=size,
+               timings={k: round(v / size, 4) for k, v in {**timings, "build_s": member.attrs["build_s"] * size}.items()})
+    if not all(math.isfinite(v) for v in fit.history.get("loss", [])):
+        _report_failure(study, trial, TrainingDiverged(
+            f"training loss diverged (not finite) at epoch {len(fit.history['loss'])}"), _fail)
+        return
+    _set_attrs(trial, **fit.metrics, epochs_run=len(fit.history["loss"]), best_epoch=fit.best_epoch,
+               n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at)
+    values = [fit.metrics[f"valid_{metric}"]] + [_extra(obj, member.model, ctx.data) for obj in ctx.objectives]
+    if not np.isfinite(values[0]):
+        _report_failure(study, trial, TrainingDiverged(f"validation {metric} is not finite"), _fail)
+        return
+    if pruning.pruned:
+        _tell(study, trial, state=TrialState.PRUNED)
+    elif _tell(study, trial, values) and keep_models > 0:
+        _keep_models_safely(study, folder, trial.number, member.model, keep_models)
+
+
+def _report_failure(study: Any, trial: Any, exc: BaseException, fail: Any) -> None:
+    """Fail the trial with a one-line reason, as the unpacked worker does."""
+    text = str(exc).strip()
+    reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:500]
+    fail(study, trial, reason)
+    print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)

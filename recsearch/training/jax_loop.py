@@ -1,0 +1,417 @@
+"""Fast rating training on the JAX backend: N stacked members trained by one compiled program.
+
+A member is a built, compiled Keras (user, item) -> rating model with its own initial weights, learning
+rate, L2 factors, dropout rates and seed; one trial is one member, a packed group of trials is many.
+Members are vmapped inside a jitted epoch (a `lax.scan` over fixed-size batches built from Keras's
+`stateless_call` and the optimizer's `stateless_apply`), so one compilation serves every epoch, the
+evaluation, and every later trial of the same architecture shape (programs are cached by that shape).
+Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
+callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member
+stops updating while the rest go on. Afterwards each Keras model holds its best weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+EVAL_CHUNK = 8192
+MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
+_PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
+_DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
+
+
+@dataclass
+class Member:
+    """One model to train: a built Keras model compiled with its optimizer, its shuffle seed, its callbacks."""
+
+    model: Any
+    seed: int
+    callbacks: list = field(default_factory=list)
+
+
+@dataclass
+class MemberFit:
+    """What training produced for one member: epoch logs, best epoch (1-based), valid_/test_ metrics."""
+
+    history: dict[str, list[float]]
+    best_epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The training loop's settings, shared by every member of a pack."""
+
+    batch_size: int
+    epochs: int
+    patience: int
+    metric: str  # rmse | mae: monitored as val_<metric>
+    mode: str  # min | max (from task.direction)
+    low: float = -math.inf  # predictions clipped to [low, high] for the metrics
+    high: float = math.inf
+    verbose: int = 0
+
+
+class _TracedRate:
+    """A dropout rate known to be > 0 whose value is traced (one per member), as Keras's Dropout uses it."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __gt__(self, other: Any) -> bool:
+        return True
+
+    def __eq__(self, other: Any) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __rsub__(self, other: Any) -> Any:
+        return other - self.value
+
+
+def _knob_slots(model: Any) -> list[tuple[Any, str]]:
+    """(object, attribute) of every per-member hyperparameter: dropout rates and L2 factors, in layer order."""
+    import keras
+
+    slots, seen = [], set()
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Dropout) and float(layer.rate) > 0:
+            slots.append((layer, "rate"))
+        for attr in ("kernel_regularizer", "bias_regularizer", "embeddings_regularizer", "activity_regularizer"):
+            reg = getattr(layer, attr, None)
+            if isinstance(reg, keras.regularizers.L2) and id(reg) not in seen:
+                seen.add(id(reg))
+                slots.append((reg, "l2"))
+    return slots
+
+
+def knob_values(model: Any) -> list[float]:
+    """The member's own values of its hyperparameter slots (see `_knob_slots`)."""
+    return [float(getattr(obj, attr)) for obj, attr in _knob_slots(model)]
+
+
+@contextmanager
+def _knobs_set(slots: list[tuple[Any, str]], values: Any) -> Iterator[None]:
+    """Temporarily put traced values into the template's dropout rates and L2 factors."""
+    saved = [getattr(obj, attr) for obj, attr in slots]
+    try:
+        for k, (obj, attr) in enumerate(slots):
+            setattr(obj, attr, _TracedRate(values[k]) if attr == "rate" else values[k])
+        yield
+    finally:
+        for (obj, attr), value in zip(slots, saved):
+            setattr(obj, attr, value)
+
+
+def _strip(config: Any, names: dict[str, str]) -> Any:
+    """A config without the values members may differ in (rates, L2, seeds, initialisers), layer names
+    replaced by their position (auto-generated names count up from build to build)."""
+    if isinstance(config, dict):
+        out = {}
+        for key, value in config.items():
+            if key in ("rate", "seed", "l2", "l1") or key.endswith("_initializer"):
+                continue
+            if key.endswith("_regularizer"):
+                value = None if value is None else value.get("class_name", str(value))
+            out[key] = _strip(value, names)
+        return out
+    if isinstance(config, (list, tuple)):
+        return [_strip(v, names) for v in config]
+    return names.get(config, config) if isinstance(config, str) else config
+
+
+def architecture_key(model: Any, schedule: Schedule) -> str:
+    """What a compiled program depends on: layers and weight shapes, optimizer kind, batch and clipping."""
+    optimizer = model.optimizer
+    opt_config = {k: v for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
+    layers = list(model._flatten_layers(include_self=True, recursive=True))
+    names = {layer.name: f"layer{k}" for k, layer in enumerate(layers)}
+    key = {
+        "model": _strip(model.get_config(), names),
+        "weights": [[(tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in layer.weights] for layer in layers],
+        "optimizer": [type(optimizer).__name__, opt_config],
+        "batch": schedule.batch_size, "clip": [schedule.low, schedule.high],
+    }
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def program_for(model: Any, schedule: Schedule) -> "_Program":
+    """The cached compiled program of `model`'s architecture, created from `model` on first use."""
+    key = architecture_key(model, schedule)
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key]
+    program = _Program(model, schedule)
+    _PROGRAMS[key] = program
+    if len(_PROGRAMS) > MAX_PROGRAMS:
+        import jax
+
+        while len(_PROGRAMS) > MAX_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+        jax.clear_caches()  # JAX's trace caches hold the dropped templates; kept programs are compiled already
+    return program
+
+
+def clear_programs() -> None:
+    """Drop every cached program and device copy of the data (frees their memory)."""
+    _PROGRAMS.clear()
+    _DEVICE_DATA.clear()
+
+
+def _on_device(part: Any) -> tuple:
+    """(users, items, ratings) of a split part as device arrays, placed once per process."""
+    import jax.numpy as jnp
+
+    key = id(part)
+    if key in _DEVICE_DATA and _DEVICE_DATA[key][0] is part:
+        return _DEVICE_DATA[key][1]
+    arrays = (jnp.asarray(part.users, jnp.int32), jnp.asarray(part.items, jnp.int32),
+              jnp.asarray(part.ratings, jnp.float32))
+    _DEVICE_DATA[key] = (part, arrays)
+    while len(_DEVICE_DATA) > 6:
+        _DEVICE_DATA.popitem(last=False)
+    return arrays
+
+
+def _eval_chunks(part: Any) -> tuple:
+    """(users, items, ratings, weights) of a part padded to whole EVAL_CHUNKs, shaped (chunks, EVAL_CHUNK)."""
+    import jax.numpy as jnp
+
+    key = id(part) ^ 0x5EED
+    if key in _DEVICE_DATA and _DEVICE_DATA[key][0] is part:
+        return _DEVICE_DATA[key][1]
+    n = len(part)
+    chunks = max(1, -(-n // EVAL_CHUNK))
+    pad = chunks * EVAL_CHUNK - n
+
+    def padded(a: np.ndarray, dtype: Any) -> Any:
+        return jnp.asarray(np.concatenate([np.asarray(a, dtype), np.zeros(pad, dtype)]).reshape(chunks, EVAL_CHUNK))
+
+    arrays = (padded(part.users, np.int32), padded(part.items, np.int32), padded(part.ratings, np.float32),
+              padded(np.ones(n, np.float32), np.float32))
+    _DEVICE_DATA[key] = (part, arrays)
+    return arrays
+
+
+class _Program:
+    """The jitted, member-vmapped train epoch and evaluation of one architecture (traced from a template model)."""
+
+    def __init__(self, template: Any, schedule: Schedule):
+        import jax
+
+        self.model, self.schedule = template, schedule
+        self.slots = _knob_slots(template)
+        self.optimizer = type(template.optimizer).from_config(template.optimizer.get_config())
+        self.optimizer.build(template.trainable_variables)
+        self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
+        self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
+        self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
+        self.eval_fn = jax.jit(jax.vmap(self._member_eval, in_axes=(0, 0, None)))
+        self.select_fn = jax.jit(_select)
+        self.compiled: dict[tuple, Any] = {}
+
+    def _loss(self, tv: list, ntv: list, knobs: Any, users: Any, items: Any, ratings: Any, weights: Any) -> tuple:
+        import jax.numpy as jnp
+
+        with _knobs_set(self.slots, knobs):
+            pred, ntv, losses = self.model.stateless_call(tv, ntv, {"user": users, "item": items}, training=True,
+                                                          return_losses=True)
+        pred = jnp.reshape(pred, (-1,)).astype(jnp.float32)
+        loss = jnp.sum(weights * jnp.square(pred - ratings)) / jnp.maximum(jnp.sum(weights), 1.0)
+        for extra in losses:
+            loss = loss + extra
+        return loss, (ntv, pred)
+
+    def _member_epoch(self, state: tuple, knobs: Any, key: Any, epoch: Any, active: Any, data: tuple) -> tuple:
+        """One member's epoch: shuffle, scan over padded fixed-size batches; no update when not active."""
+        import jax
+        import jax.numpy as jnp
+
+        users, items, ratings = data
+        n, batch = users.shape[0], self.schedule.batch_size
+        steps = max(1, -(-n // batch))
+        pad = steps * batch - n
+        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+        idx = jnp.concatenate([perm, jnp.zeros(pad, perm.dtype)]).reshape(steps, batch)
+        wts = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(steps, batch)
+        low, high = self.schedule.low, self.schedule.high
+
+        def step(carry: tuple, xs: tuple) -> tuple:
+            tv, ntv, ov = carry
+            rows, w = xs
+            y = ratings[rows]
+            (loss, (ntv, pred)), grads = jax.value_and_grad(self._loss, has_aux=True)(
+                tv, ntv, knobs, users[rows], items[rows], y, w)
+            tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+            err = y - jnp.clip(pred, low, high)
+            real = jnp.sum(w)
+            return (tv, ntv, ov), jnp.stack([loss * real, jnp.sum(w * err * err), jnp.sum(w * jnp.abs(err))])
+
+        final, stats = jax.lax.scan(step, state, (idx, wts))
+        kept = jax.tree_util.tree_map(lambda new, old: jnp.where(active, new, old), final, state)
+        return kept, jnp.sum(stats, axis=0) / n
+
+    def _member_eval(self, tv: list, ntv: list, chunk: tuple) -> Any:
+        """Sums of squared error, clipped squared error and clipped absolute error over one padded chunk."""
+        import jax.numpy as jnp
+
+        users, items, ratings, w = chunk
+        pred, _ = self.model.stateless_call(tv, ntv, {"user": users, "item": items}, training=False)
+        pred = jnp.reshape(pred, (-1,)).astype(jnp.float32)
+        clipped = ratings - jnp.clip(pred, self.schedule.low, self.schedule.high)
+        return jnp.stack([jnp.sum(w * jnp.square(ratings - pred)), jnp.sum(w * jnp.square(clipped)),
+                          jnp.sum(w * jnp.abs(clipped))])
+
+    def initial_state(self, members: Sequence[Member]) -> tuple:
+        """Stacked (trainable, non-trainable, optimizer) values of the members, and their knob values."""
+        import jax.numpy as jnp
+
+        def stack(lists: list[list]) -> list:
+            return [jnp.stack(vals) for vals in zip(*lists)]
+
+        tv = stack([[v.value for v in m.model.trainable_variables] for m in members])
+        ntv = stack([[v.value for v in m.model.non_trainable_variables] for m in members])
+        opt = []
+        for m in members:
+            values = list(self.opt_init)
+            for k in self.lr_index:
+                values[k] = np.asarray(float(m.model.optimizer.learning_rate), values[k].dtype)
+            opt.append(values)
+        knobs = jnp.asarray(np.array([knob_values(m.model) for m in members], np.float32).reshape(len(members), -1))
+        return (tv, ntv, stack(opt)), knobs
+
+    def compile(self, kind: str, *args: Any) -> tuple[Any, float]:
+        """The AOT-compiled `kind` function for these argument shapes, and the seconds compiling took now."""
+        import jax
+
+        shapes = (kind, tuple(str(getattr(a, "shape", a)) for a in jax.tree_util.tree_leaves(args)))
+        if shapes in self.compiled:
+            return self.compiled[shapes], 0.0
+        start = time.perf_counter()
+        fn = {"epoch": self.epoch_fn, "eval": self.eval_fn}[kind]
+        self.compiled[shapes] = fn.lower(*args).compile()
+        return self.compiled[shapes], time.perf_counter() - start
+
+    def evaluate(self, params: tuple, part: Any) -> tuple[np.ndarray, float]:
+        """(N, 3) sums per member over `part` / its size: mse, clipped mse, clipped mae; and compile seconds."""
+        chunks = _eval_chunks(part)
+        first = tuple(c[0] for c in chunks)
+        fn, compile_s = self.compile("eval", *params, first)
+        total = None
+        for k in range(chunks[0].shape[0]):
+            out = fn(*params, tuple(c[k] for c in chunks))
+            total = out if total is None else total + out
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(total, np.float64) / len(part), compile_s
+
+
+def _select(improved: Any, current: Any, best: Any) -> Any:
+    """Per member, `current` where improved else `best` (member axis first)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree_util.tree_map(
+        lambda c, b: jnp.where(improved.reshape((-1,) + (1,) * (c.ndim - 1)), c, b), current, best)
+
+
+class _Stopper:
+    """EarlyStopping(restore_best_weights=True, min_delta=0) and TerminateOnNaN bookkeeping for one member."""
+
+    def __init__(self, patience: int, mode: str):
+        self.patience, self.sign = patience, (1.0 if mode == "min" else -1.0)
+        self.best, self.best_epoch, self.wait = math.inf, 0, 0
+
+    def update(self, epoch: int, value: float) -> tuple[bool, bool]:
+        """(improved, stop) after an epoch whose monitored value is `value`."""
+        self.wait += 1
+        if epoch == 0:
+            self.best_epoch = 0
+        if self.sign * value < self.best:
+            self.best, self.best_epoch, self.wait = self.sign * value, epoch, 0
+            return True, False
+        return epoch == 0, self.wait >= self.patience and epoch > 0
+
+
+def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, schedule: Schedule
+                ) -> tuple[list[MemberFit], dict[str, float]]:
+    """Train every member on `train` (packed: same architecture), early-stop each on `valid`, evaluate test.
+
+    Returns each member's fit and the pack's timings (compile_s, fit_s, eval_s). Each Keras model ends
+    holding its best weights (or its last, when no epoch had a finite monitored value).
+    """
+    import jax
+    import jax.numpy as jnp
+    import keras
+
+    program = program_for(members[0].model, schedule)
+    state, knobs = program.initial_state(members)
+    n = len(members)
+    keys = jnp.stack([jax.random.PRNGKey(int(m.seed)) for m in members])
+    data = _on_device(train)
+    active = np.ones(n, bool)
+    epoch_fn, compile_s = program.compile("epoch", state, knobs, keys, jnp.int32(0), jnp.asarray(active), data)
+    lists = [keras.callbacks.CallbackList(m.callbacks, model=m.model, epochs=schedule.epochs, verbose=0)
+             for m in members]
+    stoppers = [_Stopper(schedule.patience, schedule.mode) for _ in members]
+    history: list[dict[str, list[float]]] = [{} for _ in members]
+    for m, cbs in zip(members, lists):
+        m.model.stop_training = False
+        cbs.on_train_begin()
+    best = jax.tree_util.tree_map(jnp.copy, state[:2])
+    start = time.perf_counter()
+    for epoch in range(schedule.epochs):
+        if not active.any():
+            break
+        for k in np.flatnonzero(active):
+            lists[k].on_epoch_begin(epoch)
+        state, train_stats = epoch_fn(state, knobs, keys, jnp.int32(epoch), jnp.asarray(active), data)
+        val, c = program.evaluate(state[:2], valid)
+        compile_s += c
+        train_stats = np.asarray(train_stats, np.float64)
+        improved = np.zeros(n, bool)
+        for k in np.flatnonzero(active):
+            logs = {"loss": train_stats[k, 0], "rmse": math.sqrt(train_stats[k, 1]), "mae": train_stats[k, 2],
+                    "val_loss": val[k, 0], "val_rmse": math.sqrt(val[k, 1]), "val_mae": val[k, 2]}
+            logs = {name: float(v) for name, v in logs.items()}
+            improved[k], stop = stoppers[k].update(epoch, logs[f"val_{schedule.metric}"])
+            stop = stop or not math.isfinite(logs["loss"])
+            lists[k].on_epoch_end(epoch, logs)
+            for name, v in logs.items():
+                history[k].setdefault(name, []).append(float(v))
+            if schedule.verbose:
+                print(f"member {k} epoch {epoch + 1}: " + " ".join(f"{a}={b:.4f}" for a, b in logs.items()))
+            if stop or members[k].model.stop_training:
+                active[k] = False
+        if improved.any():
+            best = program.select_fn(jnp.asarray(improved), state[:2], best)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    test_sums, c = program.evaluate(best, test) if len(test) else (np.full((n, 3), np.nan), 0.0)
+    compile_s += c
+    fits = []
+    for k, m in enumerate(members):
+        _assign(m.model, best, k)
+        lists[k].on_train_end()
+        be = stoppers[k].best_epoch
+        metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
+                   "test_rmse": float(math.sqrt(test_sums[k, 1])), "test_mae": float(test_sums[k, 2])}
+        fits.append(MemberFit(history=history[k], best_epoch=be + 1, metrics=metrics))
+    return fits, {"compile_s": compile_s, "fit_s": fit_s, "eval_s": time.perf_counter() - start}
+
+
+def _assign(model: Any, params: tuple, k: int) -> None:
+    """Write member k's (trainable, non-trainable) values into its Keras model."""
+    tv, ntv = params
+    for var, value in zip(model.trainable_variables, tv):
+        var.assign(value[k])
+    for var, value in zip(model.non_trainable_variables, ntv):
+        var.assign(value[k])

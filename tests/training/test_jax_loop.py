@@ -1,0 +1,190 @@
+"""The jitted JAX training loop: fit's callback and early-stopping semantics, best weights in the Keras
+model, compiled programs reused across trials, packed members reproducing alone. Runs on the JAX backend
+(`KERAS_BACKEND=jax`); on TensorFlow one test trains through the loop in a JAX subprocess instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.training.run import prepare_for
+
+ON_JAX = keras.backend.backend() == "jax"
+needs_jax = pytest.mark.skipif(not ON_JAX, reason="the JAX loop runs on the JAX backend (KERAS_BACKEND=jax)")
+
+
+class StopAt(keras.callbacks.Callback):
+    """Records the epoch logs and sets stop_training after `epoch` (1-based), as the pruning callback does."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch, self.logs, self.began = epoch, [], False
+
+    def on_train_begin(self, logs=None):
+        self.began = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs.append(dict(logs))
+        if epoch + 1 >= self.epoch:
+            self.model.stop_training = True
+
+
+@needs_jax
+def test_callbacks_see_logs_and_stop_training(tiny):
+    from recsearch.training.trainer import train
+
+    cfg = compose_config([*tiny, "train.epochs=5"])
+    stop = StopAt(2)
+    result = train(cfg, prepare_for(cfg), callbacks=[stop])
+    assert stop.began and result.epochs_run == 2 and len(stop.logs) == 2
+    assert {"loss", "val_rmse", "val_mae"} <= set(stop.logs[0])
+    assert [log["val_rmse"] for log in stop.logs] == result.history["val_rmse"]
+    assert set(result.timings) == {"build_s", "compile_s", "fit_s", "eval_s"}
+
+
+@needs_jax
+def test_model_holds_best_weights_and_valid_is_best_epoch(tiny):
+    """Early stopping with restore: reported valid RMSE = best epoch's = the Keras model's own predictions."""
+    from recsearch.training.metrics import rmse
+    from recsearch.training.trainer import model_inputs, train
+
+    cfg = compose_config([*tiny[:6], "model=mf", "model.embedding_dim=8", "train.epochs=8", "train.patience=2",
+                          "train.learning_rate=0.05"])
+    data = prepare_for(cfg)
+    result = train(cfg, data)
+    curve = result.history["val_rmse"]
+    assert result.best_epoch == int(np.argmin(curve)) + 1
+    assert result.metrics["valid_rmse"] == curve[result.best_epoch - 1]
+    pred = np.clip(result.model.predict(model_inputs(data.valid), verbose=0).reshape(-1), *data.rating_scale)
+    assert rmse(data.valid.ratings, pred) == pytest.approx(result.metrics["valid_rmse"], rel=1e-5)
+    if result.epochs_run < 8:  # stopped early: patience epochs without improvement after the best
+        assert result.epochs_run - result.best_epoch == 2
+
+
+def test_stopper_follows_keras_early_stopping():
+    from recsearch.training.jax_loop import _Stopper
+
+    low = _Stopper(patience=2, mode="min")
+    assert [low.update(e, v) for e, v in enumerate([3.0, 2.0, 2.5, 2.0, 1.0])] == [
+        (True, False), (True, False), (False, False), (False, True), (True, False)]
+    high = _Stopper(patience=1, mode="max")
+    assert [high.update(e, v) for e, v in enumerate([0.1, 0.3, 0.2])] == [(True, False), (True, False), (False, True)]
+    nan = _Stopper(patience=3, mode="min")
+    assert nan.update(0, float("nan")) == (True, False) and nan.best_epoch == 0
+
+
+@needs_jax
+def test_same_shape_trials_reuse_the_compiled_program(tiny):
+    from recsearch.training.trainer import train
+
+    data = prepare_for(compose_config(tiny))
+    train(compose_config([*tiny, "model.width=24"]), data)
+    again = train(compose_config([*tiny, "model.width=24", "train.learning_rate=0.01", "model.dropout=0.3",
+                                  "model.l2=0.001", "train.seed=3"]), data)
+    assert again.timings["compile_s"] == 0.0
+
+
+@needs_jax
+def test_packed_members_reproduce_alone(tiny):
+    """Three members with their own learning rate, L2, dropout and seed, packed; each equals its solo run."""
+    from recsearch.training.jax_loop import fit_members
+    from recsearch.training.trainer import schedule_for
+
+    variants = [["train.learning_rate=0.003", "model.dropout=0.1", "model.l2=0.0001", "train.seed=1"],
+                ["train.learning_rate=0.02", "model.dropout=0.4", "model.l2=0.01", "train.seed=2"],
+                ["train.learning_rate=0.001", "model.dropout=0.2", "model.l2=0.00001", "train.seed=3"]]
+    cfgs = [compose_config([*tiny, "train.epochs=3", *v]) for v in variants]
+    data = prepare_for(cfgs[0])
+    packed, _ = fit_members([_member(c, data) for c in cfgs], data.train, data.valid, data.test,
+                            schedule_for(cfgs[0], data))
+    for cfg, fit in zip(cfgs, packed):
+        [alone], _ = fit_members([_member(cfg, data)], data.train, data.valid, data.test, schedule_for(cfg, data))
+        assert fit.history["val_rmse"] == pytest.approx(alone.history["val_rmse"], rel=1e-4)
+        assert fit.metrics["test_rmse"] == pytest.approx(alone.metrics["test_rmse"], rel=1e-4)
+    assert len({round(f.metrics["valid_rmse"], 6) for f in packed}) == 3
+
+
+@needs_jax
+def test_a_stopped_member_is_masked_while_the_rest_train_on(tiny):
+    from recsearch.training.jax_loop import fit_members
+    from recsearch.training.trainer import schedule_for
+
+    cfgs = [compose_config([*tiny, "train.epochs=3", f"train.seed={s}"]) for s in (1, 2)]
+    data = prepare_for(cfgs[0])
+    stopped, other = _member(cfgs[0], data, [StopAt(1)]), _member(cfgs[1], data)
+    fits, _ = fit_members([stopped, other], data.train, data.valid, data.test, schedule_for(cfgs[0], data))
+    [alone], _ = fit_members([_member(cfgs[1], data)], data.train, data.valid, data.test, schedule_for(cfgs[1], data))
+    [first], _ = fit_members([_member(cfgs[0], data, [StopAt(1)])], data.train, data.valid, data.test,
+                             schedule_for(cfgs[0], data))
+    assert len(fits[0].history["loss"]) == 1 and len(fits[1].history["loss"]) == 3
+    assert fits[1].history["val_rmse"] == pytest.approx(alone.history["val_rmse"], rel=1e-4)
+    assert fits[0].metrics["test_rmse"] == pytest.approx(first.metrics["test_rmse"], rel=1e-4)
+
+
+def _member(cfg, data, callbacks=()):
+    """A built, compiled member for `cfg` (seeded as `train` seeds it)."""
+    from recsearch.models import build_model
+    from recsearch.training.backend import seed_everything
+    from recsearch.training.jax_loop import Member
+    from recsearch.training.trainer import compile_model
+
+    seed_everything(int(cfg.train.seed))
+    model = build_model(cfg.model, data)
+    compile_model(model, cfg, data)
+    return Member(model, int(cfg.train.seed), list(callbacks))
+
+
+@needs_jax
+def test_diverging_loss_raises(tiny):
+    from recsearch.training.trainer import TrainingDiverged, train
+
+    cfg = compose_config([*tiny[:6], "model=mf", "train.optimizer=sgd", "train.learning_rate=1e6", "train.epochs=3"])
+    with pytest.raises(TrainingDiverged):
+        train(cfg, prepare_for(cfg))
+
+
+@pytest.mark.skipif(ON_JAX, reason="covered in-process on the JAX backend")
+def test_jax_loop_in_a_jax_process(tiny, isolated_paths):
+    """From a TensorFlow test session: `recsearch train train.backend=jax` trains and is deterministic."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny, "train.backend=jax"],
+                       env=env, check=True, capture_output=True, text=True, timeout=300)
+    runs = sorted((isolated_paths / "default" / "runs").iterdir())
+    first, second = (json.loads((r / "metrics.json").read_text()) for r in runs)
+    assert first["environment"]["backend"] == "jax" and np.isfinite(first["valid_rmse"])
+    assert first["valid_rmse"] == second["valid_rmse"] and first["test_mae"] == second["test_mae"]
+
+
+@needs_jax
+@pytest.mark.parametrize("name", ["mf", "gmf", "mlp", "neumf", "deepfm", "two_tower"])
+def test_every_pair_model_trains_in_the_loop(tiny, name):
+    """Each pair model (nested towers, fixed side tables included) ends holding weights that give its metric."""
+    from recsearch.training.metrics import rmse
+    from recsearch.training.trainer import model_inputs, train
+
+    cfg = compose_config([*tiny[:6], f"model={name}", "train.epochs=1"])
+    data = prepare_for(cfg)
+    result = train(cfg, data)
+    pred = np.clip(result.model.predict(model_inputs(data.test), verbose=0).reshape(-1), *data.rating_scale)
+    assert rmse(data.test.ratings, pred) == pytest.approx(result.metrics["test_rmse"], rel=1e-5)
+
+
+@needs_jax
+def test_evicted_programs_recompile_and_train_the_same(tiny, monkeypatch):
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    monkeypatch.setattr(jax_loop, "MAX_PROGRAMS", 1)
+    data = prepare_for(compose_config(tiny))
+    first = train(compose_config([*tiny, "model.width=12"]), data)
+    train(compose_config([*tiny, "model.width=20"]), data)  # evicts width 12
+    again = train(compose_config([*tiny, "model.width=12"]), data)
+    assert again.timings["compile_s"] > 0 and again.metrics == first.metrics
