@@ -62,9 +62,10 @@ def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
     """`~key` on a schema key would silently bring back the schema default: refuse it instead."""
     from omegaconf import OmegaConf
 
+    reassigned = {item.key_or_group for item in parsed if not item.is_delete()}
     for item in parsed:
-        if not item.is_delete() or item.key_or_group == "experiment":
-            continue
+        if not item.is_delete() or item.key_or_group == "experiment" or item.key_or_group in reassigned:
+            continue  # `~group +group={...}` replaces a whole section: nothing is silently restored
         key = item.key_or_group
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and not (isinstance(value, DictConfig) and len(value) == 0):

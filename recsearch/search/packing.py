@@ -100,19 +100,16 @@ def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int
 def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
     """Sample the trial, record its config attrs, build and compile its model; None when it cannot be packed."""
     from recsearch.models import build_model
-    from recsearch.provenance import environment_info
-    from recsearch.search.objective import _set_attrs, config_hash, config_text, trial_config
+    from recsearch.search.objective import _provenance, trial_config, write_attrs
     from recsearch.search.pruning import OptunaPruning
-    from recsearch.training.backend import backend_versions, seed_everything
+    from recsearch.training.backend import seed_everything
     from recsearch.training.jax_loop import architecture_key
     from recsearch.training.trainer import compile_model, schedule_for
 
     cfg = trial_config(ctx, ctx.space.sample(trial))
     if not packable(cfg):
         return None
-    _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
-               data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,
-               environment={**environment_info(), **backend_versions()})
+    write_attrs(trial, _provenance(cfg, ctx))
     start = time.perf_counter()
     seed_everything(int(cfg.train.seed), deterministic=bool(cfg.train.deterministic))
     model = build_model(cfg.model, ctx.data)
@@ -149,19 +146,20 @@ def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Pa
     """Record a member's attrs as `run_trial` does and tell Optuna (complete, pruned or failed)."""
     from optuna.trial import TrialState
 
-    from recsearch.search.objective import _extra, _set_attrs
+    from recsearch.search.objective import _extra, write_attrs
     from recsearch.search.worker import _fail, _keep_models_safely, _tell
     from recsearch.training.trainer import TrainingDiverged
 
     trial, pruning, metric = member.trial, member.pruning, member.cfg.task.metric
-    _set_attrs(trial, val_curve=pruning.curve, duration_s=round(duration, 3), packed_with=size,
-               timings={k: round(v / size, 4) for k, v in {**timings, "build_s": member.attrs["build_s"] * size}.items()})
+    write_attrs(trial, dict(val_curve=pruning.curve, duration_s=round(duration, 3), packed_with=size,
+                            timings={k: round(v / size, 4)
+                                     for k, v in {**timings, "build_s": member.attrs["build_s"] * size}.items()}))
     if not all(math.isfinite(v) for v in fit.history.get("loss", [])):
         _report_failure(study, trial, TrainingDiverged(
             f"training loss diverged (not finite) at epoch {len(fit.history['loss'])}"), _fail)
         return
-    _set_attrs(trial, **fit.metrics, epochs_run=len(fit.history["loss"]), best_epoch=fit.best_epoch,
-               n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at)
+    write_attrs(trial, dict(**fit.metrics, epochs_run=len(fit.history["loss"]), best_epoch=fit.best_epoch,
+                            n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at))
     values = [fit.metrics[f"valid_{metric}"]] + [_extra(obj, member.model, ctx.data) for obj in ctx.objectives]
     if not np.isfinite(values[0]):
         _report_failure(study, trial, TrainingDiverged(f"validation {metric} is not finite"), _fail)
