@@ -29,13 +29,17 @@ class SweepReport:
     interrupted: bool = False
 
 
-def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepReport:
-    """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned."""
+def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool = True) -> SweepReport:
+    """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned.
+
+    `record`: store the overrides in the study for `recsearch worker` (a joining worker itself does not).
+    """
     import optuna
 
     from recsearch.config import compose_config
     from recsearch.results.study_tables import write_study_results
     from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.fidelity import max_resource
     from recsearch.search.parse import parse_space
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import (open_storage, recover_stale_trials, redact, storage_url, study_dir,
@@ -46,7 +50,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     space = parse_space(cfg.search_space, cfg)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
-    make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
+    make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj)
     data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
@@ -55,6 +59,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    if record:
+        study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
     _write_sweep_yaml(folder, cfg, overrides, url)
     with study_lock(folder):
         recovered = recover_stale_trials(study)
@@ -81,6 +87,14 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     if interrupted:
         raise SweepInterrupted(report)
     return report
+
+
+SWEEP_OVERRIDES = "sweep_overrides"
+
+
+def portable_overrides(overrides: list[str]) -> list[str]:
+    """The sweep's overrides without `search.storage` (a password never goes into the study; workers name it)."""
+    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != "search.storage"]
 
 
 class SweepInterrupted(KeyboardInterrupt):
