@@ -12,6 +12,7 @@ PROTOCOLS = ("sampled", "full")
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 OBJECTIVES = ("params", "latency")
+FIDELITIES = ("none", "data", "epochs")
 
 # config key -> the values it accepts (checked by recsearch.config.validate for every composed config)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -24,4 +25,5 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.protocol": PROTOCOLS,
     "search.sampler": SAMPLERS,
     "search.pruner": PRUNERS,
+    "search.fidelity": FIDELITIES,
 }

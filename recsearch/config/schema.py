@@ -139,6 +139,9 @@ class SearchConfig:
     enqueue_file: Optional[str] = None
     keep_models: int = 3
     heartbeat_interval: int = 60
+    fidelity: str = "none"  # none | data (rungs of a growing user sample, see recsearch.search.fidelity) | epochs
+    fidelity_min_fraction: float = 0.1  # data fidelity: the smallest rung's share of the users
+    fidelity_eta: int = 3  # data fidelity: each rung has eta times the users of the one before
 
 
 @dataclass

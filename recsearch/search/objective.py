@@ -60,6 +60,7 @@ def config_text(cfg: Any) -> str:
 def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     """Train the trial's config; report each epoch for pruning; store metrics and provenance as attrs."""
     from recsearch.provenance import environment_info
+    from recsearch.search.fidelity import train_by_fidelity
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import backend_versions
     from recsearch.training.trainer import train
@@ -69,10 +70,12 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     _set_attrs(trial, config=config_text(cfg), config_hash=config_hash(cfg), seed=int(cfg.train.seed),
                data_checksum=ctx.data.checksum, split_key=ctx.data.split_key,
                environment={**environment_info(), **backend_versions()})
-    pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives)
+    by_data = cfg.search.fidelity == "data"
+    pruning = OptunaPruning(trial, f"val_{metric}", report=not ctx.objectives and not by_data)
     start = time.perf_counter()
     try:
-        result = train(cfg, ctx.data, callbacks=[pruning])
+        result, rung_pruned = (train_by_fidelity(trial, cfg, ctx.data, lambda c, d: train(c, d, callbacks=[pruning]))
+                               if by_data else (train(cfg, ctx.data, callbacks=[pruning]), False))
     finally:
         _set_attrs(trial, val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
     _set_attrs(trial, **result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
@@ -82,7 +85,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
         from recsearch.training.trainer import TrainingDiverged
 
         raise TrainingDiverged(f"validation {metric} is not finite")
-    return TrialOutcome(values=values, pruned=pruning.pruned, model=result.model)
+    return TrialOutcome(values=values, pruned=pruning.pruned or rung_pruned, model=result.model)
 
 
 def _extra(objective: str, model: Any, data: PreparedData) -> float:

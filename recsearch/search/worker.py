@@ -31,6 +31,7 @@ def load_study(spec: WorkerSpec, cfg: Any, space: Any) -> Any:
     import optuna
 
     from recsearch.search.engine import make_pruner, make_sampler
+    from recsearch.search.fidelity import max_resource
     from recsearch.search.storage import open_storage
 
     search = cfg.search.copy()
@@ -40,7 +41,7 @@ def load_study(spec: WorkerSpec, cfg: Any, space: Any) -> Any:
         study_name=spec.study_name,
         storage=open_storage(spec.storage_url, heartbeat_interval=int(cfg.search.heartbeat_interval)),
         sampler=make_sampler(search, space, n_objectives=n_obj),
-        pruner=make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj),
+        pruner=make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj),
     )
 
 
