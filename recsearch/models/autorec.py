@@ -32,7 +32,7 @@ from recsearch.models.layers import fixed_table, id_inputs, l2_or_none
 
 
 def rating_rows(num_users: int, num_items: int, users: np.ndarray, items: np.ndarray, values: np.ndarray) -> Any:
-    """(num_items, num_users) CSR matrix of the observed (centered) ratings; its `.has_entry` mask is implicit."""
+    """(num_items, num_users) CSR matrix of the observed (centered) ratings; stored entries = observed, even a 0."""
     from scipy.sparse import csr_matrix
 
     return csr_matrix((np.asarray(values, np.float32), (np.asarray(items), np.asarray(users))),
