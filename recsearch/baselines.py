@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from recsearch.ranking.metrics import evaluate_rankings
-from recsearch.ranking.protocols import RankingQueries, make_queries, positives
+from recsearch.ranking.protocols import make_queries, positives
 from recsearch.training.metrics import mae, rmse
 
 
@@ -65,12 +64,12 @@ def popularity_scores(data: Any, threshold: float | None) -> np.ndarray:
     return np.bincount(items, minlength=data.num_items).astype(np.float64)
 
 
-def ranking_baseline(scores: np.ndarray, queries: RankingQueries, *, ks: list[int], num_items: int) -> dict[str, float]:
+def ranking_baseline(scores: np.ndarray, queries: Any, *, ks: list[int], num_items: int) -> dict[str, float]:
     """Ranking metrics of fixed per-item scores on `queries` (excluded candidates scored -inf)."""
-    cand_scores = scores[queries.candidates]
-    if queries.excluded is not None:
-        cand_scores = np.where(queries.excluded, -np.inf, cand_scores)
-    return evaluate_rankings(cand_scores, queries.relevant, queries.candidates, ks=ks, num_items=num_items)
+    from recsearch.ranking.evaluate import evaluate_queries
+    from recsearch.ranking.scoring import ItemScores
+
+    return evaluate_queries(queries, ItemScores(scores), ks=ks, num_items=num_items)
 
 
 def most_popular_baseline(data: Any, task: Any) -> dict[str, float]:

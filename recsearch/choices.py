@@ -16,6 +16,7 @@ ENGINES = ("optuna", "kerastuner")
 TUNERS = ("random", "bayesian", "hyperband")  # KerasTuner's RandomSearch, BayesianOptimization, Hyperband
 # search strategies raced by `compare.strategies` (recsearch.search.race maps each to its search.* overrides)
 STRATEGIES = ("tpe", "random", "cmaes", "gp", "tpe_hyperband", "kt_random", "kt_bayesian", "kt_hyperband")
+FIDELITIES = ("none", "data", "epochs")
 
 # config key -> the values it accepts (checked by recsearch.config.validate for every composed config)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -30,4 +31,5 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "search.pruner": PRUNERS,
     "search.engine": ENGINES,
     "search.tuner": TUNERS,
+    "search.fidelity": FIDELITIES,
 }

@@ -8,6 +8,7 @@ from types import ModuleType
 COMMAND_MODULES: dict[str, str] = {
     "train": "recsearch.commands.train_cmd",
     "sweep": "recsearch.commands.sweep_cmd",
+    "worker": "recsearch.commands.worker_cmd",
     "leaderboard": "recsearch.commands.leaderboard_cmd",
     "report": "recsearch.commands.report_cmd",
     "dashboard": "recsearch.commands.dashboard_cmd",

@@ -140,6 +140,9 @@ class SearchConfig:
     heartbeat_interval: int = bounded(60, ge=1)
     engine: str = "optuna"  # optuna | kerastuner
     tuner: str = "random"  # kerastuner engine: random | bayesian | hyperband
+    fidelity: str = "none"  # none | data (rungs of a growing user sample, see recsearch.search.fidelity) | epochs
+    fidelity_min_fraction: float = bounded(0.1, gt=0, le=1)  # data fidelity: the smallest rung's share of the users
+    fidelity_eta: int = bounded(3, ge=2)  # data fidelity: each rung has eta times the users of the one before
 
 
 @dataclass

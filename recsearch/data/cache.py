@@ -14,7 +14,7 @@ import pandas as pd
 
 from recsearch.data.types import PreparedData, SplitArrays
 
-FORMAT_VERSION = 2  # 2: items carry a `tags` list column where the dataset has tags
+FORMAT_VERSION = 3  # 2: items carry a `tags` list column; 3: one .npy per array, memory-mapped on load
 _PARTS = ("train", "valid", "test")
 _FIELDS = ("users", "items", "ratings", "timestamps")
 _SIDECAR = "checksums.json"
@@ -53,12 +53,13 @@ def entry_dir(cache_dir: Path, name: str, key: str) -> Path:
 
 
 def save_prepared(data: PreparedData, folder: Path) -> None:
-    """Write arrays (.npz), items/users (.parquet) and meta (.json) to a temp folder, then rename it."""
+    """Write arrays (one .npy each), items/users (.parquet) and meta (.json) to a temp folder, then rename it."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-tmp-"))
     try:
         arrays = {f"{p}_{f}": getattr(getattr(data, p), f) for p in _PARTS for f in _FIELDS}
-        np.savez(tmp / "arrays.npz", user_ids=data.user_ids, item_ids=data.item_ids, **arrays)
+        for key, array in {"user_ids": data.user_ids, "item_ids": data.item_ids, **arrays}.items():
+            np.save(tmp / f"{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
         data.items.to_parquet(tmp / "items.parquet", index=False)
         if data.users is not None:
             data.users.to_parquet(tmp / "users.parquet", index=False)
@@ -72,15 +73,19 @@ def save_prepared(data: PreparedData, folder: Path) -> None:
 
 
 def load_prepared(folder: Path) -> PreparedData | None:
-    """The prepared split stored in `folder`, or None if it is absent or unreadable."""
+    """The prepared split stored in `folder`, or None if it is absent or unreadable.
+
+    The arrays are memory-mapped read-only: loading takes milliseconds at any size, and worker
+    processes on one machine share the pages through the OS page cache instead of each holding a copy.
+    """
     if not (folder / "meta.json").is_file():
         return None
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format_version") != FORMAT_VERSION:
             return None
-        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        names = ["user_ids", "item_ids", *(f"{p}_{f}" for p in _PARTS for f in _FIELDS)]
+        arrays = {k: _mapped(folder / f"{k}.npy") for k in names}
         items = _read_frame(folder / "items.parquet")
         users = _read_frame(folder / "users.parquet") if meta["has_users"] else None
     except (OSError, ValueError, KeyError):
@@ -92,6 +97,11 @@ def load_prepared(folder: Path) -> PreparedData | None:
         rating_scale=tuple(meta["rating_scale"]), checksum=meta["checksum"], split_key=meta["split_key"],
         extras=meta["extras"],
     )
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """A read-only plain ndarray backed by the .npy file's pages (np.memmap's subclass dropped)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
 
 def _read_frame(path: Path) -> pd.DataFrame:

@@ -27,12 +27,9 @@ def generate_synthetic(cfg: Any, *, rating_scale: tuple[float, float] = (0.5, 5.
     item_p = _popularity(rng, n_items, float(cfg.popularity_exponent))
     user_p = _popularity(rng, n_users, 0.5)
     users, items = _unique_pairs(rng, user_p, item_p, n_ratings)
-    raw = (
-        rng.normal(0.0, 0.3, n_users)[users]
-        + rng.normal(0.0, 0.3, n_items)[items]
-        + np.einsum("ij,ij->i", user_f[users], item_f[items])
-        + rng.normal(0.0, float(cfg.noise), n_ratings)
-    )
+    raw = rng.normal(0.0, 0.3, n_users)[users] + rng.normal(0.0, 0.3, n_items)[items]
+    raw += _factor_dots(user_f, item_f, users, items)
+    raw += rng.normal(0.0, float(cfg.noise), n_ratings)
     ratings = pd.DataFrame({
         "user_id": users.astype(np.int64) + 1,
         "item_id": items.astype(np.int64) + 1,
@@ -74,6 +71,16 @@ def _popularity(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray
     return weights[rng.permutation(n)]
 
 
+def _factor_dots(user_f: np.ndarray, item_f: np.ndarray, users: np.ndarray, items: np.ndarray,
+                 chunk: int = 1 << 20) -> np.ndarray:
+    """Row-wise dot products of the pairs' factors, a chunk at a time (no (n_ratings, k) temporaries)."""
+    out = np.empty(users.size, np.float64)
+    for start in range(0, users.size, chunk):
+        sl = slice(start, start + chunk)
+        out[sl] = np.einsum("ij,ij->i", user_f[users[sl]], item_f[items[sl]])
+    return out
+
+
 def _unique_pairs(rng: np.random.Generator, user_p: np.ndarray, item_p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Draw `n` distinct (user, item) pairs, keeping the order in which they were first drawn."""
     n_items = item_p.size
@@ -81,9 +88,7 @@ def _unique_pairs(rng: np.random.Generator, user_p: np.ndarray, item_p: np.ndarr
     for _ in range(100):
         draw = int((n - keys.size) * 1.3) + 16
         fresh = rng.choice(user_p.size, draw, p=user_p) * n_items + rng.choice(n_items, draw, p=item_p)
-        keys = np.concatenate([keys, fresh])
-        _, first = np.unique(keys, return_index=True)
-        keys = keys[np.sort(first)]
+        keys = pd.unique(np.concatenate([keys, fresh]))  # hash-based; keeps first-drawn order
         if keys.size >= n:
             keys = keys[:n]
             return keys // n_items, keys % n_items

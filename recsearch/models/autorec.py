@@ -1,20 +1,21 @@
 """I-AutoRec (Sedhain et al. 2015): each item's vector of user ratings is reconstructed by an autoencoder.
 
-Two views share the same encoder/decoder layers:
-- the pair model (`build_autorec`), inputs {"user", "item"}: looks up the item's training-rating row
-  (a fixed table saved with the model), reconstructs it and reads the user's entry — what evaluation,
-  serving and the rest of recsearch use;
-- the row model (`row_model`), input one item row (num_users,): what `recsearch.training.rows` trains
+Sparse at any size: no items x users table is ever held. Two views share the decoder (`UserDecoder`):
+- the pair model (`build_autorec`), inputs {"user", "item"}: the item's code (the encoder's output for
+  its training-rating row, a fixed table `item_codes` (num_items, hidden) written by `refresh_codes`)
+  dotted with the user's decoder column, plus the decoder bias and the item offset - what evaluation,
+  serving and the rest of recsearch use; saved with the model, so a loaded model predicts alone;
+- the row model (`row_model`): item rows (num_users,) -> encoder -> decoder -> reconstruction, what
+  `recsearch.training.rows` trains on batches of rows densified from a CSR matrix (`rating_rows`),
   with a loss masked to the observed entries.
-The fixed table is dense (num_items x num_users floats): fine up to ml-1m, not for ml-25m.
 
 Centering (`center`): observed ratings are stored minus an offset (the item's shrunk mean, or the global mean),
-so an unobserved 0 is not read as a low rating; the pair model adds the item's offset back (a second fixed
-table, saved with the model), so predictions stay on the rating scale. Items without training ratings get
+so an unobserved 0 is not read as a low rating; the pair model adds the item's offset back (a fixed table,
+saved with the model), so predictions stay on the rating scale. Items without training ratings get
 the global mean as offset (their row is empty), users without any get decoder bias 0 (i.e. the offset).
 
 Regularisation (`l2` in the config) is the paper's lambda of  sum_observed (r - r_hat)^2 + lambda/2 ||W||^2;
-`from_config` divides the objective by the number of training ratings, so the Keras kernel penalty is
+`applied_l2` divides the objective by the number of training ratings, so the Keras kernel penalty is
 lambda / (2 * n_train) and the row loss is the squared error of a row over the mean number of observed
 entries per row (see `recsearch.training.rows`): the weight of lambda does not depend on the batch size.
 """
@@ -25,17 +26,17 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
-from recsearch.models.layers import PickColumn, fixed_table, id_inputs, l2_or_none
+from recsearch.models.layers import fixed_table, id_inputs, l2_or_none
 
 
-def rating_matrix(num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
-                  ratings: np.ndarray) -> np.ndarray:
-    """(num_items, num_users) float32 with the observed ratings, 0 where unobserved."""
-    matrix = np.zeros((num_items, num_users), np.float32)
-    matrix[items, users] = ratings
-    return matrix
+def rating_rows(num_users: int, num_items: int, users: np.ndarray, items: np.ndarray, values: np.ndarray) -> Any:
+    """(num_items, num_users) CSR matrix of the observed (centered) ratings; stored entries = observed, even a 0."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((np.asarray(values, np.float32), (np.asarray(items), np.asarray(users))),
+                      shape=(num_items, num_users))
 
 
 def item_offsets(num_items: int, items: np.ndarray, ratings: np.ndarray, *, center: str,
@@ -56,31 +57,54 @@ def item_offsets(num_items: int, items: np.ndarray, ratings: np.ndarray, *, cent
     return out.astype(np.float32)
 
 
+@keras.saving.register_keras_serializable(package="recsearch")
+class UserDecoder(layers.Layer):
+    """The decoder (hidden -> num_users): `call(h)` reconstructs whole rows, `call(h, user)` one entry per row."""
+
+    def __init__(self, num_users: int, hidden: int, *, activation: str = "linear", l2: float = 0.0,
+                 bias_init: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_users, self.hidden, self.l2, self.bias_init = int(num_users), int(hidden), float(l2), float(bias_init)
+        self.activation_name = activation
+        self.activation = keras.activations.get(activation)
+        self.kernel = self.add_weight(shape=(self.hidden, self.num_users), initializer="glorot_uniform",
+                                      regularizer=l2_or_none(self.l2), name="kernel")
+        self.bias = self.add_weight(shape=(self.num_users,), initializer=keras.initializers.Constant(self.bias_init),
+                                    name="bias")
+
+    def call(self, h, user=None):
+        if user is None:
+            return self.activation(ops.matmul(h, self.kernel) + self.bias)
+        user = ops.cast(user, "int32")
+        columns = ops.transpose(ops.take(self.kernel, user, axis=1))  # (batch, hidden)
+        out = ops.sum(h * columns, axis=-1, keepdims=True) + ops.expand_dims(ops.take(self.bias, user), -1)
+        return self.activation(out)
+
+    def get_config(self):
+        return {**super().get_config(), "num_users": self.num_users, "hidden": self.hidden,
+                "activation": self.activation_name, "l2": self.l2, "bias_init": self.bias_init}
+
+
 def build_autorec(
     num_users: int,
     num_items: int,
     *,
-    train_matrix: np.ndarray | None = None,
     hidden: int = 500,
-    activation: str = "sigmoid",
     output_activation: str = "linear",
-    dropout: float = 0.0,
     l2: float = 1e-3,
     global_mean: float = 0.0,
     offsets: np.ndarray | None = None,
 ) -> keras.Model:
-    """Build the I-AutoRec pair model over `train_matrix` (num_items, num_users); zeros when None.
+    """Build the I-AutoRec pair model: item code (zeros until `refresh_codes`) through the user's decoder column.
 
-    `train_matrix` holds the (already centered) observed ratings and 0 elsewhere. With `offsets`
-    (num_items,), the item's offset is added to the reconstruction and the decoder bias starts at 0;
+    With `offsets` (num_items,), the item's offset is added to the output and the decoder bias starts at 0;
     without, the decoder bias starts at `global_mean`. `l2` is the Keras kernel penalty as applied.
     """
     user, item = id_inputs()
-    matrix = np.zeros((num_items, num_users), np.float32) if train_matrix is None else train_matrix
-    row = fixed_table(item, matrix, "item_ratings")
-    recon = _autoencoder(num_users, hidden=hidden, activation=activation, output_activation=output_activation,
-                         dropout=dropout, l2=l2, global_mean=0.0 if offsets is not None else global_mean)(row)
-    out = PickColumn(name="pick_user")(recon, user)
+    code = fixed_table(item, np.zeros((num_items, hidden), np.float32), "item_codes")
+    decoder = UserDecoder(num_users, hidden, activation=output_activation, l2=l2,
+                          bias_init=0.0 if offsets is not None else global_mean, name="decoder")
+    out = decoder(code, user)
     if offsets is not None:
         offset = fixed_table(item, np.asarray(offsets, np.float32).reshape(-1, 1), "item_offset")
         out = layers.Add(name="add_offset")([out, offset])
@@ -88,34 +112,40 @@ def build_autorec(
     return keras.Model({"user": user, "item": item}, out, name="autorec")
 
 
-def _autoencoder(num_users: int, *, hidden: int, activation: str, output_activation: str, dropout: float,
-                 l2: float, global_mean: float) -> keras.Model:
-    """(num_users,) ratings -> hidden -> (num_users,) reconstruction; decoder bias starts at the mean."""
-    row = keras.Input(shape=(num_users,), name="item_row")
+def row_model(pair_model: keras.Model, *, hidden: int, activation: str, dropout: float, l2: float) -> keras.Model:
+    """(num_users,) rows -> encoder -> the pair model's decoder: trained on item rows (decoder weights shared)."""
+    decoder = pair_model.get_layer("decoder")
+    row = keras.Input(shape=(decoder.num_users,), name="item_row")
     x = layers.Dropout(dropout, name="input_dropout")(row) if dropout > 0 else row
     h = layers.Dense(hidden, activation=activation, kernel_regularizer=l2_or_none(l2), name="encoder")(x)
-    out = layers.Dense(num_users, activation=output_activation, kernel_regularizer=l2_or_none(l2),
-                       bias_initializer=keras.initializers.Constant(global_mean), name="decoder")(h)
-    return keras.Model(row, out, name="autoencoder")
+    return keras.Model(row, decoder(h), name="autoencoder")
 
 
-def row_model(pair_model: keras.Model) -> keras.Model:
-    """The autoencoder inside a pair model (shared weights): trained on item rows."""
-    return pair_model.get_layer("autoencoder")
+def refresh_codes(pair_model: keras.Model, autoencoder: keras.Model, rows: Any, *, batch: int = 4096) -> None:
+    """Write the encoder's output for every item row (CSR, num_items x num_users) into the pair model."""
+    encoder = autoencoder.get_layer("encoder")
+    kernel, bias = encoder.get_weights()
+    codes = np.empty((rows.shape[0], kernel.shape[1]), np.float32)
+    for start in range(0, rows.shape[0], batch):
+        pre = rows[start:start + batch] @ kernel + bias  # sparse x dense: cost ~ nonzeros x hidden
+        codes[start:start + batch] = np.asarray(encoder.activation(np.asarray(pre, np.float32)))
+    pair_model.get_layer("item_codes").set_weights([codes])
+
+
+def applied_l2(cfg: Any, n_train: int) -> float:
+    """The Keras kernel penalty of the paper's lambda (`cfg.l2`) for a per-rating loss: lambda / (2 n_train)."""
+    return float(cfg.l2) / (2.0 * max(n_train, 1))
+
+
+def item_offsets_for(cfg: Any, data: Any) -> np.ndarray:
+    """The item offsets of `cfg.center` on the training ratings."""
+    t = data.train
+    return item_offsets(data.num_items, t.items, t.ratings, center=str(cfg.center), shrinkage=float(cfg.mean_shrinkage))
 
 
 def from_config(cfg: Any, data: Any) -> keras.Model:
-    """Registry adapter: the centered training ratings as the item-row table, then the builder.
-
-    `cfg.l2` is the paper's lambda (objective summed over observed ratings); the applied kernel penalty
-    is lambda / (2 * number of training ratings), matching the per-rating loss of the row trainer.
-    """
-    t = data.train
+    """Registry adapter: item offsets from the training ratings, then the builder (no rating table)."""
     center = str(cfg.center)
-    offsets = item_offsets(data.num_items, t.items, t.ratings, center=center, shrinkage=float(cfg.mean_shrinkage))
-    matrix = rating_matrix(data.num_users, data.num_items, t.users, t.items, t.ratings - offsets[t.items])
-    l2 = float(cfg.l2) / (2.0 * max(len(t), 1))
-    return build_autorec(data.num_users, data.num_items, train_matrix=matrix, hidden=cfg.hidden,
-                         activation=cfg.activation, output_activation=cfg.output_activation,
-                         dropout=cfg.dropout, l2=l2, global_mean=data.global_mean,
-                         offsets=None if center == "none" else offsets)
+    return build_autorec(data.num_users, data.num_items, hidden=cfg.hidden, output_activation=cfg.output_activation,
+                         l2=applied_l2(cfg, len(data.train)), global_mean=data.global_mean,
+                         offsets=None if center == "none" else item_offsets_for(cfg, data))

@@ -92,17 +92,45 @@ def coverage_at_k(scores: np.ndarray, candidates: np.ndarray, k: int, num_items:
     return float(np.unique(np.take_along_axis(candidates, order, axis=1)).size / max(num_items, 1))
 
 
+def query_values(hits: np.ndarray, n_rel: np.ndarray, first_rank: np.ndarray, ks: list[int]) -> dict[str, np.ndarray]:
+    """Per-query values of every metric but coverage, from what a ranking needs to be known by.
+
+    `hits` (Q, >= max k) is the relevance of the best-ranked candidates, best first (fewer columns when a
+    query has fewer candidates); `n_rel` (Q,) counts each query's relevant candidates; `first_rank` (Q,)
+    is the 1-based rank of its first relevant candidate (inf when none). Shared by the dense and the
+    batched full-ranking evaluation, so both compute the same numbers.
+    """
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        h = hits[:, :k].astype(float)
+        width = h.shape[1]
+        discounts = 1.0 / np.log2(np.arange(2, width + 2))
+        ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, width)]
+        dcg = (h * discounts).sum(axis=1)
+        precision = np.cumsum(h, axis=1) / np.arange(1, width + 1)
+        out[f"hr@{k}"] = h.any(axis=1).astype(float)
+        out[f"ndcg@{k}"] = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+        out[f"recall@{k}"] = h.sum(axis=1) / np.maximum(n_rel, 1)
+        out[f"precision@{k}"] = h.sum(axis=1) / k
+        out[f"map@{k}"] = (precision * h).sum(axis=1) / np.maximum(np.minimum(n_rel, k), 1)
+    out["mrr"] = 1.0 / np.asarray(first_rank, float)
+    return out
+
+
 def evaluate_rankings(scores: np.ndarray, relevant: np.ndarray, candidates: np.ndarray, *, ks: list[int],
                       num_items: int) -> dict[str, float]:
     """Every metric for every k: {'hr@10': ..., 'ndcg@10': ..., ..., 'mrr': ...} (one sort for all)."""
     order = ranking_order(scores)
-    out: dict[str, float] = {}
+    ranked = ranked_relevance(scores, relevant, order=order)
+    n_rel = np.asarray(relevant, bool).sum(axis=1)
+    first = np.where(ranked.any(axis=1), ranked.argmax(axis=1) + 1.0, np.inf)
+    values = query_values(ranked[:, :max(ks)], n_rel, first, list(ks))
+    out = {name: _per_query_mean(v, relevant) for name, v in values.items()}
     for k in ks:
-        out[f"hr@{k}"] = hit_rate_at_k(scores, relevant, k, order=order)
-        out[f"ndcg@{k}"] = ndcg_at_k(scores, relevant, k, order=order)
-        out[f"recall@{k}"] = recall_at_k(scores, relevant, k, order=order)
-        out[f"precision@{k}"] = precision_at_k(scores, relevant, k, order=order)
-        out[f"map@{k}"] = map_at_k(scores, relevant, k, order=order)
         out[f"coverage@{k}"] = coverage_at_k(scores, candidates, k, num_items, order=order)
-    out["mrr"] = mrr(scores, relevant, order=order)
-    return out
+    return {name: out[name] for name in metric_names(ks)}
+
+
+def metric_names(ks: list[int]) -> list[str]:
+    """Metric keys in report order: per k hr, ndcg, recall, precision, map, coverage; then mrr."""
+    return [f"{m}@{k}" for k in ks for m in ("hr", "ndcg", "recall", "precision", "map", "coverage")] + ["mrr"]

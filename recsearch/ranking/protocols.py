@@ -4,7 +4,8 @@
   `num_candidates` items drawn from those the user never interacted with (in any part). Meant for
   split=leave_one_out (one query per user); works with any split.
 - full: one query per user with held-out positives; candidates are all items, those in the user's
-  train interactions (and, for test, validation interactions) excluded by a -inf score.
+  train interactions (and, for test, validation interactions) excluded by a -inf score. Stored sparse
+  (`FullQueries`, CSR rows): a dense users x items matrix would not fit at 25M ratings.
 """
 
 from __future__ import annotations
@@ -30,6 +31,23 @@ class RankingQueries:
         return int(self.users.shape[0])
 
 
+@dataclass(frozen=True)
+class FullQueries:
+    """Full-ranking queries: one per user, relevant and excluded items as CSR matrices (users x items)."""
+
+    users: np.ndarray  # (Q,) int32, sorted
+    relevant: Any  # scipy.sparse.csr_matrix (Q, num_items) bool
+    excluded: Any  # scipy.sparse.csr_matrix (Q, num_items) bool
+    num_items: int
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+    def dense(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(relevant, excluded) of queries start..stop as dense (B, num_items) bool arrays."""
+        return self.relevant[start:stop].toarray(), self.excluded[start:stop].toarray()
+
+
 def positives(part: Any, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of the rows of `part` that count as positive feedback."""
     keep = np.ones(len(part), bool) if threshold is None else part.ratings >= threshold
@@ -51,22 +69,30 @@ def sampled_queries(users: np.ndarray, items: np.ndarray, *, known: np.ndarray, 
 
 
 def full_queries(users: np.ndarray, items: np.ndarray, *, seen_users: np.ndarray, seen_items: np.ndarray,
-                 num_items: int) -> RankingQueries:
+                 num_items: int) -> FullQueries:
     """One query per user in `users`: all items; relevant = the user's held-out items; seen ones excluded."""
     query_users = np.unique(users).astype(np.int32)
-    row_of = np.full(int(max(query_users.max(initial=-1), seen_users.max(initial=-1))) + 1, -1, np.int64)
-    row_of[query_users] = np.arange(query_users.size)
-    relevant = np.zeros((query_users.size, num_items), bool)
-    relevant[row_of[users], items] = True
-    excluded = np.zeros_like(relevant)
-    mask = row_of[seen_users] >= 0
-    excluded[row_of[seen_users[mask]], seen_items[mask]] = True
-    relevant &= ~excluded
-    cands = np.broadcast_to(np.arange(num_items, dtype=np.int32), relevant.shape)
-    return RankingQueries(query_users, cands, relevant, excluded)
+    rows = np.searchsorted(query_users, seen_users)
+    padded = np.append(query_users, -1)  # rows == size points at the pad: never a match
+    mask = padded[rows] == seen_users
+    excluded = _csr(rows[mask], np.asarray(seen_items)[mask], (query_users.size, num_items))
+    relevant = _csr(np.searchsorted(query_users, users), np.asarray(items), (query_users.size, num_items))
+    relevant = relevant - relevant.multiply(excluded)
+    relevant.eliminate_zeros()
+    return FullQueries(query_users, relevant.astype(bool), excluded.astype(bool), num_items)
 
 
-def make_queries(data: Any, part_name: str, task: Any) -> RankingQueries:
+def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Any:
+    """A 0/1 int8 CSR matrix with 1 at (rows, cols) (duplicates collapse)."""
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def make_queries(data: Any, part_name: str, task: Any) -> RankingQueries | FullQueries:
     """The queries of `data.<part_name>` ("valid" or "test") under `task.protocol`."""
     part = getattr(data, part_name)
     users, items = positives(part, task.implicit_threshold)

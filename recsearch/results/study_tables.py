@@ -12,7 +12,7 @@ from recsearch.results.io import atomic_write_frame, atomic_write_json, atomic_w
 from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
-                "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid")
+                "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid", "fidelity")
 
 COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
 

@@ -102,6 +102,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     The attrs are written together when the trial ends (journal storages: one append, one fsync).
     """
     from recsearch.models.hypermodel import sample_hypermodel
+    from recsearch.search.fidelity import train_by_fidelity
     from recsearch.search.live import live_status
     from recsearch.search.pruning import OptunaPruning
     from recsearch.search.storage import study_dir
@@ -112,12 +113,17 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
     cfg = sample_hypermodel(trial, trial_config(ctx, ctx.space.sample(trial)), ctx.data)
     attrs = _provenance(cfg, ctx)
     config_s = time.perf_counter() - start
-    pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
+    by_data = cfg.search.fidelity == "data"  # rungs of a growing data sample, pruned per rung
+    pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives and not by_data)
     start, result = time.perf_counter(), None
     try:
         callbacks = [pruning, *trial_tensorboard(cfg, study_dir(cfg), trial.number, trial.params),
                      live_status(trial, f"val_{cfg.task.metric}")]
-        result = train(cfg, ctx.data, callbacks=callbacks)
+
+        def fit(c: Any, d: Any) -> Any:
+            return train(c, d, callbacks=callbacks)
+
+        result, rung_pruned = train_by_fidelity(trial, cfg, ctx.data, fit) if by_data else (fit(cfg, ctx.data), False)
     finally:
         attrs.update(val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
         if result is not None:
@@ -131,7 +137,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
         from recsearch.training.trainer import TrainingDiverged
 
         raise TrainingDiverged(f"validation {cfg.task.metric} is not finite")
-    return TrialOutcome(values=values, pruned=pruning.pruned, model=result.model, timing=timing)
+    return TrialOutcome(values=values, pruned=pruning.pruned or rung_pruned, model=result.model, timing=timing)
 
 
 def _provenance(cfg: Any, ctx: TrialContext) -> dict[str, Any]:

@@ -31,11 +31,15 @@ class SweepReport:
     already_done: bool = False  # the budget was reached before this run: nothing ran
 
 
-def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepReport:
-    """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned."""
+def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool = True) -> SweepReport:
+    """Run (or resume) the study of the composed config until `search.n_trials` trials finished or pruned.
+
+    `record`: store the overrides in the study for `recsearch worker` (a joining worker itself does not).
+    """
     from recsearch.config import compose_config
     from recsearch.search.engine import make_pruner, make_sampler
     from recsearch.search.kt.engine import check_engine
+    from recsearch.search.fidelity import max_resource
     from recsearch.search.parse import parse_space
     from recsearch.search.storage import storage_url, study_dir, study_name
 
@@ -44,7 +48,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
     space = parse_space(cfg.search_space, cfg)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
-    make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj)
+    make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj)
     if cfg.search.enqueue_file:  # a missing or malformed file is refused before any study is created
         _read_enqueue_file(Path(cfg.search.enqueue_file))
     folder, name = study_dir(cfg), study_name(cfg)
@@ -56,7 +60,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
 
     data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     try:
-        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress)
+        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
         from recsearch.results.io import write_error
 
@@ -64,7 +68,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True) -> SweepRepor
 
 
 def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
-           show_progress: bool) -> SweepReport:
+           show_progress: bool, record: bool) -> SweepReport:
     """Open or resume the study, run the workers, write the tables whatever happened."""
     import optuna
 
@@ -82,6 +86,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
+    if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
+        study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
     _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
@@ -202,6 +208,14 @@ def top_failure(study: Any) -> tuple[str, int] | None:
     reasons = Counter(t.user_attrs.get("fail_reason", "no reason recorded") for t in study.get_trials(deepcopy=False)
                       if t.state.name == "FAIL" and "repeat_of" not in t.user_attrs)
     return reasons.most_common(1)[0] if reasons else None
+
+
+SWEEP_OVERRIDES = "sweep_overrides"
+
+
+def portable_overrides(overrides: list[str]) -> list[str]:
+    """The sweep's overrides without `search.storage` (a password never goes into the study; workers name it)."""
+    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != "search.storage"]
 
 
 class SweepInterrupted(KeyboardInterrupt):

@@ -31,6 +31,7 @@ def load_study(spec: WorkerSpec, cfg: Any, space: Any) -> Any:
     import optuna
 
     from recsearch.search.engine import make_pruner
+    from recsearch.search.fidelity import max_resource
     from recsearch.search.storage import open_storage
 
     n_obj = 1 + len(cfg.search.objectives)
@@ -38,7 +39,7 @@ def load_study(spec: WorkerSpec, cfg: Any, space: Any) -> Any:
         study_name=spec.study_name,
         storage=open_storage(spec.storage_url, heartbeat_interval=int(cfg.search.heartbeat_interval)),
         sampler=continuation_sampler(cfg, space, 0),
-        pruner=make_pruner(cfg.search, max_epochs=int(cfg.train.epochs), n_objectives=n_obj),
+        pruner=make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj),
     )
 
 

@@ -9,13 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from recsearch.ranking.metrics import evaluate_rankings
 from recsearch.ranking.negatives import pair_keys, sample_negatives
 from recsearch.ranking.protocols import RankingQueries, make_queries, positives
 from recsearch.training.losses import RANKING_LOSSES, in_batch_loss
-
-SCORE_BATCH = 65536
-
 
 @keras.saving.register_keras_serializable(package="recsearch")
 class CandidateScorer(keras.layers.Layer):
@@ -77,28 +73,12 @@ class NegativeBatches(keras.utils.PyDataset):
         return {"user": users, "items": self.epoch_items[sl]}, np.zeros(len(users), np.float32)
 
 
-def score_queries(model: Any, queries: RankingQueries) -> np.ndarray:
-    """(Q, C) scores of `model` ({"user", "item"} -> score) on every candidate; excluded ones -inf."""
-    n_cand = queries.candidates.shape[1]
-    users = np.repeat(queries.users, n_cand)
-    items = np.ascontiguousarray(queries.candidates).reshape(-1)
-    scores = np.empty(users.size, np.float32)
-    for start in range(0, users.size, SCORE_BATCH):
-        sl = slice(start, start + SCORE_BATCH)
-        scores[sl] = np.asarray(model.predict_on_batch({"user": users[sl], "item": items[sl]})).reshape(-1)
-    scores = scores.reshape(len(queries), n_cand)
-    if queries.excluded is not None:
-        scores[queries.excluded] = -np.inf
-    return scores
+def ranking_metrics(model: Any, queries: Any, *, ks: Sequence[int], num_items: int) -> dict[str, float]:
+    """All ranking metrics of `model` on `queries`, scored in batches (see `recsearch.ranking.evaluate`)."""
+    from recsearch.ranking.evaluate import evaluate_queries
+    from recsearch.ranking.scoring import model_scorer
 
-
-def ranking_metrics(model: Any, queries: RankingQueries, *, ks: Sequence[int], num_items: int) -> dict[str, float]:
-    """All ranking metrics of `model` on `queries`."""
-    if len(queries) == 0:
-        names = [f"{m}@{k}" for k in ks for m in ("hr", "ndcg", "recall", "precision", "map", "coverage")]
-        return {name: float("nan") for name in [*names, "mrr"]}
-    return evaluate_rankings(score_queries(model, queries), queries.relevant, queries.candidates, ks=list(ks),
-                             num_items=num_items)
+    return evaluate_queries(queries, model_scorer(model, num_items), ks=ks, num_items=num_items)
 
 
 class RankingEvaluation(keras.callbacks.Callback):

@@ -1,7 +1,9 @@
 """Training on item rows (I-AutoRec): each step reconstructs a batch of items' rating vectors, with the
 loss masked to the observed ratings (squared error per observed rating, see `MaskedRowSSE`; the L2
-penalty is scaled to match in `recsearch.models.autorec.from_config`). Validation RMSE/MAE of (user, item)
-pairs is computed each epoch with the pair model (which shares the weights) and put in the logs as val_rmse / val_mae."""
+penalty is scaled to match in `recsearch.models.autorec.applied_l2`). Rows are densified per batch from a
+CSR matrix (`RowBatches`), so memory is batch x users, never items x users. After each epoch the item codes
+of the pair model are refreshed from the encoder, and validation RMSE/MAE of (user, item) pairs is computed
+with the pair model and put in the logs as val_rmse / val_mae."""
 
 from __future__ import annotations
 
@@ -11,12 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-
-@keras.saving.register_keras_serializable(package="recsearch")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over the observed entries (y_true != 0) of each row's reconstruction."""
-    mask = ops.cast(ops.not_equal(y_true, 0.0), y_pred.dtype)
-    return ops.sum(mask * ops.square(y_true - y_pred), axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+from recsearch.training.inputs import EVAL_BATCH, model_inputs
 
 
 @keras.saving.register_keras_serializable(package="recsearch")
@@ -42,6 +39,42 @@ class MaskedRowSSE(keras.losses.Loss):
         return {**super().get_config(), "scale": self.scale}
 
 
+class RowBatches(keras.utils.PyDataset):
+    """Batches (rows, [rows | observed mask]) of the items in `order`, densified from CSR, reshuffled every epoch."""
+
+    def __init__(self, rows: Any, items: np.ndarray, *, batch_size: int, seed: int):
+        super().__init__()
+        self.rows, self.items, self.batch_size = rows, np.asarray(items), int(batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.items) / self.batch_size))
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(self.items)
+
+    def __getitem__(self, index: int):
+        sub = self.rows[self.order[index * self.batch_size:(index + 1) * self.batch_size]]
+        mask = sub.copy()
+        mask.data[:] = 1.0  # the stored entries are the observed ones, even a centered rating of exactly 0
+        values = sub.toarray()
+        return values, np.concatenate([values, mask.toarray()], axis=1)
+
+
+class CodeRefresh(keras.callbacks.Callback):
+    """After each epoch, write the encoder's item codes into the pair model (before validation reads it)."""
+
+    def __init__(self, pair_model: Any, rows: Any):
+        super().__init__()
+        self.pair_model, self.rows = pair_model, rows
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from recsearch.models.autorec import refresh_codes
+
+        refresh_codes(self.pair_model, self.model, self.rows)
+
+
 class PairValidation(keras.callbacks.Callback):
     """Clipped RMSE and MAE of the pair model on (user, item, rating) arrays, into logs['val_rmse'/'val_mae']."""
 
@@ -57,7 +90,6 @@ class PairValidation(keras.callbacks.Callback):
 def pair_errors(model: Any, part: Any, low: float, high: float, *, prefix: str) -> dict[str, float]:
     """{prefix_rmse, prefix_mae} of clipped predictions on a split part."""
     from recsearch.training.metrics import mae, rmse
-    from recsearch.training.trainer import EVAL_BATCH, model_inputs
 
     pred = np.clip(model.predict(model_inputs(part), batch_size=EVAL_BATCH, verbose=0).reshape(-1), low, high)
     return {f"{prefix}_rmse": rmse(part.ratings, pred), f"{prefix}_mae": mae(part.ratings, pred)}
@@ -66,23 +98,23 @@ def pair_errors(model: Any, part: Any, low: float, high: float, *, prefix: str) 
 def fit_item_rows(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], verbose: int,
                   optimizer: Any) -> tuple[dict, int, dict[str, float]]:
     """Fit an AutoRec pair model on its item rows; return (history, best epoch (1-based), metrics)."""
-    from recsearch.models.autorec import row_model
+    from recsearch.models.autorec import applied_l2, item_offsets_for, rating_rows, refresh_codes, row_model
 
     low, high = data.rating_scale if cfg.task.clip_predictions else (-np.inf, np.inf)
-    matrix = model.get_layer("item_ratings").get_weights()[0]  # centered observed ratings, 0 elsewhere
-    mask = np.zeros(matrix.shape, np.float32)
-    mask[data.train.items, data.train.users] = 1.0
-    observed = mask.any(axis=1)
-    rows, targets = matrix[observed], np.concatenate([matrix[observed], mask[observed]], axis=1)
-    autoencoder = row_model(model)
-    autoencoder.compile(optimizer=optimizer, loss=MaskedRowSSE(scale=mask.sum() / max(len(rows), 1)),
+    t, m = data.train, cfg.model
+    rows = rating_rows(data.num_users, data.num_items, t.users, t.items, t.ratings - item_offsets_for(m, data)[t.items])
+    observed = np.flatnonzero(np.diff(rows.indptr) > 0)
+    autoencoder = row_model(model, hidden=int(m.hidden), activation=str(m.activation), dropout=float(m.dropout),
+                            l2=applied_l2(m, len(t)))
+    autoencoder.compile(optimizer=optimizer, loss=MaskedRowSSE(scale=rows.nnz / max(len(observed), 1)),
                         jit_compile=bool(cfg.train.jit_compile))
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode="min",
                                             patience=int(cfg.train.patience), restore_best_weights=True)
-    fit = autoencoder.fit(rows, targets, batch_size=int(cfg.model.row_batch_size), epochs=int(cfg.train.epochs),
-                          shuffle=True, verbose=verbose,
-                          callbacks=[PairValidation(model, data.valid, low, high), keras.callbacks.TerminateOnNaN(),
-                                     stopper, *callbacks])
+    batches = RowBatches(rows, observed, batch_size=int(m.row_batch_size), seed=int(cfg.train.seed))
+    fit = autoencoder.fit(batches, epochs=int(cfg.train.epochs), verbose=verbose,
+                          callbacks=[CodeRefresh(model, rows), PairValidation(model, data.valid, low, high),
+                                     keras.callbacks.TerminateOnNaN(), stopper, *callbacks])
+    refresh_codes(model, autoencoder, rows)  # the best epoch's weights, restored by the stopper
     metrics = {}
     for prefix, part in (("valid", data.valid), ("test", data.test)):
         metrics.update(pair_errors(model, part, low, high, prefix=prefix) if len(part) else

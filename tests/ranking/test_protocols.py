@@ -70,22 +70,32 @@ def test_full_protocol_candidates():
     data = prepare_for(cfg)
     for part, seen_parts in (("valid", [data.train]), ("test", [data.train, data.valid])):
         q = make_queries(data, part, cfg.task)
-        assert q.candidates.shape == (len(q), data.num_items)
+        relevant, excluded = q.dense(0, len(q))
+        assert relevant.shape == excluded.shape == (len(q), data.num_items)
         seen = _user_items(*seen_parts)
         held = _user_items(getattr(data, part))
         for row, u in enumerate(q.users):
-            excluded = set(np.nonzero(q.excluded[row])[0].tolist())
-            assert excluded == seen.get(int(u), set())
-            assert set(np.nonzero(q.relevant[row])[0].tolist()) == held[int(u)]
-            assert not (q.relevant[row] & q.excluded[row]).any()
+            assert set(np.nonzero(excluded[row])[0].tolist()) == seen.get(int(u), set())
+            assert set(np.nonzero(relevant[row])[0].tolist()) == held[int(u)] - seen.get(int(u), set())
+            assert not (relevant[row] & excluded[row]).any()
 
 
 def test_full_queries_hand_case():
     q = full_queries(np.array([1, 1]), np.array([0, 3]), seen_users=np.array([1, 0]), seen_items=np.array([2, 3]),
                      num_items=4)
     np.testing.assert_array_equal(q.users, [1])
-    np.testing.assert_array_equal(q.relevant, [[True, False, False, True]])
-    np.testing.assert_array_equal(q.excluded, [[False, False, True, False]])
+    relevant, excluded = q.dense(0, 1)
+    np.testing.assert_array_equal(relevant, [[True, False, False, True]])
+    np.testing.assert_array_equal(excluded, [[False, False, True, False]])
+
+
+def test_full_queries_drop_seen_heldout_items():
+    q = full_queries(np.array([0, 0, 2]), np.array([1, 2, 0]), seen_users=np.array([0, 1]), seen_items=np.array([2, 0]),
+                     num_items=3)
+    relevant, excluded = q.dense(0, len(q))
+    np.testing.assert_array_equal(q.users, [0, 2])
+    np.testing.assert_array_equal(relevant, [[False, True, False], [True, False, False]])
+    np.testing.assert_array_equal(excluded, [[False, False, True], [False, False, False]])
 
 
 def test_implicit_threshold_filters_heldout_positives():

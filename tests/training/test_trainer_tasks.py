@@ -67,11 +67,11 @@ def test_autorec_rows_trainer_logs_and_metrics():
 
 
 def test_autorec_masked_loss_ignores_unobserved():
-    from recsearch.training.rows import masked_mse
+    from recsearch.training.rows import MaskedRowSSE
 
-    y = np.array([[4.0, 0.0, 2.0]], np.float32)
+    y = np.array([[4.0, 0.0, 0.0, 1.0, 0.0, 1.0]], np.float32)  # targets, then the observed mask
     pred = np.array([[3.0, 100.0, 2.0]], np.float32)
-    assert float(np.asarray(masked_mse(y, pred))[0]) == pytest.approx(0.5)
+    assert float(np.asarray(MaskedRowSSE(scale=2.0).call(y, pred))[0]) == pytest.approx(2.5)
 
 
 def test_task_model_mismatches_are_config_errors():

@@ -1,0 +1,96 @@
+"""`recsearch worker STORAGE_URL STUDY_NAME`: join a running study from any machine, with the config it records."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+HELP = ("Join an existing study as one more worker: the sweep's overrides are read from the study itself "
+        "(recorded by `recsearch sweep`), so this machine needs no copy of them. "
+        "Example: recsearch worker postgresql://user:pass@db-host/recsearch mlp-rating")
+
+EPILOG = """examples:
+  recsearch worker postgresql://user:pass@db-host/recsearch mlp-rating
+  recsearch worker postgresql://user:pass@db-host/recsearch mlp-rating --device 1   # this worker on GPU 1 only
+  for d in 0 1 2 3; do recsearch worker URL NAME --device $d & done; wait           # one worker per GPU
+
+The budget (search.n_trials) is the study's: workers stop when it is spent. Each writes the study's tables
+under its own results/ folder; `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the
+storage alone.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("storage", metavar="STORAGE_URL", help="the study's RDB URL (postgresql://..., mysql://..., "
+                        "sqlite:///...) or journal file")
+    parser.add_argument("study", metavar="STUDY_NAME", help="the study to join (as `recsearch sweep` named it)")
+    parser.add_argument("--device", metavar="N", help="run on this accelerator only (sets CUDA_VISIBLE_DEVICES "
+                        "before the framework starts); start one worker per device")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument("extra", nargs="*", metavar="OVERRIDE",
+                        help="overrides applied after the recorded ones, for this worker only (e.g. train.backend=jax)")
+    parser.epilog = EPILOG
+
+
+def run(args: argparse.Namespace) -> int:
+    from recsearch.commands.common import console
+    from recsearch.commands.sweep_cmd import print_report
+    from recsearch.search.sweep import SweepInterrupted, run_sweep
+
+    if args.device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.device)
+    overrides = worker_overrides(args.storage, args.study, list(args.extra))
+    try:
+        report = run_sweep(overrides, show_progress=not args.no_progress, record=False)
+    except SweepInterrupted as stop:
+        console().print(f"interrupted: finished trials are kept in the study; run the same command to rejoin "
+                        f"({stop.report.folder})")
+        return 130
+    print_report(report)
+    return 0
+
+
+def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
+    """The recorded sweep overrides of `study` in `storage`, pointed at that storage, then `extra`.
+
+    Raises RecsearchError when the storage has no such study or the study was not started by `recsearch sweep`.
+    """
+    import warnings
+
+    import optuna
+
+    from recsearch.errors import ConfigError
+    from recsearch.search.storage import open_storage, redact
+    from recsearch.search.sweep import SWEEP_OVERRIDES
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():  # the heartbeat option is experimental in Optuna 5: no noise before an error
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        opened = open_storage(storage)
+    names = optuna.get_all_study_names(opened)
+    if study not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise ConfigError(f"storage {redact(storage)} holds no study {study!r} (studies: {known}); start it with "
+                          f"`recsearch sweep ... search.storage=URL search.study_name={study}`")
+    recorded = optuna.load_study(study_name=study, storage=opened).user_attrs.get(SWEEP_OVERRIDES)
+    if recorded is None:
+        raise ConfigError(f"study {study!r} records no sweep config (it was not started by `recsearch sweep`); "
+                          "join it by running the sweep's own command with search.storage=URL")
+    seed = worker_seed(recorded, len(optuna.load_study(study_name=study, storage=opened).trials))
+    return [*recorded, f"search.storage={storage}", f"search.study_name={study}", f"search.seed={seed}", *extra]
+
+
+def worker_seed(recorded: list[str], n_trials: int) -> int:
+    """A sampler seed of its own for this worker: the study's seed mixed with the trial count, host and pid.
+
+    With the study's seed itself, a joining worker's sampler would start from the same random state as the
+    first one and propose the very configs already run (the startup trials of TPE are seeded random draws).
+    """
+    import hashlib
+    import socket
+
+    from recsearch.config import compose_config
+
+    base = int(compose_config(list(recorded)).search.seed)
+    key = f"{base}:{n_trials}:{socket.gethostname()}:{os.getpid()}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF

@@ -1,0 +1,115 @@
+"""`recsearch worker URL NAME`: a second machine joins a study with only the storage URL and the study name."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SPACE = ["~search_space", "+search_space={params: {model.embedding_dim: 'choice(4, 8, 16)', "
+         "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
+SWEEP = ["model=mf", "data=synthetic", "data.synthetic.n_users=150", "data.synthetic.n_items=90",
+         "data.synthetic.n_ratings=5000", "train.epochs=3", "train.batch_size=256", "search.pruner=none",
+         "search.n_trials=4", *SPACE]
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must start PostgreSQL and set RECSEARCH_TEST_POSTGRES_URL (see .ci/run)")
+        pytest.skip("no PostgreSQL: set RECSEARCH_TEST_POSTGRES_URL (.ci/run does)")
+    return url
+
+
+def _env() -> dict[str, str]:
+    """The test's environment without RECSEARCH_RESULTS_DIR: each process writes results/ in its own folder."""
+    env = {k: v for k, v in os.environ.items() if k != "RECSEARCH_RESULTS_DIR"}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _recsearch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "recsearch", *args]
+
+
+def _wait_complete(url: str, name: str, proc: subprocess.Popen, n: int, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            trials = optuna.load_study(study_name=name, storage=url).trials
+        except KeyError:
+            trials = []
+        if sum(t.state.name == "COMPLETE" for t in trials) >= n:
+            return
+        time.sleep(0.3)
+    raise AssertionError("the first worker did not finish a trial in time")
+
+
+def test_second_worker_joins_with_only_url_and_name(tmp_path: Path) -> None:
+    url, name = _postgres_url(), f"worker-{uuid.uuid4().hex[:10]}"
+    first, second, third = (tmp_path / d for d in ("machine-a", "machine-b", "reader"))
+    for folder in (first, second, third):
+        folder.mkdir()
+    try:
+        proc = subprocess.Popen(_recsearch("sweep", "--no-progress", *SWEEP, f"search.study_name={name}",
+                                           f"search.storage={url}"),
+                                cwd=first, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        _wait_complete(url, name, proc, 1)
+        proc.send_signal(signal.SIGINT)  # machine A stops early: B must finish the study's budget
+        proc.communicate(timeout=120)
+        before = {t.number: t.params for t in optuna.load_study(study_name=name, storage=url).trials
+                  if t.state.name == "COMPLETE"}
+
+        joined = subprocess.run(_recsearch("worker", url, name, "--no-progress"), cwd=second, env=_env(),
+                                capture_output=True, text=True, timeout=600)
+        assert joined.returncode == 0, joined.stderr
+
+        study = optuna.load_study(study_name=name, storage=url)
+        done = {t.number: t for t in study.trials if t.state.name == "COMPLETE"}
+        assert len(done) == 4 and set(before) < set(done)
+        assert {n: done[n].params for n in before} == before  # nothing finished was re-run or changed
+        new = [done[n] for n in sorted(set(done) - set(before))]
+        assert all(t.params not in before.values() for t in new)  # continued, not replayed
+        for trial in new:  # ran the recorded config: mf, 3 epochs, the recorded space
+            config = OmegaConf.create(trial.user_attrs["config"])
+            assert config.model.name == "mf" and config.train.epochs == 3 and config.data.synthetic.n_ratings == 5000
+            assert trial.params["model.embedding_dim"] in (4, 8, 16)
+        assert (second / "results" / "default" / name / "trials.csv").is_file()
+
+        board = subprocess.run(_recsearch("leaderboard", url, "--study", name, "--format", "json"), cwd=third,
+                               env=_env(), capture_output=True, text=True, timeout=300)
+        assert board.returncode == 0, board.stderr
+        row = [r for r in json.loads(board.stdout) if r.get("study") == name][0]
+        assert row["valid"] == pytest.approx(min(t.value for t in done.values()))
+    finally:
+        try:
+            optuna.delete_study(study_name=name, storage=url)
+        except KeyError:
+            pass
+
+
+def test_unknown_study_is_a_one_line_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    optuna.create_study(study_name="bare", storage=url)  # made by plain Optuna: no recorded config
+    for study, expected in (("missing", "holds no study 'missing' (studies: bare)"),
+                            ("bare", "records no sweep config")):
+        done = subprocess.run(_recsearch("worker", url, study), cwd=tmp_path, env=_env(), capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 2 and done.stderr.startswith("recsearch: error: ")
+        assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
