@@ -7,6 +7,7 @@ EXTRAS: dict[str, str] = {
     "torch": "gp",  # search.sampler=gp (Optuna's GPSampler)
     "optuna_dashboard": "dashboard",  # recsearch dashboard
     "psycopg": "postgres",  # search.storage=postgresql://...
+    "sklearn": "bayesian",  # search.engine=kerastuner search.tuner=bayesian (KerasTuner's BayesianOptimization)
 }
 
 

@@ -6,10 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-KT_SPACE = ["~search_space", "+search_space={params: {model.depth: 'range(1, 3)', model.width: 'choice(8, 16)', "
-            "model.width_schedule: 'choice(constant, halving)', train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}, "
-            "conditions: {model.width_schedule: {model.depth: '>= 2'}}}"]
+from kt_helpers import KT_SPACE
 
 
 def tiny_overrides(config: pytest.Config) -> list[str]:

@@ -92,7 +92,7 @@ def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_s
 def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths) -> None:
     from recsearch.search.sweep import run_sweep
 
-    from conftest import KT_SPACE  # noqa: E402 - this package's conftest
+    from kt_helpers import KT_SPACE
 
     report = run_sweep([*tiny, *KT_SPACE, "search.engine=kerastuner", "search.tuner=hyperband", "train.epochs=3",
                         "train.patience=5", "search.n_trials=4", "search.study_name=hb"], show_progress=False)

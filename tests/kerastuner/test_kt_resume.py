@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KT_SPACE
+from kt_helpers import KT_SPACE
 from recsearch.errors import RecsearchError
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KT_SPACE
+from kt_helpers import KT_SPACE
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,8 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
+
 
 pytestmark = pytest.mark.slow
 

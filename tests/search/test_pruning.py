@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 
@@ -18,10 +20,10 @@ def setup(tiny_module):
 
 
 @pytest.fixture(scope="module")
-def tiny_module():
-    from conftest import TINY
-
-    return TINY
+def tiny_module(pytestconfig: pytest.Config) -> list[str]:
+    """TINY from tests/conftest.py (looked up by path: `conftest` names several modules)."""
+    root = pytestconfig.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+    return list(root.TINY)
 
 
 def test_reports_each_epoch_when_not_pruned(setup) -> None:

@@ -64,7 +64,9 @@ def _refuse_unsupported(cfg: Any) -> None:
         try:
             import sklearn  # noqa: F401
         except ImportError:
-            raise ConfigError(f"{why}: search.tuner=bayesian needs scikit-learn (pip install scikit-learn); "
+            from recsearch.extras import install_hint
+
+            raise ConfigError(f"{why}: search.tuner=bayesian needs scikit-learn ({install_hint('sklearn')}); "
                               "or choose search.tuner=random|hyperband") from None
 
 
