@@ -37,7 +37,7 @@ def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool
     """
     from omegaconf import OmegaConf
 
-    from recsearch.results.io import atomic_dir, atomic_write_frame, atomic_write_json, atomic_write_text
+    from recsearch.fileio import atomic_dir, atomic_write_frame, atomic_write_json, atomic_write_text
     from recsearch.training.run import experiment_dir, train_once
 
     run = train_once(cfg, data=data)
@@ -74,7 +74,7 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
     Every combination is composed and validated before the first one trains, so a bad value costs nothing.
     """
     from recsearch.config import compose_config
-    from recsearch.results.io import atomic_write_frame
+    from recsearch.fileio import atomic_write_frame
 
     jobs = expand_multirun(overrides)
     configs = [compose_config(job) for job in jobs]

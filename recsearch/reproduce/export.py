@@ -120,7 +120,7 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
     Example: `export_trial(study, pick_trial(study), name="mlp-best")`. Refuses to overwrite unless `force`.
     """
     from recsearch.config import experiments_dir
-    from recsearch.results.io import atomic_write_json, atomic_write_text
+    from recsearch.fileio import atomic_write_json, atomic_write_text
 
     name = sanitize_name(name) if name else default_name(study.study_name)
     folder = Path(folder) if folder is not None else experiments_dir()

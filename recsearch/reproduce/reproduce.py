@@ -299,7 +299,7 @@ def _ci(mean: float, lo: float, hi: float) -> str:
 
 def write_report(report: ReproduceReport, folder: Path, title: str) -> list[Path]:
     """Write reproduce.csv, reproduce_runs.csv and reproduce.md atomically into `folder`."""
-    from recsearch.results.io import atomic_write_frame, atomic_write_text
+    from recsearch.fileio import atomic_write_frame, atomic_write_text
 
     folder = Path(folder)
     paths = [folder / "reproduce.csv", folder / "reproduce_runs.csv", folder / "reproduce.md"]

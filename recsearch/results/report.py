@@ -17,7 +17,7 @@ import pandas as pd
 from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_trials, render_folded_html,
                                           selected_trial)
 from recsearch.results.studies import COMPARISON_FILE, StudyRecord
-from recsearch.search.storage import redact
+from recsearch.redact import redact
 
 TOP_CURVES = 5
 
@@ -200,7 +200,7 @@ def render_html(report: Report) -> str:
 
 def write_report(report: Report, path: Path) -> Path:
     """Write the report's HTML atomically to `path`."""
-    from recsearch.results.io import atomic_write_text
+    from recsearch.fileio import atomic_write_text
 
     atomic_write_text(Path(path), render_html(report))
     return Path(path)

@@ -61,7 +61,7 @@ class RedactedStorageError(ConfigError):
 
 def make_record(study: Any, url: str, experiment: str, folder: Path | None, config: dict) -> StudyRecord:
     """A StudyRecord whose storage_url has any password redacted (records are printed and put in reports)."""
-    from recsearch.search.storage import redact
+    from recsearch.redact import redact
 
     return StudyRecord(study=study, storage_url=redact(str(url)), experiment=experiment, folder=folder, config=config)
 
@@ -75,7 +75,7 @@ def folder_storage_url(folder: Path, *, command: str = "leaderboard") -> str:
     """
     from omegaconf import OmegaConf
 
-    from recsearch.search.storage import JOURNAL
+    from recsearch.storage import JOURNAL
 
     folder = Path(folder)
     if (folder / JOURNAL).is_file():
@@ -117,7 +117,8 @@ def load_study_folder(folder: Path) -> StudyRecord:
 
 def load_storage(url: str, study_name: str | None = None, *, single: bool = False) -> list[StudyRecord]:
     """The studies of a storage (all, or the one named); `single` demands exactly one."""
-    from recsearch.search.storage import open_storage, redact
+    from recsearch.redact import redact
+    from recsearch.storage import open_storage
 
     storage = open_storage(url)
     names = [s.study_name for s in storage.get_all_studies()]
@@ -151,7 +152,7 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
     """
     import sys
 
-    from recsearch.search.storage import redact
+    from recsearch.redact import redact
 
     records: list[StudyRecord] = []
     for target in targets:
@@ -203,7 +204,8 @@ def read_baselines(path: Path) -> pd.DataFrame:
 def _load(url: str, name: str) -> Any:
     import optuna
 
-    from recsearch.search.storage import open_storage, redact
+    from recsearch.redact import redact
+    from recsearch.storage import open_storage
 
     if "://" not in url and not Path(url).is_file():
         raise RecsearchError(f"storage {url} does not exist")
@@ -235,7 +237,8 @@ def _trial_config(study: Any) -> dict:
 def dashboard_storage(target: str) -> tuple[str, Any]:
     """The storage URL (password redacted, for display) of a study folder / journal file / RDB URL, and the
     opened storage."""
-    from recsearch.search.storage import open_storage, redact
+    from recsearch.redact import redact
+    from recsearch.storage import open_storage
 
     url = target
     if not is_storage(target):

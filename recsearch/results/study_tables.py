@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.io import atomic_write_frame, atomic_write_json, atomic_write_text
+from recsearch.fileio import atomic_write_frame, atomic_write_json, atomic_write_text
 from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",

@@ -116,7 +116,7 @@ def comparison_frame(cfg: Any, rows: list[dict[str, Any]], baselines: pd.DataFra
 
 def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table."""
-    from recsearch.results.io import atomic_write_frame, atomic_write_text
+    from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
     from recsearch.training.run import experiment_dir
 

@@ -211,7 +211,7 @@ def race_figure(by_time: pd.DataFrame, by_trial: pd.DataFrame, metric: str) -> A
 
 def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: list[int]) -> pd.DataFrame:
     """Write comparison.csv/md, runs.csv, curves.csv and comparison.html; print the comparison table."""
-    from recsearch.results.io import atomic_write_frame, atomic_write_text
+    from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
     from recsearch.training.run import experiment_dir
 

@@ -11,11 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from recsearch.errors import ConfigError
 from recsearch.redact import redact  # noqa: F401 - re-exported: storage.redact is the name callers use
-
-JOURNAL = "study.journal"
-RDB_PREFIXES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
+# opening a storage (and the recovering journal) lives a layer below, so `results` reads studies without `search`
+from recsearch.storage import JOURNAL, RDB_PREFIXES, batched_writes, open_storage  # noqa: F401 - re-exported
 
 
 def study_name(cfg: Any) -> str:
@@ -31,61 +29,6 @@ def study_dir(cfg: Any) -> Path:
 def storage_url(cfg: Any, folder: Path) -> str:
     """The storage as a string: the RDB URL, or the path of the journal file in the study folder."""
     return str(cfg.search.storage) if cfg.search.storage else str(folder / JOURNAL)
-
-
-def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
-    """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
-    import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalStorage
-
-    from recsearch.results.io import write_error
-    from recsearch.search.journal import RecoveringJournalBackend, StorageWriteError
-
-    if url.startswith(RDB_PREFIXES):
-        try:
-            return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
-                              heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
-                              engine_kwargs={"pool_pre_ping": True})
-        except (ImportError, ModuleNotFoundError) as exc:
-            from recsearch.extras import install_hint
-
-            raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); PostgreSQL needs "
-                              f"{install_hint('psycopg')}") from None
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
-            raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0]})") from None
-    if "://" in url:
-        raise ConfigError(f"search.storage {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(RecoveringJournalBackend(url))
-    except OSError as exc:
-        raise StorageWriteError(str(write_error(url, exc))) from None
-
-
-@contextmanager
-def batched_writes(study: Any) -> Iterator[None]:
-    """Journal storages: the records written inside the block go to the file in one append and one fsync."""
-    backend = getattr(study._storage, "_backend", None)
-    batch = getattr(backend, "batch", None)
-    if batch is None:
-        yield
-        return
-    with batch():
-        yield
-
-
-def _retry_stale(callback: type) -> Any:
-    """Optuna's heartbeat re-queue of trials whose worker stopped beating (experimental in Optuna 5)."""
-    import warnings
-
-    import optuna
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return callback(max_retry=3)
 
 
 @contextmanager

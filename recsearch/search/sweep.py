@@ -62,7 +62,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     try:
         return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
-        from recsearch.results.io import write_error
+        from recsearch.fileio import write_error
 
         raise write_error(exc.filename or folder, exc) from None
 
@@ -72,7 +72,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     """Open or resume the study, run the workers, write the tables whatever happened."""
     import optuna
 
-    from recsearch.results.io import remove_stale_temp_files
+    from recsearch.fileio import remove_stale_temp_files
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
 
@@ -127,7 +127,7 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
     """Write the study's tables; return (not raise) a write failure, so it never hides another error."""
-    from recsearch.results.io import WriteError, write_error
+    from recsearch.fileio import WriteError, write_error
     from recsearch.results.study_tables import write_study_results
 
     try:
@@ -280,7 +280,7 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
 
 def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:
     """sweep.yaml: the command's overrides and the composed config, as run (storage password redacted)."""
-    from recsearch.results.io import atomic_write_text
+    from recsearch.fileio import atomic_write_text
     from recsearch.search.storage import redact
 
     doc = {"overrides": [redact(o) if "://" in o else o for o in overrides], "storage": redact(url),

@@ -86,7 +86,7 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
         if errors is None:
             raise
         if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
-            from recsearch.results.io import write_error
+            from recsearch.fileio import write_error
 
             exc = write_error(exc.filename or spec.folder, exc)
         errors.put(str(exc))
@@ -238,7 +238,7 @@ def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *
     """Run one claimed trial and tell its outcome; False when it failed."""
     from optuna.trial import TrialState
 
-    from recsearch.search.journal import StorageWriteError
+    from recsearch.storage.journal import StorageWriteError
     from recsearch.search.objective import run_trial
     from recsearch.search.storage import heartbeat
 

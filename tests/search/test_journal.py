@@ -11,9 +11,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from recsearch.results.io import WriteError, atomic_write_text, remove_stale_temp_files
-from recsearch.search import journal as journal_module
-from recsearch.search.journal import StorageWriteError
+from recsearch.fileio import WriteError, atomic_write_text, remove_stale_temp_files
+from recsearch.storage import journal as journal_module
+from recsearch.storage.journal import StorageWriteError
 from recsearch.search.storage import open_storage
 
 
@@ -137,7 +137,7 @@ def test_atomic_write_reports_the_path_and_keeps_the_old_file(tmp_path: Path, mo
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("recsearch.results.io.os.fsync", full)
+    monkeypatch.setattr("recsearch.fileio.os.fsync", full)
     with pytest.raises(WriteError, match=rf"cannot write {target}: No space left on device; free disk space"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"

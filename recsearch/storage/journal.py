@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from optuna.storages.journal import BaseJournalBackend
 
-from recsearch.results.io import WriteError, write_error
+from recsearch.fileio import WriteError, write_error
 
 TORN_SUFFIX = ".torn"
 _WARNED: set[tuple[str, int | str]] = set()
