@@ -15,8 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from recsearch.data.types import PreparedData, SplitArrays
-
-EVAL_BATCH = 16384
+from recsearch.training.inputs import EVAL_BATCH, model_inputs  # noqa: F401 - re-exported for callers
 
 
 class TrainingDiverged(RuntimeError):
@@ -36,11 +35,6 @@ class TrainResult:
     n_params: int
     model: Any = field(repr=False, default=None)
     timings: dict[str, float] = field(default_factory=dict)  # build_s, compile_s, fit_s, eval_s
-
-
-def model_inputs(part: SplitArrays) -> dict[str, np.ndarray]:
-    """The arrays a model is fed, keyed as its Input layers are named."""
-    return {"user": part.users, "item": part.items}
 
 
 def make_optimizer(train_cfg: Any) -> Any:
