@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -155,7 +156,8 @@ def write_attrs(trial: Any, attrs: dict[str, Any]) -> float:
     from recsearch.search.storage import batched_writes
 
     start = time.perf_counter()
-    with batched_writes(trial.study):
+    study = getattr(trial, "study", None)  # a FixedTrial (KerasTuner engine, replays) has no study: plain sets
+    with batched_writes(study) if study is not None else contextlib.nullcontext():
         for key, value in attrs.items():
             trial.set_user_attr(key, _plain(value))
     return time.perf_counter() - start

@@ -33,7 +33,7 @@ def test_spread_over_seeds_is_a_step_function_of_the_best_so_far() -> None:
 
 @pytest.mark.slow
 def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments) -> None:
-    shutil.copy(Path(__file__).resolve().parents[2] / "experiments" / "compare_search.yaml", experiments)
+    shutil.copy(Path(__file__).resolve().parents[2] / "recsearch" / "conf" / "experiment" / "compare_search.yaml", experiments)
     overrides = [*tiny, "+experiment=compare_search", "model.depth=1", "compare.strategies=[random,kt_random]",
                  "compare.seeds=[0,1]", "compare.budget_seconds=600", "search.n_trials=1"]
     assert run_race(overrides, show_progress=False) == 0

@@ -48,7 +48,7 @@ def test_kerastuner_trials_log_scalars_and_hparams(kt_study) -> None:
 def test_optuna_trials_and_train_runs_log_too(tiny, isolated_paths) -> None:
     from recsearch.config import compose_config
     from recsearch.search.sweep import run_sweep
-    from recsearch.training.run import run_training
+    from recsearch.runs import run_training
 
     report = run_sweep([*tiny, *KT_SPACE, "search.n_trials=2", "search.study_name=tb", "train.tensorboard=true"],
                        show_progress=False)
