@@ -35,7 +35,7 @@ def write_error(path: Path | str, exc: OSError) -> WriteError:
     if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         hint = "free disk space (or raise the quota)"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
-        hint = "make the folder writable, or set paths.results_dir to a writable folder"
+        hint = "make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at a writable one"
     else:
         hint = "check the folder"
     where = exc.filename if exc.filename and str(path) not in str(exc.filename) else path

@@ -142,7 +142,8 @@ def check_overrides(overrides: list[str], *, command: str, multirun: bool = Fals
         key = item.key_or_group
         if not key:
             raise ConfigError(f"override {text!r} has no key before '='; write KEY=VALUE, e.g. train.epochs=5")
-        if key in GROUPS and not item.is_delete() and not isinstance(item.value(), (str, dict)):  # a dict: inline
+        if key in GROUPS and not item.is_delete() and not item.is_sweep_override() \
+                and not isinstance(item.value(), (str, dict)):  # a dict: an inline section
             options = ", ".join(group_options(key)) or "(none)"
             raise ConfigError(f"override {text!r}: '{key}' is a config group and takes the name of one of its "
                               f"options: {options}")

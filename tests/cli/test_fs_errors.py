@@ -44,13 +44,13 @@ def read_only_dir(tmp_path: Path):
 def test_read_only_results_folder(read_only_dir, capsys) -> None:
     code = main(["sweep", *TINY, "search.n_trials=1", f"paths.results_dir={read_only_dir}/results"])
     line = _one_error_line(capsys.readouterr().err)
-    assert code == 2 and f"{read_only_dir}/results" in line and "read-only" in line and "RECSEARCH_RESULTS_DIR" in line
+    assert code == 2 and f"{read_only_dir}/results" in line and "read-only" in line.lower() and "RECSEARCH_RESULTS_DIR" in line
 
 
 def test_read_only_cache_folder(read_only_dir, capsys) -> None:
     code = main(["train", *TINY, f"paths.cache_dir={read_only_dir}/cache"])
     line = _one_error_line(capsys.readouterr().err)
-    assert code == 2 and f"{read_only_dir}/cache" in line and "read-only" in line
+    assert code == 2 and f"{read_only_dir}/cache" in line and "read-only" in line.lower()
 
 
 @pytest.mark.parametrize("error, words", [
@@ -83,7 +83,7 @@ def test_injected_permission_error_on_mkdir(monkeypatch, capsys, isolated_paths)
     monkeypatch.setattr(Path, "mkdir", denied)
     code = main(["sweep", *TINY, "search.n_trials=1"])
     line = _one_error_line(capsys.readouterr().err)
-    assert code == 2 and str(isolated_paths) in line and "permission denied" in line
+    assert code == 2 and str(isolated_paths) in line and "permission denied" in line.lower()
 
 
 def test_a_bug_still_raises(monkeypatch) -> None:
