@@ -87,8 +87,8 @@ def build_model(p: dict[str, Any], cfg: Any, data: Any) -> Any:
 
     keras.utils.set_random_seed(int(cfg.train.seed))
     user, item = keras.Input((), dtype="int32", name="user"), keras.Input((), dtype="int32", name="item")
-    emb_reg = regularizers.L2(float(cfg.model.embedding_l2))
-    x = layers.Concatenate()([layers.Embedding(n, p["model.embedding_dim"], embeddings_regularizer=emb_reg)(ids)
+    emb_reg = regularizers.L2(float(cfg.model.embedding_l2))  # per example: on the rows looked up
+    x = layers.Concatenate()([layers.Embedding(n, p["model.embedding_dim"], activity_regularizer=emb_reg)(ids)
                               for n, ids in ((data.num_users, user), (data.num_items, item))])
     halving = p.get("model.width_schedule") == "halving"
     for k in range(p["model.depth"]):
