@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -188,3 +189,17 @@ def test_evicted_programs_recompile_and_train_the_same(tiny, monkeypatch):
     train(compose_config([*tiny, "model.width=20"]), data)  # evicts width 12
     again = train(compose_config([*tiny, "model.width=12"]), data)
     assert again.timings["compile_s"] > 0 and again.metrics == first.metrics
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ON_JAX, reason="this session is the JAX run")
+def test_jax_only_tests_pass_in_a_jax_session() -> None:
+    """The README's test command runs on TensorFlow; the tests above and the packing tests need JAX: run them
+    in a JAX session of their own, so CI covers both backends."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/training/test_jax_loop.py", "tests/search/test_packing.py"],
+                          cwd=root, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
+                          timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.strip().splitlines()[-1], done.stdout[-500:]
