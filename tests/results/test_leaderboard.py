@@ -270,7 +270,7 @@ def test_redacted_storage_folder_is_skipped_with_a_warning(mixed, capsys):
 def test_records_and_errors_never_show_a_storage_password(monkeypatch):
     from optuna.storages import InMemoryStorage
 
-    import recsearch.search.storage as storage_mod
+    import recsearch.storage as storage_mod
     from recsearch.errors import RecsearchError
     from recsearch.results.studies import load_storage
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ SPACE = ["~search_space", "+search_space={params: {model.embedding_dim: 'choice(
          "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
 SWEEP = ["model=mf", "data=synthetic", "data.synthetic.n_users=150", "data.synthetic.n_items=90",
          "data.synthetic.n_ratings=5000", "train.epochs=3", "train.batch_size=256", "search.pruner=none",
-         "search.n_trials=12", *SPACE]  # more than machine A finishes before its Ctrl-C lands
+         "search.n_trials=6", *SPACE]
 
 
 def _postgres_url() -> str:
@@ -69,13 +68,12 @@ def test_second_worker_joins_with_only_url_and_name(tmp_path: Path) -> None:
     try:
         proc = subprocess.Popen(_recsearch("sweep", "--no-progress", *SWEEP, f"search.study_name={name}",
                                            f"search.storage={url}"),
-                                cwd=first, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                cwd=first, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_complete(url, name, proc, 1)
-        proc.send_signal(signal.SIGINT)  # machine A stops early: B must finish the study's budget
+        proc.kill()  # machine A dies mid-study (SIGKILL: no chance to clean up); B must finish the budget
         proc.communicate(timeout=120)
         before = {t.number: t.params for t in optuna.load_study(study_name=name, storage=url).trials
-                  if t.state.name == "COMPLETE"}
+                  if t.state.name == "COMPLETE"}  # A's trial left RUNNING is recovered by B (same host, pid dead)
 
         joined = subprocess.run(_recsearch("worker", url, name, "--no-progress"), cwd=second, env=_env(),
                                 capture_output=True, text=True, timeout=600)
@@ -83,7 +81,7 @@ def test_second_worker_joins_with_only_url_and_name(tmp_path: Path) -> None:
 
         study = optuna.load_study(study_name=name, storage=url)
         done = {t.number: t for t in study.trials if t.state.name == "COMPLETE"}
-        assert len(done) == 12 and set(before) < set(done)
+        assert len(done) == 6 and set(before) < set(done)
         assert {n: done[n].params for n in before} == before  # nothing finished was re-run or changed
         new = [done[n] for n in sorted(set(done) - set(before))]
         assert all(t.params not in before.values() for t in new)  # continued, not replayed
