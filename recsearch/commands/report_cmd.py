@@ -27,26 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import recsearch
     from recsearch.commands.common import console
-    from recsearch.errors import RecsearchError
-    from recsearch.results.report import comparison_report, screenshot, study_report, write_report
-    from recsearch.results.studies import (baseline_files, find_study_folders, is_storage, load_study_folder,
-                                           load_target, read_baselines)
+    from recsearch.results.report import screenshot
 
-    target = Path(args.target)
-    if not is_storage(args.target) and target.is_dir() and not (target / "sweep.yaml").is_file():
-        folders = find_study_folders(target)
-        if not folders:
-            raise RecsearchError(f"{target} holds no study (no sweep.yaml under it)")
-        files = [f for f in baseline_files([str(target)]) if f.parent == target]
-        report = comparison_report(target, [load_study_folder(f) for f in folders],
-                                   read_baselines(files[0]) if files else None)
-        default = target / "report.html"
-    else:
-        record = load_target(args.target, args.study)
-        report = study_report(record)
-        default = (record.folder / "report.html") if record.folder else Path(f"report-{record.name}.html")
-    path = write_report(report, Path(args.output) if args.output else default)
+    path = recsearch.report(args.target, study=args.study, output=args.output)
     out = console()
     out.print(f"report written to {path}")
     if args.screenshot:
