@@ -53,8 +53,8 @@ def run_race(overrides: list[str], *, show_progress: bool = True) -> int:
         raise ConfigError(f"compare.strategies: {unknown} not in {', '.join(STRATEGIES)}" if unknown else
                           "compare.seeds must list at least one seed and compare.budget_seconds must be > 0")
     runnable = [s for s in strategies if _available(compose_config(run_overrides(overrides, s, seeds[0])), s)]
-    for strategy in runnable:
-        for seed in seeds:
+    for seed in seeds:  # seed by seed, every strategy in turn: a machine's load drift hits all strategies alike
+        for strategy in runnable:
             run = run_overrides(overrides, strategy, seed)
             left = budget - (_elapsed(compose_config(run)) or 0.0)
             if left <= 0:
