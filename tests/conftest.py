@@ -39,6 +39,21 @@ def isolated_paths(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.Monke
     return tmp_path / "results"
 
 
+@pytest.fixture(scope="session")
+def tiny_session() -> list[str]:
+    """TINY for session-scoped fixtures (they cannot use the function-scoped `tiny`)."""
+    return list(TINY)
+
+
+@pytest.fixture
+def experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Exports go to a temp folder, never to the repository's experiments/ (autouse in the packages that export)."""
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def tiny() -> list[str]:
     """Overrides for a seconds-long run on small synthetic data."""

@@ -94,6 +94,13 @@ def top_trials(frame: pd.DataFrame, value: str, direction: str, n: int = 10) -> 
     return done.sort_values(value, ascending=direction == "minimize").head(n)
 
 
+def search_method(search: Any) -> str:
+    """How the trials were chosen: the Optuna sampler and pruner, or the KerasTuner tuner."""
+    if str(search.get("engine", "optuna")) == "kerastuner":
+        return f"KerasTuner tuner `{search.tuner}` (engine `kerastuner`)"
+    return f"Optuna sampler `{search.sampler}`, pruner `{search.pruner}`"
+
+
 def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]) -> str:
     """summary.md: counts, best trial and the top-10 table."""
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
@@ -107,7 +114,7 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
              f"- model: `{cfg.model.name}`, task: `{cfg.task.name}`, dataset: `{cfg.data.name}`, "
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",
              f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction}); test is reported, never used to choose",
-             f"- sampler `{cfg.search.sampler}`, pruner `{cfg.search.pruner}`, budget {cfg.search.n_trials} trials",
+             f"- {search_method(cfg.search)}, budget {cfg.search.n_trials} trials",
              "- trials: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())), "",
              "## Top 10", "", markdown_table(table) if len(table) else "_no finished trial yet_", ""]
     return "\n".join(lines)

@@ -62,20 +62,20 @@ def run_pack_round(study: Any, ctx: Any, folder: Path, cfg: Any, *, pack_size: i
 
 def run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int) -> None:
     """Sample, build and group the claimed trials, train each group as one program, tell every trial."""
-    from recsearch.search.worker import _fail
+    from recsearch.search.worker import fail_trial
 
     try:
         _run_pack(study, trials, ctx, folder, keep_models)
     except KeyboardInterrupt:
         for trial in trials:
             if not study._storage.get_trial(trial._trial_id).state.is_finished():
-                _fail(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
+                fail_trial(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
         raise
 
 
 def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int) -> None:
     from recsearch.search.storage import heartbeat
-    from recsearch.search.worker import _fail, _run_one
+    from recsearch.search.worker import fail_trial, run_one
 
     with ExitStack() as beats:
         for trial in trials:
@@ -85,7 +85,7 @@ def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int
             try:
                 member = _prepare(trial, ctx)
             except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the pack goes on
-                _report_failure(study, trial, exc, _fail)
+                _report_failure(study, trial, exc, fail_trial)
                 continue
             (members if member is not None else unpackable).append(member or trial)
         groups: dict[str, list[PackedTrial]] = {}
@@ -94,7 +94,7 @@ def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int
         for group in groups.values():
             _train_group(study, group, ctx, folder, keep_models)
     for trial in unpackable:
-        _run_one(study, trial, ctx, folder, keep_models)
+        run_one(study, trial, ctx, folder, keep_models)
 
 
 def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
@@ -123,7 +123,7 @@ def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
 
 def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, keep_models: int) -> None:
     """Train one shape's members as one program; tell each trial its own outcome."""
-    from recsearch.search.worker import _fail
+    from recsearch.search.worker import fail_trial
     from recsearch.training.jax_loop import Member, fit_members
     from recsearch.training.trainer import schedule_for
 
@@ -133,7 +133,7 @@ def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, k
                                     ctx.data.train, ctx.data.valid, ctx.data.test, schedule_for(group[0].cfg, ctx.data))
     except Exception as exc:  # noqa: BLE001 - the pack's trials fail together, the sweep goes on
         for member in group:
-            _report_failure(study, member.trial, exc, _fail)
+            _report_failure(study, member.trial, exc, fail_trial)
         return
     share = (time.perf_counter() - start) / len(group)
     for member, fit in zip(group, fits):
@@ -147,7 +147,7 @@ def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Pa
     from optuna.trial import TrialState
 
     from recsearch.search.objective import _extra, write_attrs
-    from recsearch.search.worker import _fail, _keep_models_safely, _tell
+    from recsearch.search.worker import fail_trial, keep_models_safely, tell_trial
     from recsearch.training.trainer import TrainingDiverged
 
     trial, pruning, metric = member.trial, member.pruning, member.cfg.task.metric
@@ -156,18 +156,18 @@ def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Pa
                                      for k, v in {**timings, "build_s": member.attrs["build_s"] * size}.items()}))
     if not all(math.isfinite(v) for v in fit.history.get("loss", [])):
         _report_failure(study, trial, TrainingDiverged(
-            f"training loss diverged (not finite) at epoch {len(fit.history['loss'])}"), _fail)
+            f"training loss diverged (not finite) at epoch {len(fit.history['loss'])}"), fail_trial)
         return
     write_attrs(trial, dict(**fit.metrics, epochs_run=len(fit.history["loss"]), best_epoch=fit.best_epoch,
                             n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at))
     values = [fit.metrics[f"valid_{metric}"]] + [_extra(obj, member.model, ctx.data) for obj in ctx.objectives]
     if not np.isfinite(values[0]):
-        _report_failure(study, trial, TrainingDiverged(f"validation {metric} is not finite"), _fail)
+        _report_failure(study, trial, TrainingDiverged(f"validation {metric} is not finite"), fail_trial)
         return
     if pruning.pruned:
-        _tell(study, trial, state=TrialState.PRUNED)
-    elif _tell(study, trial, values) and keep_models > 0:
-        _keep_models_safely(study, folder, trial.number, member.model, keep_models)
+        tell_trial(study, trial, state=TrialState.PRUNED)
+    elif tell_trial(study, trial, values) and keep_models > 0:
+        keep_models_safely(study, folder, trial.number, member.model, keep_models)
 
 
 def _report_failure(study: Any, trial: Any, exc: BaseException, fail: Any) -> None:

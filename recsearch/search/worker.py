@@ -121,7 +121,7 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
                             reseed=lambda n: continuation_sampler(cfg, space, n), space=space)
         if trial is None:
             break
-        ok = _run_one(study, trial, ctx, folder, int(cfg.search.keep_models), claim_s=time.perf_counter() - start)
+        ok = run_one(study, trial, ctx, folder, int(cfg.search.keep_models), claim_s=time.perf_counter() - start)
         failures, in_a_row, ran = failures + (not ok), 0 if ok else in_a_row + 1, ran + 1
         _clear_session()
         if on_trial_end:
@@ -234,7 +234,7 @@ def _reject_repeat(study: Any, trial: Any, repeated: int) -> None:
     study.tell(trial, state=TrialState.FAIL)
 
 
-def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *, claim_s: float = 0.0) -> bool:
+def run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *, claim_s: float = 0.0) -> bool:
     """Run one claimed trial and tell its outcome; False when it failed."""
     from optuna.trial import TrialState
 
@@ -248,22 +248,22 @@ def _run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *
         timing = {**outcome.timing, "bookkeeping_s": round(outcome.timing.get("bookkeeping_s", 0.0) + claim_s, 4)}
         trial.set_user_attr("timing", timing)
     except KeyboardInterrupt:
-        _fail(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
+        fail_trial(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
         raise
     except StorageWriteError:
         raise  # the storage cannot record anything more: stop this worker (the trial is recovered later)
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-        _fail(study, trial, reason)
+        fail_trial(study, trial, reason)
         print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)
         return False
-    told = _tell(study, trial, state=TrialState.PRUNED) if outcome.pruned else _tell(study, trial, outcome.values)
+    told = tell_trial(study, trial, state=TrialState.PRUNED) if outcome.pruned else tell_trial(study, trial, outcome.values)
     if told and not outcome.pruned and keep_models > 0:
-        _keep_models_safely(study, folder, trial.number, outcome.model, keep_models)
+        keep_models_safely(study, folder, trial.number, outcome.model, keep_models)
     return told
 
 
-def _tell(study: Any, trial: Any, values: Any = None, *, state: Any = None) -> bool:
+def tell_trial(study: Any, trial: Any, values: Any = None, *, state: Any = None) -> bool:
     """Tell Optuna the outcome; False when the trial was already finished elsewhere (failed as stale)."""
     import optuna
 
@@ -275,17 +275,17 @@ def _tell(study: Any, trial: Any, values: Any = None, *, state: Any = None) -> b
     return True
 
 
-def _fail(study: Any, trial: Any, reason: str) -> None:
+def fail_trial(study: Any, trial: Any, reason: str) -> None:
     from optuna.trial import TrialState
 
     try:
         trial.set_user_attr("fail_reason", reason)
     except Exception:  # noqa: BLE001 - already finished elsewhere: telling below reports it
         pass
-    _tell(study, trial, state=TrialState.FAIL)
+    tell_trial(study, trial, state=TrialState.FAIL)
 
 
-def _keep_models_safely(study: Any, folder: Path, number: int, model: Any, keep: int) -> None:
+def keep_models_safely(study: Any, folder: Path, number: int, model: Any, keep: int) -> None:
     """Keep the best models under the study lock; a failed save warns and the sweep goes on."""
     from recsearch.search.storage import study_lock
 

@@ -36,6 +36,8 @@ def test_kerastuner_study_writes_the_usual_tables(kt_study) -> None:
     best = load_config_file(folder / "best.yaml")
     assert best.model.depth == study.best_trial.params["model.depth"]
     assert best.search.engine == "kerastuner"
+    summary = (folder / "summary.md").read_text()
+    assert "KerasTuner tuner `random`" in summary and "sampler" not in summary  # names what chose the trials
     provenance = json.loads((folder / "provenance.json").read_text())
     assert set(provenance) == {"0", "1", "2"}
     assert list((folder / "models").glob("trial_*.keras"))

@@ -8,28 +8,19 @@ from typing import Any
 import pytest
 
 
-def _tiny(config: pytest.Config) -> list[str]:
-    """TINY from tests/conftest.py (a module-scoped fixture cannot use the function-scoped `tiny`)."""
-    root = config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-    return list(root.TINY)
-
-
 @pytest.fixture(autouse=True)
-def experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Exports go to a temp folder, never to the repository's experiments/."""
-    folder = tmp_path / "experiments"
-    folder.mkdir()
-    monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(folder))
-    return folder
+def _exports_to_temp(experiments: Path) -> Path:
+    """Every test here exports to a temp experiments folder (tests/conftest.py `experiments`)."""
+    return experiments
 
 
 @pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, pytestconfig: pytest.Config) -> Any:
+def tiny_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, tiny_session: list[str]) -> Any:
     """A 2-trial sweep on tiny synthetic data, stored in SQLite (so the URL must not leak into exports)."""
     from recsearch.search.sweep import run_sweep
 
     base = tmp_path_factory.mktemp("tiny-study")
-    overrides = [*_tiny(pytestconfig), "search.n_trials=2", "search.study_name=tiny",
+    overrides = [*tiny_session, "search.n_trials=2", "search.study_name=tiny",
                  f"search.storage=sqlite:///{base}/studies.db"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RECSEARCH_RESULTS_DIR", str(base / "results"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import optuna
 import pytest
@@ -14,16 +13,9 @@ from recsearch.training.trainer import train
 
 
 @pytest.fixture(scope="module")
-def setup(tiny_module):
-    cfg = compose_config([*tiny_module, "train.epochs=4", "train.patience=10"])
+def setup(tiny_session):
+    cfg = compose_config([*tiny_session, "train.epochs=4", "train.patience=10"])
     return cfg, prepare_for(cfg)
-
-
-@pytest.fixture(scope="module")
-def tiny_module(pytestconfig: pytest.Config) -> list[str]:
-    """TINY from tests/conftest.py (looked up by path: `conftest` names several modules)."""
-    root = pytestconfig.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-    return list(root.TINY)
 
 
 def test_reports_each_epoch_when_not_pruned(setup) -> None:

@@ -63,7 +63,7 @@ class StudyTuner(BaseTuner):
         from recsearch.search.kt.space import from_kerastuner, searched
         from recsearch.search.objective import TrialContext, run_trial
         from recsearch.search.storage import process_identity
-        from recsearch.search.worker import _keep_models_safely
+        from recsearch.search.worker import keep_models_safely
 
         values = trial.hyperparameters.values
         params = searched(self.space, from_kerastuner(self.space, values))
@@ -87,7 +87,7 @@ class StudyTuner(BaseTuner):
         record_trial(self.study, number=number, params=params, space=self.space, attrs=attrs, started=started,
                      values=outcome.values if outcome else None, curve=list(fixed.user_attrs.get("val_curve", [])))
         if outcome is not None and int(self.cfg.search.keep_models) > 0:
-            _keep_models_safely(self.study, Path(self.spec.folder), number, outcome.model,
+            keep_models_safely(self.study, Path(self.spec.folder), number, outcome.model,
                                 int(self.cfg.search.keep_models))
         return (outcome.values[0], None) if outcome else (None, reason)
 
