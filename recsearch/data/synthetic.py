@@ -11,6 +11,7 @@ from recsearch.data.types import Interactions
 from recsearch.errors import DataError
 
 START_TIME = 1_000_000_000  # 2001-09-09, in seconds
+GENERATOR_VERSION = 2  # part of the data checksum: bump whenever a seed yields different ratings
 
 
 def generate_synthetic(cfg: Any, *, rating_scale: tuple[float, float] = (0.5, 5.0), name: str = "synthetic") -> Interactions:
