@@ -33,7 +33,6 @@ def generate_synthetic(cfg: Any, *, rating_scale: tuple[float, float] = (0.5, 5.
     raw += _factor_dots(user_f, item_f, users, items)
     raw += rng.normal(0.0, float(cfg.noise), n_ratings)
     rating = to_scale(raw, rating_scale)
-    del raw
     timestamp = np.cumsum(rng.integers(1, 600, n_ratings))
     timestamp += START_TIME
     ratings = pd.DataFrame({  # copy=False: four separate columns, no consolidating copy of 25M rows
@@ -51,12 +50,22 @@ def generate_synthetic(cfg: Any, *, rating_scale: tuple[float, float] = (0.5, 5.
 
 
 def to_scale(raw: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-    """Standardise `raw`, centre it at 70% of the scale, clip, and round to the scale's step."""
+    """Standardise `raw`, centre it at 70% of the scale, clip, and round to the scale's step (float32).
+
+    Works in place on `raw` (overwritten) so 25M ratings need no float64 temporaries.
+    """
     lo, hi = scale
-    z = (raw - raw.mean()) / (raw.std() + 1e-12)
-    values = np.clip(lo + 0.7 * (hi - lo) + z * (hi - lo) / 5.0, lo, hi)
     step = 1.0 if lo >= 1 and float(lo).is_integer() and float(hi).is_integer() else 0.5
-    return (lo + np.round((values - lo) / step) * step).clip(lo, hi).astype(np.float32)
+    mean, std = raw.mean(), raw.std()
+    raw -= mean
+    raw *= (hi - lo) / 5.0 / (std + 1e-12)
+    raw += 0.7 * (hi - lo)  # offset from lo, in units of the scale
+    np.clip(raw, 0.0, hi - lo, out=raw)
+    raw /= step
+    np.round(raw, out=raw)
+    raw *= step
+    raw += lo
+    return np.clip(raw, lo, hi, out=raw).astype(np.float32)
 
 
 def _check(n_users: int, n_items: int, n_ratings: int) -> None:
@@ -133,10 +142,13 @@ def _random_subset(rng: np.random.Generator, keys: np.ndarray, n: int, key_bits:
     free = 64 - key_bits
     if free < 24:
         return keys[rng.permutation(keys.size)[:n]]
-    packed = rng.integers(0, 1 << free, keys.size, dtype=np.uint64) << np.uint64(key_bits)
-    packed |= keys.astype(np.uint64)
+    packed = rng.integers(0, 1 << free, keys.size, dtype=np.uint64)
+    packed <<= np.uint64(key_bits)
+    packed |= keys.view(np.uint64)  # same bits: the keys are non-negative
     packed.sort()
-    return (packed[:n] & np.uint64((1 << key_bits) - 1)).astype(np.int64)
+    chosen = packed[:n]
+    chosen &= np.uint64((1 << key_bits) - 1)
+    return chosen.view(np.int64)
 
 
 class _AliasFreeSampler:
