@@ -1,4 +1,4 @@
-"""The paths that make 25M ratings cheap: hash-based id encoding, duplicate pairs, memory-mapped cache."""
+"""The paths that make 25M ratings cheap: dense / hash-based id encoding, duplicate pairs, cutting parts, memory-mapped cache."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import prepare_data
-from recsearch.data.prepare import _encode_ids, latest_of_each_pair
+from recsearch.data.prepare import _encode_ids, cut_by_label, latest_of_each_pair
+from recsearch.data.splits import TEST, TRAIN, VALID
 
 from data_helpers import split_cfg, synthetic_cfg
 
@@ -21,6 +22,33 @@ def test_encode_ids_sorted_over_all_columns():
     assert a.dtype == np.int32
     ids, (c,) = _encode_ids([pd.Series(["u10", "u2", "u10"])])
     assert ids.dtype.kind == "U" and list(ids) == ["u10", "u2"] and list(c) == [0, 1, 0]
+
+
+def test_dense_and_hashed_encodings_agree():
+    """Compact integer ids take the presence-table path, sparse ones the hashing path: same result."""
+    rng = np.random.default_rng(0)
+    compact = rng.integers(5, 500, 2000)
+    sparse = compact * 10**12  # far wider than the data: hashed
+    ids_c, (codes_c,) = _encode_ids([pd.Series(compact)])
+    ids_s, (codes_s,) = _encode_ids([pd.Series(sparse)])
+    np.testing.assert_array_equal(ids_c, np.unique(compact))
+    np.testing.assert_array_equal(ids_s, np.unique(sparse))
+    np.testing.assert_array_equal(codes_c, codes_s)
+    assert codes_c.dtype == codes_s.dtype == np.int32 and ids_c.dtype == np.int64
+    ids, (a, b) = _encode_ids([pd.Series([-3, 7]), pd.Series([7, 0])])
+    np.testing.assert_array_equal(ids, [-3, 0, 7]) and np.testing.assert_array_equal(b, [2, 1])
+
+
+def test_cut_by_label_keeps_order_within_parts():
+    labels = np.array([TEST, TRAIN, VALID, TRAIN, TEST, TRAIN], dtype=np.int8)
+    values = np.arange(6) * 10
+    train, valid, test = cut_by_label([values, values + 1, values.astype(np.float32), values + 2], labels)
+    np.testing.assert_array_equal(train.users, [10, 30, 50])
+    np.testing.assert_array_equal(valid.users, [20]) and np.testing.assert_array_equal(test.users, [0, 40])
+    np.testing.assert_array_equal(test.timestamps, [2, 42])
+    assert test.ratings.dtype == np.float32 and len(train) == 3
+    empty = cut_by_label([values] * 4, np.zeros(6, dtype=np.int8))
+    assert [len(part.users) for part in empty] == [6, 0, 0]
 
 
 def test_latest_of_each_pair_on_equal_timestamps_keeps_the_later_row():

@@ -56,3 +56,28 @@ def test_ratings_follow_the_factors():
 def test_too_dense_is_an_error():
     with pytest.raises(DataError, match="n_ratings"):
         _gen(n_users=10, n_items=10, n_ratings=80)
+
+
+def test_sampler_draws_with_the_given_probabilities():
+    """The slot-table sampler is exact: frequencies match p, tail entries (remainder path) included."""
+    from recsearch.data.synthetic import _SlotSampler
+
+    rng = np.random.default_rng(0)
+    p = np.arange(1, 301, dtype=np.float64) ** -1.2
+    p /= p.sum()
+    sampler = _SlotSampler(p)
+    assert 0 < sampler.rest_cdf[-1] < sampler.slots  # some draws go through the remainder path
+    counts = np.bincount(sampler.draw(rng, 2_000_000), minlength=p.size)
+    expected = p * 2_000_000
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected) + 5)
+
+
+def test_random_subset_is_distinct_and_shuffled():
+    from recsearch.data.synthetic import _random_subset
+
+    rng = np.random.default_rng(1)
+    keys = np.arange(0, 30_000, 3, dtype=np.int64)
+    for bits in (15, 50):  # packed sort, and the permutation fallback when few bits are free
+        chosen = _random_subset(rng, keys.copy(), 4000, key_bits=bits)
+        assert chosen.size == 4000 and np.unique(chosen).size == 4000 and np.isin(chosen, keys).all()
+        assert not np.all(np.diff(chosen) > 0)
