@@ -26,8 +26,8 @@ SHOWN_RUNNING = 2  # running trials described in full; the others are counted
 class SweepProgress:
     """A rich progress bar fed from the study's storage and from the running trials' live statuses."""
 
-    def __init__(self, study: Any, n_trials: int, *, enabled: bool = True):
-        self.study, self.n_trials, self.enabled = study, n_trials, enabled
+    def __init__(self, study: Any, n_trials: int, *, enabled: bool = True, timeout: float | None = None):
+        self.study, self.n_trials, self.enabled, self.timeout = study, n_trials, enabled, timeout
         self._start = time.time()
         self._initial_done: int | None = None
         self._local: dict[int, live.TrialStatus] = {}
@@ -115,10 +115,14 @@ class SweepProgress:
         return f"{values[0]:.4f}" if values else "pareto"
 
     def _eta(self, done: int) -> float | None:
+        """Seconds left: the trials still missing at the pace so far, never past `search.timeout`."""
+        elapsed = time.time() - self._start
+        left = None if self.timeout is None else max(0.0, self.timeout - elapsed)
         new = done - (self._initial_done or 0)
         if new <= 0:
-            return None
-        return (time.time() - self._start) / new * max(0, self.n_trials - done)
+            return left
+        by_trials = elapsed / new * max(0, self.n_trials - done)
+        return by_trials if left is None else min(by_trials, left)
 
 
 def _tally(trials: list) -> dict[str, int]:

@@ -94,7 +94,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         _enqueue_once(study, cfg, space)
     spec = WorkerSpec(overrides=tuple(overrides), storage_url=url, study_name=name, folder=str(folder),
                       deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
-    progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress)
+    progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress,
+                             timeout=float(cfg.search.timeout) if cfg.search.timeout else None)
     interrupted, tables_error = False, None
     try:
         with progress:

@@ -133,3 +133,16 @@ def test_workers_status_files_reach_the_bar(tiny, monkeypatch):
             assert any(v == pytest.approx(status.value) for v in curve)
     assert any(f"trial {s.trial} epoch {s.epoch}/3" in text for text, statuses in shown for s in statuses)
     assert not any(Path(report.folder).glob("worker-*.json"))  # nothing left in the study folder
+
+
+def test_eta_never_runs_past_the_timeout():
+    import optuna
+
+    study = optuna.create_study()
+    bar = SweepProgress(study, 10_000, enabled=False, timeout=120.0)
+    bar._start, bar._initial_done = time.time() - 30.0, 0
+    assert bar._eta(0) == pytest.approx(90.0, abs=1.0)  # nothing done yet: the time budget left
+    assert bar._eta(3) == pytest.approx(90.0, abs=1.0)  # 3 trials in 30 s would need a day for 10,000
+    untimed = SweepProgress(study, 10, enabled=False)
+    untimed._start, untimed._initial_done = time.time() - 30.0, 0
+    assert untimed._eta(5) == pytest.approx(30.0, abs=1.0) and untimed._eta(0) is None
