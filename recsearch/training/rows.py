@@ -16,7 +16,7 @@ from keras import ops
 
 from recsearch.training.inputs import EVAL_BATCH, model_inputs
 
-MIN_BUCKET = 256  # smallest padded entry count of a batch when padding (JAX): one compiled step per bucket
+MIN_BUCKET = 4096  # smallest padded entry count of a batch (JAX): one compiled step per bucket, small data one or two
 
 
 @keras.saving.register_keras_serializable(package="recsearch")

@@ -95,17 +95,20 @@ def test_sparse_step_equals_dense_objective_and_gradients(pad):
             np.testing.assert_allclose(got_grads[path], want, rtol=1e-4, atol=1e-6, err_msg=path)
 
 
-def test_padded_batches_take_few_shapes():
+def test_padded_batches_take_few_shapes(monkeypatch):
+    monkeypatch.setattr("recsearch.training.rows.MIN_BUCKET", 64)  # so these small batches span buckets
     rng = np.random.default_rng(0)
     n_users, n_items = 50, 300
-    lengths = rng.integers(1, 40, n_items)
+    lengths = rng.choice([1, 3, 45], n_items, p=[0.5, 0.3, 0.2])  # batch totals from ~30 to ~500 entries
     users = np.concatenate([rng.choice(n_users, k, replace=False) for k in lengths])
     items = np.repeat(np.arange(n_items), lengths)
     rows = rating_rows(n_users, n_items, users, items, rng.normal(size=len(users)))
     batches = RowBatches(rows, np.arange(n_items), batch_size=16, seed=0, pad=True)
-    shapes = {(len(b[0]["row_length"]), len(b[0]["user"])) for b in (batches[i] for i in range(len(batches)))}
-    assert {r for r, _ in shapes} == {16} and len(shapes) <= 3
+    sizes = set()
     for i in range(len(batches)):
         x, _, w = batches[i]
-        n = int(x["row_length"].sum())
+        n, size = int(x["row_length"].sum()), len(x["user"])
+        assert len(x["row_length"]) == 16 and size in (64, 128, 256, 512, 1024) and n <= size < max(2 * n, 65)
         assert np.all(w[:n] > 0) and np.all(w[n:] == 0) and np.all(x["value"][n:] == 0)
+        sizes.add(size)
+    assert 2 <= len(sizes) <= 4  # 19 batches, a few compiled shapes
