@@ -5,9 +5,13 @@ Sparse at any size: no items x users table is ever held. Two views share the dec
   its training-rating row, a fixed table `item_codes` (num_items, hidden) written by `refresh_codes`)
   dotted with the user's decoder column, plus the decoder bias and the item offset - what evaluation,
   serving and the rest of recsearch use; saved with the model, so a loaded model predicts alone;
-- the row model (`row_model`): item rows (num_users,) -> encoder -> decoder -> reconstruction, what
-  `recsearch.training.rows` trains on batches of rows densified from a CSR matrix (`rating_rows`),
-  with a loss masked to the observed entries.
+- the row model (`row_model`): a batch of item rows given sparsely (each row's number of observed entries,
+  and every entry's user and centered rating, in CSR order) -> encoder (`SparseRowEncoder`: the kernel
+  rows of the observed users, scaled by the ratings, summed per row) -> the decoder evaluated at the
+  observed entries only, what `recsearch.training.rows` trains on batches of a CSR matrix (`rating_rows`).
+  The same function as the dense autoencoder on the row's observed entries (its zeros add nothing to the
+  encoder and the loss counts observed entries only), at a cost ~ observed entries x hidden, not
+  items x users x hidden.
 
 Centering (`center`): observed ratings are stored minus an offset (the item's shrunk mean, or the global mean),
 so an unobserved 0 is not read as a low rating; the pair model adds the item's offset back (a fixed table,
@@ -112,13 +116,58 @@ def build_autorec(
     return keras.Model({"user": user, "item": item}, out, name="autorec")
 
 
+@keras.saving.register_keras_serializable(package="recsearch")
+class SparseRowEncoder(layers.Layer):
+    """The encoder (num_users -> hidden) of rows given by their observed entries: the code of each entry's row.
+
+    Inputs: `row_length` (rows,) entries per row, `user` and `value` (entries,) in row order (CSR). A row's
+    pre-activation is the sum of the kernel rows of its users scaled by their values, plus the bias: the
+    dense `value_row @ kernel + bias` without touching the unobserved users. Entries past
+    sum(row_length) are padding: they go to an extra segment, so they never reach a real row.
+    The kernel is (num_users, hidden) as a Dense kernel, so `refresh_codes` reads it the same way.
+    """
+
+    def __init__(self, num_users: int, hidden: int, *, activation: str = "sigmoid", l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_users, self.hidden, self.l2 = int(num_users), int(hidden), float(l2)
+        self.activation_name = activation
+        self.activation = keras.activations.get(activation)
+        self.kernel = self.add_weight(shape=(self.num_users, self.hidden), initializer="glorot_uniform",
+                                      regularizer=l2_or_none(self.l2), name="kernel")
+        self.bias = self.add_weight(shape=(self.hidden,), initializer="zeros", name="bias")
+
+    def call(self, row_length, user, value):
+        rows = ops.shape(row_length)[0]
+        ends = ops.cumsum(ops.cast(row_length, "int32"))
+        entry_row = ops.cast(ops.searchsorted(ends, ops.arange(ops.shape(value)[0], dtype="int32"), side="right"),
+                             "int32")  # row of each entry; == rows for padding
+        scaled = ops.take(self.kernel, ops.cast(user, "int32"), axis=0) * ops.expand_dims(value, -1)
+        codes = self.activation(ops.segment_sum(scaled, entry_row, num_segments=rows + 1) + self.bias)
+        return ops.take(codes, entry_row, axis=0)  # (entries, hidden)
+
+    def compute_output_shape(self, row_length_shape, user_shape, value_shape):
+        return (value_shape[0], self.hidden)
+
+    def get_config(self):
+        return {**super().get_config(), "num_users": self.num_users, "hidden": self.hidden,
+                "activation": self.activation_name, "l2": self.l2}
+
+
 def row_model(pair_model: keras.Model, *, hidden: int, activation: str, dropout: float, l2: float) -> keras.Model:
-    """(num_users,) rows -> encoder -> the pair model's decoder: trained on item rows (decoder weights shared)."""
+    """Sparse item rows -> encoder -> the pair model's decoder at the observed entries (decoder weights shared).
+
+    Inputs {"row_length": (rows,), "user": (entries,), "value": (entries,)} (see `SparseRowEncoder`);
+    output the reconstruction of every entry, (entries,). Input dropout drops observed ratings (scaling
+    the rest), as dropout on the dense row did: its zeros stay zeros.
+    """
     decoder = pair_model.get_layer("decoder")
-    row = keras.Input(shape=(decoder.num_users,), name="item_row")
-    x = layers.Dropout(dropout, name="input_dropout")(row) if dropout > 0 else row
-    h = layers.Dense(hidden, activation=activation, kernel_regularizer=l2_or_none(l2), name="encoder")(x)
-    return keras.Model(row, decoder(h), name="autoencoder")
+    row_length = keras.Input(shape=(), dtype="int32", name="row_length")
+    user = keras.Input(shape=(), dtype="int32", name="user")
+    value = keras.Input(shape=(), dtype="float32", name="value")
+    x = layers.Dropout(dropout, name="input_dropout")(value) if dropout > 0 else value
+    code = SparseRowEncoder(decoder.num_users, hidden, activation=activation, l2=l2, name="encoder")(row_length, user, x)
+    out = layers.Reshape((), name="reconstruction")(decoder(code, user))
+    return keras.Model({"row_length": row_length, "user": user, "value": value}, out, name="autoencoder")
 
 
 def refresh_codes(pair_model: keras.Model, autoencoder: keras.Model, rows: Any, *, batch: int = 4096) -> None:

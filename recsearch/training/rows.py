@@ -1,9 +1,10 @@
-"""Training on item rows (I-AutoRec): each step reconstructs a batch of items' rating vectors, with the
-loss masked to the observed ratings (squared error per observed rating, see `MaskedRowSSE`; the L2
-penalty is scaled to match in `recsearch.models.autorec.applied_l2`). Rows are densified per batch from a
-CSR matrix (`RowBatches`), so memory is batch x users, never items x users. After each epoch the item codes
-of the pair model are refreshed from the encoder, and validation RMSE/MAE of (user, item) pairs is computed
-with the pair model and put in the logs as val_rmse / val_mae."""
+"""Training on item rows (I-AutoRec): each step reconstructs a batch of items' observed ratings, with the
+squared error counted on the observed entries only (`ObservedSSE`; the L2 penalty is scaled to match in
+`recsearch.models.autorec.applied_l2`). Batches are sparse slices of a CSR matrix (`RowBatches`): each
+row's number of entries and every entry's user and rating, so a step costs ~ observed entries x hidden,
+never rows x users. After each epoch the item codes of the pair model are refreshed from the encoder, and
+validation RMSE/MAE of (user, item) pairs is computed with the pair model and put in the logs as
+val_rmse / val_mae."""
 
 from __future__ import annotations
 
@@ -15,36 +16,48 @@ from keras import ops
 
 from recsearch.training.inputs import EVAL_BATCH, model_inputs
 
+MIN_BUCKET = 4096  # smallest padded entry count of a batch (JAX): one compiled step per bucket, small data one or two
+
 
 @keras.saving.register_keras_serializable(package="recsearch")
-class MaskedRowSSE(keras.losses.Loss):
-    """Squared error summed over a row's observed entries, divided by `scale`.
+class ObservedSSE(keras.losses.Loss):
+    """Squared error of each observed entry divided by `scale`, summed with the batch's sample weights.
 
-    `y_true` is the row's targets and its 0/1 observed mask side by side, shape (batch, 2 * n), so that a
-    centered rating of exactly 0 still counts. With `scale` = mean observed entries per row, the batch
-    mean of this loss estimates the squared error per training rating (the paper's sum over observed
-    ratings divided by their number), independent of the batch size.
+    `RowBatches` weighs every entry 1 / (rows in the batch) and padding 0, so the loss is the batch mean of
+    each row's squared error over its observed entries / `scale`. With `scale` = mean observed entries per
+    row this estimates the squared error per training rating (the paper's sum over observed ratings
+    divided by their number), independent of the batch size.
     """
 
-    def __init__(self, scale: float = 1.0, name: str = "masked_row_sse", **kwargs):
+    def __init__(self, scale: float = 1.0, name: str = "observed_sse", **kwargs):
+        kwargs.setdefault("reduction", "sum")
         super().__init__(name=name, **kwargs)
         self.scale = float(scale)
 
     def call(self, y_true, y_pred):
-        n = ops.shape(y_pred)[-1]
-        target, mask = y_true[..., :n], y_true[..., n:]
-        return ops.sum(mask * ops.square(target - y_pred), axis=-1) / self.scale
+        return ops.square(y_true - y_pred) / self.scale
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
 
 
-class RowBatches(keras.utils.PyDataset):
-    """Batches (rows, [rows | observed mask]) of the items in `order`, densified from CSR, reshuffled every epoch."""
+def entry_bucket(n: int) -> int:
+    """The padded size of a batch of n entries: the next power of two, at least MIN_BUCKET."""
+    return max(MIN_BUCKET, 1 << max(int(n) - 1, 0).bit_length())
 
-    def __init__(self, rows: Any, items: np.ndarray, *, batch_size: int, seed: int):
+
+class RowBatches(keras.utils.PyDataset):
+    """Sparse batches of the item rows in `order` (reshuffled every epoch): (inputs, ratings, weights).
+
+    Inputs are {"row_length", "user", "value"} as `recsearch.models.autorec.row_model` takes them; the
+    stored CSR entries are the observed ones, even a centered rating of exactly 0. With `pad` (JAX, which
+    compiles a step per input shape), rows are padded to `batch_size` with empty rows and entries to
+    `entry_bucket` with weight-0 entries, so a few shapes serve every batch.
+    """
+
+    def __init__(self, rows: Any, items: np.ndarray, *, batch_size: int, seed: int, pad: bool = False):
         super().__init__()
-        self.rows, self.items, self.batch_size = rows, np.asarray(items), int(batch_size)
+        self.rows, self.items, self.batch_size, self.pad = rows, np.asarray(items), int(batch_size), bool(pad)
         self.rng = np.random.default_rng(seed)
         self.on_epoch_end()
 
@@ -56,10 +69,13 @@ class RowBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         sub = self.rows[self.order[index * self.batch_size:(index + 1) * self.batch_size]]
-        mask = sub.copy()
-        mask.data[:] = 1.0  # the stored entries are the observed ones, even a centered rating of exactly 0
-        values = sub.toarray()
-        return values, np.concatenate([values, mask.toarray()], axis=1)
+        n_rows, n = sub.shape[0], sub.nnz
+        size, rows_size = (entry_bucket(n), self.batch_size) if self.pad else (n, n_rows)
+        lengths = np.zeros(rows_size, np.int32)
+        lengths[:n_rows] = np.diff(sub.indptr)
+        users, values, weights = np.zeros(size, np.int32), np.zeros(size, np.float32), np.zeros(size, np.float32)
+        users[:n], values[:n], weights[:n] = sub.indices, sub.data, 1.0 / n_rows
+        return {"row_length": lengths, "user": users, "value": values}, values, weights
 
 
 class CodeRefresh(keras.callbacks.Callback):
@@ -106,11 +122,12 @@ def fit_item_rows(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], 
     observed = np.flatnonzero(np.diff(rows.indptr) > 0)
     autoencoder = row_model(model, hidden=int(m.hidden), activation=str(m.activation), dropout=float(m.dropout),
                             l2=applied_l2(m, len(t)))
-    autoencoder.compile(optimizer=optimizer, loss=MaskedRowSSE(scale=rows.nnz / max(len(observed), 1)),
+    autoencoder.compile(optimizer=optimizer, loss=ObservedSSE(scale=rows.nnz / max(len(observed), 1)),
                         jit_compile=bool(cfg.train.jit_compile))
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode="min",
                                             patience=int(cfg.train.patience), restore_best_weights=True)
-    batches = RowBatches(rows, observed, batch_size=int(m.row_batch_size), seed=int(cfg.train.seed))
+    batches = RowBatches(rows, observed, batch_size=int(m.row_batch_size), seed=int(cfg.train.seed),
+                         pad=keras.backend.backend() == "jax")
     fit = autoencoder.fit(batches, epochs=int(cfg.train.epochs), verbose=verbose,
                           callbacks=[CodeRefresh(model, rows), PairValidation(model, data.valid, low, high),
                                      keras.callbacks.TerminateOnNaN(), stopper, *callbacks])

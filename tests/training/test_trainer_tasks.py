@@ -66,12 +66,13 @@ def test_autorec_rows_trainer_logs_and_metrics():
     assert len(result.history["val_rmse"]) == 2 and len(result.history["loss"]) == 2
 
 
-def test_autorec_masked_loss_ignores_unobserved():
-    from recsearch.training.rows import MaskedRowSSE
+def test_autorec_entry_loss_weighs_rows_and_ignores_padding():
+    from recsearch.training.rows import ObservedSSE
 
-    y = np.array([[4.0, 0.0, 0.0, 1.0, 0.0, 1.0]], np.float32)  # targets, then the observed mask
-    pred = np.array([[3.0, 100.0, 2.0]], np.float32)
-    assert float(np.asarray(MaskedRowSSE(scale=2.0).call(y, pred))[0]) == pytest.approx(2.5)
+    y = np.array([4.0, 0.0, 0.0], np.float32)  # two observed entries (one a centered 0), then padding
+    pred = np.array([3.0, 2.0, 100.0], np.float32)
+    weight = np.array([0.5, 0.5, 0.0], np.float32)  # 1 / rows in the batch; padding 0
+    assert float(np.asarray(ObservedSSE(scale=2.0)(y, pred, sample_weight=weight))) == pytest.approx(1.25)
 
 
 def test_task_model_mismatches_are_config_errors():
