@@ -8,6 +8,10 @@ evaluation, and every later trial of the same architecture shape (programs are c
 Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
 callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member
 stops updating while the rest go on. Afterwards each Keras model holds its best weights.
+
+Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
+the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); our
+programs lower threefry unrolled and with both words of each hash used, which is most of dropout's cost.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
 _DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
 HOST_SHUFFLE = True  # batch order drawn by NumPy on the host, shared by members with the same seed (see _orders)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
+PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
 
 
 @dataclass
@@ -237,7 +242,8 @@ class _Program:
         return loss, (ntv, pred)
 
     def _member_epoch(self, state: tuple, knobs: Any, key: Any, epoch: Any, active: Any, data: tuple) -> tuple:
-        """One member's epoch: shuffle, scan over padded fixed-size batches; no update when not active."""
+        """One member's epoch: shuffle in the program (HOST_SHUFFLE off), scan over padded fixed-size batches;
+        no update when not active."""
         import jax
         import jax.numpy as jnp
 
@@ -330,7 +336,7 @@ class _Program:
         start = time.perf_counter()
         fn = {"epoch": self.epoch_fn, "eval": self.eval_fn, "epoch_shared": self.epoch_shared_fn,
               "epoch_own": self.epoch_own_fn}[kind]
-        with _unrolled_threefry(UNROLLED_RNG):
+        with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
             self.compiled[shapes] = fn.lower(*args).compile()
         return self.compiled[shapes], time.perf_counter() - start
 
@@ -376,6 +382,22 @@ def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         table[tf.threefry2x32_p] = saved
+
+
+@contextmanager
+def _paired_threefry(enabled: bool = True) -> Iterator[None]:
+    """Trace our programs with `jax_threefry_partitionable` off: random bits use both 32-bit words of each
+    threefry hash, so a dropout mask costs half the hashes (the partitionable default hashes once per word,
+    which only matters for sharded arrays). Masks stay independent Bernoulli draws from the member's seed,
+    but a different stream than JAX's default, so dropout masks differ from Keras `fit`'s."""
+    import jax
+
+    manager = getattr(jax, "threefry_partitionable", None)
+    if not enabled or manager is None:
+        yield
+        return
+    with manager(False):
+        yield
 
 
 def _orders(seeds: Sequence[int], epoch: int, n: int, batch: int) -> Any:
