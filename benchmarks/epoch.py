@@ -6,7 +6,10 @@ Each backend runs in its own process (Keras picks its backend once per process);
 two paths alternate (fit, recsearch, fit, recsearch) and backends alternate across rounds. Epochs 2..n
 give the per-epoch median (the first holds tracing/compilation); the fixed cost is measured on a second,
 warm trial of the same shape (what every later trial of a sweep pays) and on the first (cold).
-Usage: python benchmarks/epoch.py [--quick] [--data-dir DIR]
+With --loop: the JAX loop's epoch alone (no evaluation), side by side in one process, with its speed-ups
+off (in-program per-member shuffle, JAX's rolled, partitionable threefry) and on (host-drawn shared order,
+unrolled threefry using both words of each hash), at 1 and 16 members of `mlp`; the variants alternate epoch by epoch, medians and their ratio.
+Usage: python benchmarks/epoch.py [--quick] [--loop] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -65,6 +68,70 @@ print(json.dumps(out))
 """
 
 
+LOOP_CHILD = r"""
+import sys, time
+from recsearch.training.backend import setup_backend
+setup_backend("jax")
+import jax, jax.numpy as jnp, keras, numpy as np
+from recsearch.config import compose_config
+from recsearch.models import build_model
+from recsearch.training import jax_loop as J
+from recsearch.training.run import prepare_for
+from recsearch.training.trainer import compile_model, make_optimizer, schedule_for
+rounds = int(sys.argv[1])
+cfg = compose_config(["model=mlp"])
+data = prepare_for(cfg)
+sched = schedule_for(cfg, data)
+train = J._on_device(data.train)
+n_rows = len(data.train)
+for n in (1, 16):
+    members = []
+    for k in range(n):
+        keras.utils.set_random_seed(k)
+        model = build_model(cfg.model, data)
+        compile_model(model, cfg, data, optimizer=make_optimizer(cfg.train))
+        members.append(J.Member(model, int(cfg.train.seed)))  # a sweep's trials share train.seed
+    active = jnp.ones(n, bool)
+    runs = {}
+    for name, fast in (("off", False), ("on", True)):
+        J.UNROLLED_RNG = J.PAIRED_THREEFRY = fast
+        program = J._Program(members[0].model, sched)
+        state, knobs = program.initial_state(members)
+        if fast:
+            order = lambda e: jnp.asarray(J._orders([m.seed for m in members], e, n_rows, sched.batch_size))
+            fn, _ = program.compile("epoch_shared", state, knobs, order(0), active, train)
+            step = lambda st, e, fn=fn, order=order, knobs=knobs: fn(st, knobs, order(e), active, train)
+        else:
+            keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
+            fn, _ = program.compile("epoch", state, knobs, keys, jnp.int32(0), active, train)
+            step = lambda st, e, fn=fn, keys=keys, knobs=knobs: fn(st, knobs, keys, jnp.int32(e), active, train)
+        runs[name] = [step, state, []]
+    J.UNROLLED_RNG = J.PAIRED_THREEFRY = True
+    for e in range(rounds + 1):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run[1], stats = run[0](run[1], e)
+            jax.block_until_ready(stats)
+            run[2].append(time.perf_counter() - start)
+    off, on = (float(np.median(runs[k][2][1:])) for k in ("off", "on"))
+    print(f"{n:7d} {off:12.3f} {on:12.3f} {off / n:12.3f} {on / n:12.3f} {off / on:7.2f}x", flush=True)
+"""
+
+
+def loop_variants(rounds: int) -> None:
+    """The JAX loop's epoch with its speed-ups off and on, alternating in one process (see the docstring)."""
+    print(f"machine: {machine()}")
+    print(f"JAX loop epoch only (no evaluation), mlp defaults, one shared seed, {rounds} alternating epochs after one "
+          f"warm-up, medians\n")
+    print(f"{'members':>7} {'off s/epoch':>12} {'on s/epoch':>12} {'off /member':>12} {'on /member':>12} {'ratio':>8}",
+          flush=True)
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", LOOP_CHILD, str(rounds)], text=True, env=env,
+                          stdout=None, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise SystemExit(f"loop child failed:\n{proc.stderr[-3000:]}")
+
+
 def run_child(backend: str, epochs: int, rounds: int) -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend}
     proc = subprocess.run([sys.executable, "-c", CHILD, backend, str(epochs), str(rounds)], capture_output=True,
@@ -86,8 +153,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 epochs, one process per backend (about 2 minutes)")
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
+    parser.add_argument("--loop", action="store_true", help="the JAX loop's speed-ups off vs on, side by side")
     args = parser.parse_args()
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    if args.loop:
+        loop_variants(4 if args.quick else 8)
+        return
     epochs, processes = (3, 1) if args.quick else (6, 2)
     print(f"machine: {machine()}")
     print(f"ml-latest-small, random 80/10/10 seed 42, default mlp and mf configs, batch 1024, {epochs} epochs, "

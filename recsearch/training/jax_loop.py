@@ -8,6 +8,10 @@ evaluation, and every later trial of the same architecture shape (programs are c
 Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
 callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member
 stops updating while the rest go on. Afterwards each Keras model holds its best weights.
+
+Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
+the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); our
+programs lower threefry unrolled and with both words of each hash used, which is most of dropout's cost.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ EVAL_CHUNK = 8192
 MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
 _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
 _DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
+HOST_SHUFFLE = True  # batch order drawn by NumPy on the host, shared by members with the same seed (see _orders)
+UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
+PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
 
 
 @dataclass
@@ -215,6 +222,9 @@ class _Program:
         self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
+        # order: (steps, batch) rows shared by every member, or (members, steps, batch) one per member
+        self.epoch_shared_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, None, 0, None)))
+        self.epoch_own_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, 0, 0, None)))
         self.eval_fn = jax.jit(jax.vmap(self._member_eval, in_axes=(0, 0, None)))
         self.select_fn = jax.jit(_select)
         self.compiled: dict[tuple, Any] = {}
@@ -232,7 +242,8 @@ class _Program:
         return loss, (ntv, pred)
 
     def _member_epoch(self, state: tuple, knobs: Any, key: Any, epoch: Any, active: Any, data: tuple) -> tuple:
-        """One member's epoch: shuffle, scan over padded fixed-size batches; no update when not active."""
+        """One member's epoch: shuffle in the program (HOST_SHUFFLE off), scan over padded fixed-size batches;
+        no update when not active."""
         import jax
         import jax.numpy as jnp
 
@@ -243,6 +254,32 @@ class _Program:
         perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
         idx = jnp.concatenate([perm, jnp.zeros(pad, perm.dtype)]).reshape(steps, batch)
         wts = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(steps, batch)
+        low, high = self.schedule.low, self.schedule.high
+
+        def step(carry: tuple, xs: tuple) -> tuple:
+            tv, ntv, ov = carry
+            rows, w = xs
+            y = ratings[rows]
+            (loss, (ntv, pred)), grads = jax.value_and_grad(self._loss, has_aux=True)(
+                tv, ntv, knobs, users[rows], items[rows], y, w)
+            tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+            err = y - jnp.clip(pred, low, high)
+            real = jnp.sum(w)
+            return (tv, ntv, ov), jnp.stack([loss * real, jnp.sum(w * err * err), jnp.sum(w * jnp.abs(err))])
+
+        final, stats = jax.lax.scan(step, state, (idx, wts))
+        kept = jax.tree_util.tree_map(lambda new, old: jnp.where(active, new, old), final, state)
+        return kept, jnp.sum(stats, axis=0) / n
+
+    def _member_epoch_ordered(self, state: tuple, knobs: Any, idx: Any, active: Any, data: tuple) -> tuple:
+        """One member's epoch over the batches of row indices `idx` (steps, batch), padded with index n."""
+        import jax
+        import jax.numpy as jnp
+
+        users, items, ratings = data
+        n = users.shape[0]
+        wts = (idx < n).astype(jnp.float32)
+        idx = jnp.minimum(idx, n - 1)
         low, high = self.schedule.low, self.schedule.high
 
         def step(carry: tuple, xs: tuple) -> tuple:
@@ -297,8 +334,10 @@ class _Program:
         if shapes in self.compiled:
             return self.compiled[shapes], 0.0
         start = time.perf_counter()
-        fn = {"epoch": self.epoch_fn, "eval": self.eval_fn}[kind]
-        self.compiled[shapes] = fn.lower(*args).compile()
+        fn = {"epoch": self.epoch_fn, "eval": self.eval_fn, "epoch_shared": self.epoch_shared_fn,
+              "epoch_own": self.epoch_own_fn}[kind]
+        with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
+            self.compiled[shapes] = fn.lower(*args).compile()
         return self.compiled[shapes], time.perf_counter() - start
 
     def evaluate(self, params: tuple, part: Any) -> tuple[np.ndarray, float]:
@@ -312,6 +351,69 @@ class _Program:
             total = out if total is None else total + out
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(total, np.float64) / len(part), compile_s
+
+
+@contextmanager
+def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
+    """Lower JAX's threefry hash unrolled on CPU while our programs are traced and compiled.
+
+    JAX lowers threefry on CPU as a 5-iteration loop (short compiles), so every dropout mask costs five
+    passes over memory plus loop overhead per step; unrolled, XLA fuses the hash into one pass. The bits
+    are the same (same algorithm), only the lowering differs. Falls back to JAX's default when its
+    internals differ from what this expects.
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        from jax._src.interpreters import mlir
+        from jax._src.random import threefry2x32 as tf
+
+        table = mlir._platform_specific_lowerings["cpu"]
+        saved = table.get(tf.threefry2x32_p)
+        if saved is None or not hasattr(saved, "inline"):
+            raise AttributeError("unexpected lowering table")
+        unrolled = mlir.LoweringRuleEntry(tf._threefry2x32_lowering_rule, saved.inline)
+    except (ImportError, AttributeError, KeyError, TypeError):
+        yield
+        return
+    table[tf.threefry2x32_p] = unrolled
+    try:
+        yield
+    finally:
+        table[tf.threefry2x32_p] = saved
+
+
+@contextmanager
+def _paired_threefry(enabled: bool = True) -> Iterator[None]:
+    """Trace our programs with `jax_threefry_partitionable` off: random bits use both 32-bit words of each
+    threefry hash, so a dropout mask costs half the hashes (the partitionable default hashes once per word,
+    which only matters for sharded arrays). Masks stay independent Bernoulli draws from the member's seed,
+    but a different stream than JAX's default, so dropout masks differ from Keras `fit`'s."""
+    import jax
+
+    manager = getattr(jax, "threefry_partitionable", None)
+    if not enabled or manager is None:
+        yield
+        return
+    with manager(False):
+        yield
+
+
+def _orders(seeds: Sequence[int], epoch: int, n: int, batch: int) -> Any:
+    """Row order of an epoch as (steps, batch) indices, padded with n: one shared order when every member
+    has the same seed (indices stay unbatched under vmap), else (members, steps, batch)."""
+    steps = max(1, -(-n // batch))
+
+    def order(seed: int) -> np.ndarray:
+        perm = np.random.default_rng([int(seed) & 0xFFFFFFFF, epoch]).permutation(n).astype(np.int32)
+        return np.concatenate([perm, np.full(steps * batch - n, n, np.int32)]).reshape(steps, batch)
+
+    unique = sorted(set(int(s) for s in seeds))
+    if len(unique) == 1:
+        return order(unique[0])
+    cache = {s: order(s) for s in unique}
+    return np.stack([cache[int(s)] for s in seeds])
 
 
 def _select(improved: Any, current: Any, best: Any) -> Any:
@@ -358,7 +460,13 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     keys = jnp.stack([jax.random.PRNGKey(int(m.seed)) for m in members])
     data = _on_device(train)
     active = np.ones(n, bool)
-    epoch_fn, compile_s = program.compile("epoch", state, knobs, keys, jnp.int32(0), jnp.asarray(active), data)
+    seeds = [int(m.seed) for m in members]
+    if HOST_SHUFFLE:
+        order0 = jnp.asarray(_orders(seeds, 0, len(train), schedule.batch_size))
+        kind = "epoch_shared" if order0.ndim == 2 else "epoch_own"
+        epoch_fn, compile_s = program.compile(kind, state, knobs, order0, jnp.asarray(active), data)
+    else:
+        epoch_fn, compile_s = program.compile("epoch", state, knobs, keys, jnp.int32(0), jnp.asarray(active), data)
     lists = [keras.callbacks.CallbackList(m.callbacks, model=m.model, epochs=schedule.epochs, verbose=0)
              for m in members]
     stoppers = [_Stopper(schedule.patience, schedule.mode) for _ in members]
@@ -373,7 +481,11 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
             break
         for k in np.flatnonzero(active):
             lists[k].on_epoch_begin(epoch)
-        state, train_stats = epoch_fn(state, knobs, keys, jnp.int32(epoch), jnp.asarray(active), data)
+        if HOST_SHUFFLE:
+            order = order0 if epoch == 0 else jnp.asarray(_orders(seeds, epoch, len(train), schedule.batch_size))
+            state, train_stats = epoch_fn(state, knobs, order, jnp.asarray(active), data)
+        else:
+            state, train_stats = epoch_fn(state, knobs, keys, jnp.int32(epoch), jnp.asarray(active), data)
         val, c = program.evaluate(state[:2], valid)
         compile_s += c
         train_stats = np.asarray(train_stats, np.float64)

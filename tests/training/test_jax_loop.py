@@ -203,3 +203,37 @@ def test_jax_only_tests_pass_in_a_jax_session() -> None:
                           timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.strip().splitlines()[-1], done.stdout[-500:]
+
+
+def test_orders_shared_and_per_member():
+    """One (steps, batch) order when every member has the same seed, one per member otherwise; every row
+    once per epoch, padding with index n, a new order each epoch."""
+    from recsearch.training.jax_loop import _orders
+
+    shared = _orders([7, 7, 7], 0, 10, 4)
+    assert shared.shape == (3, 4)
+    assert sorted(shared.ravel()[shared.ravel() < 10].tolist()) == list(range(10))
+    assert (shared.ravel()[10:] == 10).all()
+    assert not np.array_equal(shared, _orders([7], 1, 10, 4))
+    own = _orders([7, 8, 7], 0, 10, 4)
+    assert own.shape == (3, 3, 4)
+    assert np.array_equal(own[0], shared) and np.array_equal(own[2], shared)
+    assert not np.array_equal(own[1], shared)
+
+
+@needs_jax
+def test_unrolled_threefry_same_bits():
+    """The unrolled threefry lowering used while our programs compile draws the same bits as JAX's default."""
+    import jax
+
+    from recsearch.training.jax_loop import _unrolled_threefry
+
+    def draw(key):
+        return jax.random.bernoulli(key, 0.8, (64, 33)), jax.random.permutation(key, 100)
+
+    key = jax.random.PRNGKey(3)
+    default = jax.jit(draw).lower(key).compile()(key)
+    with _unrolled_threefry(True):
+        unrolled = jax.jit(lambda k: draw(k)).lower(key).compile()(key)
+    for a, b in zip(default, unrolled):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
