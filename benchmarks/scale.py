@@ -64,11 +64,13 @@ else:
         result = train(cfg, data, callbacks=[Timer()], verbose=0)
         out = {"epoch_s": epochs[0], "samples": len(data.train), "valid": result.metrics}
     elif args["step"] == "trials":
+        from recsearch.search.worker import clear_trial_session
         from recsearch.training.trainer import train
         rss = {}
         for n in range(1, 11):
             trial_cfg = compose_config(args["overrides"] + [f"train.learning_rate={0.001 * n}", f"train.seed={n}"])
             train(trial_cfg, data, verbose=0)
+            clear_trial_session()  # what a sweep worker does after every trial
             if n in (1, 5, 10):
                 rss[n] = rss_now()
         out = {"rss_gb": rss}

@@ -123,7 +123,7 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
             break
         ok = run_one(study, trial, ctx, folder, int(cfg.search.keep_models), claim_s=time.perf_counter() - start)
         failures, in_a_row, ran = failures + (not ok), 0 if ok else in_a_row + 1, ran + 1
-        _clear_session()
+        clear_trial_session()
         if on_trial_end:
             on_trial_end()
         if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
@@ -314,7 +314,7 @@ def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: in
             path.unlink(missing_ok=True)
 
 
-def _clear_session() -> None:
+def clear_trial_session() -> None:
     """Free the finished trial's Keras graph and state, so trial 50 costs what trial 5 did."""
     import keras
 
