@@ -114,3 +114,23 @@ def test_a_condition_on_a_continuous_parameter_is_refused() -> None:
                                           "conditions": {"model.l2": {"model.dropout": "> 0.2"}}}), cfg)
     with pytest.raises(SearchSpaceError, match="model.dropout' is continuous.*search.engine=optuna"):
         to_kerastuner(space)
+
+
+def test_search_seeds_give_kerastuner_disjoint_draws(tmp_path) -> None:
+    """Neighbouring search.seed values must not replay each other's KerasTuner draws (its per-value counter
+    starts at the oracle seed), so a race's seeds are really independent runs."""
+    import contextlib
+    import io
+
+    from recsearch.search.kt.engine import make_oracle
+
+    drawn = []
+    for seed in (0, 1, 2):
+        cfg = compose_config(["search.engine=kerastuner", "search.tuner=random", f"search.seed={seed}"])
+        oracle = make_oracle(cfg, to_kerastuner(parse_space(cfg.search_space, cfg)))
+        oracle._set_project_dir(str(tmp_path / f"seed{seed}"), "p")
+        with contextlib.redirect_stdout(io.StringIO()):
+            values = [oracle.create_trial(f"t{k}").hyperparameters.values for k in range(6)]
+        drawn.append({round(v["train.learning_rate"], 9) for v in values})
+    assert all(len(d) == 6 for d in drawn)
+    assert not (drawn[0] & drawn[1]) and not (drawn[0] & drawn[2]) and not (drawn[1] & drawn[2])

@@ -76,7 +76,7 @@ def make_oracle(cfg: Any, hyperparameters: Any) -> Any:
 
     objective = kt.Objective(f"val_{cfg.task.metric}", "min" if cfg.task.direction == "minimize" else "max")
     common = {"objective": objective, "hyperparameters": hyperparameters, "allow_new_entries": False,
-              "tune_new_entries": False, "seed": int(cfg.search.seed) + 1,  # KerasTuner reads seed 0 as "random"
+              "tune_new_entries": False, "seed": kerastuner_seed(int(cfg.search.seed)),
               "max_consecutive_failed_trials": MAX_FAILURES_IN_A_ROW}
     cap = 2 * int(cfg.search.n_trials) + MAX_FAILURES_IN_A_ROW  # the study budget stops the search first
     if cfg.search.tuner == "random":
@@ -85,6 +85,16 @@ def make_oracle(cfg: Any, hyperparameters: Any) -> Any:
         startup = int(cfg.search.n_startup_trials)
         return kt.oracles.BayesianOptimizationOracle(max_trials=cap, num_initial_points=startup, **common)
     return kt.oracles.HyperbandOracle(max_epochs=int(cfg.train.epochs), factor=3, hyperband_iterations=None, **common)
+
+
+SEED_SPACING = 1_000_003  # a prime far beyond the draws of any one search
+
+
+def kerastuner_seed(seed: int) -> int:
+    """KerasTuner's oracle seed for `search.seed`: 1 for seed 0 (KerasTuner reads 0 as "random"), then spread far
+    apart, because KerasTuner seeds one `random.Random` per sampled value from a counter that starts at the
+    seed, so neighbouring seeds replay each other's draws shifted by a few values."""
+    return 1 + seed * SEED_SPACING
 
 
 def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
