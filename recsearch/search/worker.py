@@ -315,10 +315,32 @@ def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: in
 
 
 def clear_trial_session() -> None:
-    """Free the finished trial's Keras graph and state, so trial 50 costs what trial 5 did."""
+    """Free the finished trial's Keras graph and state, so trial 50 costs what trial 5 did.
+
+    Then hand the freed heap back to the OS (glibc `malloc_trim`): each trial's input pipeline allocates and
+    frees arrays the size of the training data, and without the trim the fragmented heap kept resident memory
+    growing trial after trial (3M ratings, 10 gmf trials: +15% without, +4.5% with, `benchmarks/scale.py`).
+    """
+    import gc
+
     import keras
 
     keras.backend.clear_session()
+    gc.collect()
+    _release_free_heap()
+
+
+def _release_free_heap() -> None:
+    """glibc only: return free heap pages to the OS (a no-op elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # musl and other libcs have no malloc_trim
+        pass
 
 
 def _die_with_parent() -> None:
