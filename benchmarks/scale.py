@@ -187,7 +187,9 @@ def main() -> None:
             print(row(f"train {model}, 1 epoch (incl. build and evaluation)", result, detail), flush=True)
     if "trials" in sections:
         result = child("trials", base + model_overrides(args.trials_model), args.timeout * 10)
-        detail = "" if "error" in result else ", ".join(f"trial {k}: {v:.2f} GB" for k, v in result["rss_gb"].items())
+        rss = {} if "error" in result else result["rss_gb"]
+        detail = ", ".join(f"trial {k}: {v:.3f} GB" for k, v in rss.items()) + (
+            f" ({100 * (rss['10'] / rss['1'] - 1):+.1f}% from trial 1 to 10)" if rss else "")
         print(row(f"10 {args.trials_model} trials in one process: RSS after", result, detail), flush=True)
     if "fidelity" in sections:
         budget = ["model=mf", "train.epochs=3", "train.batch_size=8192", "search.n_trials=1000",
