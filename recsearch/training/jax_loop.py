@@ -242,37 +242,20 @@ class _Program:
         return loss, (ntv, pred)
 
     def _member_epoch(self, state: tuple, knobs: Any, key: Any, epoch: Any, active: Any, data: tuple) -> tuple:
-        """One member's epoch: shuffle in the program (HOST_SHUFFLE off), scan over padded fixed-size batches;
-        no update when not active."""
+        """One member's epoch with the shuffle drawn in the program (HOST_SHUFFLE off): the batches of a
+        permutation padded with index n, then `_member_epoch_ordered`."""
         import jax
         import jax.numpy as jnp
 
-        users, items, ratings = data
-        n, batch = users.shape[0], self.schedule.batch_size
+        n, batch = data[0].shape[0], self.schedule.batch_size
         steps = max(1, -(-n // batch))
-        pad = steps * batch - n
         perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-        idx = jnp.concatenate([perm, jnp.zeros(pad, perm.dtype)]).reshape(steps, batch)
-        wts = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(steps, batch)
-        low, high = self.schedule.low, self.schedule.high
-
-        def step(carry: tuple, xs: tuple) -> tuple:
-            tv, ntv, ov = carry
-            rows, w = xs
-            y = ratings[rows]
-            (loss, (ntv, pred)), grads = jax.value_and_grad(self._loss, has_aux=True)(
-                tv, ntv, knobs, users[rows], items[rows], y, w)
-            tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
-            err = y - jnp.clip(pred, low, high)
-            real = jnp.sum(w)
-            return (tv, ntv, ov), jnp.stack([loss * real, jnp.sum(w * err * err), jnp.sum(w * jnp.abs(err))])
-
-        final, stats = jax.lax.scan(step, state, (idx, wts))
-        kept = jax.tree_util.tree_map(lambda new, old: jnp.where(active, new, old), final, state)
-        return kept, jnp.sum(stats, axis=0) / n
+        idx = jnp.concatenate([perm, jnp.full(steps * batch - n, n, perm.dtype)]).reshape(steps, batch)
+        return self._member_epoch_ordered(state, knobs, idx, active, data)
 
     def _member_epoch_ordered(self, state: tuple, knobs: Any, idx: Any, active: Any, data: tuple) -> tuple:
-        """One member's epoch over the batches of row indices `idx` (steps, batch), padded with index n."""
+        """One member's epoch: a scan over the batches of row indices `idx` (steps, batch), padded with index n
+        (weight 0); no update when not active."""
         import jax
         import jax.numpy as jnp
 
