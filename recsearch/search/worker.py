@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -332,24 +333,28 @@ def clear_trial_session() -> None:
 
 def _release_free_heap() -> None:
     """glibc only: return free heap pages to the OS (a no-op elsewhere)."""
+    trim = getattr(_libc(), "malloc_trim", None)  # musl and other libcs have none
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _libc() -> Any:
+    """The process's C library on Linux (loaded once: this runs after every trial), else None."""
     import ctypes
-    import ctypes.util
 
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # musl and other libcs have no malloc_trim
-        pass
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
 
 
 def _die_with_parent() -> None:
     """Linux: the kernel kills this worker when the sweep process dies (even by SIGKILL)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+    import signal
 
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
