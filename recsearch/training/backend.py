@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from recsearch import heap
 from recsearch.choices import BACKENDS
 
 
@@ -25,6 +26,7 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
         if keras.backend.backend() != backend:
             raise RuntimeError(f"Keras was already imported with backend {keras.backend.backend()!r}, not {backend!r}")
     os.environ["KERAS_BACKEND"] = backend
+    heap.limit_arenas()  # before the framework's threads allocate
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         _pin_threads(backend, threads)
