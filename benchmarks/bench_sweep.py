@@ -1,7 +1,10 @@
 """The issue's sweep: a TPE study of `mlp` with median pruning on ml-latest-small; prints wall time and RMSE.
 
 Full: 20 trials (target on 2 cores: under 10 minutes, best validation RMSE <= 0.87).
-Quick: 6 trials, about a minute or two. Usage: python benchmarks/bench_sweep.py [--quick] [--workers N]
+Quick: 6 trials, about a minute or two. Also prints the per-trial cost outside `fit`, averaged over the
+sweep's trials, from the `timing` each trial records (config, build, evaluation, bookkeeping) and the gap
+between one trial's end and the next one's start in a worker (tell, model saving, session clearing, sampling).
+Usage: python benchmarks/bench_sweep.py [--quick] [--workers N]
 """
 
 from __future__ import annotations
@@ -45,6 +48,26 @@ def main() -> None:
     print(f"best validation RMSE: {best['value']:.4f} (trial {int(best['number'])}), "
           f"its test RMSE: {best['test_rmse']:.4f}")
     print(f"results: {report.folder}")
+    print_fixed_costs(report)
+
+
+def print_fixed_costs(report) -> None:
+    """Mean seconds per trial outside `fit`, split as each trial recorded it, plus the worker's between-trials gap."""
+    import pandas as pd
+
+    from recsearch.api import load_study
+
+    study = load_study(report.folder).study  # the optuna.Study
+    done = [t for t in study.trials if t.datetime_complete is not None and "timing" in t.user_attrs]
+    frame = pd.DataFrame([{**t.user_attrs["timing"], "pid": t.user_attrs.get("pid"), "start": t.datetime_start,
+                           "end": t.datetime_complete} for t in done]).sort_values("start")
+    gaps = (frame.groupby("pid")["start"].shift(-1) - frame["end"]).dt.total_seconds().dropna()
+    parts = {"config": frame["config_s"].mean(), "build": frame["build_s"].mean(),
+             "evaluation": frame["eval_s"].mean(), "bookkeeping": frame["bookkeeping_s"].mean(),
+             "between trials": gaps.mean() if len(gaps) else float("nan")}
+    print(f"fixed cost per trial outside fit, mean over {len(frame)} trials: {sum(parts.values()):.3f} s = "
+          + " + ".join(f"{k} {v:.3f}" for k, v in parts.items())
+          + f"; in fit: {frame['fit_s'].mean():.2f} s (epochs and, on TensorFlow, tracing)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Memory across many trials in one process: resident set size after trial 5 and after trial 50 (target:
 within 10%), for trials of one architecture shape and for trials of changing shapes (which fill and then
 evict the compiled-program cache). Default `mlp` on ml-latest-small, 1 epoch per trial, the backend of
-KERAS_BACKEND (default jax), `keras.backend.clear_session()` between trials as a sweep worker does.
+KERAS_BACKEND (default jax), start-up objects frozen and `clear_trial_session()` between trials, as a sweep
+worker runs them.
 Usage: python benchmarks/leak.py [--quick] [--data-dir DIR]
 """
 
@@ -33,9 +34,9 @@ def main() -> None:
     from recsearch.training.backend import backend_versions, setup_backend
 
     setup_backend(os.environ.get("KERAS_BACKEND", "jax"))
-    import keras
-
     from recsearch.config import compose_config
+    from recsearch.heap import startup_objects_frozen
+    from recsearch.search.worker import clear_trial_session
     from recsearch.training.run import prepare_for
     from recsearch.training.trainer import train
 
@@ -48,11 +49,12 @@ def main() -> None:
               "one shape (learning rate varies)": lambda k: [f"train.learning_rate={1e-3 * (1 + k % 7)}"]}
     for name, vary in series.items():
         marks = {}
-        for k in range(1, trials + 1):
-            train(compose_config([*base, *vary(k)]), data)
-            keras.backend.clear_session()
-            if k in (5, trials):
-                marks[k] = rss_mib()
+        with startup_objects_frozen():
+            for k in range(1, trials + 1):
+                train(compose_config([*base, *vary(k)]), data)
+                clear_trial_session()
+                if k in (5, trials):
+                    marks[k] = rss_mib()
         print(f"{name:<40} {marks[5]:10.0f} {marks[trials]:11.0f} {marks[trials] / marks[5] - 1:7.1%}")
 
 

@@ -66,13 +66,15 @@ else:
     elif args["step"] == "trials":
         from recsearch.search.worker import clear_trial_session
         from recsearch.training.trainer import train
+        from recsearch.heap import startup_objects_frozen
         rss = {}
-        for n in range(1, 11):
-            trial_cfg = compose_config(args["overrides"] + [f"train.learning_rate={0.001 * n}", f"train.seed={n}"])
-            train(trial_cfg, data, verbose=0)
-            clear_trial_session()  # what a sweep worker does after every trial
-            if n in (1, 5, 10):
-                rss[n] = rss_now()
+        with startup_objects_frozen():  # as a sweep worker runs its trials
+            for n in range(1, 11):
+                trial_cfg = compose_config(args["overrides"] + [f"train.learning_rate={0.001 * n}", f"train.seed={n}"])
+                train(trial_cfg, data, verbose=0)
+                clear_trial_session()  # what a sweep worker does after every trial
+                if n in (1, 5, 10):
+                    rss[n] = rss_now()
         out = {"rss_gb": rss}
     elif args["step"] == "sweep":
         from recsearch.search.sweep import run_sweep

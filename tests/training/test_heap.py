@@ -1,4 +1,5 @@
-"""The training process's C heap: `limit_arenas` caps glibc's malloc arenas (a worker's RSS stays flat)."""
+"""The training process's heap: `limit_arenas` caps glibc's malloc arenas (a worker's RSS stays flat), and
+`startup_objects_frozen` keeps start-up objects out of the per-trial collections."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from recsearch import heap
 
-pytestmark = pytest.mark.skipif(heap.libc() is None or not hasattr(heap.libc(), "malloc_info"),
+GLIBC = pytest.mark.skipif(heap.libc() is None or not hasattr(heap.libc(), "malloc_info"),
                                 reason="glibc only")
 
 # Start 8 threads that each malloc once (glibc gives each new thread its own arena until the limit), then count
@@ -46,10 +47,32 @@ def arenas(mode: str, env: dict[str, str] | None = None) -> int:
     return int(done.stdout.strip())
 
 
+@GLIBC
 def test_limit_arenas_caps_the_arenas_new_threads_get():
     assert arenas("default", {"MALLOC_ARENA_MAX": None}) > heap.ARENAS  # the control: one arena per thread
     assert arenas("limit", {"MALLOC_ARENA_MAX": None}) <= heap.ARENAS
 
 
+@GLIBC
 def test_a_users_malloc_arena_max_wins():
     assert arenas("limit", {"MALLOC_ARENA_MAX": "5"}) == 5
+
+
+def test_startup_objects_frozen_skips_old_objects_collects_new_garbage_and_unfreezes():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    before = Node()
+    with heap.startup_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        cycle = Node()
+        cycle.me = cycle  # garbage only a collection frees
+        gone = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert gone() is None  # a trial's cyclic garbage is still collected
+    assert gc.get_freeze_count() == 0  # the caller's objects are collectable again
+    assert before is not None
