@@ -4,7 +4,7 @@ the start-up objects left out of the per-trial garbage collection.
 TensorFlow and XLA allocate from many threads, and glibc gives each thread its own arena (up to 8 per core),
 so a worker's resident memory grew with every trial although nothing leaked: freed pages stayed spread over
 those arenas. Measured with 10 gmf trials at 3M ratings (`benchmarks/scale.py`): +12.5% RSS from trial 1 to 10
-with the default arenas and a trim after each trial, +0.6% with two arenas, and 10% less memory overall.
+with the default arenas and a trim after each trial, +0.6% with two arenas, and a fifth less memory overall.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from recsearch.search import interrupts
+
 
 @dataclass
 class PackedTrial:
@@ -69,7 +71,7 @@ def run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int)
     except KeyboardInterrupt:
         for trial in trials:
             if not study._storage.get_trial(trial._trial_id).state.is_finished():
-                fail_trial(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
+                fail_trial(study, trial, interrupts.INTERRUPTED)
         raise
 
 
@@ -85,6 +87,7 @@ def _run_pack(study: Any, trials: list, ctx: Any, folder: Path, keep_models: int
             try:
                 member = _prepare(trial, ctx)
             except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the pack goes on
+                interrupts.raise_if_interrupted(exc)
                 _report_failure(study, trial, exc, fail_trial)
                 continue
             (members if member is not None else unpackable).append(member or trial)
@@ -132,6 +135,7 @@ def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, k
         fits, timings = fit_members([Member(m.model, int(m.cfg.train.seed), [m.pruning]) for m in group],
                                     ctx.data.train, ctx.data.valid, ctx.data.test, schedule_for(group[0].cfg, ctx.data))
     except Exception as exc:  # noqa: BLE001 - the pack's trials fail together, the sweep goes on
+        interrupts.raise_if_interrupted(exc)
         for member in group:
             _report_failure(study, member.trial, exc, fail_trial)
         return

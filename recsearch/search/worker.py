@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from recsearch import heap
+from recsearch.search import interrupts
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
@@ -108,7 +109,7 @@ def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = No
     study = load_study(spec, cfg, space)
     import keras  # noqa: F401 - loaded before the freeze, so the trials' garbage collections skip its objects
 
-    with heap.startup_objects_frozen():
+    with heap.startup_objects_frozen(), interrupts.ctrl_c_remembered():
         return _trial_loop(spec, cfg, space, ctx, study, on_trial_end)
 
 
@@ -259,11 +260,14 @@ def run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *,
         timing = {**outcome.timing, "bookkeeping_s": round(outcome.timing.get("bookkeeping_s", 0.0) + claim_s, 4)}
         trial.set_user_attr("timing", timing)
     except KeyboardInterrupt:
-        fail_trial(study, trial, "interrupted (Ctrl-C); the same command resumes the sweep")
+        fail_trial(study, trial, interrupts.INTERRUPTED)
         raise
     except StorageWriteError:
         raise  # the storage cannot record anything more: stop this worker (the trial is recovered later)
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
+        if interrupts.interrupted():  # a Ctrl-C that C code turned into another error: still a Ctrl-C
+            fail_trial(study, trial, interrupts.INTERRUPTED)
+            raise KeyboardInterrupt(interrupts.INTERRUPTED) from exc
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
         fail_trial(study, trial, reason)
         print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)

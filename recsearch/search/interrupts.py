@@ -1,0 +1,52 @@
+"""Ctrl-C while trials run, recognised even when C code turned its KeyboardInterrupt into another error.
+
+A SIGINT that lands while TensorFlow is inside a Python callback can surface as, e.g., `SystemError:
+Objects/listobject.c:338: bad argument to internal function` (seen in CI); without this, that trial failed
+with that error and the sweep went on instead of stopping. The handler remembers the signal, so the worker
+treats any error raised after it as the interruption it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Any, Iterator
+
+INTERRUPTED = "interrupted (Ctrl-C); the same command resumes the sweep"  # the fail_reason of such trials
+
+_seen = False
+
+
+def _remember_sigint(signum: int, frame: Any) -> None:
+    global _seen
+    _seen = True
+    signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
+
+
+@contextlib.contextmanager
+def ctrl_c_remembered() -> Iterator[None]:
+    """Inside, SIGINT is remembered before it raises; only where Python's default handler is in place
+    (main thread, Ctrl-C not ignored or handled by the caller)."""
+    global _seen
+    _seen = False
+    install = (threading.current_thread() is threading.main_thread()
+               and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if install:
+        signal.signal(signal.SIGINT, _remember_sigint)
+    try:
+        yield
+    finally:
+        if install:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def interrupted() -> bool:
+    """True once SIGINT arrived inside `ctrl_c_remembered`."""
+    return _seen
+
+
+def raise_if_interrupted(exc: BaseException) -> None:
+    """Raise KeyboardInterrupt (from `exc`) when Ctrl-C arrived: `exc` is what C code made of it."""
+    if _seen:
+        raise KeyboardInterrupt(INTERRUPTED) from exc

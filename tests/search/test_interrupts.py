@@ -1,0 +1,60 @@
+"""Ctrl-C during a trial stops the sweep even when C code turned the KeyboardInterrupt into another error."""
+
+from __future__ import annotations
+
+import signal
+
+import optuna
+import pytest
+
+from recsearch.search import interrupts
+from recsearch.search.worker import run_one
+
+
+def _mangled_ctrl_c(trial, ctx):
+    """What CI saw: SIGINT arrived inside a C-level callback, which raised SystemError instead."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function") from None
+    raise AssertionError("SIGINT did not interrupt")
+
+
+def _failing_trial(trial, ctx):
+    raise SystemError("a real error in a trial")
+
+
+@pytest.fixture
+def study():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study()
+
+
+def test_a_ctrl_c_that_c_code_mangled_stops_the_sweep_and_marks_the_trial_interrupted(study, monkeypatch, tmp_path):
+    monkeypatch.setattr("recsearch.search.objective.run_trial", _mangled_ctrl_c)
+    trial = study.ask()
+    with interrupts.ctrl_c_remembered(), pytest.raises(KeyboardInterrupt):
+        run_one(study, trial, None, tmp_path, keep_models=0)
+    done = study.trials[0]
+    assert done.state.name == "FAIL" and done.user_attrs["fail_reason"] == interrupts.INTERRUPTED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_without_ctrl_c_the_same_error_only_fails_its_trial(study, monkeypatch, tmp_path):
+    monkeypatch.setattr("recsearch.search.objective.run_trial", _failing_trial)
+    trial = study.ask()
+    with interrupts.ctrl_c_remembered():
+        assert run_one(study, trial, None, tmp_path, keep_models=0) is False  # the sweep goes on
+    assert study.trials[0].user_attrs["fail_reason"].startswith("SystemError: a real error")
+
+
+def test_a_caller_s_own_sigint_handler_is_left_alone():
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        with interrupts.ctrl_c_remembered():
+            assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)
