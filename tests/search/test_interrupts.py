@@ -30,6 +30,14 @@ def study():
     return optuna.create_study()
 
 
+@pytest.fixture(autouse=True)
+def python_ctrl_c_handler():
+    """Python's own SIGINT handler, as in a terminal (a background job, e.g. CI, starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_ctrl_c_that_c_code_mangled_stops_the_sweep_and_marks_the_trial_interrupted(study, monkeypatch, tmp_path):
     monkeypatch.setattr("recsearch.search.objective.run_trial", _mangled_ctrl_c)
     trial = study.ask()
