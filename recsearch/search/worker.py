@@ -14,6 +14,7 @@ from recsearch.search import interrupts
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
+UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
                 space: Any = None) -> Any:
     """Ask for a trial if finished + pruned + running trials are below the budget (under the budget lock).
 
-    Trials left RUNNING by dead workers are recovered first, so they do not hold the budget. With
+    Trials left RUNNING by dead workers are recovered first, so they do not hold the budget; while the budget
+    is full only with a trial asked but not yet claimed (no pid: its worker is claiming it, or was killed
+    between its ask and its claim), wait for the claim or for its grace period to end. With
     `reseed`, the sampler is re-seeded from the study's trial count; with `space`, a sampled configuration
     that repeats one the study already holds is failed as a repeat and asked again (up to MAX_REASKS).
     """
@@ -160,20 +163,30 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
 
     from recsearch.search.storage import budget_lock, recover_stale_trials
 
-    with budget_lock(study, folder):
-        recover_stale_trials(study)
-        trials = study.get_trials(deepcopy=False)
-        busy = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials)
-        if busy >= n_trials:
-            return None
-        for attempt in range(MAX_REASKS + 1):
-            if reseed is not None:
-                study.sampler = reseed(len(trials) + attempt)
-            trial = _ask(study)
-            repeated = _repeat_of(study, trial, space) if space is not None and attempt < MAX_REASKS else None
-            if repeated is None:
-                return trial
-            _reject_repeat(study, trial, repeated)
+    while True:
+        with budget_lock(study, folder):
+            recover_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            busy = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials)
+            if busy < n_trials:
+                return _ask_new(study, trials, reseed, space)
+            if not any(t.state == TrialState.RUNNING and "pid" not in t.user_attrs for t in trials):
+                return None
+        # The budget is full only with a trial asked but not claimed: its worker is between ask and claim, or died
+        # there. Wait until it is claimed or its grace period ends (it is then recovered and re-run here).
+        time.sleep(UNCLAIMED_POLL_S)
+
+
+def _ask_new(study: Any, trials: list, reseed: Callable[[int], Any] | None, space: Any) -> Any:
+    """Ask for a trial whose sampled configuration the study does not hold yet (under the budget lock)."""
+    for attempt in range(MAX_REASKS + 1):
+        if reseed is not None:
+            study.sampler = reseed(len(trials) + attempt)
+        trial = _ask(study)
+        repeated = _repeat_of(study, trial, space) if space is not None and attempt < MAX_REASKS else None
+        if repeated is None:
+            return trial
+        _reject_repeat(study, trial, repeated)
     return trial
 
 

@@ -1,0 +1,34 @@
+"""Claiming a trial when the budget is full only because a worker was killed between its ask and its claim."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.distributions import FloatDistribution
+
+from recsearch.search.worker import claim_trial
+
+
+def test_a_trial_asked_but_never_claimed_is_waited_for_then_run_again(tmp_path, monkeypatch):
+    monkeypatch.setattr("recsearch.search.storage.CLAIM_GRACE_S", 1.0)
+    monkeypatch.setattr("recsearch.search.worker.UNCLAIMED_POLL_S", 0.1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    orphan = study.ask({"x": FloatDistribution(0.0, 1.0)})  # its worker was SIGKILLed before writing its pid
+
+    start = time.time()
+    trial = claim_trial(study, tmp_path, 1)  # the orphan fills the budget of 1
+    assert trial is not None, "the worker gave up with the orphan still RUNNING: the budget is never finished"
+    assert time.time() - start >= 1.0  # it waited for the grace period: a live worker could still claim it
+    assert study.trials[orphan.number].state.name == "FAIL"
+    assert trial.user_attrs["retry_of"] == orphan.number  # re-run with the same parameters, not replaced
+    assert trial.suggest_float("x", 0.0, 1.0) == orphan.params["x"]
+
+
+def test_a_full_budget_of_claimed_trials_returns_at_once(tmp_path):
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    study.tell(study.ask(), 1.0)
+    start = time.time()
+    assert claim_trial(study, tmp_path, 1) is None
+    assert time.time() - start < 1.0
