@@ -2,9 +2,9 @@
 
 Full: 20 trials (target on 2 cores: under 10 minutes, best validation RMSE <= 0.87).
 Quick: 6 trials, about a minute or two. Also prints the per-trial cost outside `fit`, averaged over the
-sweep's trials, from the `timing` each trial records (config, build, evaluation, bookkeeping) and the gap
+sweep's trials, from the `timing` each trial records (config, build, JAX compilation, evaluation, bookkeeping) and the gap
 between one trial's end and the next one's start in a worker (tell, model saving, session clearing, sampling).
-Usage: python benchmarks/bench_sweep.py [--quick] [--workers N]
+Usage: python benchmarks/bench_sweep.py [--quick] [--workers N] [--backend tensorflow|jax]
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--backend", choices=["tensorflow", "jax"], default=None,
+                        help="train.backend for the sweep (default: recsearch's default)")
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
     args = parser.parse_args()
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
@@ -36,6 +38,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     overrides = ["model=mlp", f"search.n_trials={n_trials}", "search.sampler=tpe", "search.pruner=median",
                  f"search.n_workers={args.workers}", "search.seed=0", f"search.study_name=bench-{time.time_ns()}"]
+    if args.backend:
+        overrides.append(f"train.backend={args.backend}")
     print("recsearch sweep " + " ".join(overrides))
     start = time.perf_counter()
     report = run_sweep(overrides, show_progress=False)
@@ -63,11 +67,12 @@ def print_fixed_costs(report) -> None:
                            "end": t.datetime_complete} for t in done]).sort_values("start")
     gaps = (frame.groupby("pid")["start"].shift(-1) - frame["end"]).dt.total_seconds().dropna()
     parts = {"config": frame["config_s"].mean(), "build": frame["build_s"].mean(),
+             "compile (JAX)": frame["compile_s"].mean() if "compile_s" in frame else 0.0,
              "evaluation": frame["eval_s"].mean(), "bookkeeping": frame["bookkeeping_s"].mean(),
              "between trials": gaps.mean() if len(gaps) else float("nan")}
     print(f"fixed cost per trial outside fit, mean over {len(frame)} trials: {sum(parts.values()):.3f} s = "
           + " + ".join(f"{k} {v:.3f}" for k, v in parts.items())
-          + f"; in fit: {frame['fit_s'].mean():.2f} s (epochs and, on TensorFlow, tracing)")
+          + f"; in fit: {frame['fit_s'].mean():.2f} s (epochs; on TensorFlow also its tracing)")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,9 @@ def register_layers() -> None:
 
 
 def build_model(model_cfg: Any, data: "PreparedData") -> "keras.Model":
-    """Build the (uncompiled) Keras model described by `model_cfg` for `data`."""
+    """Build the (uncompiled) Keras model described by `model_cfg` for `data` (on JAX, weights drawn on the host)."""
+    from recsearch.models.host_init import host_initial_values
+
     module, func = model_spec(model_cfg.name).builder.split(":")
-    return getattr(importlib.import_module(module), func)(model_cfg, data)
+    with host_initial_values():
+        return getattr(importlib.import_module(module), func)(model_cfg, data)

@@ -26,6 +26,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from recsearch.models.host_init import host_initial_values
+
 EVAL_CHUNK = 8192
 MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
 _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
@@ -218,7 +220,8 @@ class _Program:
         self.model, self.schedule = template, schedule
         self.slots = _knob_slots(template)
         self.optimizer = type(template.optimizer).from_config(template.optimizer.get_config())
-        self.optimizer.build(template.trainable_variables)
+        with host_initial_values():
+            self.optimizer.build(template.trainable_variables)
         self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
@@ -292,11 +295,14 @@ class _Program:
                           jnp.sum(w * jnp.abs(clipped))])
 
     def initial_state(self, members: Sequence[Member]) -> tuple:
-        """Stacked (trainable, non-trainable, optimizer) values of the members, and their knob values."""
+        """Stacked (trainable, non-trainable, optimizer) values of the members, and their knob values.
+
+        Stacked on the host: an eager `jnp.stack` compiles a program per variable shape."""
+        import jax
         import jax.numpy as jnp
 
         def stack(lists: list[list]) -> list:
-            return [jnp.stack(vals) for vals in zip(*lists)]
+            return [jax.device_put(np.stack([np.asarray(v) for v in vals])) for vals in zip(*lists)]
 
         tv = stack([[v.value for v in m.model.trainable_variables] for m in members])
         ntv = stack([[v.value for v in m.model.non_trainable_variables] for m in members])
@@ -457,7 +463,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     for m, cbs in zip(members, lists):
         m.model.stop_training = False
         cbs.on_train_begin()
-    best = jax.tree_util.tree_map(jnp.copy, state[:2])
+    best = state[:2]  # the compiled programs donate nothing, so a step never overwrites these buffers
     start = time.perf_counter()
     for epoch in range(schedule.epochs):
         if not active.any():
@@ -493,8 +499,9 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     test_sums, c = program.evaluate(best, test) if len(test) else (np.full((n, 3), np.nan), 0.0)
     compile_s += c
     fits = []
+    best_on_host = jax.tree_util.tree_map(np.asarray, best)  # one copy off the device for the whole pack
     for k, m in enumerate(members):
-        _assign(m.model, best, k)
+        _assign(m.model, best_on_host, k)
         lists[k].on_train_end()
         be = stoppers[k].best_epoch
         metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
@@ -504,7 +511,8 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
 
 
 def _assign(model: Any, params: tuple, k: int) -> None:
-    """Write member k's (trainable, non-trainable) values into its Keras model."""
+    """Write member k's (trainable, non-trainable) values, host arrays, into its Keras model (sliced on the
+    host: an eager slice of a device array compiles a program per shape)."""
     tv, ntv = params
     for var, value in zip(model.trainable_variables, tv):
         var.assign(value[k])

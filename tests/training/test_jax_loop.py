@@ -191,6 +191,69 @@ def test_evicted_programs_recompile_and_train_the_same(tiny, monkeypatch):
     assert again.timings["compile_s"] > 0 and again.metrics == first.metrics
 
 
+class BackendCompiles:
+    """Counts XLA compilations (JAX's backend-compile events) while active."""
+
+    def __enter__(self):
+        import jax.monitoring
+
+        self.count = 0
+        self._listener = lambda event, *_a, **_k: setattr(self, "count", self.count + ("backend_compile" in event))
+        jax.monitoring.register_event_duration_secs_listener(self._listener)
+        return self
+
+    def __exit__(self, *exc):
+        from jax._src import monitoring
+
+        monitoring.unregister_event_duration_listener(self._listener)
+
+
+@needs_jax
+def test_a_new_architecture_builds_with_no_compilation(tiny):
+    """Initial values are drawn on the host: building an unseen shape compiles nothing (Keras's own eager
+    initializers compile one program per variable shape: the control), the same seed gives the same weights,
+    and the values follow the initializer (Glorot-uniform bounds)."""
+    from recsearch.models import build_model
+    from recsearch.models.mlp import from_config
+    from recsearch.training.backend import seed_everything
+
+    data = prepare_for(compose_config(tiny))
+
+    def built(width: int, host: bool):
+        cfg = compose_config([*tiny, "model=mlp", f"model.width={width}", "model.depth=2"])
+        seed_everything(3)
+        with BackendCompiles() as compiles:
+            model = build_model(cfg.model, data) if host else from_config(cfg.model, data)
+        return model, compiles.count
+
+    control, control_compiles = built(37, host=False)
+    first, compiles = built(41, host=True)
+    again, _ = built(41, host=True)
+    assert control_compiles > 0 and compiles == 0
+    for a, b in zip(first.weights, again.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    kernel = next(np.asarray(w) for w in first.weights if w.path.endswith("kernel") and w.shape[1] == 41)
+    limit = np.sqrt(6 / sum(kernel.shape))
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit and abs(kernel.mean()) < 0.05 * limit
+
+
+@needs_jax
+def test_host_samplers_leave_traced_calls_to_jax():
+    """Inside the context a sampler called while JAX traces (dropout in a compiled step) still uses JAX's, and
+    the originals come back on exit."""
+    import jax
+    from keras.src.backend.jax import random as jax_random
+
+    from recsearch.models.host_init import host_initial_values
+
+    original = jax_random.uniform
+    with host_initial_values():
+        assert jax_random.uniform is not original
+        traced = jax.jit(lambda key: keras.random.uniform((4,), seed=key))(jax.random.PRNGKey(1))
+    assert jax_random.uniform is original
+    np.testing.assert_array_equal(np.asarray(traced), np.asarray(original((4,), seed=jax.random.PRNGKey(1))))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(ON_JAX, reason="this session is the JAX run")
 def test_jax_only_tests_pass_in_a_jax_session() -> None:
