@@ -25,7 +25,9 @@ def test_same_seed_same_process_is_bit_identical(tiny: list[str]) -> None:
 
 def test_same_seed_separate_process_is_bit_identical(tiny: list[str], isolated_paths: Path) -> None:
     record = run_training(compose_config(tiny), save_model=False)
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    import keras
+
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}  # this session's backend, in a new process
     subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny], env=env, check=True,
                    capture_output=True, text=True, timeout=300)
     [other] = [p for p in (isolated_paths / "default" / "runs").iterdir() if p != record.run_dir]

@@ -118,8 +118,8 @@ def test_workers_status_files_reach_the_bar(tiny, monkeypatch):
     from recsearch.search.sweep import run_sweep
 
     shown = _record_bar(monkeypatch)
-    report = run_sweep([*tiny, *SPACE, "data.synthetic.n_users=400", "data.synthetic.n_items=200",
-                        "data.synthetic.n_ratings=20000", "train.epochs=3", "search.n_trials=2",
+    report = run_sweep([*tiny, *SPACE, "data.synthetic.n_users=1000", "data.synthetic.n_items=400",
+                        "data.synthetic.n_ratings=100000", "train.epochs=3", "search.n_trials=2",
                         "search.n_workers=2", "search.study_name=live2", "search.pruner=none"])
     trials = pd.read_parquet(report.folder / "trials.parquet")
     seen = [s for _, statuses in shown for s in statuses]

@@ -130,8 +130,13 @@ def test_postgresql_storage(tiny: list[str]) -> None:
 
 
 def test_timeout_stops_starting_new_trials(tiny: list[str]) -> None:
-    report = _sweep(tiny, "search.n_trials=50", "search.study_name=timeout", "search.timeout=8")
-    assert 1 <= report.counts.get("complete", 0) < 15  # a trial in progress finishes; none starts after the cap
+    from datetime import datetime
+
+    start = pd.Timestamp(datetime.now())  # naive local time, as Optuna records trial starts
+    report = _sweep(tiny, "search.n_trials=1000", "search.study_name=timeout", "search.timeout=8")
+    assert 1 <= report.counts.get("complete", 0) < 1000  # a trial in progress finishes; none starts after the cap
+    starts = pd.to_datetime(pd.read_parquet(report.folder / "trials.parquet")["datetime_start"])
+    assert (starts.max() - start).total_seconds() < 8 + 5  # the last start within the cap (plus the sweep's set-up)
 
 
 def test_enqueue_file_runs_given_configs_first(tiny: list[str], tmp_path) -> None:
