@@ -91,7 +91,9 @@ def recsearch_result(folder: Path) -> dict:
     frame = pd.read_parquet(folder / "trials.parquet")
     trials = [{"state": r.state, "value": r.value if r.state == "COMPLETE" else None} for r in frame.itertuples()]
     span = (frame["datetime_complete"].max() - frame["datetime_start"].min()).total_seconds() if trials else 0.0
-    return {"backend": OmegaConf.load(folder / "sweep.yaml").config.train.backend, "trials": trials,
+    from recsearch.training.backend import resolve_backend
+
+    return {"backend": resolve_backend(OmegaConf.load(folder / "sweep.yaml").config), "trials": trials,
             "epochs": int(frame["epochs_run"].fillna(0).sum()), "search_s": span}
 
 

@@ -21,7 +21,7 @@ FIDELITIES = ("none", "data", "epochs")
 # config key -> the values it accepts (checked by recsearch.config.validate for every composed config)
 CHOICES: dict[str, tuple[str, ...]] = {
     "train.optimizer": OPTIMIZERS,
-    "train.backend": BACKENDS,
+    "train.backend": ("auto", *BACKENDS),
     "task.direction": DIRECTIONS,
     "task.name": TASKS,
     "task.loss": RANKING_LOSSES,

@@ -18,7 +18,8 @@ def _groups_epilog() -> str:
         lines.append(f"  {label:<14}{', '.join(opts) if opts else '(none yet)'}")
     lines += ["", "override grammar: key=value, +key=value, ~key, group=option; see `recsearch config show`.",
               "environment: RECSEARCH_DATA_DIR (datasets), RECSEARCH_CACHE_DIR (prepared splits),",
-              "             RECSEARCH_RESULTS_DIR (results/), KERAS_BACKEND (tensorflow | jax)."]
+              "             RECSEARCH_RESULTS_DIR (results/), KERAS_BACKEND (tensorflow | jax; default:",
+              "             train.backend=auto, JAX except AutoRec on TensorFlow)."]
     return "\n".join(lines)
 
 

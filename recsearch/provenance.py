@@ -25,7 +25,7 @@ def environment_info() -> dict[str, object]:
         "host": socket.gethostname(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "not set"),  # set by setup_backend before any training
         "gpu": _gpu_name(),
         "git_commit": git_commit(),
         "packages": {name: _version(name) for name in _PACKAGES if _version(name)},

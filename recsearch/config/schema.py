@@ -71,7 +71,7 @@ class SplitConfig:
 class TrainConfig:
     """Optimisation of one training run."""
 
-    backend: str = "tensorflow"  # Keras backend: tensorflow | jax (set before Keras is imported)
+    backend: str = "auto"  # Keras backend: auto | tensorflow | jax (set before Keras is imported; auto: resolve_backend)
     optimizer: str = "adam"  # adam | sgd | rmsprop | adamw
     learning_rate: float = bounded(1e-3, gt=0)
     momentum: float = bounded(0.0, ge=0, lt=1)  # sgd and rmsprop

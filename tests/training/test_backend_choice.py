@@ -1,0 +1,34 @@
+"""`train.backend=auto` (the default when KERAS_BACKEND is unset): JAX, except models trained on item rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.training.backend import resolve_backend
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (["model=mlp"], "jax"), (["model=mf", "task=ranking"], "jax"), (["model=autorec"], "tensorflow"),
+    (["model=autorec", "train.backend=jax"], "jax"), (["model=mlp", "train.backend=tensorflow"], "tensorflow"),
+])
+def test_auto_resolves_by_model_and_an_explicit_choice_wins(overrides: list[str], expected: str) -> None:
+    cfg = compose_config(["train.backend=auto", *overrides])
+    assert resolve_backend(cfg) == expected
+
+
+@pytest.mark.slow
+def test_train_without_keras_backend_set_runs_on_jax(tiny: list[str], isolated_paths: Path) -> None:
+    """As a new user runs it: no KERAS_BACKEND in the environment, from another folder; provenance records JAX."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny], env=env,
+                          cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run] = (isolated_paths / "default" / "runs").iterdir()
+    assert json.loads((run / "metrics.json").read_text())["environment"]["backend"] == "jax"
