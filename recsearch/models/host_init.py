@@ -20,12 +20,10 @@ SAMPLERS = ("uniform", "normal", "truncated_normal")
 FILLS = {"zeros": np.zeros, "ones": np.ones}
 
 
-def _generator(seed: Any) -> np.random.Generator | None:
-    """NumPy's Philox generator keyed by a Keras seed (int, SeedGenerator or key array); None while tracing."""
+def _generator(drawn: Any) -> np.random.Generator | None:
+    """NumPy's Philox generator keyed by a drawn Keras seed (two words or a key array); None while tracing."""
     import jax
-    from keras.src.backend.jax.random import jax_draw_seed
 
-    drawn = jax_draw_seed(seed)
     if isinstance(drawn, jax.core.Tracer):
         return None
     words = np.asarray(jax.random.key_data(drawn) if jax.dtypes.issubdtype(drawn.dtype, jax.dtypes.prng_key)
@@ -47,13 +45,15 @@ def _host_sampler(name: str, original: Callable) -> Callable:
     """A drop-in for Keras's JAX sampler `name` that draws on the host, or calls `original` while tracing."""
     import jax
     from keras.src.backend.config import floatx
+    from keras.src.backend.jax.random import jax_draw_seed
 
     def sample(shape: Any, *args: Any, dtype: Any = None, seed: Any = None, **kwargs: Any) -> Any:
         if args or any(isinstance(v, jax.Array) for v in kwargs.values()):
             return original(shape, *args, dtype=dtype, seed=seed, **kwargs)
-        rng = _generator(seed)
+        drawn = jax_draw_seed(seed)  # advances a SeedGenerator once, whichever sampler then uses it
+        rng = _generator(drawn)
         if rng is None:
-            return original(shape, dtype=dtype, seed=seed, **kwargs)
+            return original(shape, dtype=dtype, seed=drawn, **kwargs)
         shape = tuple(int(d) for d in shape)
         if name == "uniform":
             values = rng.uniform(kwargs.get("minval", 0.0), kwargs.get("maxval", 1.0), shape)
