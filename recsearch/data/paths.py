@@ -19,6 +19,12 @@ def resolve_cache_dir(paths_cfg: Any) -> Path:
     return _resolve(getattr(paths_cfg, "cache_dir", None), "RECSEARCH_CACHE_DIR", "prepared")
 
 
+def resolve_compile_cache_dir(paths_cfg: Any) -> Path:
+    """Compiled XLA programs: `<paths.cache_dir>/xla` (or `$RECSEARCH_CACHE_DIR/xla`), else `<user cache>/recsearch/xla`."""
+    configured = getattr(paths_cfg, "cache_dir", None) or os.environ.get("RECSEARCH_CACHE_DIR")
+    return Path(configured).expanduser() / "xla" if configured else Path(user_cache_dir("recsearch")) / "xla"
+
+
 def dataset_dir(data_cfg: Any, data_dir: Path) -> Path:
     """The dataset's folder (or file): `data.path` if set, else `<data_dir>/<data.name>`."""
     if data_cfg.path:

@@ -32,19 +32,19 @@ def load_model_for(folder: Path, *, data: PreparedData | None = None) -> LoadedM
     best trial is retrained from best.yaml (with `data` when given).
     """
     from recsearch.config import load_config_file
-    from recsearch.training.backend import resolve_backend, setup_backend
+    from recsearch.training.backend import setup_for
 
     folder = Path(folder)
     if (folder / "config.yaml").is_file():
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
         cfg = load_config_file(folder / "config.yaml")
-        setup_backend(resolve_backend(cfg))
+        setup_for(cfg)
         return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
     cfg = load_config_file(folder / "best.yaml")
-    setup_backend(resolve_backend(cfg))
+    setup_for(cfg)
     kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
     if kept.is_file():
         return LoadedModel(_load_keras(kept), cfg, str(kept))

@@ -166,7 +166,7 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
     Example: `reproduce(candidates_from_study(study, top=3), n_seeds=5)`.
     """
     from recsearch.provenance import environment_info
-    from recsearch.training.backend import backend_versions, resolve_backend, setup_backend
+    from recsearch.training.backend import backend_versions, setup_for
     from recsearch.training.run import prepare_for, refit_model
     from recsearch.training.trainer import train
 
@@ -175,7 +175,7 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
     cache: dict[str, Any] = {}
     runs, notes = [], []
     for cand in candidates:
-        setup_backend(resolve_backend(cand.cfg))
+        setup_for(cand.cfg)
         key = json.dumps(OmegaConf.to_container(cand.cfg, resolve=True)["data"], sort_keys=True) \
             + json.dumps(OmegaConf.to_container(cand.cfg.split), sort_keys=True)
         data = cache[key] if key in cache else cache.setdefault(key, prepare_for(cand.cfg))

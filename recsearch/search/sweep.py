@@ -117,9 +117,9 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
     """One worker in this process, or `search.n_workers` worker processes."""
     if int(cfg.search.n_workers) == 1:
         from recsearch.search.kt.engine import run_kerastuner
-        from recsearch.training.backend import resolve_backend, setup_backend
+        from recsearch.training.backend import setup_for
 
-        setup_backend(resolve_backend(cfg))
+        setup_for(cfg)
         runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
         runner(spec, on_trial_end=progress.update)
     else:

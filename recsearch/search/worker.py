@@ -78,11 +78,11 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
     _die_with_parent()
     from recsearch.config import compose_config
     from recsearch.errors import RecsearchError
-    from recsearch.training.backend import resolve_backend, setup_backend
+    from recsearch.training.backend import setup_for
 
     try:
         cfg = compose_config(list(spec.overrides))
-        setup_backend(resolve_backend(cfg), threads=spec.threads)
+        setup_for(cfg, threads=spec.threads)
         run_worker(spec)
     except KeyboardInterrupt:
         sys.exit(130)

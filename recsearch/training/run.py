@@ -41,12 +41,12 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     summary gains `refit_epochs` and `refit_test_<m>`, and the result's model is the refit one.
     """
     from recsearch.provenance import environment_info
-    from recsearch.training.backend import backend_versions, resolve_backend, setup_backend
+    from recsearch.training.backend import backend_versions, setup_for
 
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)  # bad data fails before the framework is imported
     prep_time = time.perf_counter() - start
-    setup_backend(resolve_backend(cfg))
+    setup_for(cfg)
     from recsearch.training.tensorboard import run_tensorboard
     from recsearch.training.trainer import train
 

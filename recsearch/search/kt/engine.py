@@ -29,9 +29,9 @@ def check_engine(cfg: Any) -> None:
         _refuse_unsupported(cfg)
     if cfg.model.name != "hypermodel" and not kerastuner:
         return
-    from recsearch.training.backend import resolve_backend, setup_backend
+    from recsearch.training.backend import setup_for
 
-    setup_backend(resolve_backend(cfg))  # the imports below load Keras: with the config's backend
+    setup_for(cfg)  # the imports below load Keras: with the config's backend
     if cfg.model.name == "hypermodel":
         from recsearch.models.hypermodel import load_builder
 
