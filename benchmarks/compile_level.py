@@ -80,9 +80,9 @@ def run_child(shapes: list, levels: list, epochs: int, rounds: int, *extra: str)
 
 
 def cache_rounds(shapes: list, epochs: int, processes: int) -> None:
-    """Cold then warm processes over one fresh cache folder (see the docstring), at the loop's level (1)."""
+    """Cold then warm processes over one fresh cache folder (see the docstring), at the loop's level."""
     with tempfile.TemporaryDirectory() as folder:
-        children = [run_child(shapes, [1], epochs, 1, folder) for _ in range(processes)]
+        children = [run_child(shapes, [None], epochs, 1, folder) for _ in range(processes)]
         size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
     print(f"machine: {machine()}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in children[0]["versions"].items()))

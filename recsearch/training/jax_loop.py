@@ -35,10 +35,10 @@ _DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
 HOST_SHUFFLE = True  # batch order drawn by NumPy on the host, shared by members with the same seed (see _orders)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
 PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
-# XLA's backend (LLVM) optimisation level for our programs; None keeps XLA's default (2). Level 1 compiled
-# the `mlp` epoch program ~20% faster and the evaluation ~30% faster with the same epoch time
-# (benchmarks/compile_level.py); level 0 halves compile time but slows epochs ~60%.
-XLA_OPT_LEVEL: int | None = 1
+# XLA's backend (LLVM) optimisation level for our programs; None keeps XLA's default (2). Measured side by
+# side (benchmarks/compile_level.py, 4 `mlp` shapes x 2 rounds): level 1 compiled no faster (2.12 s against
+# 2.16 s) with slower epochs; level 0 compiled 25% faster but ran epochs ~4x slower.
+XLA_OPT_LEVEL: int | None = None
 
 
 @dataclass

@@ -197,15 +197,33 @@ class BackendCompiles:
     def __enter__(self):
         import jax.monitoring
 
-        self.count = 0
-        self._listener = lambda event, *_a, **_k: setattr(self, "count", self.count + ("backend_compile" in event))
+        self.names: list[str] = []
+        self._listener = lambda event, *_a, **k: self.names.append(k.get("fun_name", "?")) \
+            if "backend_compile" in event else None
         jax.monitoring.register_event_duration_secs_listener(self._listener)
         return self
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
 
     def __exit__(self, *exc):
         from jax._src import monitoring
 
         monitoring.unregister_event_duration_listener(self._listener)
+
+
+@needs_jax
+def test_a_new_shape_compiles_its_epoch_and_evaluation_programs_only(tiny):
+    """Per new architecture the loop compiles two programs; picking the best epoch's weights is done on the host."""
+    from recsearch.training.trainer import train
+
+    data = prepare_for(compose_config(tiny))
+    train(compose_config([*tiny, "model.width=19"]), data)  # once-per-process eager programs compile here
+    with BackendCompiles() as compiles:
+        train(compose_config([*tiny, "model.width=23", "train.epochs=3", "train.patience=3"]), data)
+    ours = sorted(name for name in compiles.names if "_member_" in name or "select" in name)
+    assert ours == ["jit(_member_epoch_ordered)", "jit(_member_eval)"], compiles.names
 
 
 @needs_jax
