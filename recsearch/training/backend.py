@@ -108,11 +108,61 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
             raise RuntimeError(f"Keras was already imported with backend {keras.backend.backend()!r}, not {backend!r}")
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
+    if backend == "jax":
+        _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         _pin_threads(backend, threads)
     if backend == "tensorflow":
         _quiet_import_tensorflow()
+    else:
+        _leave_tensorflow_unloaded()
+
+
+# XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) made our programs slow to compile; the legacy emitters
+# compile an `mlp` trial's programs ~40% faster with the same epochs (benchmarks/compile_options.py).
+# Only for the jaxlib versions measured: XLA stops at start-up on a flag it does not know.
+CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
+CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
+
+
+def _cpu_xla_flags() -> str:
+    """`CPU_XLA_FLAGS` for a jaxlib in `CPU_XLA_FLAGS_JAXLIB`, else none (XLA's defaults)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = tuple(int(part) for part in version("jaxlib").split(".")[:3])
+    except (PackageNotFoundError, ValueError):
+        return ""
+    low, high = CPU_XLA_FLAGS_JAXLIB
+    return CPU_XLA_FLAGS if low <= release < high else ""
+
+
+def _add_xla_flags(flags: str) -> None:
+    """Append XLA flags (read when JAX starts its backend) unless XLA_FLAGS already sets them: the user's win."""
+    current = os.environ.get("XLA_FLAGS", "")
+    extra = [f for f in flags.split() if f.split("=")[0] not in current]
+    if extra:
+        os.environ["XLA_FLAGS"] = " ".join([current, *extra]).strip()
+
+
+def _leave_tensorflow_unloaded() -> None:
+    """On JAX, keep Keras from importing TensorFlow (3 s and ~0.4 GB per process) because it is installed.
+
+    Keras checks its lazy TensorFlow handle, which imports TensorFlow, when seeding (for `tf.data`) and when
+    serialising a model (for `tf.TensorShape`); a JAX process holds no TensorFlow objects, so the handle is
+    marked unavailable unless TensorFlow is already loaded. Private `keras.src` state: left alone if it
+    changes (TensorFlow is then imported, as before). TensorBoard logging imports TensorFlow itself.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        from keras.src.utils import module_utils
+
+        if module_utils.tensorflow._available is None:
+            module_utils.tensorflow._available = False
+    except (ImportError, AttributeError):
+        pass
 
 
 def _quiet_import_tensorflow() -> None:
@@ -138,9 +188,8 @@ def _pin_threads(backend: str, threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
         os.environ[var] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    if backend == "jax" and threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
-        # XLA has no thread-count flag: one core per worker means single-threaded Eigen ops
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false".strip()
+    if backend == "jax" and threads == 1:
+        _add_xla_flags("--xla_cpu_multi_thread_eigen=false")  # XLA has no thread-count flag: one core, one thread
     if backend == "tensorflow":
         _quiet_import_tensorflow()
         import tensorflow as tf

@@ -35,10 +35,6 @@ _DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
 HOST_SHUFFLE = True  # batch order drawn by NumPy on the host, shared by members with the same seed (see _orders)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
 PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
-# XLA's backend (LLVM) optimisation level for our programs; None keeps XLA's default (2). Measured side by
-# side (benchmarks/compile_level.py, 4 `mlp` shapes x 2 rounds): level 1 compiled no faster (2.12 s against
-# 2.16 s) with slower epochs; level 0 compiled 25% faster but ran epochs ~4x slower.
-XLA_OPT_LEVEL: int | None = None
 
 
 @dataclass
@@ -329,8 +325,7 @@ class _Program:
         fn = {"epoch": self.epoch_fn, "eval": self.eval_fn, "epoch_shared": self.epoch_shared_fn,
               "epoch_own": self.epoch_own_fn}[kind]
         with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
-            options = None if XLA_OPT_LEVEL is None else {"xla_backend_optimization_level": XLA_OPT_LEVEL}
-            self.compiled[shapes] = fn.lower(*args).compile(compiler_options=options)
+            self.compiled[shapes] = fn.lower(*args).compile()  # XLA flags: training/backend.py
         return self.compiled[shapes], time.perf_counter() - start
 
     def evaluate(self, params: tuple, part: Any) -> tuple[np.ndarray, float]:

@@ -1,0 +1,150 @@
+"""XLA compiler options of the JAX loop's programs on CPU: compile seconds against seconds per epoch.
+
+On CPU a JAX trial of a new architecture shape spends most of its fixed cost compiling its epoch and
+evaluation programs, so a cheaper compile pays when epochs run no slower. For a few
+shapes of the `mlp` space, this trains each shape once per variant, in one process per variant and round
+(XLA reads its flags when it starts; variants rotate across rounds; no persistent compile cache, so every
+trial compiles cold) and prints
+per variant: compile seconds (epoch + evaluation programs, tracing included), the median second-and-later
+epoch, and a trial's cost at `--epochs-per-trial` epochs (default 4.25: the default sweep's average with
+median pruning, peers.py). The loop's choice is `CPU_XLA_FLAGS` in recsearch/training/backend.py.
+With --cache: the persistent compile cache (train.compile_cache) instead: the same shapes trained by fresh
+processes one after the other sharing an empty cache folder, compile seconds of the first (cold) and of
+the later ones (what a resumed sweep, a second worker, `reproduce` or `export-best` pays for a shape seen
+before).
+Usage: python benchmarks/compile_options.py [--quick] [--cache] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, median  # noqa: E402
+
+SHAPES = [
+    ["model.depth=3"],
+    ["model.depth=2", "model.width=64", "model.embedding_dim=16"],
+    ["model.depth=4", "model.width=256", "model.width_schedule=constant", "model.activation=tanh"],
+    ["model.depth=1", "model.embedding_dim=64", "model.activation=gelu", "train.optimizer=rmsprop"],
+]
+VARIANTS = {  # name -> XLA_FLAGS of the variant's processes (flags read when XLA starts, so one process each)
+    "XLA defaults": "",
+    "no fusion emitters": "--xla_cpu_use_fusion_emitters=false",
+    "LLVM level 1": "--xla_backend_optimization_level=1",
+    "LLVM level 0": "--xla_backend_optimization_level=0",
+}
+
+CHILD = r"""
+import json, sys, time
+from recsearch.training.backend import setup_backend, backend_versions
+setup_backend("jax")
+import keras
+from recsearch.config import compose_config
+from recsearch.training import jax_loop as J
+from recsearch.training.run import prepare_for
+from recsearch.training.trainer import train
+
+class Timer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None): self.times = []
+    def on_epoch_begin(self, epoch, logs=None): self.t = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None): self.times.append(time.perf_counter() - self.t)
+
+shapes, epochs = json.loads(sys.argv[1]), int(sys.argv[2])
+if len(sys.argv) > 3:  # --cache: this process compiles through the persistent cache in that folder
+    from pathlib import Path
+    from recsearch.training.backend import enable_compile_cache
+    enable_compile_cache(Path(sys.argv[3]))
+out = {"versions": backend_versions(), "runs": []}
+for s, shape in enumerate(shapes):
+    cfg = compose_config(["model=mlp", f"train.epochs={epochs}", f"train.patience={epochs}", *shape])
+    data = prepare_for(cfg)
+    timer = Timer()
+    result = train(cfg, data, callbacks=[timer])
+    out["runs"].append({"shape": s, "compile": result.timings["compile_s"], "epochs": timer.times[1:],
+                        "valid_rmse": result.metrics["valid_rmse"]})
+print(json.dumps(out))
+"""
+
+
+def run_child(shapes: list, epochs: int, *extra: str, flags: str | None = None) -> dict:
+    """Train each shape once in a fresh JAX process; `flags` replace XLA_FLAGS (None: the loop's own)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    if flags is not None:
+        env["RECSEARCH_XLA_FLAGS"] = flags
+    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(shapes), str(epochs), *extra],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def header(child: dict, text: str) -> None:
+    print(f"machine: {machine()}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in child["versions"].items()))
+    print(text + "\n")
+
+
+def cache_rounds(shapes: list, epochs: int, processes: int) -> None:
+    """Cold then warm processes over one fresh cache folder (see the docstring), with the loop's options."""
+    with tempfile.TemporaryDirectory() as folder:
+        children = [run_child(shapes, epochs, folder) for _ in range(processes)]
+        size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+    header(children[0], f"ml-latest-small, {len(shapes)} mlp shapes, {epochs} epochs, {processes} processes one "
+                        f"after the other sharing one empty compile cache ({size / 1e6:.1f} MB after)")
+    print(f"{'process':<14} {'compile s/trial':>15} {'vs cold':>8}  valid RMSE per shape")
+    cold = None
+    for k, child in enumerate(children):
+        compile_s = median([r["compile"] for r in child["runs"]])
+        cold = compile_s if cold is None else cold
+        name = "1 (cold)" if k == 0 else f"{k + 1} (warm)"
+        rmses = " ".join(f"{r['valid_rmse']:.4f}" for r in child["runs"])
+        print(f"{name:<14} {compile_s:15.3f} {cold / compile_s:7.1f}x  {rmses}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 shapes, 1 round, 3 epochs (about two minutes)")
+    parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
+    parser.add_argument("--epochs-per-trial", type=float, default=4.25)
+    parser.add_argument("--cache", action="store_true", help="cold vs warm persistent compile cache instead")
+    args = parser.parse_args()
+    os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    shapes, rounds, epochs = (SHAPES[:2], 1, 3) if args.quick else (SHAPES, 2, 5)
+    if args.cache:
+        cache_rounds(shapes, epochs, 2 if args.quick else 3)
+        return
+    names, runs_of = list(VARIANTS), {name: [] for name in VARIANTS}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            child = run_child(shapes, epochs, flags=VARIANTS[name])
+            runs_of[name] += child["runs"]
+    header(child, f"ml-latest-small, {len(shapes)} mlp shapes, {epochs} epochs, one process per variant and "
+                  f"round, {rounds} round(s) alternating; medians over shapes and rounds")
+    base = None
+    per_shape = " ".join(f"{f'shape {k + 1}':>8}" for k in range(len(shapes)))
+    print(f"{'variant':<20} {'compile s':>9} {'s/epoch':>8} {'trial s':>8} {'vs defaults':>11} {'valid RMSE':>10}  "
+          f"compile s: {per_shape}")
+    for name in VARIANTS:
+        runs = runs_of[name]
+        shapes_s = " ".join(f"{median([r['compile'] for r in runs if r['shape'] == k]):8.3f}"
+                            for k in range(len(shapes)))
+        compile_s = median([r["compile"] for r in runs])
+        per_epoch = median([e for r in runs for e in r["epochs"]])
+        trial = compile_s + args.epochs_per_trial * per_epoch
+        base = trial if base is None else base
+        rmse = median([r["valid_rmse"] for r in runs])
+        print(f"{name:<20} {compile_s:9.3f} {per_epoch:8.3f} {trial:8.3f} {base / trial:10.2f}x {rmse:10.4f}  "
+              f"           {shapes_s}")
+    print(f"\ntrial s = compile + {args.epochs_per_trial} x s/epoch (epochs of an average pruned trial); shapes: "
+          + "; ".join(f"{k + 1}: {' '.join(shape)}" for k, shape in enumerate(shapes)))
+
+
+if __name__ == "__main__":
+    main()

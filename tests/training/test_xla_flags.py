@@ -1,0 +1,27 @@
+"""The XLA flags recsearch adds for JAX on CPU: only for the jaxlib versions measured, never over the user's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from recsearch.training import backend
+
+
+@pytest.mark.parametrize(("jaxlib", "added"), [("0.10.2", True), ("0.9.1", True), ("0.9.0", False),
+                                               ("0.11.0", False), ("0.4.30", False)])
+def test_flags_only_for_the_measured_jaxlib_versions(monkeypatch: pytest.MonkeyPatch, jaxlib: str,
+                                                     added: bool) -> None:
+    monkeypatch.setattr("importlib.metadata.version", lambda name: jaxlib)
+    assert backend._cpu_xla_flags() == (backend.CPU_XLA_FLAGS if added else "")
+
+
+def test_the_users_xla_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x")
+    backend._add_xla_flags("--xla_cpu_use_fusion_emitters=false --xla_cpu_multi_thread_eigen=false")
+    assert os.environ["XLA_FLAGS"] == ("--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x "
+                                       "--xla_cpu_multi_thread_eigen=false")
+    monkeypatch.delenv("XLA_FLAGS")
+    backend._add_xla_flags("")
+    assert "XLA_FLAGS" not in os.environ
