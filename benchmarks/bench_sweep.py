@@ -38,7 +38,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     overrides = ["model=mlp", f"search.n_trials={n_trials}", "search.sampler=tpe", "search.pruner=median",
                  f"search.n_workers={args.workers}", "search.seed=0", f"search.study_name=bench-{time.time_ns()}",
-                 "train.compile_cache=false"]  # cold, as a first sweep (compile_level.py --cache measures reuse)
+                 "train.compile_cache=false"]  # cold, as a first sweep (compile_options.py --cache measures reuse)
     if args.backend:
         overrides.append(f"train.backend={args.backend}")
     print("recsearch sweep " + " ".join(overrides))

@@ -1,4 +1,4 @@
-"""XLA compiler options of the JAX loop's programs on CPU: compile seconds against seconds per epoch.
+"""XLA flags for the JAX loop's programs on CPU: compile seconds against seconds per epoch; and the compile cache.
 
 On CPU a JAX trial of a new architecture shape spends most of its fixed cost compiling its epoch and
 evaluation programs, so a cheaper compile pays when epochs run no slower. For a few
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true", help="cold vs warm persistent compile cache instead")
     args = parser.parse_args()
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    shapes, rounds, epochs = (SHAPES[:2], 1, 3) if args.quick else (SHAPES, 2, 5)
+    shapes, rounds, epochs = (SHAPES[:2], 1, 3) if args.quick else (SHAPES, 3, 5)
     if args.cache:
         cache_rounds(shapes, epochs, 2 if args.quick else 3)
         return

@@ -59,7 +59,7 @@ def command(name: str, args: argparse.Namespace, trials: int, wall: float, out: 
            "RECSEARCH_RESULTS_DIR": str(out.parent / "results"), "TF_CPP_MIN_LOG_LEVEL": "3"}
     if name == "recsearch":
         budget = [f"search.n_trials={trials}"] if not wall else ["search.n_trials=1000000", f"search.timeout={wall}"]
-        # cold, as a first sweep: no compiled program reused from an earlier run (compile_level.py --cache)
+        # cold, as a first sweep: no compiled program reused from an earlier run (compile_options.py --cache)
         return [sys.executable, "-m", "recsearch", "sweep", *BASE, f"train.epochs={args.epochs}",
                 "train.compile_cache=false", f"search.study_name={out.stem}", *budget, *args.recsearch_override], env
     if args.backend:

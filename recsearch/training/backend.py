@@ -52,7 +52,7 @@ def enable_compile_cache(root: Path) -> Path | None:
     """Keep the XLA programs JAX compiles under `root`, so later processes skip compiling a shape seen before.
 
     Workers, resumed sweeps, `reproduce` and `export-best` then reuse the programs of architectures already
-    trained (benchmarks/compile_level.py --cache). Programs are native code for one CPU and one jaxlib, so
+    trained (benchmarks/compile_options.py --cache). Programs are native code for one CPU and one jaxlib, so
     they go in a subfolder named by both (`compile_cache_tag`): a home folder shared by different machines
     never serves one machine's code to another. The first call of a process wins. A folder that cannot be
     written leaves the cache off with one line on stderr: it only saves time and never holds results, so
@@ -119,9 +119,10 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
         _leave_tensorflow_unloaded()
 
 
-# XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) made our programs slow to compile; the legacy emitters
-# compile an `mlp` trial's programs ~40% faster with the same epochs (benchmarks/compile_options.py).
-# Only for the jaxlib versions measured: XLA stops at start-up on a flag it does not know.
+# XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) compile our programs slower than the legacy ones: the
+# 20-trial sweep of benchmarks/bench_sweep.py (same trials, same RMSE; two runs each, alternating) spent
+# 1.64 s per trial compiling instead of 1.94 s, epochs alike. RECSEARCH_XLA_FLAGS replaces these flags
+# ("" for none). Only for the jaxlib versions measured: XLA stops at start-up on a flag it does not know.
 CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
 
