@@ -2,7 +2,8 @@
 (the peers live in _peer_searches.py).
 
 Contenders, each in its own process, interleaved (A B C D A B C D with --repeat 2):
-  recsearch     `python -m recsearch sweep model=mlp ...` with its defaults (run from a temp folder)
+  recsearch     `python -m recsearch sweep model=mlp ...` with its defaults (run from a temp folder), the compile
+                cache off (`train.compile_cache=false`): a first sweep, as the peers' runs are
   optuna-loop   the ~40-line loop: Optuna TPE around a hand-built Keras NCF-MLP's `model.fit`
   kt-random     KerasTuner RandomSearch over the same space
   kt-hyperband  KerasTuner Hyperband over the same space (max_epochs = the epoch budget)
