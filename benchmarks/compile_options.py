@@ -59,7 +59,7 @@ class Timer(keras.callbacks.Callback):
 shapes, epochs = json.loads(sys.argv[1]), int(sys.argv[2])
 if len(sys.argv) > 3:  # --cache: this process compiles through the persistent cache in that folder
     from pathlib import Path
-    from recsearch.training.backend import enable_compile_cache
+    from recsearch.training.compile_cache import enable_compile_cache
     enable_compile_cache(Path(sys.argv[3]))
 out = {"versions": backend_versions(), "runs": []}
 for s, shape in enumerate(shapes):

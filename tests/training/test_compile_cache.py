@@ -50,7 +50,7 @@ def test_compile_cache_false_writes_nothing(tiny: list[str], tmp_path: Path) -> 
 def test_an_unwritable_folder_leaves_the_cache_off_with_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")  # mkdir below a file fails, for root too
-    code = ("import sys; from pathlib import Path; from recsearch.training.backend import enable_compile_cache;"
+    code = ("import sys; from pathlib import Path; from recsearch.training.compile_cache import enable_compile_cache;"
             "import jax; folder = enable_compile_cache(Path(sys.argv[1]));"
             "print(folder, jax.config.jax_compilation_cache_dir)")
     done = subprocess.run([sys.executable, "-c", code, str(blocker / "xla")], capture_output=True, text=True,
