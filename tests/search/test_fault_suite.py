@@ -188,7 +188,15 @@ def _file_size_limit(limit: int):
 def _read_only(folder: Path) -> None:
     if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount
         subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        # the remount fails with "mount point is busy" while the sweep holds a file in it open for writing
+        # (a journal append, a model being saved): those are brief, so try again until it takes
+        deadline = time.monotonic() + 30
+        while (remount := subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)],
+                                         capture_output=True, text=True)).returncode != 0:
+            if time.monotonic() > deadline:
+                subprocess.run(["umount", str(folder)], capture_output=True)
+                raise AssertionError(f"could not make {folder} read-only: {remount.stderr.strip()}")
+            time.sleep(0.02)
     else:
         folder.chmod(0o555)
 
