@@ -12,7 +12,8 @@ With --cache: the persistent compile cache (train.compile_cache) instead: the sa
 processes one after the other sharing an empty cache folder, compile seconds of the first (cold) and of
 the later ones (what a resumed sweep, a second worker, `reproduce` or `export-best` pays for a shape seen
 before).
-Usage: python benchmarks/compile_options.py [--quick] [--cache] [--data-dir DIR]
+Usage: python benchmarks/compile_options.py [--quick] [--cache] [--variant 'NAME=FLAGS' ...] [--only NAME ...]
+                                           [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -114,7 +115,23 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
     parser.add_argument("--epochs-per-trial", type=float, default=4.25)
     parser.add_argument("--cache", action="store_true", help="cold vs warm persistent compile cache instead")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="one more variant: its name and the XLA_FLAGS of its processes (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="measure only these variants, the first the baseline (repeatable)")
     args = parser.parse_args()
+    for spec in args.variant:
+        name, sep, flags = spec.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--variant {spec!r}: give NAME=FLAGS, e.g. 'no unrolling=--xla_cpu_disable_loop_unrolling=true'")
+        VARIANTS[name.strip()] = flags.strip()
+    unknown = [name for name in args.only if name not in VARIANTS]
+    if unknown:
+        parser.error(f"--only {unknown[0]!r}: not a variant; there are {', '.join(repr(n) for n in VARIANTS)}")
+    if args.only:
+        chosen = {name: VARIANTS[name] for name in args.only}
+        VARIANTS.clear()
+        VARIANTS.update(chosen)
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
     shapes, rounds, epochs = (SHAPES[:2], 1, 3) if args.quick else (SHAPES, 3, 5)
     if args.cache:

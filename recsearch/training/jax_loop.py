@@ -220,8 +220,9 @@ class _Program:
         self.model, self.schedule = template, schedule
         self.slots = _knob_slots(template)
         self.optimizer = type(template.optimizer).from_config(template.optimizer.get_config())
+        self.layout = _FlatLayout(template.trainable_variables, self.optimizer)
         with host_initial_values():
-            self.optimizer.build(template.trainable_variables)
+            self.optimizer.build(self.layout.optimizer_variables(template.trainable_variables))
         self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
@@ -273,7 +274,8 @@ class _Program:
             y = ratings[rows]
             (loss, (ntv, pred)), grads = jax.value_and_grad(self._loss, has_aux=True)(
                 tv, ntv, knobs, users[rows], items[rows], y, w)
-            tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+            flat_tv, ov = self.optimizer.stateless_apply(ov, self.layout.join(grads), self.layout.join(tv))
+            tv = self.layout.split(flat_tv)
             err = y - jnp.clip(pred, low, high)
             real = jnp.sum(w)
             return (tv, ntv, ov), jnp.stack([loss * real, jnp.sum(w * err * err), jnp.sum(w * jnp.abs(err))])
@@ -339,6 +341,72 @@ class _Program:
             total = out if total is None else total + out
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(total, np.float64) / len(part), compile_s
+
+
+FLAT_MAX = 1 << 17  # variables up to this size share one optimizer update (see _FlatLayout)
+# Keras optimizers whose update treats every element alike (not Adafactor, Lamb, Muon: per-variable shapes/norms)
+ELEMENTWISE_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
+                                    "Ftrl", "Lion"})
+
+
+class _FlatLayout:
+    """Which trainable variables the optimizer updates as one flat vector, and how to join and split them.
+
+    Keras updates each variable with its own few fused kernels; XLA:CPU spends most of a shape's compile
+    time generating kernels, so the many small variables (Dense kernels and biases) are concatenated and
+    updated as one. Exact: the optimizers' updates are elementwise (no per-variable clipping or exclusion,
+    checked here), so every element gets the same arithmetic. Large variables (embedding tables) stay
+    apart, since concatenating them would copy them every step.
+    """
+
+    def __init__(self, variables: Sequence[Any], optimizer: Any):
+        import keras
+
+        sizes = [int(np.prod(v.shape)) for v in variables]
+        elementwise = (type(optimizer).__name__ in ELEMENTWISE_OPTIMIZERS
+                       and type(optimizer) is getattr(keras.optimizers, type(optimizer).__name__, None)
+                       and not optimizer.get_config().get("clipnorm")
+                       and not getattr(optimizer, "_exclude_from_weight_decay", None)
+                       and getattr(optimizer, "_exclude_from_weight_decay_pattern", None) is None)
+        small = [k for k, size in enumerate(sizes) if size <= FLAT_MAX] if elementwise else []
+        self.flat = small if len(small) > 1 else []
+        self.alone = [k for k in range(len(sizes)) if k not in self.flat]
+        self.shapes = [tuple(v.shape) for v in variables]
+        self.sizes = sizes
+        self.dtype = variables[0].dtype if variables else "float32"
+
+    def optimizer_variables(self, variables: Sequence[Any]) -> list:
+        """The variables to build the optimizer on: the flat vector (when any), then the others."""
+        import keras
+
+        if not self.flat:
+            return list(variables)
+        total = sum(self.sizes[k] for k in self.flat)
+        flat = keras.Variable(np.zeros(total, np.float32), dtype=self.dtype, trainable=True, name="flat")
+        return [flat] + [variables[k] for k in self.alone]
+
+    def join(self, values: Sequence[Any]) -> list:
+        """Per-variable values (model order) -> the optimizer's order, the small ones concatenated."""
+        import jax.numpy as jnp
+
+        if not self.flat:
+            return list(values)
+        return [jnp.concatenate([jnp.reshape(values[k], (-1,)) for k in self.flat])] + [values[k] for k in self.alone]
+
+    def split(self, values: Sequence[Any]) -> list:
+        """The inverse of `join`."""
+        import jax.numpy as jnp
+
+        if not self.flat:
+            return list(values)
+        out: list = [None] * len(self.shapes)
+        offset = 0
+        for k in self.flat:
+            out[k] = jnp.reshape(values[0][offset:offset + self.sizes[k]], self.shapes[k])
+            offset += self.sizes[k]
+        for k, value in zip(self.alone, values[1:]):
+            out[k] = value
+        return out
 
 
 @contextmanager

@@ -318,3 +318,48 @@ def test_unrolled_threefry_same_bits():
         unrolled = jax.jit(lambda k: draw(k)).lower(key).compile()(key)
     for a, b in zip(default, unrolled):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@needs_jax
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
+def test_small_variables_updated_as_one_vector_train_the_same(tiny, monkeypatch, optimizer):
+    """The small variables share one optimizer update (fewer kernels to compile): the same metrics as
+    updating each variable on its own (FLAT_MAX=0), for every optimizer the search spaces use."""
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    over = [*tiny, "model=mlp", "model.depth=2", "train.epochs=2", f"train.optimizer={optimizer}",
+            "train.momentum=0.5"]
+    data = prepare_for(compose_config(over))
+    joined = train(compose_config(over), data)
+    assert len(next(iter(jax_loop._PROGRAMS.values())).layout.flat) > 1
+    jax_loop.clear_programs()
+    monkeypatch.setattr(jax_loop, "FLAT_MAX", 0)
+    apart = train(compose_config(over), data)
+    assert next(iter(jax_loop._PROGRAMS.values())).layout.flat == []
+    jax_loop.clear_programs()
+    for name, value in joined.metrics.items():
+        assert value == pytest.approx(apart.metrics[name], rel=1e-6, abs=1e-9), name
+
+
+def test_flat_layout_joins_and_splits_only_what_it_may():
+    """Small variables are concatenated and split back exactly; large ones stay apart; optimizers whose
+    update is not elementwise (Adafactor's factored moments, per-variable clipnorm) keep every variable apart."""
+    from recsearch.training.jax_loop import _FlatLayout
+
+    variables = [keras.Variable(np.arange(np.prod(s), dtype="float32").reshape(s)) for s in [(3, 4), (4,), (5, 2)]]
+    values = [np.asarray(v.value) for v in variables]
+    layout = _FlatLayout(variables, keras.optimizers.Adam())
+    assert layout.flat == [0, 1, 2] and layout.alone == []
+    joined = layout.join(values)
+    assert len(joined) == 1 and joined[0].shape == (26,)
+    for a, b in zip(layout.split(joined), values):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    assert [tuple(v.shape) for v in layout.optimizer_variables(variables)] == [(26,)]
+    big = [*variables, keras.Variable(np.zeros((1 << 17) + 1, "float32"))]
+    assert _FlatLayout(big, keras.optimizers.SGD()).alone == [3]
+    assert _FlatLayout(variables, keras.optimizers.Adafactor()).flat == []
+    assert _FlatLayout(variables, keras.optimizers.Adam(clipnorm=1.0)).flat == []
+    excluded = keras.optimizers.AdamW()
+    excluded.exclude_from_weight_decay(var_names=["bias"])
+    assert _FlatLayout(variables, excluded).flat == []
