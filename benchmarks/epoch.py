@@ -97,10 +97,12 @@ for n in (1, 16):
         J.UNROLLED_RNG = J.PAIRED_THREEFRY = fast
         program = J._Program(members[0].model, sched)
         state, knobs = program.initial_state(members)
-        if fast:
+        if fast:  # zero evaluation chunks: the epoch only, as the "off" program
             order = lambda e: jnp.asarray(J._orders([m.seed for m in members], e, n_rows, sched.batch_size))
-            fn, _ = program.compile("epoch_shared", state, knobs, order(0), active, train)
-            step = lambda st, e, fn=fn, order=order, knobs=knobs: fn(st, knobs, order(e), active, train)
+            no_eval = tuple(jnp.zeros((0, J.EVAL_CHUNK), t) for t in ("int32", "int32", "float32", "float32"))
+            fn, _ = program.compile("epoch_shared", state, knobs, order(0), np.asarray(True), active, train, no_eval)
+            step = lambda st, e, fn=fn, order=order, knobs=knobs, no_eval=no_eval: \
+                fn(st, knobs, order(e), np.asarray(True), active, train, no_eval)[:2]
         else:
             keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
             fn, _ = program.compile("epoch", state, knobs, keys, jnp.int32(0), active, train)

@@ -31,8 +31,7 @@ from recsearch.models.host_init import host_initial_values
 EVAL_CHUNK = 8192
 MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
 _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
-_DEVICE_DATA: OrderedDict[int, tuple[Any, tuple]] = OrderedDict()
-HOST_SHUFFLE = True  # batch order drawn by NumPy on the host, shared by members with the same seed (see _orders)
+_DEVICE_DATA: OrderedDict[Any, tuple[Any, tuple]] = OrderedDict()  # id(part) or (id, chunks)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
 PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
 
@@ -191,15 +190,20 @@ def _on_device(part: Any) -> tuple:
     return arrays
 
 
-def _eval_chunks(part: Any) -> tuple:
-    """(users, items, ratings, weights) of a part padded to whole EVAL_CHUNKs, shaped (chunks, EVAL_CHUNK)."""
+def _chunk_count(part: Any) -> int:
+    """Whole EVAL_CHUNKs needed to hold `part`."""
+    return -(-len(part) // EVAL_CHUNK)
+
+
+def _eval_chunks(part: Any, chunks: int) -> tuple:
+    """(users, items, ratings, weights) of a part padded with zero-weight rows to `chunks` EVAL_CHUNKs, shaped
+    (chunks, EVAL_CHUNK): validation and test padded to the same count share one compiled program."""
     import jax.numpy as jnp
 
-    key = id(part) ^ 0x5EED
+    key = (id(part), chunks)
     if key in _DEVICE_DATA and _DEVICE_DATA[key][0] is part:
         return _DEVICE_DATA[key][1]
     n = len(part)
-    chunks = max(1, -(-n // EVAL_CHUNK))
     pad = chunks * EVAL_CHUNK - n
 
     def padded(a: np.ndarray, dtype: Any) -> Any:
@@ -227,9 +231,8 @@ class _Program:
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
         # order: (steps, batch) rows shared by every member, or (members, steps, batch) one per member
-        self.epoch_shared_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, None, 0, None)))
-        self.epoch_own_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, 0, 0, None)))
-        self.eval_fn = jax.jit(jax.vmap(self._member_eval, in_axes=(0, 0, None)))
+        self.epoch_shared_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, None, None, 0, None, None)))
+        self.epoch_own_fn = jax.jit(jax.vmap(self._member_epoch_ordered, in_axes=(0, 0, 0, None, 0, None, None)))
         self.compiled: dict[tuple, Any] = {}
 
     def _loss(self, tv: list, ntv: list, knobs: Any, users: Any, items: Any, ratings: Any, weights: Any) -> tuple:
@@ -254,11 +257,30 @@ class _Program:
         steps = max(1, -(-n // batch))
         perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
         idx = jnp.concatenate([perm, jnp.full(steps * batch - n, n, perm.dtype)]).reshape(steps, batch)
-        return self._member_epoch_ordered(state, knobs, idx, active, data)
+        return self._member_train(state, knobs, idx, active, data)
 
-    def _member_epoch_ordered(self, state: tuple, knobs: Any, idx: Any, active: Any, data: tuple) -> tuple:
+    def _member_epoch_ordered(self, state: tuple, knobs: Any, idx: Any, train: Any, active: Any, data: tuple,
+                              chunks: tuple) -> tuple:
+        """One member's epoch over the batches `idx` when `train` (else its state as given), then the
+        evaluation sums of the resulting weights over the padded `chunks` (see `_member_eval`).
+
+        One program trains and evaluates: a new shape compiles once, and the test split is scored with the
+        best weights by the same program with `train` false."""
+        import jax
+        import jax.numpy as jnp
+
+        state, stats = jax.lax.cond(train, lambda s: self._member_train(s, knobs, idx, active, data),
+                                    lambda s: (s, jnp.zeros(3, jnp.float32)), state)
+
+        def chunk_sums(total: Any, chunk: tuple) -> tuple:
+            return total + self._member_eval(state[0], state[1], chunk), None
+
+        sums, _ = jax.lax.scan(chunk_sums, jnp.zeros(3, jnp.float32), chunks)
+        return state, stats, sums
+
+    def _member_train(self, state: tuple, knobs: Any, idx: Any, active: Any, data: tuple) -> tuple:
         """One member's epoch: a scan over the batches of row indices `idx` (steps, batch), padded with index n
-        (weight 0); no update when not active."""
+        (weight 0); no update when not active. Returns the state and the epoch's mean loss, mse, mae."""
         import jax
         import jax.numpy as jnp
 
@@ -324,23 +346,10 @@ class _Program:
         if shapes in self.compiled:
             return self.compiled[shapes], 0.0
         start = time.perf_counter()
-        fn = {"epoch": self.epoch_fn, "eval": self.eval_fn, "epoch_shared": self.epoch_shared_fn,
-              "epoch_own": self.epoch_own_fn}[kind]
+        fn = {"epoch": self.epoch_fn, "epoch_shared": self.epoch_shared_fn, "epoch_own": self.epoch_own_fn}[kind]
         with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
             self.compiled[shapes] = fn.lower(*args).compile()  # XLA flags: training/backend.py
         return self.compiled[shapes], time.perf_counter() - start
-
-    def evaluate(self, params: tuple, part: Any) -> tuple[np.ndarray, float]:
-        """(N, 3) sums per member over `part` / its size: mse, clipped mse, clipped mae; and compile seconds."""
-        chunks = _eval_chunks(part)
-        first = tuple(c[0] for c in chunks)
-        fn, compile_s = self.compile("eval", *params, first)
-        total = None
-        for k in range(chunks[0].shape[0]):
-            out = fn(*params, tuple(c[k] for c in chunks))
-            total = out if total is None else total + out
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(total, np.float64) / len(part), compile_s
 
 
 FLAT_MAX = 1 << 17  # variables up to this size share one optimizer update (see _FlatLayout)
@@ -514,16 +523,15 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     program = program_for(members[0].model, schedule)
     state, knobs = program.initial_state(members)
     n = len(members)
-    keys = jnp.stack([jax.random.PRNGKey(int(m.seed)) for m in members])
     data = _on_device(train)
+    count = max(_chunk_count(valid), _chunk_count(test), 1)
+    valid_chunks = _eval_chunks(valid, count)
     active = np.ones(n, bool)
     seeds = [int(m.seed) for m in members]
-    if HOST_SHUFFLE:
-        order0 = jnp.asarray(_orders(seeds, 0, len(train), schedule.batch_size))
-        kind = "epoch_shared" if order0.ndim == 2 else "epoch_own"
-        epoch_fn, compile_s = program.compile(kind, state, knobs, order0, jnp.asarray(active), data)
-    else:
-        epoch_fn, compile_s = program.compile("epoch", state, knobs, keys, jnp.int32(0), jnp.asarray(active), data)
+    order0 = jnp.asarray(_orders(seeds, 0, len(train), schedule.batch_size))
+    kind = "epoch_shared" if order0.ndim == 2 else "epoch_own"
+    training, scoring = np.asarray(True), np.asarray(False)  # arrays: one compiled program serves both
+    epoch_fn, compile_s = program.compile(kind, state, knobs, order0, training, jnp.asarray(active), data, valid_chunks)
     lists = [keras.callbacks.CallbackList(m.callbacks, model=m.model, epochs=schedule.epochs, verbose=0)
              for m in members]
     stoppers = [_Stopper(schedule.patience, schedule.mode) for _ in members]
@@ -538,13 +546,9 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
             break
         for k in np.flatnonzero(active):
             lists[k].on_epoch_begin(epoch)
-        if HOST_SHUFFLE:
-            order = order0 if epoch == 0 else jnp.asarray(_orders(seeds, epoch, len(train), schedule.batch_size))
-            state, train_stats = epoch_fn(state, knobs, order, jnp.asarray(active), data)
-        else:
-            state, train_stats = epoch_fn(state, knobs, keys, jnp.int32(epoch), jnp.asarray(active), data)
-        val, c = program.evaluate(state[:2], valid)
-        compile_s += c
+        order = order0 if epoch == 0 else jnp.asarray(_orders(seeds, epoch, len(train), schedule.batch_size))
+        state, train_stats, val = epoch_fn(state, knobs, order, training, jnp.asarray(active), data, valid_chunks)
+        val = _means(val, len(valid))
         train_stats = np.asarray(train_stats, np.float64)
         improved = np.zeros(n, bool)
         for k in np.flatnonzero(active):
@@ -565,8 +569,12 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
             best = current if best is None or improved.all() else _select(improved, current, best)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    test_sums, c = program.evaluate(best, test) if len(test) else (np.full((n, 3), np.nan), 0.0)
-    compile_s += c
+    if len(test):  # the best weights through the same program, not training: their sums over the test split
+        _, _, sums = epoch_fn((*best, state[2]), knobs, order0, scoring, jnp.zeros(n, bool), data,
+                              _eval_chunks(test, count))
+        test_sums = _means(sums, len(test))
+    else:
+        test_sums = np.full((n, 3), np.nan)
     fits = []
     for k, m in enumerate(members):
         _assign(m.model, best, k)
@@ -576,6 +584,12 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
                    "test_rmse": float(math.sqrt(test_sums[k, 1])), "test_mae": float(test_sums[k, 2])}
         fits.append(MemberFit(history=history[k], best_epoch=be + 1, metrics=metrics))
     return fits, {"compile_s": compile_s, "fit_s": fit_s, "eval_s": time.perf_counter() - start}
+
+
+def _means(sums: Any, rows: int) -> np.ndarray:
+    """(N, 3) evaluation sums (mse, clipped mse, clipped mae) per member divided by the part's rows."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums, np.float64) / rows
 
 
 def _assign(model: Any, params: tuple, k: int) -> None:
