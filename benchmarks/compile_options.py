@@ -1,11 +1,11 @@
 """XLA flags for the JAX loop's programs on CPU: compile seconds against seconds per epoch; and the compile cache.
 
-On CPU a JAX trial of a new architecture shape spends most of its fixed cost compiling its epoch and
-evaluation programs, so a cheaper compile pays when epochs run no slower. For a few
+On CPU a JAX trial of a new architecture shape spends most of its fixed cost compiling its program
+(epoch and evaluation), so a cheaper compile pays when epochs run no slower. For a few
 shapes of the `mlp` space, this trains each shape once per variant, in one process per variant and round
 (XLA reads its flags when it starts; variants rotate across rounds; no persistent compile cache, so every
 trial compiles cold) and prints
-per variant: compile seconds (epoch + evaluation programs, tracing included), the median second-and-later
+per variant: compile seconds (tracing included), the median second-and-later
 epoch, and a trial's cost at `--epochs-per-trial` epochs (default 4.25: the default sweep's average with
 median pruning, peers.py). The loop's choice is `CPU_XLA_FLAGS` in recsearch/training/backend.py.
 With --cache: the persistent compile cache (train.compile_cache) instead: the same shapes trained by fresh

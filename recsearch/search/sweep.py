@@ -212,6 +212,7 @@ def top_failure(study: Any) -> tuple[str, int] | None:
 
 
 SWEEP_OVERRIDES = "sweep_overrides"
+POLL_S = 1.0  # how often the parent of worker processes refreshes the bar from the storage and status files
 
 
 def portable_overrides(overrides: list[str]) -> list[str]:
@@ -240,7 +241,7 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     try:
         while any(p.is_alive() for p in procs):
             progress.update()
-            time.sleep(1.0)
+            time.sleep(POLL_S)
     finally:
         for proc in procs:
             proc.join(timeout=60)

@@ -2,9 +2,10 @@
 
 A member is a built, compiled Keras (user, item) -> rating model with its own initial weights, learning
 rate, L2 factors, dropout rates and seed; one trial is one member, a packed group of trials is many.
-Members are vmapped inside a jitted epoch (a `lax.scan` over fixed-size batches built from Keras's
-`stateless_call` and the optimizer's `stateless_apply`), so one compilation serves every epoch, the
-evaluation, and every later trial of the same architecture shape (programs are cached by that shape).
+Members are vmapped inside one jitted program per architecture shape: an epoch (a `lax.scan` over
+fixed-size batches built from Keras's `stateless_call` and the optimizer's `stateless_apply`), then the
+evaluation of the resulting weights. One compilation serves every epoch with its validation, the test
+scoring of the best weights, and every later trial of the same shape (programs are cached by that shape).
 Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
 callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member
 stops updating while the rest go on. Afterwards each Keras model holds its best weights.
@@ -12,6 +13,8 @@ stops updating while the rest go on. Afterwards each Keras model holds its best 
 Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
 the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); our
 programs lower threefry unrolled and with both words of each hash used, which is most of dropout's cost.
+Compile time (most of a new shape's cost on CPU) is kept down by one program per shape (not an epoch
+program and an evaluation program) and by updating the small variables as one vector (`_FlatLayout`).
 """
 
 from __future__ import annotations
@@ -216,7 +219,7 @@ def _eval_chunks(part: Any, chunks: int) -> tuple:
 
 
 class _Program:
-    """The jitted, member-vmapped train epoch and evaluation of one architecture (traced from a template model)."""
+    """The jitted, member-vmapped train epoch + evaluation of one architecture (traced from a template model)."""
 
     def __init__(self, template: Any, schedule: Schedule):
         import jax

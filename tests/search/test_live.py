@@ -115,8 +115,11 @@ def test_one_worker_bar_shows_each_trials_epoch_and_metric_while_it_runs(tiny, m
 @pytest.mark.slow
 def test_workers_status_files_reach_the_bar(tiny, monkeypatch):
     """Two spawned workers write their running trials' statuses; the parent's bar shows them."""
+    from recsearch.search import sweep
     from recsearch.search.sweep import run_sweep
 
+    # a trial's epochs here last well under the parent's 1 s refresh (JAX), so it could miss them all
+    monkeypatch.setattr(sweep, "POLL_S", 0.05)
     shown = _record_bar(monkeypatch)
     report = run_sweep([*tiny, *SPACE, "data.synthetic.n_users=1000", "data.synthetic.n_items=400",
                         "data.synthetic.n_ratings=100000", "train.epochs=3", "search.n_trials=2",
