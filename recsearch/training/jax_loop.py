@@ -251,8 +251,8 @@ class _Program:
         return loss, (ntv, pred)
 
     def _member_epoch(self, state: tuple, knobs: Any, key: Any, epoch: Any, active: Any, data: tuple) -> tuple:
-        """One member's epoch with the shuffle drawn in the program (HOST_SHUFFLE off): the batches of a
-        permutation padded with index n, then `_member_epoch_ordered`."""
+        """One member's epoch with the shuffle drawn in the program (the earlier loop, kept as the baseline of
+        `benchmarks/epoch.py --loop`): the batches of a permutation padded with index n, then `_member_train`."""
         import jax
         import jax.numpy as jnp
 
@@ -368,7 +368,7 @@ class _FlatLayout:
     time generating kernels, so the many small variables (Dense kernels and biases) are concatenated and
     updated as one. Exact: the optimizers' updates are elementwise (no per-variable clipping or exclusion,
     checked here), so every element gets the same arithmetic. Large variables (embedding tables) stay
-    apart, since concatenating them would copy them every step.
+    apart, since concatenating them would copy them every step; so do any not in float32.
     """
 
     def __init__(self, variables: Sequence[Any], optimizer: Any):
@@ -380,12 +380,12 @@ class _FlatLayout:
                        and not optimizer.get_config().get("clipnorm")
                        and not getattr(optimizer, "_exclude_from_weight_decay", None)
                        and getattr(optimizer, "_exclude_from_weight_decay_pattern", None) is None)
-        small = [k for k, size in enumerate(sizes) if size <= FLAT_MAX] if elementwise else []
+        small = [k for k, (v, size) in enumerate(zip(variables, sizes))
+                 if size <= FLAT_MAX and str(v.dtype) == "float32"] if elementwise else []
         self.flat = small if len(small) > 1 else []
         self.alone = [k for k in range(len(sizes)) if k not in self.flat]
         self.shapes = [tuple(v.shape) for v in variables]
         self.sizes = sizes
-        self.dtype = variables[0].dtype if variables else "float32"
 
     def optimizer_variables(self, variables: Sequence[Any]) -> list:
         """The variables to build the optimizer on: the flat vector (when any), then the others."""
@@ -394,7 +394,7 @@ class _FlatLayout:
         if not self.flat:
             return list(variables)
         total = sum(self.sizes[k] for k in self.flat)
-        flat = keras.Variable(np.zeros(total, np.float32), dtype=self.dtype, trainable=True, name="flat")
+        flat = keras.Variable(np.zeros(total, np.float32), dtype="float32", trainable=True, name="flat")
         return [flat] + [variables[k] for k in self.alone]
 
     def join(self, values: Sequence[Any]) -> list:

@@ -332,6 +332,7 @@ def test_small_variables_updated_as_one_vector_train_the_same(tiny, monkeypatch,
     over = [*tiny, "model=mlp", "model.depth=2", "train.epochs=2", f"train.optimizer={optimizer}",
             "train.momentum=0.5"]
     data = prepare_for(compose_config(over))
+    jax_loop.clear_programs()  # the one program cached below is this test's
     joined = train(compose_config(over), data)
     assert len(next(iter(jax_loop._PROGRAMS.values())).layout.flat) > 1
     jax_loop.clear_programs()
