@@ -123,7 +123,7 @@ def main() -> None:
     for spec in args.variant:
         name, sep, flags = spec.partition("=")
         if not sep or not name.strip():
-            parser.error(f"--variant {spec!r}: give NAME=FLAGS, e.g. 'no unrolling=--xla_cpu_disable_loop_unrolling=true'")
+            parser.error(f"--variant {spec!r}: give NAME=FLAGS, e.g. 'vector width 128=--xla_cpu_prefer_vector_width=128'")
         VARIANTS[name.strip()] = flags.strip()
     unknown = [name for name in args.only if name not in VARIANTS]
     if unknown:
