@@ -70,8 +70,10 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
 
 # XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) compile our programs slower than the legacy ones: the
 # 20-trial sweep of benchmarks/bench_sweep.py (same trials, same RMSE; two runs each, alternating) spent
-# 1.64 s per trial compiling instead of 1.94 s, epochs alike. RECSEARCH_XLA_FLAGS replaces these flags
-# ("" for none). Only for the jaxlib versions measured: XLA stops at start-up on a flag it does not know.
+# 1.64 s per trial compiling instead of 1.94 s, epochs alike. Re-measured after one program per shape and
+# the flat optimizer update (jax_loop.py): even on that sweep (README "Performance notes"), so kept.
+# RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for the jaxlib versions measured: XLA stops
+# at start-up on a flag it does not know.
 CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
 
