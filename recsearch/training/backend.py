@@ -58,7 +58,10 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":
-        _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
+        own = "RECSEARCH_XLA_FLAGS" not in os.environ
+        added = _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
+        if own and added:  # remembered in the environment: worker processes inherit both
+            os.environ[OWN_XLA_FLAGS_ENV] = " ".join([os.environ.get(OWN_XLA_FLAGS_ENV, ""), *added]).strip()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         _pin_threads(backend, threads)
@@ -71,11 +74,21 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
 # XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) compile our programs slower than the legacy ones: the
 # 20-trial sweep of benchmarks/bench_sweep.py (same trials, same RMSE; two runs each, alternating) spent
 # 1.64 s per trial compiling instead of 1.94 s, epochs alike. Re-measured after one program per shape and
-# the flat optimizer update (jax_loop.py): even on that sweep (README "Performance notes"), so kept.
+# the flat optimizer update (jax_loop.py): even on that sweep (README "Performance notes"), so kept; but the
+# legacy emitters run large in-place optimizer updates as scalar loops, so the JAX loop compiles shapes
+# whose epochs that would slow by more than the faster compile saves with the default ones (see
+# `jax_loop.compiler_options`).
 # RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for the jaxlib versions measured: XLA stops
 # at start-up on a flag it does not know.
 CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
+OWN_XLA_FLAGS_ENV = "RECSEARCH_OWN_XLA_FLAGS"  # the flags of XLA_FLAGS that recsearch chose, not the user
+
+
+def legacy_emitters_chosen_here() -> bool:
+    """Whether XLA:CPU runs its legacy emitters because recsearch chose them (`CPU_XLA_FLAGS`), not the user
+    (XLA_FLAGS, RECSEARCH_XLA_FLAGS): only then may a program be compiled with the default ones instead."""
+    return CPU_XLA_FLAGS in os.environ.get(OWN_XLA_FLAGS_ENV, "").split()
 
 
 def _cpu_xla_flags() -> str:
@@ -90,12 +103,14 @@ def _cpu_xla_flags() -> str:
     return CPU_XLA_FLAGS if low <= release < high else ""
 
 
-def _add_xla_flags(flags: str) -> None:
-    """Append XLA flags (read when JAX starts its backend) unless XLA_FLAGS already sets them: the user's win."""
+def _add_xla_flags(flags: str) -> list[str]:
+    """Append XLA flags (read when JAX starts its backend) unless XLA_FLAGS already sets them: the user's win.
+    Returns the flags added."""
     current = os.environ.get("XLA_FLAGS", "")
     extra = [f for f in flags.split() if f.split("=")[0] not in current]
     if extra:
         os.environ["XLA_FLAGS"] = " ".join([current, *extra]).strip()
+    return extra
 
 
 def _leave_tensorflow_unloaded() -> None:

@@ -350,9 +350,41 @@ class _Program:
             return self.compiled[shapes], 0.0
         start = time.perf_counter()
         fn = {"epoch": self.epoch_fn, "epoch_shared": self.epoch_shared_fn, "epoch_own": self.epoch_own_fn}[kind]
+        members, rows = int(args[1].shape[0]), int(args[5][0].shape[0])  # knobs (members, k); data (users, ...)
+        options = compiler_options(self.model, self.optimizer, members, steps=-(-rows // self.schedule.batch_size))
         with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
-            self.compiled[shapes] = fn.lower(*args).compile()  # XLA flags: training/backend.py
+            self.compiled[shapes] = fn.lower(*args).compile(options)  # XLA flags: training/backend.py
         return self.compiled[shapes], time.perf_counter() - start
+
+
+# XLA:CPU's legacy emitters (recsearch's default, backend.CPU_XLA_FLAGS: faster compiles) run an in-place
+# update that reads the variable and takes a square root or divides as a scalar loop: about 1.6 ns per
+# element and step more than the default emitters here (Adam on `mf`'s 0.67 M embedding values: 0.147 s an
+# epoch against 0.061 s), which also compile about 0.06 s more per trainable variable. A shape whose loss
+# over a sweep trial's epochs (with pruning, about 5) exceeds that is compiled with the default emitters.
+LEGACY_UPDATE_S = 1.6e-9  # seconds per element and step
+FUSION_EMITTERS_COMPILE_S = 0.06  # seconds per trainable variable
+TRIAL_EPOCHS = 5
+SQRT_DIV_OPTIMIZERS = frozenset({"Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"})
+
+
+def compiler_options(model: Any, optimizer: Any, members: int, steps: int) -> dict[str, Any] | None:
+    """XLA options for compiling `model`'s program: the default fusion emitters where the legacy ones (chosen
+    by recsearch for the process, never over the user's flags) would cost more in epochs than they save in
+    compiling; None (the process's flags) otherwise. A function of the shape alone, so a trial, its packed
+    siblings and its reproduction compile alike."""
+    import jax
+
+    from recsearch.training.backend import legacy_emitters_chosen_here
+
+    if (not legacy_emitters_chosen_here() or jax.default_backend() != "cpu"
+            or type(optimizer).__name__ not in SQRT_DIV_OPTIMIZERS):
+        return None
+    variables = model.trainable_variables
+    elements = sum(int(np.prod(v.shape)) for v in variables)
+    epoch_loss = LEGACY_UPDATE_S * elements * members * steps
+    return ({"xla_cpu_use_fusion_emitters": True}
+            if epoch_loss * TRIAL_EPOCHS > FUSION_EMITTERS_COMPILE_S * len(variables) else None)
 
 
 FLAT_MAX = 1 << 17  # variables up to this size share one optimizer update (see _FlatLayout)

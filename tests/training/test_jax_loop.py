@@ -365,3 +365,54 @@ def test_flat_layout_joins_and_splits_only_what_it_may():
     excluded = keras.optimizers.AdamW()
     excluded.exclude_from_weight_decay(var_names=["bias"])
     assert _FlatLayout(variables, excluded).flat == []
+
+
+def test_fusion_emitters_only_where_the_legacy_ones_cost_more_than_they_save(monkeypatch):
+    """A shape gets XLA's default emitters when its large square-root/divide optimizer updates would cost a
+    sweep trial more under the legacy ones than their faster compile saves; never when the user chose
+    the emitters (recsearch did not set the flag), for optimizers without such updates, or off CPU."""
+    import jax
+
+    from recsearch.training import backend, jax_loop
+
+    def model(dim: int, optimizer: str = "adam") -> keras.Model:
+        user, item = keras.Input((), dtype="int32"), keras.Input((), dtype="int32")
+        users, items = keras.layers.Embedding(600, dim)(user), keras.layers.Embedding(9700, dim)(item)
+        out = keras.layers.Dense(1)(keras.layers.Concatenate()([users, items]))
+        built = keras.Model([user, item], out)
+        built.compile(optimizer=optimizer, loss="mse")
+        return built
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    monkeypatch.setenv(backend.OWN_XLA_FLAGS_ENV, backend.CPU_XLA_FLAGS)
+    big, small = model(64), model(8)
+    on = {"xla_cpu_use_fusion_emitters": True}
+    assert jax_loop.compiler_options(big, big.optimizer, members=1, steps=80) == on
+    assert jax_loop.compiler_options(small, small.optimizer, members=1, steps=80) is None
+    assert jax_loop.compiler_options(small, small.optimizer, members=16, steps=80) == on  # a pack: 16x the updates
+    sgd = model(64, "sgd")
+    assert jax_loop.compiler_options(sgd, sgd.optimizer, members=1, steps=80) is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert jax_loop.compiler_options(big, big.optimizer, members=1, steps=80) is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV)  # the user's XLA_FLAGS or RECSEARCH_XLA_FLAGS chose them
+    assert not backend.legacy_emitters_chosen_here()
+    assert jax_loop.compiler_options(big, big.optimizer, members=1, steps=80) is None
+
+
+@needs_jax
+def test_either_emitters_train_the_same(tiny, monkeypatch):
+    """The program compiled with XLA's default emitters trains to the metrics of the legacy ones (float noise)."""
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    over = [*tiny[:6], "model=mf", "model.embedding_dim=16"]
+    data = prepare_for(compose_config(over))
+    results = []
+    for options in (None, {"xla_cpu_use_fusion_emitters": True}):
+        jax_loop.clear_programs()
+        monkeypatch.setattr(jax_loop, "compiler_options", lambda *args, options=options, **kw: options)
+        results.append(train(compose_config(over), data).metrics)
+    jax_loop.clear_programs()
+    for name, value in results[0].items():
+        assert value == pytest.approx(results[1][name], rel=1e-5, abs=1e-9), name

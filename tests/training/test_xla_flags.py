@@ -25,3 +25,14 @@ def test_the_users_xla_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XLA_FLAGS")
     backend._add_xla_flags("")
     assert "XLA_FLAGS" not in os.environ
+
+
+def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only flags recsearch added count as its choice (a worker inherits XLA_FLAGS and the record alike)."""
+    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV, raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == [backend.CPU_XLA_FLAGS]
+    assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == []  # already there: the worker's case
+    assert not backend.legacy_emitters_chosen_here()
+    monkeypatch.setenv(backend.OWN_XLA_FLAGS_ENV, backend.CPU_XLA_FLAGS)
+    assert backend.legacy_emitters_chosen_here()
