@@ -371,8 +371,8 @@ SQRT_DIV_OPTIMIZERS = frozenset({"Adam", "AdamW", "RMSprop", "Adagrad", "Adadelt
 def compiler_options(model: Any, optimizer: Any, members: int, steps: int) -> dict[str, Any] | None:
     """XLA options for compiling `model`'s program: the default fusion emitters where the legacy ones (chosen
     by recsearch for the process, never over the user's flags) would cost more in epochs than they save in
-    compiling; None (the process's flags) otherwise. A function of the shape alone, so a trial, its packed
-    siblings and its reproduction compile alike."""
+    compiling; None (the process's flags) otherwise. It depends on the shape, the pack size and the training
+    rows only, so a trial and its reproduction compile alike."""
     import jax
 
     from recsearch.training.backend import legacy_emitters_chosen_here
