@@ -1,10 +1,11 @@
-"""The issue's sweep: a TPE study of `mlp` with median pruning on ml-latest-small; prints wall time and RMSE.
+"""The issue's sweep: a TPE study of `mlp` (or `--model`) with median pruning on ml-latest-small; prints wall
+time and RMSE.
 
 Full: 20 trials (target on 2 cores: under 10 minutes, best validation RMSE <= 0.87).
 Quick: 6 trials, about a minute or two. Also prints the per-trial cost outside `fit`, averaged over the
 sweep's trials, from the `timing` each trial records (config, build, JAX compilation, evaluation, bookkeeping) and the gap
 between one trial's end and the next one's start in a worker (tell, model saving, session clearing, sampling).
-Usage: python benchmarks/bench_sweep.py [--quick] [--workers N] [--backend tensorflow|jax]
+Usage: python benchmarks/bench_sweep.py [--quick] [--workers N] [--backend tensorflow|jax] [--model NAME]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--model", default="mlp", help="model family swept, with its default search space (default mlp)")
     parser.add_argument("--backend", choices=["tensorflow", "jax"], default=None,
                         help="train.backend for the sweep (default: recsearch's default)")
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
@@ -36,7 +38,7 @@ def main() -> None:
     from recsearch.search.sweep import run_sweep
 
     print(f"machine: {machine()}")
-    overrides = ["model=mlp", f"search.n_trials={n_trials}", "search.sampler=tpe", "search.pruner=median",
+    overrides = [f"model={args.model}", f"search.n_trials={n_trials}", "search.sampler=tpe", "search.pruner=median",
                  f"search.n_workers={args.workers}", "search.seed=0", f"search.study_name=bench-{time.time_ns()}",
                  "train.compile_cache=false"]  # cold, as a first sweep (compile_options.py --cache measures reuse)
     if args.backend:
