@@ -58,10 +58,7 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":
-        own = "RECSEARCH_XLA_FLAGS" not in os.environ
-        added = _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
-        if own and added:  # remembered in the environment: worker processes inherit both
-            os.environ[OWN_XLA_FLAGS_ENV] = " ".join([os.environ.get(OWN_XLA_FLAGS_ENV, ""), *added]).strip()
+        _apply_xla_flags()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         _pin_threads(backend, threads)
@@ -101,6 +98,15 @@ def _cpu_xla_flags() -> str:
         return ""
     low, high = CPU_XLA_FLAGS_JAXLIB
     return CPU_XLA_FLAGS if low <= release < high else ""
+
+
+def _apply_xla_flags() -> None:
+    """RECSEARCH_XLA_FLAGS, else recsearch's own CPU flags, into XLA_FLAGS (never over the user's). The flags
+    recsearch chose itself are recorded in OWN_XLA_FLAGS_ENV, which worker processes inherit with XLA_FLAGS."""
+    own = "RECSEARCH_XLA_FLAGS" not in os.environ
+    added = _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
+    if own and added:
+        os.environ[OWN_XLA_FLAGS_ENV] = " ".join([os.environ.get(OWN_XLA_FLAGS_ENV, ""), *added]).strip()
 
 
 def _add_xla_flags(flags: str) -> list[str]:
