@@ -36,3 +36,25 @@ def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(monkeypat
     assert not backend.legacy_emitters_chosen_here()
     monkeypatch.setenv(backend.OWN_XLA_FLAGS_ENV, backend.CPU_XLA_FLAGS)
     assert backend.legacy_emitters_chosen_here()
+
+
+def test_a_worker_inherits_recsearchs_choice_and_the_users_flags_are_never_recorded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup_backend's flag step in a parent, then in a worker that inherits its environment; then with the
+    user's XLA_FLAGS or RECSEARCH_XLA_FLAGS choosing the emitters, which recsearch must not count as its own."""
+    monkeypatch.setattr(backend, "_cpu_xla_flags", lambda: backend.CPU_XLA_FLAGS)
+    monkeypatch.delenv("RECSEARCH_XLA_FLAGS", raising=False)
+    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV, raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    backend._apply_xla_flags()  # the parent
+    assert backend.CPU_XLA_FLAGS in os.environ["XLA_FLAGS"] and backend.legacy_emitters_chosen_here()
+    backend._apply_xla_flags()  # a worker: XLA_FLAGS and the record inherited, nothing added
+    assert backend.legacy_emitters_chosen_here()
+    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV)
+    monkeypatch.setenv("XLA_FLAGS", backend.CPU_XLA_FLAGS)  # the user's own
+    backend._apply_xla_flags()
+    assert not backend.legacy_emitters_chosen_here()
+    monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setenv("RECSEARCH_XLA_FLAGS", backend.CPU_XLA_FLAGS)
+    backend._apply_xla_flags()
+    assert os.environ["XLA_FLAGS"] == backend.CPU_XLA_FLAGS and not backend.legacy_emitters_chosen_here()
