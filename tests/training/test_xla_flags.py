@@ -27,9 +27,18 @@ def test_the_users_xla_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "XLA_FLAGS" not in os.environ
 
 
-def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def flag_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The flag variables unset, and restored afterwards even when the code under test writes them itself."""
+    for name in ("XLA_FLAGS", "RECSEARCH_XLA_FLAGS", backend.OWN_XLA_FLAGS_ENV):
+        monkeypatch.setenv(name, "")  # records the session's value (or its absence) for restoring
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(flag_env: pytest.MonkeyPatch) -> None:
     """Only flags recsearch added count as its choice (a worker inherits XLA_FLAGS and the record alike)."""
-    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV, raising=False)
+    monkeypatch = flag_env
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == [backend.CPU_XLA_FLAGS]
     assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == []  # already there: the worker's case
@@ -39,13 +48,11 @@ def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(monkeypat
 
 
 def test_a_worker_inherits_recsearchs_choice_and_the_users_flags_are_never_recorded(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        flag_env: pytest.MonkeyPatch) -> None:
     """setup_backend's flag step in a parent, then in a worker that inherits its environment; then with the
     user's XLA_FLAGS or RECSEARCH_XLA_FLAGS choosing the emitters, which recsearch must not count as its own."""
+    monkeypatch = flag_env
     monkeypatch.setattr(backend, "_cpu_xla_flags", lambda: backend.CPU_XLA_FLAGS)
-    monkeypatch.delenv("RECSEARCH_XLA_FLAGS", raising=False)
-    monkeypatch.delenv(backend.OWN_XLA_FLAGS_ENV, raising=False)
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
     backend._apply_xla_flags()  # the parent
     assert backend.CPU_XLA_FLAGS in os.environ["XLA_FLAGS"] and backend.legacy_emitters_chosen_here()
     backend._apply_xla_flags()  # a worker: XLA_FLAGS and the record inherited, nothing added
