@@ -8,11 +8,14 @@ trial compiles cold) and prints
 per variant: compile seconds (tracing included), the median second-and-later
 epoch, and a trial's cost at `--epochs-per-trial` epochs (default 4.25: the default sweep's average with
 median pruning, peers.py). The loop's choice is `CPU_XLA_FLAGS` in recsearch/training/backend.py.
+With --task ranking: Keras `fit`'s programs instead (ranking trains through `fit`, not the loop): a few ranking
+models (leave-one-out, sampled negatives), compared by a whole trial's wall time (fit and ranking evaluation;
+the first epoch holds the compile), XLA's defaults against the legacy emitters.
 With --cache: the persistent compile cache (train.compile_cache) instead: the same shapes trained by fresh
 processes one after the other sharing an empty cache folder, compile seconds of the first (cold) and of
 the later ones (what a resumed sweep, a second worker, `reproduce` or `export-best` pays for a shape seen
 before).
-Usage: python benchmarks/compile_options.py [--quick] [--cache] [--variant 'NAME=FLAGS' ...] [--only NAME ...]
+Usage: python benchmarks/compile_options.py [--quick] [--cache] [--task rating|ranking] [--variant 'NAME=FLAGS' ...] [--only NAME ...]
                                            [--data-dir DIR]
 """
 
@@ -30,11 +33,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, median  # noqa: E402
 
 SHAPES = [
-    ["model.depth=3"],
-    ["model.depth=2", "model.width=64", "model.embedding_dim=16"],
-    ["model.depth=4", "model.width=256", "model.width_schedule=constant", "model.activation=tanh"],
-    ["model.depth=1", "model.embedding_dim=64", "model.activation=gelu", "train.optimizer=rmsprop"],
+    ["model=mlp", "model.depth=3"],
+    ["model=mlp", "model.depth=2", "model.width=64", "model.embedding_dim=16"],
+    ["model=mlp", "model.depth=4", "model.width=256", "model.width_schedule=constant", "model.activation=tanh"],
+    ["model=mlp", "model.depth=1", "model.embedding_dim=64", "model.activation=gelu", "train.optimizer=rmsprop"],
 ]
+RANKING = ["task=ranking", "split=leave_one_out"]
+RANKING_SHAPES = [["model=mlp", *RANKING], ["model=gmf", *RANKING], ["model=neumf", *RANKING],
+                  ["model=mlp", *RANKING, "model.depth=2", "model.width=64", "model.embedding_dim=16"]]
 VARIANTS = {  # name -> XLA_FLAGS of the variant's processes (flags read when XLA starts, so one process each)
     "XLA defaults": "",
     "no fusion emitters": "--xla_cpu_use_fusion_emitters=false",
@@ -64,12 +70,14 @@ if len(sys.argv) > 3:  # --cache: this process compiles through the persistent c
     enable_compile_cache(Path(sys.argv[3]))
 out = {"versions": backend_versions(), "runs": []}
 for s, shape in enumerate(shapes):
-    cfg = compose_config(["model=mlp", f"train.epochs={epochs}", f"train.patience={epochs}", *shape])
+    cfg = compose_config([*shape, f"train.epochs={epochs}", f"train.patience={epochs}"])
     data = prepare_for(cfg)
     timer = Timer()
+    start = time.perf_counter()
     result = train(cfg, data, callbacks=[timer])
     out["runs"].append({"shape": s, "compile": result.timings["compile_s"], "epochs": timer.times[1:],
-                        "valid_rmse": result.metrics["valid_rmse"]})
+                        "first": timer.times[0], "total": time.perf_counter() - start,
+                        "valid": result.metrics[f"valid_{cfg.task.metric}"]})
 print(json.dumps(out))
 """
 
@@ -105,8 +113,39 @@ def cache_rounds(shapes: list, epochs: int, processes: int) -> None:
         compile_s = median([r["compile"] for r in child["runs"]])
         cold = compile_s if cold is None else cold
         name = "1 (cold)" if k == 0 else f"{k + 1} (warm)"
-        rmses = " ".join(f"{r['valid_rmse']:.4f}" for r in child["runs"])
+        rmses = " ".join(f"{r['valid']:.4f}" for r in child["runs"])
         print(f"{name:<14} {compile_s:15.3f} {cold / compile_s:7.1f}x  {rmses}")
+
+
+def rotated_runs(shapes: list, epochs: int, rounds: int, variants: list[str]) -> tuple[dict[str, list], dict]:
+    """Each variant's runs over `rounds` rounds of one process per variant, the order rotating each round; and
+    the last child (for its versions)."""
+    runs_of: dict[str, list] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name in variants[r % len(variants):] + variants[:r % len(variants)]:
+            child = run_child(shapes, epochs, flags=VARIANTS[name])
+            runs_of[name] += child["runs"]
+    return runs_of, child
+
+
+def ranking_rounds(shapes: list, *, rounds: int, epochs: int, variants: list[str]) -> None:
+    """Whole ranking trials (Keras fit + ranking evaluation) per variant, one process per variant and round."""
+    runs_of, child = rotated_runs(shapes, epochs, rounds, variants)
+    header(child, f"ml-latest-small, ranking (leave-one-out), {len(shapes)} shapes, {epochs} epochs each, one process "
+                  f"per variant and round, {rounds} round(s) alternating; medians over rounds")
+    print(f"{'variant':<20} {'epoch 1 s':>9} {'s/epoch':>8} {'trial s':>8} {'vs first':>8}  trial s per shape; "
+          f"valid NDCG@10 per shape")
+    base = None
+    for name in variants:
+        runs = runs_of[name]
+        per_shape = [median([r["total"] for r in runs if r["shape"] == k]) for k in range(len(shapes))]
+        trial = sum(per_shape) / len(per_shape)
+        base = trial if base is None else base
+        values = " ".join(f"{median([r['valid'] for r in runs if r['shape'] == k]):.4f}" for k in range(len(shapes)))
+        print(f"{name:<20} {median([r['first'] for r in runs]):9.3f} {median([e for r in runs for e in r['epochs']]):8.3f} "
+              f"{trial:8.3f} {base / trial:7.2f}x  {' '.join(f'{t:.2f}' for t in per_shape)}; {values}")
+    print("\ntrial s: the mean over shapes of each shape's median wall time for train() (epochs and evaluation); "
+          "shapes: " + "; ".join(f"{k + 1}: {' '.join(shape)}" for k, shape in enumerate(shapes)))
 
 
 def main() -> None:
@@ -115,6 +154,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("RECSEARCH_DATA_DIR", "../shared/datasets"))
     parser.add_argument("--epochs-per-trial", type=float, default=4.25)
     parser.add_argument("--cache", action="store_true", help="cold vs warm persistent compile cache instead")
+    parser.add_argument("--task", choices=["rating", "ranking"], default="rating",
+                        help="ranking: Keras fit's programs (whole trials), XLA defaults against the legacy emitters")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="one more variant: its name and the XLA_FLAGS of its processes (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
@@ -134,14 +175,14 @@ def main() -> None:
         VARIANTS.update(chosen)
     os.environ["RECSEARCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
     shapes, rounds, epochs = (SHAPES[:2], 1, 3) if args.quick else (SHAPES, 3, 5)
+    if args.task == "ranking":
+        ranking_rounds(RANKING_SHAPES[:2] if args.quick else RANKING_SHAPES, rounds=1 if args.quick else 2,
+                       epochs=4, variants=args.only or ["XLA defaults", "no fusion emitters"])
+        return
     if args.cache:
         cache_rounds(shapes, epochs, 2 if args.quick else 3)
         return
-    names, runs_of = list(VARIANTS), {name: [] for name in VARIANTS}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            child = run_child(shapes, epochs, flags=VARIANTS[name])
-            runs_of[name] += child["runs"]
+    runs_of, child = rotated_runs(shapes, epochs, rounds, list(VARIANTS))
     header(child, f"ml-latest-small, {len(shapes)} mlp shapes, {epochs} epochs, one process per variant and "
                   f"round, {rounds} round(s) alternating; medians over shapes and rounds")
     base = None

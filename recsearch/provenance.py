@@ -26,6 +26,7 @@ def environment_info() -> dict[str, object]:
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "keras_backend": os.environ.get("KERAS_BACKEND", "not set"),  # set by setup_backend before any training
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),  # JAX: other flags compile other kernels (other last bits)
         "gpu": _gpu_name(),
         "git_commit": git_commit(),
         "packages": {name: _version(name) for name in _PACKAGES if _version(name)},

@@ -115,10 +115,10 @@ def environment_drift(recorded: dict[str, Any], current: dict[str, Any], data_ch
     if not env and not recorded.get("data_checksum"):
         return ["no provenance recorded: cannot check versions, backend or data"]
     out = []
-    keys = ["python", "keras_backend", "backend", "keras", str(current.get("backend")), "cpu", "gpu"]
+    keys = ["python", "keras_backend", "backend", "keras", str(current.get("backend")), "xla_flags", "cpu", "gpu"]
     for key in dict.fromkeys(keys):
         if key in env and env.get(key) != current.get(key):
-            out.append(f"{key}: recorded {env.get(key)}, now {current.get(key)}")
+            out.append(f"{key}: recorded {env.get(key) or '(none)'}, now {current.get(key) or '(none)'}")
     rec_pkgs, now_pkgs = env.get("packages") or {}, current.get("packages") or {}
     for name in sorted(set(rec_pkgs) | set(now_pkgs)):
         if rec_pkgs.get(name) != now_pkgs.get(name):

@@ -38,10 +38,9 @@ def packable(cfg: Any) -> bool:
     """Whether trials of this config can be packed: JAX backend, rating task, a pair-trained model."""
     import keras
 
-    from recsearch.models.registry import model_spec
+    from recsearch.training.backend import trains_in_jax_loop
 
-    return (keras.backend.backend() == "jax" and cfg.task.name == "rating"
-            and model_spec(cfg.model.name).trainer == "pairs")
+    return keras.backend.backend() == "jax" and trains_in_jax_loop(cfg)
 
 
 def run_pack_round(study: Any, ctx: Any, folder: Path, cfg: Any, *, pack_size: int) -> int:

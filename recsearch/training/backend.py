@@ -35,7 +35,7 @@ def setup_for(cfg: Any, *, threads: int | None = None) -> str:
     Returns the backend. Every entry point that trains or loads models calls this before importing Keras.
     """
     backend = resolve_backend(cfg)
-    setup_backend(backend, threads=threads)
+    setup_backend(backend, threads=threads, legacy_emitters=trains_in_jax_loop(cfg))
     if backend == "jax" and bool(getattr(cfg.train, "compile_cache", False)):
         from recsearch.data.paths import resolve_compile_cache_dir
         from recsearch.training.compile_cache import enable_compile_cache
@@ -44,8 +44,19 @@ def setup_for(cfg: Any, *, threads: int | None = None) -> str:
     return backend
 
 
-def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) -> None:
-    """Select the Keras backend and, optionally, cap the framework's CPU threads."""
+def trains_in_jax_loop(cfg: Any) -> bool:
+    """Whether the config trains in recsearch's own JAX loop (`jax_loop`: rating on (user, item) pairs) on JAX,
+    rather than through Keras `fit` (ranking, models trained on item rows)."""
+    from recsearch.models.registry import model_spec
+
+    return cfg.task.name == "rating" and model_spec(cfg.model.name).trainer == "pairs"
+
+
+def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, legacy_emitters: bool = True) -> None:
+    """Select the Keras backend and, optionally, cap the framework's CPU threads.
+
+    `legacy_emitters`: on JAX, whether XLA:CPU may compile with its legacy fusion emitters (`CPU_XLA_FLAGS`);
+    only processes whose programs `jax_loop` compiles gain from them (see `CPU_XLA_FLAGS`)."""
     if backend not in BACKENDS:
         from recsearch.errors import ConfigError
 
@@ -58,7 +69,7 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":
-        _apply_xla_flags()
+        _apply_xla_flags(legacy_emitters)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         _pin_threads(backend, threads)
@@ -74,7 +85,10 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None) ->
 # the flat optimizer update (jax_loop.py): even on that sweep (README "Performance notes"), so kept; but the
 # legacy emitters run large in-place optimizer updates as scalar loops, so the JAX loop compiles shapes
 # whose epochs that would slow by more than the faster compile saves with the default ones (see
-# `jax_loop.compiler_options`).
+# `jax_loop.compiler_options`). Processes that train through Keras `fit` instead (ranking, item-row models)
+# keep XLA's defaults (`trains_in_jax_loop`): their programs cannot take per-shape options, and their long
+# epochs (every positive with its sampled negatives) pay for the slower compile (`benchmarks/compile_options.py
+# --task ranking`: a 4-epoch ranking trial 1.16x faster over mlp, gmf, neumf and a small mlp, same NDCG).
 # RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for the jaxlib versions measured: XLA stops
 # at start-up on a flag it does not know.
 CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
@@ -100,11 +114,12 @@ def _cpu_xla_flags() -> str:
     return CPU_XLA_FLAGS if low <= release < high else ""
 
 
-def _apply_xla_flags() -> None:
-    """RECSEARCH_XLA_FLAGS, else recsearch's own CPU flags, into XLA_FLAGS (never over the user's). The flags
-    recsearch chose itself are recorded in OWN_XLA_FLAGS_ENV, which worker processes inherit with XLA_FLAGS."""
+def _apply_xla_flags(legacy_emitters: bool = True) -> None:
+    """RECSEARCH_XLA_FLAGS, else recsearch's own CPU flags (with `legacy_emitters`), into XLA_FLAGS (never over
+    the user's). The flags recsearch chose itself are recorded in OWN_XLA_FLAGS_ENV, which worker processes
+    inherit with XLA_FLAGS."""
     own = "RECSEARCH_XLA_FLAGS" not in os.environ
-    added = _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags()))
+    added = _add_xla_flags(os.environ.get("RECSEARCH_XLA_FLAGS", _cpu_xla_flags() if legacy_emitters else ""))
     if own and added:
         os.environ[OWN_XLA_FLAGS_ENV] = " ".join([os.environ.get(OWN_XLA_FLAGS_ENV, ""), *added]).strip()
 

@@ -83,9 +83,13 @@ def test_environment_drift_lists_what_changed() -> None:
                 "data_checksum": "d1", "split_key": "s"}
     same = {**recorded["environment"], "packages": {"optuna": "5.0.0"}}
     assert environment_drift(recorded, same, "d1") == []
-    now = {**same, "backend": "jax", "keras_backend": "jax", "jax": "0.4", "packages": {"optuna": "4.0.0"}}
+    now = {**same, "backend": "jax", "keras_backend": "jax", "jax": "0.4", "packages": {"optuna": "4.0.0"},
+           "xla_flags": "--xla_cpu_use_fusion_emitters=false"}
     notes = environment_drift(recorded, now, "d2")
     assert "backend: recorded tensorflow, now jax" in notes
+    assert not any(n.startswith("xla_flags") for n in notes)  # not recorded (older runs): nothing to compare
+    recorded["environment"]["xla_flags"] = ""
+    assert "xla_flags: recorded (none), now --xla_cpu_use_fusion_emitters=false" in environment_drift(recorded, now, "d2")
     assert "optuna: recorded 5.0.0, now 4.0.0" in notes
     assert any(n.startswith("data checksum: recorded d1") for n in notes)
     assert environment_drift({}, same, "d1") == ["no provenance recorded: cannot check versions, backend or data"]

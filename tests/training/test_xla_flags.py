@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +69,42 @@ def test_a_worker_inherits_recsearchs_choice_and_the_users_flags_are_never_recor
     monkeypatch.setenv("RECSEARCH_XLA_FLAGS", backend.CPU_XLA_FLAGS)
     backend._apply_xla_flags()
     assert os.environ["XLA_FLAGS"] == backend.CPU_XLA_FLAGS and not backend.legacy_emitters_chosen_here()
+
+
+def test_keras_fit_processes_keep_xlas_default_emitters(flag_env: pytest.MonkeyPatch) -> None:
+    """Ranking and item-row models train through Keras `fit`, whose long epochs pay for the default emitters."""
+    flag_env.setattr(backend, "_cpu_xla_flags", lambda: backend.CPU_XLA_FLAGS)
+    backend._apply_xla_flags(legacy_emitters=False)
+    assert "XLA_FLAGS" not in os.environ and not backend.legacy_emitters_chosen_here()
+    flag_env.setenv("RECSEARCH_XLA_FLAGS", backend.CPU_XLA_FLAGS)  # the user's choice holds for them too
+    backend._apply_xla_flags(legacy_emitters=False)
+    assert os.environ["XLA_FLAGS"] == backend.CPU_XLA_FLAGS
+
+
+@pytest.mark.parametrize(("overrides", "own_loop"), [
+    (["model=mlp"], True), (["model=mf"], True), (["model=mlp", "task=ranking"], False), (["model=autorec"], False),
+])
+def test_which_configs_train_in_the_jax_loop(overrides: list[str], own_loop: bool) -> None:
+    from recsearch.config import compose_config
+
+    assert backend.trains_in_jax_loop(compose_config(overrides)) is own_loop
+
+
+@pytest.mark.slow
+def test_a_ranking_run_records_xlas_default_emitters_and_a_rating_run_the_legacy_ones(
+        tiny: list[str], isolated_paths: Path) -> None:
+    """As a user runs it (`recsearch train` from another folder, no flags set): the flags each process compiled
+    with are in the run's provenance."""
+    if not backend._cpu_xla_flags():
+        pytest.skip("this jaxlib compiles with XLA's defaults in every process")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XLA_FLAGS", "RECSEARCH_XLA_FLAGS", backend.OWN_XLA_FLAGS_ENV, "KERAS_BACKEND")}
+    for name, overrides, legacy in (("rating", [], True),
+                                    ("ranking", ["task=ranking", "split=leave_one_out", "task.num_candidates=20"], False)):
+        results = isolated_paths / name
+        done = subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny, *overrides,
+                               "train.backend=jax", "train.epochs=1"], env={**env, "RECSEARCH_RESULTS_DIR": str(results)},
+                              cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        [metrics] = results.glob("*/runs/*/metrics.json")
+        assert (backend.CPU_XLA_FLAGS in json.loads(metrics.read_text())["environment"]["xla_flags"]) is legacy, name
