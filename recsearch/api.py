@@ -224,6 +224,24 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
     return write_report(made, Path(output) if output else default)
 
 
+def load_model(path: str | Path) -> Any:
+    """A trained Keras model, in any process: a `.keras` file (a run's `model.keras`, a study's
+    `models/trial_<N>.keras`), or a run or study folder (its model; a study's best trial, retrained when it
+    was not kept). recsearch's custom layers are registered first, which plain `keras.saving.load_model` lacks.
+
+    Example: `model = recsearch.load_model("results/default/mlp-rating/models/trial_4.keras")`.
+    """
+    from recsearch.errors import RecsearchError
+    from recsearch.recommend.recommender import load_keras_file, load_model_for
+
+    path = Path(path)
+    if path.is_dir():
+        return load_model_for(path).model
+    if not path.is_file():
+        raise RecsearchError(f"{path}: no such model file or folder")
+    return load_keras_file(path)
+
+
 def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating", "ranking"), description: str = "",
                    search_space: Mapping[str, Any] | None = None) -> Callable[[Callable], Callable]:
     """Decorator: register a model builder `builder(model_cfg, data) -> keras.Model` under `name`.

@@ -32,23 +32,33 @@ def load_model_for(folder: Path, *, data: PreparedData | None = None) -> LoadedM
     best trial is retrained from best.yaml (with `data` when given).
     """
     from recsearch.config import load_config_file
-    from recsearch.training.backend import setup_for
 
     folder = Path(folder)
     if (folder / "config.yaml").is_file():
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
         cfg = load_config_file(folder / "config.yaml")
-        setup_for(cfg)
+        _setup_to_load(cfg)
         return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
     cfg = load_config_file(folder / "best.yaml")
-    setup_for(cfg)
+    _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
     if kept.is_file():
         return LoadedModel(_load_keras(kept), cfg, str(kept))
     return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} (no {kept.name} kept)")
+
+
+def _setup_to_load(cfg: Any) -> None:
+    """The config's backend for a process that has not imported Keras yet; else the loaded one (a `.keras` file
+    loads on any backend, and Keras cannot switch)."""
+    import sys
+
+    from recsearch.training.backend import setup_for
+
+    if "keras" not in sys.modules:
+        setup_for(cfg)
 
 
 def best_trial_number(folder: Path) -> int:
@@ -162,6 +172,19 @@ def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: 
         ranks = [int((to_pool > sims[j]).sum()) + 1 for j in order]
         out[int(idx)] = past.iloc[order].assign(similarity=sims[order], rank=ranks).reset_index(drop=True)
     return out
+
+
+def load_keras_file(path: Path) -> Any:
+    """A saved `.keras` model, loadable in any process: recsearch's layers and metrics registered first; without
+    compiling (for predicting). In a process where Keras is not imported yet, it starts on recsearch's default
+    backend (JAX; a `.keras` file loads on any backend)."""
+    import sys
+
+    if "keras" not in sys.modules:
+        from recsearch.training.backend import setup_backend
+
+        setup_backend("jax")
+    return _load_keras(Path(path))
 
 
 def _load_keras(path: Path) -> Any:

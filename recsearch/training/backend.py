@@ -19,11 +19,15 @@ def resolve_backend(cfg: Any) -> str:
 
     `auto`: JAX, whose compiled loop (rating on pairs) and XLA-compiled `fit` (ranking) ran a default `mlp`
     sweep 1.3x faster than TensorFlow; TensorFlow for models trained on item rows (AutoRec), 2.6x slower on
-    JAX (README, "Default backend").
+    JAX (README, "Default backend"). In a process that imported Keras already (a notebook, a script that
+    builds its own layers), the backend Keras runs on.
     """
     backend = str(cfg.train.backend)
     if backend != "auto":
         return backend
+    loaded = _loaded_keras_backend()
+    if loaded is not None:  # Keras picks its backend once per process: a session that imported it keeps it
+        return loaded
     from recsearch.models.registry import model_spec
 
     return "tensorflow" if model_spec(cfg.model.name).trainer == "item_rows" else "jax"
@@ -44,6 +48,15 @@ def setup_for(cfg: Any, *, threads: int | None = None) -> str:
     return backend
 
 
+def _loaded_keras_backend() -> str | None:
+    """The backend of the Keras this process imported already, else None (Keras not imported yet)."""
+    if "keras" not in sys.modules:
+        return None
+    import keras
+
+    return keras.backend.backend()
+
+
 def trains_in_jax_loop(cfg: Any) -> bool:
     """Whether the config trains in recsearch's own JAX loop (`jax_loop`: rating on (user, item) pairs) on JAX,
     rather than through Keras `fit` (ranking, models trained on item rows)."""
@@ -61,11 +74,13 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
         from recsearch.errors import ConfigError
 
         raise ConfigError(f"config key 'train.backend': {backend!r} is not one of {', '.join(BACKENDS)}")
-    if "keras" in sys.modules:
-        import keras
+    loaded = _loaded_keras_backend()
+    if loaded is not None and loaded != backend:
+        from recsearch.errors import ConfigError
 
-        if keras.backend.backend() != backend:
-            raise RuntimeError(f"Keras was already imported with backend {keras.backend.backend()!r}, not {backend!r}")
+        raise ConfigError(f"train.backend={backend} but this process imported Keras with backend {loaded!r} "
+                          f"already: set KERAS_BACKEND={backend} before the first `import keras` (e.g. "
+                          f"`KERAS_BACKEND={backend} python ...`), or leave train.backend=auto to use {loaded}")
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":

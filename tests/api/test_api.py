@@ -95,3 +95,36 @@ def test_register_model_refuses_a_builtin_name() -> None:
 
     with pytest.raises(ConfigError, match="built-in"):
         recsearch.register_model("mf", schema=MfConfig)(lambda cfg, data: None)
+
+
+@pytest.mark.slow
+def test_load_model_in_a_fresh_process_predicts_what_the_trained_model_did(tiny: list[str],
+                                                                         isolated_paths: Path) -> None:
+    """A saved mf (custom layers) loads with recsearch.load_model from its file or its run folder, in a new
+    interpreter that never imported recsearch's models, without KERAS_BACKEND set; a bad path is one clear error."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    record = recsearch.train([*tiny[:4], "model=mf", "model.embedding_dim=8", "train.epochs=1"])
+    batch = {"user": np.arange(5, dtype="int32"), "item": np.arange(5, dtype="int32")}
+    expected = np.asarray(record.model.predict_on_batch(batch)).ravel()
+    code = ("import sys, numpy as np, recsearch, recsearch.errors\n"
+            "batch = {'user': np.arange(5, dtype='int32'), 'item': np.arange(5, dtype='int32')}\n"
+            "for target in sys.argv[1:3]:\n"
+            "    print(*np.asarray(recsearch.load_model(target).predict_on_batch(batch)).ravel())\n"
+            "try:\n"
+            "    recsearch.load_model(sys.argv[3])\n"
+            "except recsearch.errors.RecsearchError as exc:\n"
+            "    print('error:', exc)\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code, str(record.run_dir / "model.keras"), str(record.run_dir),
+                           str(isolated_paths / "nothing.keras")], env=env, cwd=isolated_paths.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    for line in lines[:2]:
+        np.testing.assert_allclose([float(v) for v in line.split()], expected, rtol=1e-5)
+    assert lines[2] == f"error: {isolated_paths / 'nothing.keras'}: no such model file or folder"

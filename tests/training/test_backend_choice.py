@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from recsearch.config import compose_config
+from recsearch.errors import ConfigError
+from recsearch.training import backend
 from recsearch.training.backend import resolve_backend
 
 
@@ -18,9 +20,37 @@ from recsearch.training.backend import resolve_backend
     (["model=mlp"], "jax"), (["model=mf", "task=ranking"], "jax"), (["model=autorec"], "tensorflow"),
     (["model=autorec", "train.backend=jax"], "jax"), (["model=mlp", "train.backend=tensorflow"], "tensorflow"),
 ])
-def test_auto_resolves_by_model_and_an_explicit_choice_wins(overrides: list[str], expected: str) -> None:
+def test_auto_resolves_by_model_and_an_explicit_choice_wins(overrides: list[str], expected: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend, "_loaded_keras_backend", lambda: None)  # a fresh process: Keras not imported
     cfg = compose_config(["train.backend=auto", *overrides])
     assert resolve_backend(cfg) == expected
+
+
+def test_auto_keeps_the_backend_of_a_keras_imported_already() -> None:
+    """A notebook that imported Keras first trains on its backend; an explicit other one is one clear error."""
+    import keras
+
+    loaded = keras.backend.backend()
+    for model in ("mlp", "autorec"):
+        assert resolve_backend(compose_config(["train.backend=auto", f"model={model}"])) == loaded
+    other = "jax" if loaded == "tensorflow" else "tensorflow"
+    with pytest.raises(ConfigError, match=f"KERAS_BACKEND={other} before the first `import keras`"):
+        backend.setup_backend(other)
+
+
+@pytest.mark.slow
+def test_the_readme_order_import_keras_then_train_works_without_keras_backend_set(
+        tiny: list[str], isolated_paths: Path) -> None:
+    """`import keras` first (Keras picks TensorFlow), then recsearch.train with the default backend: it trains."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    code = ("import keras, recsearch, sys\n"
+            f"run = recsearch.train({tiny!r}, save_model=False)\n"
+            "print(keras.backend.backend(), run.summary['environment']['backend'])\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=isolated_paths.parent, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["tensorflow", "tensorflow"]
 
 
 @pytest.mark.slow
