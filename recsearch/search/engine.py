@@ -33,7 +33,9 @@ def make_sampler(search_cfg: Any, space: SearchSpace, *, n_objectives: int = 1) 
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        from recsearch.search.grid import AskTellGridSampler
+
+        return AskTellGridSampler(space.grid(), seed=seed)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     raise ConfigError(f"config key 'search.sampler': {name!r} is not one of {', '.join(SAMPLERS)}")

@@ -178,7 +178,14 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
 
 
 def _ask_new(study: Any, trials: list, reseed: Callable[[int], Any] | None, space: Any) -> Any:
-    """Ask for a trial whose sampled configuration the study does not hold yet (under the budget lock)."""
+    """Ask for a trial whose sampled configuration the study does not hold yet (under the budget lock); None
+    when the study has tried every configuration of a finite space (says so on stderr)."""
+    if space is not None:
+        size = _exhausted_space_size(study, trials, space)
+        if size is not None:
+            print(f"recsearch: the study has tried all {size} configurations of its search space; no more trials "
+                  "(widen search_space to go on)", file=sys.stderr)
+            return None
     for attempt in range(MAX_REASKS + 1):
         if reseed is not None:
             study.sampler = reseed(len(trials) + attempt)
@@ -212,23 +219,49 @@ def _repeat_of(study: Any, trial: Any, space: Any) -> int | None:
     """The number of an earlier trial with exactly the parameters sampled for `trial`, else None.
 
     Enqueued configs and re-runs repeat on purpose and are not checked; nor is a discrete space whose
-    every configuration the study already tried (a repeat is then the only choice).
+    every configuration the study already tried (a repeat is then the only choice; a space without conditions
+    stops the sweep before that, see `_exhausted_space_size`).
     """
-    from optuna.trial import TrialState
-
     if {"retry_of", "enqueued"} & set(trial.user_attrs):
         return None
     try:
         params = space.sample(trial)
     except Exception:  # noqa: BLE001 - the trial itself reports a sampling error when it runs
         return None
-    seen = {}
-    for other in study.get_trials(deepcopy=False):
-        if other.number != trial.number and other.state != TrialState.WAITING and "repeat_of" not in other.user_attrs:
-            seen.setdefault(_key(other.params), other.number)
+    seen = _tried(study.get_trials(deepcopy=False), but=trial.number)
     if len(seen) >= _space_size(space):
         return None
     return seen.get(_key(params))
+
+
+def _tried(trials: list, but: int | None = None) -> dict[tuple, int]:
+    """{configuration key: number of the first trial that tried it} over the study's trials (not waiting ones,
+    not rejected repeats, not trial `but`)."""
+    from optuna.trial import TrialState
+
+    seen: dict[tuple, int] = {}
+    for other in trials:
+        if other.number != but and other.state != TrialState.WAITING and "repeat_of" not in other.user_attrs:
+            seen.setdefault(_key(other.params), other.number)
+    return seen
+
+
+def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
+    """The size of the search space when the study has tried every configuration of it, else None.
+
+    A space whose parameters are all discrete and unconditional has a known size; a conditional or
+    continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
+    sampler knows its own grid."""
+    from recsearch.search.grid import AskTellGridSampler
+
+    if isinstance(study.sampler, AskTellGridSampler):
+        return len(study.sampler._all_grids) if study.sampler.is_exhausted(study) else None
+    if space.conditions:
+        return None
+    size = _space_size(space)
+    if size == float("inf") or len(_tried(trials)) < size:
+        return None
+    return int(size)
 
 
 def _key(params: dict[str, Any]) -> tuple:

@@ -73,14 +73,30 @@ def test_rerun_runs_only_what_is_missing(tiny: list[str]) -> None:
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(tiny: list[str]) -> None:
     report = run_sweep([*tiny, "search.sampler=random", "search.n_trials=3", "search.study_name=fail",
-                        *space("train.learning_rate: 'choice(0.01, 1e25)'"), "train.optimizer=sgd"], show_progress=False)
+                        *space("train.learning_rate: 'choice(0.01, 1e25)', model.width: 'choice(8, 16)'"),
+                        "train.optimizer=sgd"], show_progress=False)
     frame = pd.read_parquet(report.folder / "trials.parquet")
     repeats = frame["fail_reason"].fillna("").str.startswith("sampler repeated")  # re-asked, never trained
     failed = frame[(frame["state"] == "FAIL") & ~repeats]
-    assert len(failed) >= 1, frame[["state", "params_train.learning_rate"]]
+    assert len(failed) == 2, frame[["state", "params_train.learning_rate"]]
     assert all("diverged" in r or "not finite" in r for r in failed["fail_reason"])
     assert (failed["params_train.learning_rate"] == 1e25).all()
-    assert (frame["state"] == "COMPLETE").sum() == 3  # failures do not count against the budget
+    # failures do not count against the budget of 3: all 4 configurations ran, then the space was used up
+    assert (frame["state"] == "COMPLETE").sum() == 2 and len(frame[~repeats]) == 4
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "grid"])
+def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampler: str,
+                                                          capfd: pytest.CaptureFixture) -> None:
+    """Two configurations and a budget of four: both trained once, then a one-line stop; a resume trains none."""
+    args = [*tiny, *space("model.width: 'choice(8, 16)'"), f"search.sampler={sampler}", "train.epochs=1",
+            f"search.study_name=used-up-{sampler}"]
+    for budget in (4, 6):
+        report = run_sweep([*args, f"search.n_trials={budget}"], show_progress=False)
+        frame = pd.read_parquet(report.folder / "trials.parquet")
+        trained = frame[~frame["fail_reason"].fillna("").str.startswith("sampler repeated")]
+        assert sorted(trained["params_model.width"]) == [8, 16] and (trained["state"] == "COMPLETE").all(), frame
+        assert "the study has tried all 2 configurations of its search space" in capfd.readouterr().err
 
 
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
