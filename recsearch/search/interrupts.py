@@ -3,7 +3,8 @@
 A SIGINT that lands while TensorFlow is inside a Python callback can surface as, e.g., `SystemError:
 Objects/listobject.c:338: bad argument to internal function` (seen in CI); without this, that trial failed
 with that error and the sweep went on instead of stopping. The handler remembers the signal, so the worker
-treats any error raised after it as the interruption it is.
+treats any error raised after it as the interruption it is. SIGTERM (`kill`, `timeout`, a batch scheduler's
+stop) is handled the same way, so it too keeps finished trials and writes the tables.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import threading
 from typing import Any, Iterator
 
-INTERRUPTED = "interrupted (Ctrl-C); the same command resumes the sweep"  # the fail_reason of such trials
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); the same command resumes the sweep"  # the fail_reason of such trials
 
 _seen = False
 
@@ -26,19 +27,20 @@ def _remember_sigint(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def ctrl_c_remembered() -> Iterator[None]:
-    """Inside, SIGINT is remembered before it raises; only where Python's default handler is in place
-    (main thread, Ctrl-C not ignored or handled by the caller)."""
+    """Inside, SIGINT and SIGTERM are remembered and raise KeyboardInterrupt; only where Python's default
+    handling is in place (main thread, the signal not ignored or handled by the caller)."""
     global _seen
     _seen = False
-    install = (threading.current_thread() is threading.main_thread()
-               and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-    if install:
-        signal.signal(signal.SIGINT, _remember_sigint)
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    installed = [signum for signum, default in defaults.items()
+                 if threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is default]
+    for signum in installed:
+        signal.signal(signum, _remember_sigint)
     try:
         yield
     finally:
-        if install:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in installed:
+            signal.signal(signum, defaults[signum])
 
 
 def interrupted() -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from recsearch.errors import ConfigError, RecsearchError
+from recsearch.search import interrupts
 from recsearch.search.worker import WorkerSpec, run_worker, worker_process
 
 
@@ -98,7 +99,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                              timeout=float(cfg.search.timeout) if cfg.search.timeout else None)
     interrupted, tables_error = False, None
     try:
-        with progress:
+        with progress, interrupts.ctrl_c_remembered():
             _run_workers(spec, cfg, progress)
     except KeyboardInterrupt:
         interrupted = True
@@ -213,6 +214,7 @@ def top_failure(study: Any) -> tuple[str, int] | None:
 
 SWEEP_OVERRIDES = "sweep_overrides"
 POLL_S = 1.0  # how often the parent of worker processes refreshes the bar from the storage and status files
+WORKER_GRACE_S = 2.0  # after an interrupt, how long workers get to stop on their own before they are signalled
 
 
 def portable_overrides(overrides: list[str]) -> list[str]:
@@ -242,6 +244,9 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
         while any(p.is_alive() for p in procs):
             progress.update()
             time.sleep(POLL_S)
+    except KeyboardInterrupt:  # Ctrl-C reaches the workers too; a signal to this process alone is passed on
+        _interrupt_workers(procs)
+        raise
     finally:
         for proc in procs:
             proc.join(timeout=60)
@@ -256,6 +261,19 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     if bad:
         raise RecsearchError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above "
                              "(finished trials are kept: the same command resumes)")
+
+
+def _interrupt_workers(procs: list, grace_s: float = WORKER_GRACE_S) -> None:
+    """SIGINT to the workers still running `grace_s` after this process was interrupted: each then fails its
+    running trial as interrupted and exits, as on Ctrl-C in the terminal (which signals them all at once)."""
+    import signal
+
+    deadline = time.time() + grace_s
+    while any(p.is_alive() for p in procs) and time.time() < deadline:
+        time.sleep(0.1)
+    for proc in procs:
+        if proc.is_alive() and proc.pid is not None:
+            os.kill(proc.pid, signal.SIGINT)
 
 
 def _fingerprint(cfg: Any, data: Any, n_obj: int) -> dict[str, Any]:

@@ -32,8 +32,9 @@ def _study(results: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, timeout: float = 240) -> None:
-    """Wait until `complete` trials finished and another one is running."""
+def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, timeout: float = 240,
+              running: int = 1) -> None:
+    """Wait until `complete` trials finished and `running` others are running."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -42,8 +43,8 @@ def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, t
         except (KeyError, FileNotFoundError, ValueError):
             trials = []
         states = [t.state.name for t in trials]
-        running = [t for t in trials if t.state.name == "RUNNING"]
-        if states.count("COMPLETE") >= complete and len(running) == 1 and len(running[0].params) == 3:
+        now = [t for t in trials if t.state.name == "RUNNING"]
+        if states.count("COMPLETE") >= complete and len(now) == running and all(len(t.params) == 3 for t in now):
             return
         time.sleep(0.3)
     raise AssertionError("sweep did not reach the expected state in time")
@@ -75,24 +76,35 @@ def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_pat
     assert sorted(frame["number"]) == list(range(len(trials)))
 
 
-def test_ctrl_c_stops_cleanly_and_resumes(tiny: list[str], isolated_paths: Path) -> None:
-    cmd = _command(tiny, "sigint", 4)
+@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_paths: Path, sig: int,
+                                                     workers: int) -> None:
+    """The signal goes to the sweep process alone (as `kill` or a scheduler sends it; with workers, they are
+    told in turn): finished trials kept, running ones failed as interrupted, tables written, exit 130; the
+    same command then finishes the budget without re-running a finished configuration."""
+    name = f"{signal.Signals(sig).name.lower()}-{workers}"
+    cmd = [*_command(tiny, name, 4), f"search.n_workers={workers}"]
     # A shell's background job inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
     # give the sweep the disposition an interactive terminal gives it.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _wait_for(isolated_paths, "sigint", proc, complete=1)
-    proc.send_signal(signal.SIGINT)
+    _wait_for(isolated_paths, name, proc, complete=1, running=workers)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "resume" in out
-    trials = _study(isolated_paths, "sigint").trials
+    trials = _study(isolated_paths, name).trials
     interrupted = [t for t in trials if t.state.name == "FAIL"]
-    assert len(interrupted) == 1 and "interrupted" in interrupted[0].user_attrs["fail_reason"]
-    assert (isolated_paths / "default" / "sigint" / "trials.parquet").is_file()
+    assert len(interrupted) == workers and all("interrupted" in t.user_attrs["fail_reason"] for t in interrupted)
+    assert "RUNNING" not in [t.state.name for t in trials]
+    finished = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
+    assert (isolated_paths / "default" / name / "trials.parquet").is_file()
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    states = [t.state.name for t in _study(isolated_paths, "sigint").trials]
-    assert states.count("COMPLETE") == 4
+    after = _study(isolated_paths, name).trials
+    assert [t.state.name for t in after].count("COMPLETE") == 4
+    assert {t.number: t.params for t in after if t.number in finished} == finished  # nothing finished lost
+    reran = [t.params for t in after if t.number not in finished and t.state.name == "COMPLETE"]
+    assert not [p for p in reran if p in finished.values()]  # and none re-run
 
 
 def test_two_workers_share_the_budget(tiny: list[str], isolated_paths: Path) -> None:
