@@ -16,6 +16,27 @@ GROUPS = ("data", "split", "model", "train", "task")
 MAX_RANGE_VALUES = 100_000  # a range(...) with more values is refused: interval(...) is the expression for it
 
 
+def searched_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """{key: value} for the keys the overrides set to one value that the search space also searches: the
+    trials sample them (the value is only the base config's, and the first trial's with
+    `search.enqueue_defaults`), which `sweep_notices` says."""
+    from recsearch.config.compose import parse_overrides
+
+    searched = set((OmegaConf.select(cfg, "search_space.params", default=None) or {}).keys())
+    return {item.key_or_group: item.value() for item in parse_overrides(overrides)
+            if item.key_or_group in searched and not item.is_delete() and not item.is_sweep_override()}
+
+
+def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
+    """One line per searched key set on the command line: sampled anyway, and how to fix it instead."""
+    if bool(OmegaConf.select(cfg, "search.enqueue_defaults", default=False)):
+        return []  # there the values start the search (the first trial's)
+    fixed = {p.key for p in space.params if p.kind == "fixed"}
+    return [f"recsearch: {key}={value} is searched by search_space ({cfg.search_space.params[key]}): the trials "
+            f"sample it; to fix it instead, add 'search_space.params={{{key}: {value}}}'"
+            for key, value in searched_overrides(cfg, overrides).items() if key not in fixed]
+
+
 def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
     """Build a SearchSpace from `{params: {key: expr}, conditions: {key: {...}}}` checked against `base_cfg`."""
     space = OmegaConf.to_container(space_cfg, resolve=True) if isinstance(space_cfg, DictConfig) else dict(space_cfg or {})

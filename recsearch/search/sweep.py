@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,10 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                       deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
     progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress,
                              timeout=float(cfg.search.timeout) if cfg.search.timeout else None)
+    from recsearch.search.parse import sweep_notices
+
+    for line in sweep_notices(cfg, overrides, space):  # a searched key set on the command line is still sampled
+        print(line, file=sys.stderr)
     interrupted, tables_error = False, None
     try:
         with progress, interrupts.ctrl_c_remembered():
@@ -143,8 +148,6 @@ def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
 
 def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> SweepReport | None:
     """When the study already holds `search.n_trials` finished trials: say so in one line, return its report."""
-    import sys
-
     from recsearch.search.storage import RDB_PREFIXES, open_storage, redact
 
     if not url.startswith(RDB_PREFIXES) and not Path(url).is_file():

@@ -236,7 +236,7 @@ def test_sweep_with_no_finished_trial_exits_2_with_the_most_common_reason(tiny: 
 
     rc = main(["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.n_trials=2",
                "search.study_name=allfail", "train.optimizer=sgd",
-               *space("train.learning_rate: 'choice(1e25, 1e26)'")])
+               *space("train.learning_rate: 'interval(1e25, 1e26)'")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert re.match(r"recsearch: error: no trial of study 'allfail' finished \(1\d failed; 10 with: "
@@ -305,3 +305,20 @@ def test_missing_enqueue_file_is_refused_before_the_study_is_created(tiny: list[
     with pytest.raises(ConfigError, match="search.enqueue_file: /nonexistent/warm.yaml does not exist"):
         _sweep(tiny, "search.n_trials=1", "search.study_name=nofile", "search.enqueue_file=/nonexistent/warm.yaml")
     assert not (isolated_paths / "default" / "nofile").exists()
+
+
+def test_a_searched_key_set_on_the_command_line_is_sampled_and_says_how_to_fix_it(
+        tiny: list[str], capfd: pytest.CaptureFixture) -> None:
+    """`model.depth=2` on the command line while the space searches depth: one line per key says the trials
+    sample it and what fixes it; that fix holds depth at 2 in every trial, with no such line."""
+    quick = [*tiny, *SMALL_SPACE, "search.n_trials=3", "train.epochs=1", "search.sampler=random"]
+    run_sweep([*quick, "search.study_name=noticed", "model.depth=2"], show_progress=False)
+    err = capfd.readouterr().err
+    assert ("recsearch: model.depth=2 is searched by search_space (range(1, 3)): the trials sample it; to fix it "
+            "instead, add 'search_space.params={model.depth: 2}'") in err
+    report = run_sweep([*quick, "search.study_name=fixed", "model.depth=2", "search_space.params={model.depth: 2}"],
+                       show_progress=False)
+    assert "model.depth=2 is searched" not in capfd.readouterr().err
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert "params_model.depth" not in frame and frame["params_model.width"].notna().all()
+    assert {load_config_file(report.folder / "best.yaml").model.depth} == {2}
