@@ -75,6 +75,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     import optuna
 
     from recsearch.fileio import remove_stale_temp_files
+    from recsearch.search.parse import sweep_notices
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
 
@@ -98,8 +99,6 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                       deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
     progress = SweepProgress(study, int(cfg.search.n_trials), enabled=show_progress,
                              timeout=float(cfg.search.timeout) if cfg.search.timeout else None)
-    from recsearch.search.parse import sweep_notices
-
     for line in sweep_notices(cfg, overrides, space):  # a searched key set on the command line is still sampled
         print(line, file=sys.stderr)
     interrupted, tables_error = False, None

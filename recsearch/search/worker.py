@@ -252,8 +252,12 @@ def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
     A space whose parameters are all discrete and unconditional has a known size; a conditional or
     continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
     sampler knows its own grid."""
+    from optuna.trial import TrialState
+
     from recsearch.search.grid import AskTellGridSampler
 
+    if any(t.state == TrialState.WAITING for t in trials):  # an enqueued config runs whatever was tried
+        return None
     if isinstance(study.sampler, AskTellGridSampler):
         return len(study.sampler._all_grids) if study.sampler.is_exhausted(study) else None
     if space.conditions:
