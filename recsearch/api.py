@@ -184,6 +184,7 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
 
     from recsearch.errors import RecsearchError
     from recsearch.results.leaderboard import leaderboard as rank_studies
+    from recsearch.results.leaderboard import top_rows
     from recsearch.results.studies import baseline_files, load_many, read_baselines
 
     targets = [str(p) for p in paths] or [str(compose().paths.results_dir)]
@@ -194,7 +195,7 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
     base = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
     frame = rank_studies(records, base, metric=metric, per_trial=per_trial, filters=filters)
     if top:
-        frame = frame.groupby("metric", sort=False, dropna=False).head(top).reset_index(drop=True)
+        frame = top_rows(frame, top)
     return frame
 
 

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", help="validation metric to rank on, e.g. rmse, mae (rating) or ndcg@10, hr@10 "
                                          "(ranking) (default: each study's task metric; studies with different "
                                          "task metrics are ranked in separate groups)")
-    parser.add_argument("--top", type=int, metavar="N", help="show the N best rows (of each metric group)")
+    parser.add_argument("--top", type=int, metavar="N", help="show the N best rows (of each metric and dataset group)")
     parser.add_argument("--per-trial", action="store_true", help="one row per trial instead of per study")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="keep rows where a column or parameter equals VALUE (repeatable), e.g. variant=mlp")
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from recsearch.commands.common import console
     from recsearch.errors import RecsearchError
-    from recsearch.results.leaderboard import leaderboard, render
+    from recsearch.results.leaderboard import leaderboard, render, top_rows
     from recsearch.results.studies import baseline_files, load_many, read_baselines
 
     paths = args.paths or [default_results_dir()]
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         check_metric(args.metric, records, baselines)
     frame = leaderboard(records, baselines, metric=args.metric, per_trial=args.per_trial, filters=args.filter)
     if args.top:
-        frame = frame.groupby("metric", sort=False, dropna=False).head(args.top).reset_index(drop=True)
+        frame = top_rows(frame, args.top)
     out = console()
     if args.format == "table" and out.is_terminal:
         out.print(rich_table(frame, out.width))

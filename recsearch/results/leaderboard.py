@@ -1,4 +1,5 @@
-"""The leaderboard: one row per study (or per trial) plus baselines, ranked on a validation metric.
+"""The leaderboard: one row per study (or per trial) plus baselines, ranked on a validation metric, within
+each dataset and split (numbers on different data are not compared).
 
 Compute only: `leaderboard(...)` returns a DataFrame; `render(frame, fmt)` turns it into text.
 Selection uses validation only; the test metric is that of the selected trial, never used to choose.
@@ -16,13 +17,13 @@ from recsearch.errors import RecsearchError
 from recsearch.results.studies import StudyRecord
 
 FORMATS = ("table", "markdown", "csv", "html", "json")
-STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metric", "valid", "test", "trial",
-                 "complete", "pruned", "failed", "wall_s", "n_params", "params"]
-TRIAL_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "metric", "valid", "test", "trial",
-                 "state", "epochs_run", "duration_s", "n_params", "params"]
+STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "data", "metric", "valid", "test",
+                 "trial", "complete", "pruned", "failed", "wall_s", "n_params", "params"]
+TRIAL_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "data", "metric", "valid", "test",
+                 "trial", "state", "epochs_run", "duration_s", "n_params", "params"]
 _MINIMIZED = {"rmse", "mae"}
 # Filter keys that are properties of a study (not of a trial): applied to the records before the metric is chosen.
-RECORD_KEYS = ("experiment", "study", "variant", "task")
+RECORD_KEYS = ("experiment", "study", "variant", "task", "data")
 _INT_COLUMNS = ("trial", "complete", "pruned", "failed", "n_params", "epochs_run")
 
 
@@ -30,9 +31,11 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
                 per_trial: bool = False, filters: Iterable[str] = ()) -> pd.DataFrame:
     """Rank the studies (or every trial) and baselines on validation `metric`.
 
-    Filters on study keys (experiment, study, variant, task) drop studies before the metric is chosen; every
-    `key=value` filter then drops rows before ranking. Without `metric`, each task metric of the remaining
+    Filters on study keys (experiment, study, variant, task, data) drop studies before the metric is chosen;
+    every `key=value` filter then drops rows before ranking. Without `metric`, each task metric of the remaining
     studies is its own group: rows are grouped by metric and ranked within their group (directions differ).
+    Within a metric, each dataset and split (`data`) is ranked on its own: its rows come together, numbered
+    from 1. Baselines take the data of the studies in their experiment folder.
     Example: `leaderboard(load_many(["results"]), metric="rmse", filters=["variant=mlp"])`.
     """
     filters = list(filters)
@@ -49,11 +52,11 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
             rows += (trial_rows(record, frame, m) if per_trial
                      else [study_row(record, frame, m, ascending=ascending)])
         if baselines is not None and len(baselines):
-            rows += baseline_rows(baselines, m, per_trial)
+            rows += baseline_rows(baselines, m, per_trial, data_of=experiment_data(records))
         frame = pd.DataFrame(rows, columns=columns)
         for col in set(_INT_COLUMNS) & set(columns):
             frame[col] = frame[col].astype("Int64")
-        frames.append(rank(apply_filters(frame, filters), ascending=ascending))
+        frames.append(rank_within_data(apply_filters(frame, filters), ascending=ascending))
     if len(frames) == 1:
         return frames[0]
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
@@ -127,17 +130,37 @@ def trial_rows(record: StudyRecord, frame: pd.DataFrame, metric: str) -> list[di
     return rows
 
 
-def baseline_rows(baselines: pd.DataFrame, metric: str, per_trial: bool) -> list[dict[str, Any]]:
-    """baselines.csv rows of `metric`, marked kind=baseline."""
+def baseline_rows(baselines: pd.DataFrame, metric: str, per_trial: bool, *,
+                  data_of: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """baselines.csv rows of `metric`, marked kind=baseline; `data_of` maps an experiment to its data."""
     rows = []
     for _, b in baselines[baselines["metric"].astype(str) == metric].iterrows():
         row = {"kind": "baseline", "experiment": b["experiment"], "study": "(baseline)", "variant": str(b["variant"]),
-               "task": str(b["task"]), "metric": metric, "valid": _num(b, "valid"), "test": _num(b, "test"),
-               "params": {}}
+               "task": str(b["task"]), "data": (data_of or {}).get(str(b["experiment"]), "?"), "metric": metric,
+               "valid": _num(b, "valid"), "test": _num(b, "test"), "params": {}}
         if per_trial:
             row["state"] = "BASELINE"
         rows.append(row)
     return rows
+
+
+def experiment_data(records: list[StudyRecord]) -> dict[str, str]:
+    """{experiment: data} for the experiments whose studies all ran on one dataset and split."""
+    seen: dict[str, set[str]] = {}
+    for record in records:
+        seen.setdefault(record.experiment, set()).add(record.data)
+    return {experiment: next(iter(data)) for experiment, data in seen.items() if len(data) == 1}
+
+
+def rank_within_data(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataFrame:
+    """`rank` within each dataset and split (`data`), groups in order of first appearance."""
+    parts = [rank(part, ascending=ascending) for _, part in frame.groupby("data", sort=False, dropna=False)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else rank(frame, ascending=ascending)
+
+
+def top_rows(frame: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The first `top` rows of each (metric, data) group of a ranked leaderboard."""
+    return frame.groupby(["metric", "data"], sort=False, dropna=False).head(top).reset_index(drop=True)
 
 
 def rank(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataFrame:
@@ -269,7 +292,7 @@ def trial_params(trial: pd.Series) -> dict[str, Any]:
 
 def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
     return {"experiment": record.experiment, "study": record.name, "variant": record.variant,
-            "task": record.task, "metric": metric}
+            "task": record.task, "data": record.data, "metric": metric}
 
 
 def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str | None:

@@ -42,6 +42,13 @@ class StudyRecord:
         return str(self.config.get("task", {}).get("name", "?"))
 
     @property
+    def data(self) -> str:
+        """The dataset and split the study ran on, e.g. `ml-latest-small/random` (`?` when not recorded):
+        results on different data are ranked apart."""
+        data, split = self.config.get("data", {}).get("name"), self.config.get("split", {}).get("method")
+        return f"{data}/{split}" if data and split else str(data or "?")
+
+    @property
     def metric(self) -> str:
         return str(self.config.get("task", {}).get("metric", "rmse"))
 

@@ -231,6 +231,23 @@ def test_explicit_metric_never_shows_another_metrics_value(mixed, capsys):
     assert [r["study"] for r in json.loads(out)][:2] == ["b-rating", "c-rating"]
 
 
+def test_studies_on_different_data_are_ranked_apart(tmp_path, capsys):
+    """A toy study on synthetic data does not outrank MovieLens studies: each dataset and split has its ranks."""
+    results = tmp_path / "results"
+    movielens = {**RATING, "data": {"name": "ml-latest-small"}, "split": {"method": "random"}}
+    fake_study(results, "ml-a", movielens, [0.86])
+    fake_study(results, "ml-b", movielens, [0.85])
+    fake_study(results, "toy", {**RATING, "data": {"name": "synthetic"}, "split": {"method": "random"}}, [0.72])
+    code, out, _ = cli(capsys, str(results), "--format", "json")
+    assert code == 0
+    assert [(r["study"], r["data"], r["rank"]) for r in json.loads(out)] == [
+        ("ml-b", "ml-latest-small/random", 1), ("ml-a", "ml-latest-small/random", 2), ("toy", "synthetic/random", 1)]
+    _, out, _ = cli(capsys, str(results), "--format", "json", "--top", "1")
+    assert [r["study"] for r in json.loads(out)] == ["ml-b", "toy"]
+    _, out, _ = cli(capsys, str(results), "--format", "json", "--filter", "data=synthetic/random")
+    assert [r["study"] for r in json.loads(out)] == ["toy"]
+
+
 def test_metric_direction_comes_from_the_chosen_metric():
     from recsearch.results.leaderboard import metric_ascending, selected_trial
 
@@ -336,7 +353,7 @@ def test_per_trial_fits_a_150_column_terminal(sweeps):
     lines = buf.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 150
     text = buf.getvalue()
-    assert "same in every row: kind trial, experiment default, variant mlp, task rating, metric rmse" in text
+    assert "same in every row: kind trial, experiment default, variant mlp, task rating, data synthetic/random, metric rmse" in text
     header = next(line for line in lines if " valid " in line)
     assert header.split()[:3] == ["rank", "study", "valid"] and "variant" not in header
     for _, row in board.iterrows():  # one line per trial starts with its rank, study and validation value

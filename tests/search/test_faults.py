@@ -95,7 +95,9 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_p
     assert "resume" in out
     trials = _study(isolated_paths, name).trials
     interrupted = [t for t in trials if t.state.name == "FAIL"]
-    assert len(interrupted) == workers and all("interrupted" in t.user_attrs["fail_reason"] for t in interrupted)
+    # one worker: the signal lands in its running trial; workers told in turn may be between two trials by then
+    assert len(interrupted) == 1 if workers == 1 else len(interrupted) <= workers
+    assert all("interrupted" in t.user_attrs["fail_reason"] for t in interrupted)
     assert "RUNNING" not in [t.state.name for t in trials]
     finished = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
     assert (isolated_paths / "default" / name / "trials.parquet").is_file()
