@@ -103,7 +103,7 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
 # `jax_loop.compiler_options`). Processes that train through Keras `fit` instead (ranking, item-row models)
 # keep XLA's defaults (`trains_in_jax_loop`): their programs cannot take per-shape options, and their long
 # epochs (every positive with its sampled negatives) pay for the slower compile (`benchmarks/compile_options.py
-# --task ranking`: a 4-epoch ranking trial 1.16x faster over mlp, gmf, neumf and a small mlp, same NDCG).
+# --task ranking`: a 4-epoch ranking trial 1.20x faster over mlp, gmf, neumf and a small mlp, same NDCG).
 # RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for the jaxlib versions measured: XLA stops
 # at start-up on a flag it does not know.
 CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
