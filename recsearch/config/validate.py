@@ -158,5 +158,7 @@ def _sweep_override_message(text: str, key: str, command: str, *, simple: bool) 
     expr = f"choice({expr})" if simple else expr
     where = ("a sweep searches only search_space.params" if command == "sweep"
              else f"`recsearch {command}` takes one value per key (e.g. {key}=VALUE)")
+    train_each = f"; or `recsearch train -m {text}` trains one run per value" if command == "train" else ""
     return (f"override {text!r} is a search expression, but {where}; to search {key}, run "
-            f"`recsearch sweep \"search_space.params={{{key}:'{expr}'}}\"` or edit conf/search_space/<model>.yaml")
+            f"`recsearch sweep \"++search_space.params={{{key}:'{expr}'}}\"` (++ adds the key or replaces its "
+            f"expression) or edit conf/search_space/<model>.yaml{train_each}")
