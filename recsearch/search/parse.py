@@ -44,7 +44,12 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
     if unknown:
         raise SearchSpaceError(f"search_space: unknown section(s) {sorted(unknown)}; expected params and conditions")
     raw_params = space.get("params") or {}
-    if not isinstance(raw_params, Mapping) or not raw_params:
+    if not raw_params:
+        raise SearchSpaceError("search_space.params: nothing to search; a model option has its search space in "
+                               "conf/search_space/<option>.yaml (named as conf/model/<option>.yaml): write one, "
+                               "borrow one (e.g. search_space=mlp), or give the parameters "
+                               "(\"++search_space.params={model.depth: 'range(1, 5)'}\")")
+    if not isinstance(raw_params, Mapping):
         raise SearchSpaceError("search_space.params: must map config keys to expressions, e.g. model.depth: range(1, 5)")
     params = {key: _parse_param(str(key), expr, base_cfg) for key, expr in raw_params.items()}
     conditions = {key: _parse_condition(str(key), spec, params) for key, spec in (space.get("conditions") or {}).items()}

@@ -118,3 +118,19 @@ def test_environment_folders_are_searched(tmp_path, monkeypatch) -> None:
 def test_a_comma_list_outside_multirun_says_how_to_run_it() -> None:
     with pytest.raises(ConfigError, match="recsearch train -m"):
         compose_config(["model=mlp,mf"])
+
+
+def test_sweeping_a_users_model_option_without_a_search_space_says_what_to_give(tmp_path, monkeypatch, capsys) -> None:
+    """`model=narrow_mlp` (the user's option) has no conf/search_space/narrow_mlp.yaml: one line naming it and
+    the ways out; borrowing the mlp space then composes."""
+    from recsearch.cli import main
+    from recsearch.search.parse import parse_space
+
+    _user_folder(tmp_path, monkeypatch)
+    assert main(["sweep", "model=narrow_mlp", "search.n_trials=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("recsearch: error: search_space.params: nothing to search; a model option has its "
+                          "search space in conf/search_space/<option>.yaml"), err
+    assert "search_space=mlp" in err and len(err.splitlines()) == 1
+    cfg = compose_config(["model=narrow_mlp", "search_space=mlp"])
+    assert "model.depth" in parse_space(cfg.search_space, cfg).keys()
