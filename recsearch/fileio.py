@@ -26,7 +26,31 @@ DEAD_WRITER_TMP_S = 60.0  # a temp file of a dead local writer is stale after th
 
 
 class WriteError(RecsearchError):
-    """A file or folder could not be written (disk full, read-only, permissions); the old file is kept."""
+    """A file or folder could not be written (disk full, read-only, permissions); the old file is kept.
+
+    `where` and `reason` (when known) let a command name its own way out (`elsewhere`)."""
+
+    def __init__(self, message: str, *, where: Path | str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.where, self.reason = where, reason
+
+    def elsewhere(self, option: str) -> "WriteError":
+        """The same failure, pointing at the command's `option` that writes to another place."""
+        if self.where is None:
+            return self
+        return WriteError(f"cannot write {self.where}: {self.reason}; write elsewhere with {option}, or make that "
+                          "folder writable", where=self.where, reason=self.reason)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create `folder` and write a probe file in it, or raise WriteError: checked before long work, so a
+    read-only or full destination fails at once instead of after the work."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".recsearch-write-check-"):
+            pass
+    except OSError as exc:
+        raise write_error(folder, exc) from None
 
 
 def write_error(path: Path | str, exc: OSError) -> WriteError:
@@ -39,7 +63,8 @@ def write_error(path: Path | str, exc: OSError) -> WriteError:
     else:
         hint = "check the folder"
     where = exc.filename if exc.filename and str(path) not in str(exc.filename) else path
-    return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again")
+    return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
+                      where=where, reason=str(exc.strerror or exc))
 
 
 def _temp_prefix(path: Path) -> str:

@@ -29,9 +29,13 @@ def run(args: argparse.Namespace) -> int:
 
     import recsearch
     from recsearch.commands.common import console
+    from recsearch.fileio import WriteError
     from recsearch.results.report import screenshot
 
-    path = recsearch.report(args.target, study=args.study, output=args.output)
+    try:
+        path = recsearch.report(args.target, study=args.study, output=args.output)
+    except WriteError as exc:
+        raise exc.elsewhere("--output PATH") from None
     out = console()
     out.print(f"report written to {path}")
     if args.screenshot:

@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console
     from recsearch.errors import ConfigError
+    from recsearch.fileio import WriteError, ensure_writable
     from recsearch.reproduce import reproduce, write_report
 
     if args.top < 1:
@@ -36,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 2:
         raise ConfigError(f"--seeds {args.seeds}: a confidence interval needs at least 2 seeds")
     candidates, folder, title = _candidates(args)
+    try:
+        ensure_writable(folder)  # before the re-runs: a read-only study folder fails now, not after training
+    except WriteError as exc:
+        raise exc.elsewhere("--out DIR") from None
     err = console(stderr=True)
     with _Progress(len(candidates) * args.seeds) as progress:
         report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance, refit=args.refit,

@@ -47,6 +47,42 @@ def test_read_only_results_folder(read_only_dir, capsys) -> None:
     assert code == 2 and f"{read_only_dir}/results" in line and "read-only" in line.lower() and "RECSEARCH_RESULTS_DIR" in line
 
 
+@pytest.fixture
+def study_turned_read_only(tmp_path: Path):
+    """A 1-trial study on a tmpfs that is then remounted read-only (where this machine allows mounting)."""
+    folder = tmp_path / "ro-study"
+    folder.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        assert main(["sweep", "--no-progress", *TINY, "search.n_trials=1", "search.study_name=s",
+                     f"paths.results_dir={folder}"]) == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield folder / "default" / "s"
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_report_and_reproduce_of_a_read_only_study_name_their_own_way_out(study_turned_read_only, capsys,
+                                                                            tmp_path: Path) -> None:
+    """Each says to write elsewhere with its own option (not paths.results_dir, which they do not read);
+    reproduce says so before re-running anything; with that option both work."""
+    study = str(study_turned_read_only)
+    capsys.readouterr()
+    assert main(["report", study]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "read-only" in line.lower() and "--output PATH" in line and "results_dir" not in line
+    assert main(["reproduce", study, "--seeds", "2"]) == 2
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "read-only" in line.lower() and "--out DIR" in line and "results_dir" not in line
+    assert "valid" not in captured.out  # nothing was re-run
+    assert main(["report", study, "--output", str(tmp_path / "r.html")]) == 0 and (tmp_path / "r.html").is_file()
+
+
 def test_read_only_cache_folder(read_only_dir, capsys) -> None:
     code = main(["train", *TINY, f"paths.cache_dir={read_only_dir}/cache"])
     line = _one_error_line(capsys.readouterr().err)
