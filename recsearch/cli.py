@@ -8,6 +8,7 @@ from typing import Callable
 
 from recsearch.errors import RecsearchError, describe_os_error, os_error_in
 
+
 def _groups_epilog() -> str:
     from recsearch.config import group_options
 
@@ -39,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         module = command_module(name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=fmt,
-                           epilog=_groups_epilog())
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=fmt)
         module.add_arguments(p)
+        if any(action.dest == "overrides" for action in p._actions):  # only commands that take overrides
+            p.epilog = _groups_epilog()
     return parser
 
 

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     frame = leaderboard(records, baselines, metric=args.metric, per_trial=args.per_trial, filters=args.filter)
     if args.top:
         frame = top_rows(frame, args.top)
+    if frame.empty and args.format in ("table", "markdown", "html"):
+        print(f"recsearch: no row matches {' and '.join(args.filter) or 'these studies'}", file=sys.stderr)
+        return 0
     out = console()
     if args.format == "table" and out.is_terminal:
         out.print(rich_table(frame, out.width))

@@ -36,6 +36,15 @@ def test_command_help_explains_overrides(capsys) -> None:
     assert "Hydra overrides" in out and "model" in out
 
 
+@pytest.mark.parametrize(("command", "takes_overrides"), [("sweep", True), ("config", True), ("leaderboard", False),
+                                                         ("recommend", False), ("reproduce", False)])
+def test_only_commands_that_take_overrides_list_the_config_groups(capsys, command: str,
+                                                                  takes_overrides: bool) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert ("config groups (choose with GROUP=OPTION)" in capsys.readouterr().out) is takes_overrides
+
+
 def test_config_show_prints_resolved_yaml(capsys) -> None:
     code, out, _ = _run(["config", "show", "model.depth=2", "train.epochs=3"], capsys)
     assert code == 0 and "depth: 2" in out and "epochs: 3" in out and "${" not in out

@@ -248,6 +248,13 @@ def test_studies_on_different_data_are_ranked_apart(tmp_path, capsys):
     assert [r["study"] for r in json.loads(out)] == ["toy"]
 
 
+def test_a_filter_matching_nothing_says_so_in_one_line(mixed, capsys):
+    code, out, err = cli(capsys, str(mixed), "--filter", "task=ranking", "--filter", "variant=mlp")
+    assert code == 0 and out == "" and err.strip() == "recsearch: no row matches task=ranking and variant=mlp"
+    code, out, _ = cli(capsys, str(mixed), "--filter", "variant=mlp", "--format", "json")
+    assert code == 0 and json.loads(out) == []  # machine formats stay parseable
+
+
 def test_metric_direction_comes_from_the_chosen_metric():
     from recsearch.results.leaderboard import metric_ascending, selected_trial
 
