@@ -15,7 +15,8 @@ With --cache: the persistent compile cache (train.compile_cache) instead: the sa
 processes one after the other sharing an empty cache folder, compile seconds of the first (cold) and of
 the later ones (what a resumed sweep, a second worker, `reproduce` or `export-best` pays for a shape seen
 before).
-Usage: python benchmarks/compile_options.py [--quick] [--cache] [--task rating|ranking] [--variant 'NAME=FLAGS' ...] [--only NAME ...]
+Usage: python benchmarks/compile_options.py [--quick] [--cache] [--task rating|ranking]
+                                           [--variant 'NAME=FLAGS' ...] [--only NAME ...]
                                            [--data-dir DIR]
 """
 
@@ -142,8 +143,9 @@ def ranking_rounds(shapes: list, *, rounds: int, epochs: int, variants: list[str
         trial = sum(per_shape) / len(per_shape)
         base = trial if base is None else base
         values = " ".join(f"{median([r['valid'] for r in runs if r['shape'] == k]):.4f}" for k in range(len(shapes)))
-        print(f"{name:<20} {median([r['first'] for r in runs]):9.3f} {median([e for r in runs for e in r['epochs']]):8.3f} "
-              f"{trial:8.3f} {base / trial:7.2f}x  {' '.join(f'{t:.2f}' for t in per_shape)}; {values}")
+        first, per_epoch = median([r["first"] for r in runs]), median([e for r in runs for e in r["epochs"]])
+        print(f"{name:<20} {first:9.3f} {per_epoch:8.3f} {trial:8.3f} {base / trial:7.2f}x  "
+              f"{' '.join(f'{t:.2f}' for t in per_shape)}; {values}")
     print("\ntrial s: the mean over shapes of each shape's median wall time for train() (epochs and evaluation); "
           "shapes: " + "; ".join(f"{k + 1}: {' '.join(shape)}" for k, shape in enumerate(shapes)))
 

@@ -185,7 +185,8 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
         else:
             raise RecsearchError(f"--filter {item!r}: no column or parameter {key!r}; columns: "
                                  f"{', '.join(c for c in frame.columns if c != 'params')}")
-        frame = frame.loc[cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)]  # a mask even when empty
+        keep = cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)  # a mask even when empty
+        frame = frame.loc[keep]
     return frame.reset_index(drop=True)
 
 

@@ -89,7 +89,8 @@ def test_environment_drift_lists_what_changed() -> None:
     assert "backend: recorded tensorflow, now jax" in notes
     assert not any(n.startswith("xla_flags") for n in notes)  # not recorded (older runs): nothing to compare
     recorded["environment"]["xla_flags"] = ""
-    assert "xla_flags: recorded (none), now --xla_cpu_use_fusion_emitters=false" in environment_drift(recorded, now, "d2")
+    drift = environment_drift(recorded, now, "d2")
+    assert "xla_flags: recorded (none), now --xla_cpu_use_fusion_emitters=false" in drift
     assert "optuna: recorded 5.0.0, now 4.0.0" in notes
     assert any(n.startswith("data checksum: recorded d1") for n in notes)
     assert environment_drift({}, same, "d1") == ["no provenance recorded: cannot check versions, backend or data"]

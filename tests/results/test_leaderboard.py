@@ -360,7 +360,8 @@ def test_per_trial_fits_a_150_column_terminal(sweeps):
     lines = buf.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 150
     text = buf.getvalue()
-    assert "same in every row: kind trial, experiment default, variant mlp, task rating, data synthetic/random, metric rmse" in text
+    assert ("same in every row: kind trial, experiment default, variant mlp, task rating, data synthetic/random, "
+            "metric rmse") in text
     header = next(line for line in lines if " valid " in line)
     assert header.split()[:3] == ["rank", "study", "valid"] and "variant" not in header
     for _, row in board.iterrows():  # one line per trial starts with its rank, study and validation value

@@ -99,12 +99,13 @@ def test_a_ranking_run_records_xlas_default_emitters_and_a_rating_run_the_legacy
         pytest.skip("this jaxlib compiles with XLA's defaults in every process")
     env = {k: v for k, v in os.environ.items()
            if k not in ("XLA_FLAGS", "RECSEARCH_XLA_FLAGS", backend.OWN_XLA_FLAGS_ENV, "KERAS_BACKEND")}
-    for name, overrides, legacy in (("rating", [], True),
-                                    ("ranking", ["task=ranking", "split=leave_one_out", "task.num_candidates=20"], False)):
+    ranking = ["task=ranking", "split=leave_one_out", "task.num_candidates=20"]
+    for name, overrides, legacy in (("rating", [], True), ("ranking", ranking, False)):
         results = isolated_paths / name
         done = subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny, *overrides,
-                               "train.backend=jax", "train.epochs=1"], env={**env, "RECSEARCH_RESULTS_DIR": str(results)},
-                              cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
+                               "train.backend=jax", "train.epochs=1"],
+                              env={**env, "RECSEARCH_RESULTS_DIR": str(results)}, cwd=isolated_paths.parent,
+                              capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         [metrics] = results.glob("*/runs/*/metrics.json")
         assert (backend.CPU_XLA_FLAGS in json.loads(metrics.read_text())["environment"]["xla_flags"]) is legacy, name
