@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
 import subprocess
 import types
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -27,18 +29,27 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def read_only_dir(tmp_path: Path):
-    """A real read-only file system (a tmpfs mounted ro), where this machine allows mounting."""
-    folder = tmp_path / "ro"
+@contextlib.contextmanager
+def _mounted_tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted on a new `folder` with `options` (unmounted after); the test is skipped where this machine
+    does not allow mounting."""
     folder.mkdir()
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=False)
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A real read-only file system (a tmpfs mounted ro), where this machine allows mounting."""
+    with _mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as folder:
+        yield folder
 
 
 def test_read_only_results_folder(read_only_dir, capsys) -> None:
@@ -50,20 +61,11 @@ def test_read_only_results_folder(read_only_dir, capsys) -> None:
 @pytest.fixture
 def study_turned_read_only(tmp_path: Path):
     """A 1-trial study on a tmpfs that is then remounted read-only (where this machine allows mounting)."""
-    folder = tmp_path / "ro-study"
-    folder.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with _mounted_tmpfs(tmp_path / "ro-study", "size=20m") as folder:
         assert main(["sweep", "--no-progress", *TINY, "search.n_trials=1", "search.study_name=s",
                      f"paths.results_dir={folder}"]) == 0
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         yield folder / "default" / "s"
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_report_and_reproduce_of_a_read_only_study_name_their_own_way_out(study_turned_read_only, capsys,
