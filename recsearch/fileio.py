@@ -28,18 +28,20 @@ DEAD_WRITER_TMP_S = 60.0  # a temp file of a dead local writer is stale after th
 class WriteError(RecsearchError):
     """A file or folder could not be written (disk full, read-only, permissions); the old file is kept.
 
-    `where` and `reason` (when known) let a command name its own way out (`elsewhere`)."""
+    `where`, `reason` and `full` (when known) let a command name its own way out (`elsewhere`)."""
 
-    def __init__(self, message: str, *, where: Path | str | None = None, reason: str = "") -> None:
+    def __init__(self, message: str, *, where: Path | str | None = None, reason: str = "", full: bool = False
+                 ) -> None:
         super().__init__(message)
-        self.where, self.reason = where, reason
+        self.where, self.reason, self.full = where, reason, full
 
     def elsewhere(self, option: str) -> "WriteError":
         """The same failure, pointing at the command's `option` that writes to another place."""
         if self.where is None:
             return self
-        return WriteError(f"cannot write {self.where}: {self.reason}; write elsewhere with {option}, or make that "
-                          "folder writable", where=self.where, reason=self.reason)
+        remedy = "free disk space there" if self.full else "make that folder writable"
+        return WriteError(f"cannot write {self.where}: {self.reason}; write elsewhere with {option}, or {remedy}",
+                          where=self.where, reason=self.reason, full=self.full)
 
 
 def ensure_writable(folder: Path) -> None:
@@ -56,7 +58,8 @@ def ensure_writable(folder: Path) -> None:
 def write_error(path: Path | str, exc: OSError) -> WriteError:
     """A one-line WriteError naming `path`, the OS reason and what to do about it."""
     code = exc.errno
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if full:
         hint = "free disk space (or raise the quota)"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
         hint = "make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at a writable one"
@@ -64,7 +67,7 @@ def write_error(path: Path | str, exc: OSError) -> WriteError:
         hint = "check the folder"
     where = exc.filename if exc.filename and str(path) not in str(exc.filename) else path
     return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
-                      where=where, reason=str(exc.strerror or exc))
+                      where=where, reason=str(exc.strerror or exc), full=full)
 
 
 def _temp_prefix(path: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 import subprocess
 import types
@@ -131,3 +132,14 @@ def test_a_bug_still_raises(monkeypatch) -> None:
     monkeypatch.setattr("recsearch.commands.command_module", lambda name: _command(run))
     with pytest.raises(ZeroDivisionError):
         main(["leaderboard"])
+
+
+@pytest.mark.parametrize("code, remedy, not_said", [(errno.ENOSPC, "free disk space", "writable"),
+                                                     (errno.EROFS, "make that folder writable", "disk space")])
+def test_a_commands_own_way_out_keeps_the_remedy_of_the_cause(code, remedy, not_said) -> None:
+    """`report --output`/`reproduce --out` hints: a full disk is not cured by making a folder writable."""
+    from recsearch.fileio import write_error
+
+    error = write_error("/srv/study", OSError(code, os.strerror(code), "/srv/study/report.html"))
+    line = str(error.elsewhere("--out DIR"))
+    assert "--out DIR" in line and remedy in line and not_said not in line, line
