@@ -81,6 +81,10 @@ def print_report(report) -> None:
         table.add_row(*[format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols], sampled)
     out.print(table)
     out.print(f"results: {report.folder}  (storage: {report.storage_url})")
+    if report.timed_out_s is not None:
+        finished = report.counts.get("complete", 0) + report.counts.get("pruned", 0)
+        out.print(f"stopped by search.timeout={report.timed_out_s:g} s with {finished} of search.n_trials="
+                  f"{report.n_trials} trials finished; run the same command to go on (each run gets the timeout)")
 
 
 def _missing(value) -> bool:

@@ -31,6 +31,8 @@ class SweepReport:
     interrupted: bool = False
     top_failure: tuple[str, int] | None = None  # the most common fail_reason and how many trials gave it
     already_done: bool = False  # the budget was reached before this run: nothing ran
+    n_trials: int = 0  # search.n_trials
+    timed_out_s: float | None = None  # search.timeout, when it ended this run before the budget was reached
 
 
 def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool = True) -> SweepReport:
@@ -87,6 +89,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
@@ -111,8 +114,12 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         tables_error = _write_tables(study, folder, cfg)
     if tables_error is not None:
         raise tables_error
-    report = SweepReport(folder, redact(url), name, progress.counts(), recovered, cfg.task.metric,
-                         cfg.task.direction, interrupted, top_failure(study))
+    counts, n_trials = progress.counts(), int(cfg.search.n_trials)
+    timed_out = (spec.deadline is not None and time.time() >= spec.deadline
+                 and counts.get("complete", 0) + counts.get("pruned", 0) < n_trials)
+    report = SweepReport(folder, redact(url), name, counts, recovered, cfg.task.metric, cfg.task.direction,
+                         interrupted, top_failure(study), n_trials=n_trials,
+                         timed_out_s=float(cfg.search.timeout) if timed_out else None)
     if interrupted:
         raise SweepInterrupted(report)
     return report
@@ -298,6 +305,40 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
     if changed:
         raise ConfigError(f"study {study.study_name!r} already holds trials of another setting ({'; '.join(changed)}); "
                           "choose another search.study_name (or +experiment) for this sweep")
+
+
+RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "steps_per_execution", "verbose",
+                                     "tensorboard", "deterministic", "seed"})  # how a trial runs, not what it trains
+TRIAL_SETTING = "trial_setting"
+
+
+def _trial_setting(cfg: Any, space: Any) -> dict[str, Any]:
+    """The model and train values every trial of the sweep shares: not searched, and not runtime-only."""
+    searched = set(space.keys())
+    setting = {}
+    for section in ("model", "train"):
+        for key, value in OmegaConf.to_container(cfg[section], resolve=True).items():
+            if f"{section}.{key}" in searched or (section == "train" and key in RUNTIME_ONLY_TRAIN_KEYS):
+                continue
+            setting[f"{section}.{key}"] = value
+    return setting
+
+
+def _warn_if_trial_setting_changed(study: Any, setting: dict[str, Any]) -> None:
+    """Record the shared trial setting of a new study; on a resume with another one (e.g. train.epochs), say in
+    one line that the new trials are not comparable with the earlier ones. A warning, not a refusal: growing
+    the epochs of a study can be what the user wants."""
+    recorded = study.user_attrs.get(TRIAL_SETTING)
+    if recorded is None:
+        study.set_user_attr(TRIAL_SETTING, setting)
+        return
+    changed = [f"{key}={recorded.get(key)!r} -> {value!r}" for key, value in setting.items()
+               if key in recorded and recorded[key] != value]
+    if changed:
+        shown = "; ".join(changed[:3]) + (f" (and {len(changed) - 3} more)" if len(changed) > 3 else "")
+        print(f"recsearch: warning: study {study.study_name!r} was run with other settings ({shown}); its new "
+              "trials will not be comparable with the earlier ones (another search.study_name keeps them apart)",
+              file=sys.stderr)
 
 
 def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:

@@ -145,14 +145,21 @@ def test_postgresql_storage(tiny: list[str]) -> None:
     optuna.delete_study(study_name=name, storage=url)
 
 
-def test_timeout_stops_starting_new_trials(tiny: list[str]) -> None:
+def test_timeout_stops_starting_new_trials(tiny: list[str], capsys) -> None:
     from datetime import datetime
+
+    from recsearch.commands.sweep_cmd import print_report
 
     start = pd.Timestamp(datetime.now())  # naive local time, as Optuna records trial starts
     report = _sweep(tiny, "search.n_trials=1000", "search.study_name=timeout", "search.timeout=8")
-    assert 1 <= report.counts.get("complete", 0) < 1000  # a trial in progress finishes; none starts after the cap
+    finished = report.counts.get("complete", 0)
+    assert 1 <= finished < 1000  # a trial in progress finishes; none starts after the cap
     starts = pd.to_datetime(pd.read_parquet(report.folder / "trials.parquet")["datetime_start"])
     assert (starts.max() - start).total_seconds() < 8 + 5  # the last start within the cap (plus the sweep's set-up)
+    print_report(report)  # the user is told why the sweep stopped short, and how to go on
+    assert f"stopped by search.timeout=8 s with {finished} of search.n_trials=1000" in capsys.readouterr().out
+    within = _sweep(tiny, "search.n_trials=2", "search.study_name=timeout_ok", "search.timeout=600")
+    assert within.timed_out_s is None  # a budget reached within the timeout is not a timeout
 
 
 def test_enqueue_file_runs_given_configs_first(tiny: list[str], tmp_path) -> None:
@@ -210,6 +217,19 @@ def test_resume_continues_the_study_instead_of_replaying_it(tiny: list[str]) -> 
     configs = [tuple(row) for row in resumed[cols].itertuples(index=False)]
     assert len(set(configs)) == 4
     pd.testing.assert_frame_equal(resumed[cols], straight[cols])
+
+
+def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], capsys) -> None:
+    """Trials trained for other epochs are not comparable: a resume says so (once, in one line) and still runs;
+    searched keys and runtime-only settings (backend, verbosity) never warn."""
+    quick = ["search.sampler=random", "search.pruner=none", "search.study_name=changed"]
+    _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=1")
+    _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=2", "train.verbose=1")
+    assert "warning" not in capsys.readouterr().err
+    report = _sweep(tiny, *quick, "train.epochs=2", "search.n_trials=3")
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(lines) == 1 and "train.epochs=1 -> 2" in lines[0] and "search.study_name" in lines[0], lines
+    assert report.counts.get("complete", 0) == 3
 
 
 def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: list[str], isolated_paths,
