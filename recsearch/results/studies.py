@@ -44,8 +44,15 @@ class StudyRecord:
     @property
     def data(self) -> str:
         """The dataset and split the study ran on, e.g. `ml-latest-small/random` (`?` when not recorded):
-        results on different data are ranked apart."""
-        data, split = self.config.get("data", {}).get("name"), self.config.get("split", {}).get("method")
+        results on different data are ranked apart. Synthetic data is named by its size (and seed when not
+        0), a custom file by its folder or file name: `synthetic-50000/random`, `custom:shop/temporal`."""
+        data_cfg = self.config.get("data", {})
+        data, split = data_cfg.get("name"), self.config.get("split", {}).get("method")
+        generated = data_cfg.get("synthetic") if data_cfg.get("format") == "synthetic" else None
+        if data and isinstance(generated, dict) and generated.get("n_ratings") is not None:
+            data = f"{data}-{generated['n_ratings']}" + (f"-seed{generated['seed']}" if generated.get("seed") else "")
+        elif data == "custom" and data_cfg.get("path"):
+            data = f"{data}:{Path(str(data_cfg['path'])).name}"
         return f"{data}/{split}" if data and split else str(data or "?")
 
     @property

@@ -248,6 +248,25 @@ def test_studies_on_different_data_are_ranked_apart(tmp_path, capsys):
     assert [r["study"] for r in json.loads(out)] == ["toy"]
 
 
+def test_synthetic_data_of_other_sizes_and_custom_files_are_ranked_apart(tmp_path, capsys):
+    """Generated data is named by its size and seed, a custom file by its folder: never one label for both."""
+    results = tmp_path / "results"
+
+    def synthetic(n: int, seed: int = 0) -> dict:
+        return {**RATING, "data": {"name": "synthetic", "format": "synthetic",
+                                   "synthetic": {"n_ratings": n, "seed": seed}}, "split": {"method": "random"}}
+
+    fake_study(results, "small", synthetic(4000), [0.70])
+    fake_study(results, "large", synthetic(25_000_000), [0.80])
+    fake_study(results, "large-seed", synthetic(25_000_000, seed=3), [0.81])
+    shop = {**RATING, "data": {"name": "custom", "path": "/srv/shop"}, "split": {"method": "random"}}
+    fake_study(results, "shop", shop, [0.90])
+    code, out, _ = cli(capsys, str(results), "--format", "json")
+    assert code == 0 and sorted((r["study"], r["data"], r["rank"]) for r in json.loads(out)) == [
+        ("large", "synthetic-25000000/random", 1), ("large-seed", "synthetic-25000000-seed3/random", 1),
+        ("shop", "custom:shop/random", 1), ("small", "synthetic-4000/random", 1)]
+
+
 def test_a_filter_matching_nothing_says_so_in_one_line(mixed, capsys):
     code, out, err = cli(capsys, str(mixed), "--filter", "task=ranking", "--filter", "variant=mlp")
     assert code == 0 and out == "" and err.strip() == "recsearch: no row matches task=ranking and variant=mlp"
@@ -360,7 +379,7 @@ def test_per_trial_fits_a_150_column_terminal(sweeps):
     lines = buf.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 150
     text = buf.getvalue()
-    assert ("same in every row: kind trial, experiment default, variant mlp, task rating, data synthetic/random, "
+    assert ("same in every row: kind trial, experiment default, variant mlp, task rating, data synthetic-4000/random, "
             "metric rmse") in text
     header = next(line for line in lines if " valid " in line)
     assert header.split()[:3] == ["rank", "study", "valid"] and "variant" not in header
