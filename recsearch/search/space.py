@@ -8,9 +8,11 @@ A space is a `params` mapping (config key -> expression) plus optional `conditio
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 
@@ -96,17 +98,77 @@ class SearchSpace:
         """The grid of the grid sampler: every searched parameter must be discrete."""
         grid = {}
         for p in self.params:
-            if p.kind == "categorical":
-                grid[p.key] = list(p.choices)
-            elif p.kind == "int" and not p.log:
-                grid[p.key] = list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))
-            elif p.kind == "float" and p.step:
-                n = int(round((p.high - p.low) / p.step))
-                grid[p.key] = [round(p.low + k * p.step, 12) for k in range(n + 1)]
-            elif p.kind != "fixed":
+            values = _discrete_values(p)
+            if p.kind != "fixed" and (values is None or (p.kind == "int" and p.log)):
                 raise SearchSpaceError(f"search_space.params.{p.key}: the grid sampler needs discrete values; "
                                        "use choice(...) or range(...) instead of interval(...)")
+            if p.kind != "fixed":
+                grid[p.key] = values
         return grid
+
+    def size(self) -> float:
+        """How many distinct configurations (values of the active parameters) the space holds: inf with a
+        continuous parameter, or with conditions over more than MAX_COUNTED combinations (not counted)."""
+        return self._size
+
+    @cached_property
+    def _size(self) -> float:
+        values = [_discrete_values(p) for p in self.params]
+        if any(v is None for v in values):
+            return math.inf
+        combinations = math.prod(len(v) for v in values)
+        if not self.conditions:
+            return float(combinations)
+        if combinations > MAX_COUNTED:
+            return math.inf
+        return float(self._count(0, {}, values))
+
+    def _count(self, k: int, assigned: dict[str, Any], values: list[list[Any]]) -> int:
+        """Configurations of parameters k.. given the values assigned to those before (inactive ones skipped)."""
+        if k == len(self.params):
+            return 1
+        p = self.params[k]
+        cond = self.conditions.get(p.key)
+        if cond is not None and not cond.holds(assigned):
+            return self._count(k + 1, assigned, values)
+        return sum(self._count(k + 1, {**assigned, p.key: v}, values) for v in values[k])
+
+    def configurations(self) -> list[dict[str, Any]] | None:
+        """Every configuration of the active searched parameters (fixed ones left out, as Optuna records
+        trials), or None when the space is continuous or larger than MAX_COUNTED."""
+        if self.size() > MAX_COUNTED:
+            return None
+        values = [_discrete_values(p) for p in self.params]
+        out: list[dict[str, Any]] = []
+
+        def walk(k: int, assigned: dict[str, Any]) -> None:
+            if k == len(self.params):
+                out.append({p.key: assigned[p.key] for p in self.params if p.kind != "fixed" and p.key in assigned})
+                return
+            p, cond = self.params[k], self.conditions.get(self.params[k].key)
+            if cond is not None and not cond.holds(assigned):
+                walk(k + 1, assigned)
+                return
+            for value in values[k]:
+                walk(k + 1, {**assigned, p.key: value})
+
+        walk(0, {})
+        return out
+
+
+MAX_COUNTED = 20_000  # a space of more combinations is never "used up" (counting would cost more than it saves)
+
+
+def _discrete_values(p: Param) -> list[Any] | None:
+    """Every value `p` can take (its one value when fixed), or None when it is continuous."""
+    if p.kind in ("categorical", "fixed"):
+        return list(p.choices)
+    if p.kind == "int":
+        return list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))
+    if p.kind == "float" and p.step:
+        n = int(round((p.high - p.low) / p.step))
+        return [round(p.low + k * p.step, 12) for k in range(n + 1)]
+    return None
 
 
 def _suggest(trial: Any, p: Param) -> Any:

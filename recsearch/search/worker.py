@@ -157,7 +157,8 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
     is full only with a trial asked but not yet claimed (no pid: its worker is claiming it, or was killed
     between its ask and its claim), wait for the claim or for its grace period to end. With
     `reseed`, the sampler is re-seeded from the study's trial count; with `space`, a sampled configuration
-    that repeats one the study already holds is failed as a repeat and asked again (up to MAX_REASKS).
+    that repeats one the study already holds is failed as a repeat and asked again (up to MAX_REASKS; then
+    a countable space gives an untried configuration).
     """
     from optuna.trial import TrialState
 
@@ -189,12 +190,29 @@ def _ask_new(study: Any, trials: list, reseed: Callable[[int], Any] | None, spac
     for attempt in range(MAX_REASKS + 1):
         if reseed is not None:
             study.sampler = reseed(len(trials) + attempt)
+        if attempt == MAX_REASKS and space is not None:
+            _enqueue_untried(study, space, seed=len(trials))
         trial = _ask(study)
         repeated = _repeat_of(study, trial, space) if space is not None and attempt < MAX_REASKS else None
         if repeated is None:
             return trial
         _reject_repeat(study, trial, repeated)
     return trial
+
+
+def _enqueue_untried(study: Any, space: Any, seed: int) -> None:
+    """After MAX_REASKS repeats in a countable space, enqueue a configuration the study has not tried (drawn
+    with `seed`), so the next ask trains something new instead of a repeat."""
+    import numpy as np
+
+    configurations = space.configurations()
+    if configurations is None:
+        return
+    seen = _tried(study.get_trials(deepcopy=False))
+    untried = [c for c in configurations if _key(c) not in seen]
+    if untried:
+        pick = untried[int(np.random.default_rng(seed).integers(len(untried)))]
+        study.enqueue_trial(pick, user_attrs={"enqueued": "untried"})
 
 
 def _ask(study: Any) -> Any:
@@ -229,7 +247,7 @@ def _repeat_of(study: Any, trial: Any, space: Any) -> int | None:
     except Exception:  # noqa: BLE001 - the trial itself reports a sampling error when it runs
         return None
     seen = _tried(study.get_trials(deepcopy=False), but=trial.number)
-    if len(seen) >= _space_size(space):
+    if len(seen) >= space.size():
         return None
     return seen.get(_key(params))
 
@@ -249,8 +267,8 @@ def _tried(trials: list, but: int | None = None) -> dict[tuple, int]:
 def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
     """The size of the search space when the study has tried every configuration of it, else None.
 
-    A space whose parameters are all discrete and unconditional has a known size; a conditional or
-    continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
+    A space whose parameters are all discrete has a known size (`SearchSpace.size`, conditions counted);
+    a continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
     sampler knows its own grid."""
     from optuna.trial import TrialState
 
@@ -260,29 +278,15 @@ def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
         return None
     if isinstance(study.sampler, AskTellGridSampler):
         return len(study.sampler._all_grids) if study.sampler.is_exhausted(study) else None
-    if space.conditions:
-        return None
-    size = _space_size(space)
+    size = space.size()
     if size == float("inf") or len(_tried(trials)) < size:
         return None
     return int(size)
 
 
 def _key(params: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
-
-
-def _space_size(space: Any) -> float:
-    """How many distinct configurations the space holds (inf with any continuous parameter)."""
-    size = 1.0
-    for p in space.params:
-        if p.kind == "categorical":
-            size *= len(p.choices)
-        elif p.kind == "int":
-            size *= (int(p.high) - int(p.low)) // int(p.step or 1) + 1
-        elif p.kind == "float":
-            size *= round((p.high - p.low) / p.step) + 1 if p.step else float("inf")
-    return size
+    """A configuration's identity (floats rounded: a stepped value computed two ways is one value)."""
+    return tuple(sorted((k, repr(round(v, 12) if isinstance(v, float) else v)) for k, v in params.items()))
 
 
 def _reject_repeat(study: Any, trial: Any, repeated: int) -> None:

@@ -113,6 +113,22 @@ def test_grid_needs_discrete_values(cfg) -> None:
         parse_space({"params": {"model.dropout": "interval(0, 0.5)"}}, cfg).grid()
 
 
+def test_size_counts_configurations_of_active_parameters(cfg) -> None:
+    """Conditions counted: sgd brings 3 momenta, adam none -> 2 * (3 + 1) configurations, not 2 * 2 * 3."""
+    space = parse_space({"params": {"model.width": "choice(8, 16)", "train.optimizer": "choice(sgd, adam)",
+                                    "train.momentum": "choice(0.0, 0.5, 0.9)"},
+                         "conditions": {"train.momentum": {"train.optimizer": "sgd"}}}, cfg)
+    assert space.size() == 8
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    sampled = {tuple(sorted(space.sample(study.ask()).items())) for _ in range(300)}
+    assert len(sampled) == 8  # what sampling reaches, counted the same way
+    assert parse_space({"params": {"model.depth": "range(1, 5)", "model.width": "choice(8, 16)"}}, cfg).size() == 8
+    assert parse_space(cfg.search_space, cfg).size() == float("inf")  # continuous parameters
+    wide = {f"model.{key}": "range(1, 30)" for key in ("depth", "width", "embedding_dim")}
+    assert parse_space({"params": {**wide, "model.dropout": "choice(0.1, 0.2)"},
+                        "conditions": {"model.dropout": {"model.depth": 2}}}, cfg).size() == float("inf")  # too many
+
+
 def test_to_overrides_quotes_strings_when_needed() -> None:
     assert to_overrides({"model.activation": "relu", "train.learning_rate": 0.001, "model.depth": 2}) == [
         "model.activation=relu", "train.learning_rate=0.001", "model.depth=2"]

@@ -99,6 +99,21 @@ def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampl
         assert "the study has tried all 2 configurations of its search space" in capfd.readouterr().err
 
 
+def test_a_conditional_discrete_space_is_used_up_too(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
+    """momentum only with sgd: 2 widths * (2 momenta + adam) = 6 configurations, each trained once."""
+    conditional = ["~search_space", "+search_space={params: {model.width: 'choice(8, 16)', "
+                   "train.optimizer: 'choice(sgd, adam)', train.momentum: 'choice(0.0, 0.5)'}, "
+                   "conditions: {train.momentum: {train.optimizer: sgd}}}"]
+    report = run_sweep([*tiny, *conditional, "search.sampler=random", "train.epochs=1", "search.n_trials=9",
+                        "search.study_name=used-up-conditional"], show_progress=False)
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    trained = frame[~frame["fail_reason"].fillna("").str.startswith("sampler repeated")]
+    cols = ["params_model.width", "params_train.optimizer", "params_train.momentum"]
+    configs = {tuple("-" if pd.isna(v) else v for v in row) for row in trained[cols].itertuples(index=False)}
+    assert len(trained) == 6 and len(configs) == 6, trained[cols]
+    assert "the study has tried all 6 configurations of its search space" in capfd.readouterr().err
+
+
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
     report = _sweep(tiny, "search.n_trials=2", "search.study_name=warm", "search.enqueue_defaults=true",
                     "model.width=16", "train.learning_rate=0.005")
