@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", type=int, default=10, help="how many items (default 10)")
     parser.add_argument("--explain", action="store_true",
                         help="for each item, the 3 past items of the user most similar to it: cosine similarity "
-                             "of the model's item_embedding vectors after centring them (minus the mean item "
-                             "vector) and normalising them, in [-1, 1], and the past item's rank by that similarity "
+                             "of the model's item vectors (its item_embedding; NeuMF's two item tables; the "
+                             "two-tower item tower's output; AutoRec has none) after centring them (minus the "
+                             "mean item vector) and normalising them, in [-1, 1], and the past item's rank by that similarity "
                              "among all items (#1 = the closest); items with fewer than 10 training ratings "
                              "(embeddings still near their random start) neither explain nor are explained")
 
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         emb = item_embeddings(loaded.model)
         if emb is None:
-            out.print("--explain: this model has no layer named 'item_embedding'; no explanation available")
+            out.print("--explain: this model has no item vectors (no item_embedding layer or item tower); "
+                      "no explanation available")
         else:
             past = item_table(data).merge(mine[["item_id", "rating"]], on="item_id")
             explained = similar_past_items(emb, recs, past, eligible=well_trained_items(data))

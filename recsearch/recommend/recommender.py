@@ -14,6 +14,7 @@ from recsearch.data.types import PreparedData
 from recsearch.errors import DataError, RecsearchError
 
 EMBEDDING_LAYER = "item_embedding"
+ITEM_TOWER = "item_tower"  # two_tower's item sub-model (recsearch/models/two_tower.py)
 
 
 @dataclass
@@ -113,12 +114,20 @@ def item_table(data: PreparedData) -> pd.DataFrame:
 
 
 def item_embeddings(model: Any) -> np.ndarray | None:
-    """The weights of the layer named `item_embedding` (num_items x dim), or None when the model has none."""
-    try:
-        layer = model.get_layer(EMBEDDING_LAYER)
-    except ValueError:
-        return None
-    return np.asarray(layer.get_weights()[0])
+    """Item vectors (num_items x dim) the model scores with, or None when it has none (AutoRec):
+    the `item_embedding` layer's weights; a two-tower model's item tower over every item; or, for a model
+    with several item tables (NeuMF's `gmf_item_embedding`, `mlp_item_embedding`), each table centred
+    and scaled to unit length, side by side, so that each counts alike in a cosine."""
+    layers = {layer.name: layer for layer in model.layers}
+    if EMBEDDING_LAYER in layers:
+        return np.asarray(layers[EMBEDDING_LAYER].get_weights()[0])
+    tower = layers.get(ITEM_TOWER)
+    if tower is not None:
+        num_items = int(tower.get_layer(f"{ITEM_TOWER}_embedding").input_dim)
+        return np.asarray(tower.predict(np.arange(num_items, dtype=np.int32), batch_size=8192, verbose=0))
+    tables = [np.asarray(layers[name].get_weights()[0]) for name in sorted(layers)
+              if name.endswith(f"_{EMBEDDING_LAYER}")]
+    return np.concatenate([centred_unit(t) for t in tables], axis=1) if tables else None
 
 
 def centred_unit(embeddings: np.ndarray) -> np.ndarray:

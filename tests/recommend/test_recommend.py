@@ -184,3 +184,30 @@ def test_unknown_user_and_bad_folder_say_why(ml_run, capsys, tmp_path):
     assert "user '999999' is not in the training data" in capsys.readouterr().err
     assert main(["recommend", str(tmp_path), "--user", "1"]) == 2
     assert "neither a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", ["mf", "neumf", "two_tower"])
+def test_item_vectors_of_every_family_that_has_them(family: str, tiny: list[str]) -> None:
+    """--explain works beyond `item_embedding`: NeuMF's two tables (each centred and unit, side by side) and
+    the two-tower item tower over every item; AutoRec has none."""
+    from recsearch.config import compose_config
+    from recsearch.models import build_model
+    from recsearch.recommend.recommender import item_embeddings
+    from recsearch.training.run import prepare_for
+
+    small_data = [o for o in tiny if o.startswith("data")]
+    cfg = compose_config([*small_data, f"model={family}", "model.embedding_dim=8"])
+    data = prepare_for(cfg)
+    model = build_model(cfg.model, data)
+    vectors = item_embeddings(model)
+    tables = [model.get_layer(name).output_dim for name in ("gmf_item_embedding", "mlp_item_embedding")
+              ] if family == "neumf" else [8]
+    assert vectors.shape == (data.num_items, sum(tables)) and np.isfinite(vectors).all()
+    if family == "neumf":  # each table's part centred and unit: both count alike
+        from recsearch.recommend.recommender import centred_unit
+
+        gmf = model.get_layer("gmf_item_embedding").get_weights()[0]
+        np.testing.assert_allclose(vectors[:, :tables[0]], centred_unit(gmf), rtol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(vectors[:, tables[0]:], axis=1), 1.0, rtol=1e-5)
+    autorec = compose_config([*small_data, "model=autorec"])
+    assert item_embeddings(build_model(autorec.model, prepare_for(autorec))) is None
