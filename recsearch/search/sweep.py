@@ -126,8 +126,12 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
 
 
 def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
-    """One worker in this process, or `search.n_workers` worker processes."""
-    if int(cfg.search.n_workers) == 1:
+    """One worker in this process, or `search.n_workers` worker processes (no more than trials are missing:
+    a worker without a trial to run would only load the data and the backend)."""
+    counts = progress.counts()
+    missing = int(cfg.search.n_trials) - counts.get("complete", 0) - counts.get("pruned", 0)
+    n_workers = max(1, min(int(cfg.search.n_workers), missing))
+    if n_workers == 1:
         from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_for
 
@@ -135,7 +139,7 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
         runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
         runner(spec, on_trial_end=progress.update)
     else:
-        _run_processes(spec, int(cfg.search.n_workers), progress)
+        _run_processes(spec, n_workers, progress)
 
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:

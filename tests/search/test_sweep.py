@@ -114,6 +114,14 @@ def test_a_conditional_discrete_space_is_used_up_too(tiny: list[str], capfd: pyt
     assert "the study has tried all 6 configurations of its search space" in capfd.readouterr().err
 
 
+def test_no_more_workers_than_missing_trials(tiny: list[str]) -> None:
+    """n_workers=3 for the one missing trial: it runs in this process, no worker process loads data for nothing."""
+    report = _sweep(tiny, "search.n_trials=1", "search.n_workers=3", "search.study_name=few", "train.epochs=1")
+    study = optuna.load_study(study_name="few", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(report.folder / "study.journal"))))
+    assert [t.user_attrs.get("pid") for t in study.trials] == [os.getpid()]
+
+
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
     report = _sweep(tiny, "search.n_trials=2", "search.study_name=warm", "search.enqueue_defaults=true",
                     "model.width=16", "train.learning_rate=0.005")
