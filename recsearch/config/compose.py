@@ -62,10 +62,11 @@ def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
     """`~key` on a schema key would silently bring back the schema default: refuse it instead."""
     from omegaconf import OmegaConf
 
-    reassigned = {item.key_or_group for item in parsed if not item.is_delete()}
-    for item in parsed:
-        if not item.is_delete() or item.key_or_group == "experiment" or item.key_or_group in reassigned:
+    for k, item in enumerate(parsed):
+        reassigned = any(not later.is_delete() and later.key_or_group == item.key_or_group for later in parsed[k + 1:])
+        if not item.is_delete() or item.key_or_group == "experiment" or reassigned:
             continue  # `~group +group={...}` replaces a whole section: nothing is silently restored
+        # (a set *before* the removal, `train.epochs=1 ~train.epochs`, is undone by it: refused below)
         key = item.key_or_group
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and not (isinstance(value, DictConfig) and len(value) == 0):

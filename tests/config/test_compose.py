@@ -24,10 +24,12 @@ def test_override_grammar_set_add_remove_and_group_choice() -> None:
     assert "conditions" not in cfg.search_space and "model.depth" in cfg.search_space.params  # really removed
 
 
+@pytest.mark.parametrize("before", [[], ["train.patience=1", "model.embedding_l2=0.1"]])
 @pytest.mark.parametrize("key", ["train.patience", "model.embedding_l2", "task"])
-def test_removing_a_schema_key_is_refused_not_silently_restored(key: str) -> None:
+def test_removing_a_schema_key_is_refused_not_silently_restored(key: str, before: list[str]) -> None:
+    """Also when the key was set before the removal (`train.patience=1 ~train.patience` restored 3)."""
     with pytest.raises(ConfigError) as err:
-        compose_config([f"~{key}"])
+        compose_config([*before, f"~{key}"])
     assert f"'~{key}'" in str(err.value) and "restore its default" in str(err.value)
     assert "\n" not in str(err.value)
 
