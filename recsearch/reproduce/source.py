@@ -87,7 +87,7 @@ def ranked_trials(study: Any) -> list[Any]:
 
 
 def pick_trial(study: Any, number: int | None = None) -> Any:
-    """Trial `number` (it must be COMPLETE), or the best trial of the study."""
+    """Trial `number` (it must be COMPLETE: a pruned trial stopped early), or the best trial of the study."""
     ranked = ranked_trials(study)
     if not ranked:
         raise ConfigError(f"study {study.study_name!r} has no finished trial with a recorded config")
@@ -98,8 +98,10 @@ def pick_trial(study: Any, number: int | None = None) -> Any:
         return best if best is not None and "config" in best.user_attrs else ranked[0]
     match = [t for t in ranked if t.number == number]
     if not match:
-        raise ConfigError(f"study {study.study_name!r}: trial {number} is not a finished trial "
-                          f"(finished: {sorted(t.number for t in ranked)})")
+        state = next((t.state.name.lower() for t in study.get_trials(deepcopy=False) if t.number == number), None)
+        why = "no such trial" if state is None else f"it {'was' if state == 'pruned' else 'is'} {state}"
+        raise ConfigError(f"study {study.study_name!r}: trial {number} did not complete ({why}); completed trials: "
+                          f"{sorted(t.number for t in ranked)}")
     return match[0]
 
 

@@ -85,7 +85,7 @@ def test_export_refuses_to_overwrite_without_force(tiny_study, experiments: Path
 
 def test_export_bad_inputs_have_clear_messages(tiny_study, tmp_path: Path, capsys) -> None:
     assert main(["export-best", str(tiny_study.folder), "--trial", "99"]) == 2
-    assert "trial 99 is not a finished trial (finished: [0, 1])" in capsys.readouterr().err
+    assert "trial 99 did not complete (no such trial); completed trials: [0, 1]" in capsys.readouterr().err
     assert main(["export-best", str(tmp_path / "nowhere")]) == 2
     assert "is neither a study folder" in capsys.readouterr().err
     empty = tmp_path / "empty-study"
@@ -160,3 +160,20 @@ def test_study_folder_with_a_redacted_storage_url_says_to_pass_the_url(tmp_path:
     (folder / "sweep.yaml").write_text("storage: postgresql://u:***@127.0.0.1:1/db\nconfig: {}\n")
     with pytest.raises(ConfigError, match=r"redacted.*pass the full storage URL.*--study NAME"):
         open_study(str(folder))
+
+
+def test_a_pruned_trial_is_named_as_pruned() -> None:
+    """`--trial N` of a pruned trial says it was pruned (no full training to reproduce), not just "not finished"."""
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    from recsearch.errors import ConfigError
+    from recsearch.reproduce.source import pick_trial
+
+    study = optuna.create_study(study_name="p")
+    for state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=1.0 if state.name == "COMPLETE" else None, params={"model.depth": 2},
+            distributions={"model.depth": IntDistribution(1, 3)}, user_attrs={"config": {}}, intermediate_values={0: 1.0}))
+    with pytest.raises(ConfigError, match=r"trial 1 did not complete \(it was pruned\); completed trials: \[0\]"):
+        pick_trial(study, 1)
