@@ -174,6 +174,7 @@ def test_a_pruned_trial_is_named_as_pruned() -> None:
     for state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
         study.add_trial(optuna.trial.create_trial(
             state=state, value=1.0 if state.name == "COMPLETE" else None, params={"model.depth": 2},
-            distributions={"model.depth": IntDistribution(1, 3)}, user_attrs={"config": {}}, intermediate_values={0: 1.0}))
+            distributions={"model.depth": IntDistribution(1, 3)}, user_attrs={"config": {}},
+            intermediate_values={0: 1.0}))
     with pytest.raises(ConfigError, match=r"trial 1 did not complete \(it was pruned\); completed trials: \[0\]"):
         pick_trial(study, 1)
