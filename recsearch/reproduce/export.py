@@ -38,13 +38,17 @@ class ExportResult:
 
 
 def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
-    """The data/split/model/train/task sections of `cfg` without machine paths, and warnings on what was cut.
+    """The data/split/model/train/task sections of `cfg` (task keys of the other task left out) without
+    machine paths, and warnings on what was cut.
 
     data.path, when absolute, is left out (the data group's default applies); any other absolute (or `~`)
     path anywhere in the sections (data.ratings_file, split.train_file, model.pretrained_gmf, ...) is set
     to null.
     """
-    out = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in SECTIONS if k in cfg}
+    from recsearch.config.view import relevant_view
+
+    view = relevant_view(cfg)  # without the task keys the trial's task ignores, as `config show` prints it
+    out = {k: view[k] for k in SECTIONS if k in view}
     notes = []
     path = (out.get("data") or {}).get("path")
     if isinstance(path, str) and is_machine_path(path):

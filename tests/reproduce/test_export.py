@@ -27,6 +27,8 @@ def test_export_trains_to_the_trials_exact_score(tiny_study, experiments: Path) 
     path = experiments / "tiny-best.yaml"
     assert path.read_text().startswith("# @package _global_\n")
     assert "override /data: synthetic" in path.read_text()  # the default is ml_latest_small: the group switches
+    task = OmegaConf.load(path).task  # a rating trial's experiment holds no ranking-only keys
+    assert "clip_predictions" in task and not {"num_candidates", "negatives", "loss"} & set(task)
     cfg = compose_config(["+experiment=tiny-best"])
     assert config_hash(cfg) == best.user_attrs["config_hash"]
     record = run_training(cfg, save_model=False)
