@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from recsearch.search import live
@@ -33,10 +34,14 @@ class SweepProgress:
         self._local: dict[int, live.TrialStatus] = {}
         self._running: set[int] = set()  # trial numbers RUNNING in the storage at the last update
         self._summary, self._live_dir, self._saved_env = "", None, None
+        # Not a terminal (a log file, CI, nohup): no bar, which would be drawn once, cut to 80 columns, but one
+        # plain line per trial that ends.
+        self._plain = enabled and not Console().is_terminal
+        self._logged: set[int] | None = None  # trials that had ended when last logged (plain mode)
         self._progress = Progress(
             TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
             TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("eta {task.fields[eta]}"),
-            disable=not enabled, transient=False)
+            disable=not enabled or self._plain, transient=False)
         self._task = self._progress.add_task("sweep", total=n_trials, detail="", eta=clock(None))
 
     def __enter__(self) -> "SweepProgress":
@@ -90,9 +95,32 @@ class SweepProgress:
         done = c.get("complete", 0) + c.get("pruned", 0)
         if self._initial_done is None:
             self._initial_done = done
-        self._summary = f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0)} best {self._best()}"
+        repeats = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)  # never trained
+        self._summary = (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - repeats} best {self._best()}"
+                         + (f" (repeats skipped {repeats})" if repeats else ""))
         self._progress.update(self._task, completed=min(done, self.n_trials), eta=clock(self._eta(done)))
+        if self._plain:
+            self._log_ended(trials, done)
         self._show()
+
+    def _log_ended(self, trials: list, done: int) -> None:
+        """Plain mode: one line per trial that ended since the last update (not rejected repeats); trials that
+        had ended before this sweep started are not listed again."""
+        ended = {t.number: t for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")}
+        if self._logged is None:
+            self._logged = set(ended)
+            return
+        elapsed = time.time() - self._start
+        for number in sorted(set(ended) - self._logged):
+            t = ended[number]
+            self._logged.add(number)
+            if "repeat_of" in t.user_attrs:
+                continue
+            what = (f"{t.state.name.lower()} {t.values[0]:.4f}" if t.values else
+                    f"failed: {str(t.user_attrs.get('fail_reason', 'no reason recorded'))[:80]}"
+                    if t.state.name == "FAIL" else t.state.name.lower())
+            print(f"trial {number} {what} | {min(done, self.n_trials)}/{self.n_trials} {self._summary} | elapsed "
+                  f"{clock(elapsed)} eta {clock(self._eta(done))}", flush=True)
 
     def detail(self) -> str:
         """The bar's text: counts and best, then what the running trials are doing."""

@@ -149,3 +149,22 @@ def test_eta_never_runs_past_the_timeout():
     untimed = SweepProgress(study, 10, enabled=False)
     untimed._start, untimed._initial_done = time.time() - 30.0, 0
     assert untimed._eta(5) == pytest.approx(30.0, abs=1.0) and untimed._eta(0) is None
+
+
+@pytest.mark.slow
+def test_without_a_terminal_each_trial_that_ends_is_one_plain_line(tiny, capsys):
+    """A log file gets one whole line per ended trial (not a bar cut to 80 columns); a resume lists only its own."""
+    import re
+
+    from recsearch.search.sweep import run_sweep
+
+    args = [*tiny, *SPACE, "search.study_name=plain", "search.pruner=none", "search.sampler=random"]
+    first = run_sweep([*args, "search.n_trials=2"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
+    trained = pd.read_parquet(first.folder / "trials.parquet").query("state == 'COMPLETE'")["number"].tolist()
+    assert [line.split()[:3] for line in lines] == [["trial", str(n), "complete"] for n in trained], lines
+    assert re.search(r"\| 2/2 pruned 0 failed 0 best \d\.\d{4}( \(repeats skipped \d+\))? \| elapsed "
+                     r"\d:\d\d:\d\d eta \d:\d\d:\d\d$", lines[-1]), lines
+    run_sweep([*args, "search.n_trials=3"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
+    assert len(lines) == 1 and int(lines[0].split()[1]) > max(trained), lines
