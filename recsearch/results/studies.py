@@ -162,7 +162,8 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
     """Every study under the folders (or in the storages) of `targets`.
 
     A study folder whose sweep.yaml holds a redacted RDB URL is skipped with a one-line warning on stderr
-    (the other studies are still listed); pass that storage's full URL as a target to include it.
+    (the other studies are still listed); pass that storage's full URL as a target to include it. So is any
+    study folder found under a target that cannot be read (a named study folder raises instead).
     """
     import sys
 
@@ -175,13 +176,19 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
             continue
         if not Path(target).is_dir():
             raise RecsearchError(f"{redact(target)}: no such results folder or storage")
-        for folder in find_study_folders(Path(target)):
+        folders = find_study_folders(Path(target))
+        scanned = folders != [Path(target)]  # found under the target, not named by the user
+        for folder in folders:
             if study_name is not None and folder.name != study_name:
                 continue
             try:
                 records.append(load_study_folder(folder))
             except RedactedStorageError as exc:
                 print(f"warning: skipped {exc}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - one unreadable study found by the scan hides no other
+                if not scanned:
+                    raise
+                print(f"warning: skipped {folder}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
     return records
 
 

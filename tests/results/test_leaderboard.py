@@ -403,3 +403,16 @@ def test_narrow_terminal_leaves_out_columns_and_says_which(sweeps):
     assert max(len(line) for line in text.splitlines()) <= 80
     flat = " ".join(text.split())
     assert "left out to fit 80 columns: duration_s, epochs_run, test (--format csv has every column)" in flat
+
+
+def test_an_unreadable_study_found_by_the_scan_is_skipped_not_fatal(mixed, capsys):
+    """`leaderboard FOLDER` over many studies: one whose storage is gone is one warning; named alone it fails."""
+    broken = mixed / "mixed" / "e-gone"
+    broken.mkdir()
+    (broken / "sweep.yaml").write_text(f"storage: {broken / 'study.journal'}\nconfig:\n  search: {{study_name: e-gone}}\n")
+    code, out, err = cli(capsys, str(mixed), "--format", "json")
+    assert code == 0 and {r["study"] for r in json.loads(out)} == {"a-rank", "b-rating", "c-rating"}
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"warning: skipped {broken}: "), lines
+    code, _, err = cli(capsys, str(broken))
+    assert code == 2 and "e-gone" in err
