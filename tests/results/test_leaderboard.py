@@ -409,7 +409,8 @@ def test_an_unreadable_study_found_by_the_scan_is_skipped_not_fatal(mixed, capsy
     """`leaderboard FOLDER` over many studies: one whose storage is gone is one warning; named alone it fails."""
     broken = mixed / "mixed" / "e-gone"
     broken.mkdir()
-    (broken / "sweep.yaml").write_text(f"storage: {broken / 'study.journal'}\nconfig:\n  search: {{study_name: e-gone}}\n")
+    journal = broken / "study.journal"  # never written: the storage is gone
+    (broken / "sweep.yaml").write_text(f"storage: {journal}\nconfig:\n  search: {{study_name: e-gone}}\n")
     code, out, err = cli(capsys, str(mixed), "--format", "json")
     assert code == 0 and {r["study"] for r in json.loads(out)} == {"a-rank", "b-rating", "c-rating"}
     lines = [line for line in err.splitlines() if line.strip()]
