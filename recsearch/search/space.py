@@ -47,6 +47,17 @@ class Param:
         return None
 
 
+def describe_distribution(dist: Any) -> str:
+    """An Optuna distribution in the space grammar's words, e.g. `choice(8, 16)`, `int interval(8, 128) log`."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return f"choice({', '.join(str(c) for c in dist.choices)})"
+    step = f" step {dist.step}" if dist.step not in (None, 1) else ""
+    return f"{'int ' if isinstance(dist, IntDistribution) else ''}interval({dist.low}, {dist.high})" \
+           f"{' log' if dist.log else ''}{step}"
+
+
 @dataclass(frozen=True)
 class Condition:
     """`param` is active only when every (key, test) holds on the already sampled values."""

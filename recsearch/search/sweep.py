@@ -89,6 +89,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    _check_same_space(study, space)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
@@ -309,6 +310,30 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
     if changed:
         raise ConfigError(f"study {study.study_name!r} already holds trials of another setting ({'; '.join(changed)}); "
                           "choose another search.study_name (or +experiment) for this sweep")
+
+
+def _check_same_space(study: Any, space: Any) -> None:
+    """Refuse, before any trial, a search space that gives a parameter of the study's trials a distribution
+    Optuna cannot mix with the recorded one (another kind, log scale or choices): every trial would fail.
+    Ranges may change (narrowing a space is a normal next step)."""
+    from optuna.distributions import check_distribution_compatibility
+
+    from recsearch.search.space import describe_distribution
+
+    recorded: dict[str, Any] = {}
+    for trial in study.get_trials(deepcopy=False):
+        recorded.update(trial.distributions)
+    for param in space.params:
+        old, new = recorded.get(param.key), param.distribution()
+        if old is None or new is None:
+            continue
+        try:
+            check_distribution_compatibility(old, new)
+        except ValueError:
+            raise ConfigError(f"study {study.study_name!r} searched {param.key} as {describe_distribution(old)}; "
+                              f"this search space gives {describe_distribution(new)}, which Optuna cannot mix in "
+                              "one study; keep the old expression (ranges may change) or choose another "
+                              "search.study_name") from None
 
 
 RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "steps_per_execution", "verbose",

@@ -255,6 +255,22 @@ def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], 
     assert report.counts.get("complete", 0) == 3
 
 
+def test_resume_with_an_incompatible_space_is_refused_before_any_trial(tiny: list[str]) -> None:
+    """Other choices for a searched key: one line naming both, nothing added to the study; a new range is fine."""
+    from recsearch.errors import ConfigError
+
+    base = [*tiny, "search.study_name=respace", "search.sampler=random", "train.epochs=1"]
+    run_sweep([*base, *space("model.width: 'choice(8, 16)', train.learning_rate: 'interval(0.001, 0.01)'"),
+               "search.n_trials=1"], show_progress=False)
+    with pytest.raises(ConfigError, match=r"searched model.width as choice\(8, 16\); this search space gives "
+                                          r"choice\(8, 32\), which Optuna cannot mix"):
+        run_sweep([*base, *space("model.width: 'choice(8, 32)', train.learning_rate: 'interval(0.001, 0.01)'"),
+                   "search.n_trials=2"], show_progress=False)
+    report = run_sweep([*base, *space("model.width: 'choice(8, 16)', train.learning_rate: 'interval(0.002, 0.005)'"),
+                        "search.n_trials=2"], show_progress=False)
+    assert report.counts == {"complete": 2}
+
+
 def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: list[str], isolated_paths,
                                                                        tmp_path) -> None:
     import subprocess
