@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -71,9 +72,22 @@ def check_values(cfg: DictConfig) -> None:
     check_ranges(RootConfig, cfg, prefix="")
     check_ranges(model_schema(str(cfg.model.name)), cfg.model, prefix="model.")
     _check_task(cfg)
+    _check_study_name(OmegaConf.select(cfg, "search.study_name"))
     for obj in cfg.search.objectives:
         if obj not in OBJECTIVES:
             raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of {', '.join(OBJECTIVES)}")
+
+
+def _check_study_name(name: str | None) -> None:
+    """A study name is also its folder's name under results/<experiment>/: one path component, so results
+    never land elsewhere (`../x`, `/tmp/x`) or nested where the leaderboard mislabels them (`a/b`)."""
+    if name is None:
+        return
+    if name.strip() in ("", ".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name):
+        parts = re.split(r"[/\\\s]+", name)
+        suggestion = "-".join(p for p in parts if p not in ("", ".", "..")) or "my-study"
+        raise ConfigError(f"config key 'search.study_name': {name!r} is not a folder name (it names the study's "
+                          f"folder under results/<experiment>/: no '/' or '\\', not '.' or '..'); e.g. {suggestion}")
 
 
 def check_ranges(schema: type, node: Any, *, prefix: str) -> None:

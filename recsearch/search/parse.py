@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recsearch.errors import SearchSpaceError
-from recsearch.search.space import _COMPARISON, Condition, Param, SearchSpace
+from recsearch.search.space import _COMPARISON, Condition, Param, SearchSpace, describe_distribution
 
 _MISSING = object()
 GROUPS = ("data", "split", "model", "train", "task")
@@ -79,6 +79,21 @@ def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:
     if unknown:
         raise SearchSpaceError(f"search.enqueue_file: {path}: {unknown} are not searched parameters "
                                f"(searched: {', '.join(params)})")
+    for number, item in enumerate(items, start=1):
+        for key, value in item.items():
+            dist = params[str(key)].distribution()
+            if dist is not None and not _within(dist, value):
+                raise SearchSpaceError(f"search.enqueue_file: {path}, config {number}: {key}={value!r} is outside "
+                                       f"its search space ({describe_distribution(dist)}); fix the value or widen "
+                                       "search_space")
+
+
+def _within(dist: Any, value: Any) -> bool:
+    """True when an Optuna distribution holds `value` (a choice, or in range and on the step)."""
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
 
 
 def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:

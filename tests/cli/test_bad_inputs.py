@@ -52,6 +52,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("workers-0", ["sweep", "search.n_workers=0"], "search.n_workers"),
     ("percentile-150", ["sweep", "search.percentile=150"], "search.percentile"),
     ("timeout-negative", ["sweep", "search.timeout=-5"], "search.timeout"),
+    ("study-name-nested", ["sweep", "search.study_name=mlp/v2"], "e.g. mlp-v2"),
+    ("study-name-outside", ["sweep", "search.study_name=../../outside"], "search.study_name"),
+    ("study-name-absolute", ["sweep", "search.study_name=/tmp/abs"], "not a folder name"),
     ("optimizer", ["train", "train.optimizer=adagrad"], "train.optimizer"),
     ("metric-task", ["train", "task.metric=ndcg@10"], "task.metric"),
     # search spaces: both ends of every entry, non-finite and oversized ranges
@@ -66,6 +69,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("grid-interval", ["sweep", "search.sampler=grid"], "grid sampler"),
     ("enqueue-missing", ["sweep", "search.enqueue_file={tmp}/nope.yaml"], "{tmp}/nope.yaml does not exist"),
     ("enqueue-unknown", ["sweep", "search.enqueue_file={tmp}/enqueue.yaml"], "model.nope"),
+    ("enqueue-value", ["sweep", "search.enqueue_file={tmp}/enqueue-value.yaml"],
+     "config 2: model.width=100 is outside its search space (choice(32, 64, 128, 256))"),
     ("enqueue-dir", ["sweep", "search.enqueue_file={tmp}"], "is a directory"),
     # data files
     ("one-row", ["train", *CUSTOM, "data.ratings_file=one.csv"], "too small to split: 1 ratings, need at least"),
@@ -99,6 +104,7 @@ def bad_files(tmp_path: Path) -> Path:
     (data / "three.csv").write_text(HEADER + "1,1,4.0,10\n1,2,3.0,11\n2,1,5.0,12\n")
     (data / "text.csv").write_text(HEADER + "1,1,4.0,10\n1,2,good,11\n")
     (folder / "enqueue.yaml").write_text("- {model.nope: 1}\n")
+    (folder / "enqueue-value.yaml").write_text("- {model.depth: 2}\n- {model.width: 100}\n")
     (folder / "afile").write_text("not a folder\n")
     return folder
 
