@@ -15,11 +15,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from recsearch.data.types import PreparedData, SplitArrays
+from recsearch.errors import RecsearchError
 from recsearch.training.inputs import EVAL_BATCH, model_inputs  # noqa: F401 - re-exported for callers
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(RecsearchError, RuntimeError):
+    """The loss became NaN or infinite: a property of the config (a sweep records it as the trial's failure;
+    `train` reports it in one line)."""
 
 
 @dataclass
@@ -105,7 +107,8 @@ def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbos
     timings.update(fitted[3] if len(fitted) > 3 else {})  # fitters that know finer splits return them 4th
     history = {k: [float(v) for v in vals] for k, vals in raw_history.items()}
     if not all(math.isfinite(v) for v in history.get("loss", [])):
-        raise TrainingDiverged(f"training loss diverged (not finite) at epoch {len(history['loss'])}")
+        raise TrainingDiverged(f"training loss diverged (not finite) at epoch {len(history['loss'])}; "
+                               "lower train.learning_rate")  # no values: a sweep groups trials by this reason
     return TrainResult(
         metrics=metrics, history=history, epochs_run=len(history.get("loss", [])),
         best_epoch=best_epoch, wall_time=time.perf_counter() - start,
