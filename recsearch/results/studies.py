@@ -170,6 +170,7 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
     from recsearch.redact import redact
 
     records: list[StudyRecord] = []
+    names: list[str] = []  # of the study folders found, for a `study_name` that matches none
     for target in targets:
         if is_storage(target):
             records += load_storage(target, study_name)
@@ -177,6 +178,7 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
         if not Path(target).is_dir():
             raise RecsearchError(f"{redact(target)}: no such results folder or storage")
         folders = find_study_folders(Path(target))
+        names += [folder.name for folder in folders]
         scanned = folders != [Path(target)]  # found under the target, not named by the user
         for folder in folders:
             if study_name is not None and folder.name != study_name:
@@ -189,6 +191,10 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
                 if not scanned:
                     raise
                 print(f"warning: skipped {folder}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+    if study_name is not None and not records:
+        listed = ", ".join(sorted(set(names))[:20]) or "none"
+        raise RecsearchError(f"no study named {study_name!r} under {', '.join(redact(t) for t in targets)} "
+                             f"(studies there: {listed})")
     return records
 
 

@@ -417,3 +417,11 @@ def test_an_unreadable_study_found_by_the_scan_is_skipped_not_fatal(mixed, capsy
     assert len(lines) == 1 and lines[0].startswith(f"warning: skipped {broken}: "), lines
     code, _, err = cli(capsys, str(broken))
     assert code == 2 and "e-gone" in err
+
+
+def test_an_unknown_study_name_is_an_error_listing_the_studies(mixed, capsys):
+    code, out, err = cli(capsys, str(mixed), "--study", "nosuch")
+    assert code == 2 and out == ""
+    assert "no study named 'nosuch'" in err and "(studies there: a-rank, b-rating, c-rating)" in err
+    code, out, _ = cli(capsys, str(mixed), "--study", "b-rating", "--format", "json")
+    assert code == 0 and [r["study"] for r in json.loads(out)] == ["b-rating"]
