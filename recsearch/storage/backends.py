@@ -5,6 +5,7 @@ Below both `recsearch.search` (which runs studies) and `recsearch.results` (whic
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,9 +28,11 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
 
     if url.startswith(RDB_PREFIXES):
         try:
-            return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
-                              heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
-                              engine_kwargs={"pool_pre_ping": True})
+            with warnings.catch_warnings():  # heartbeats are experimental in Optuna: said once per reader otherwise
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
+                                  heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
+                                  engine_kwargs={"pool_pre_ping": True})
         except (ImportError, ModuleNotFoundError) as exc:
             from recsearch.extras import install_hint
 
@@ -62,8 +65,6 @@ def batched_writes(study: Any) -> Iterator[None]:
 
 def _retry_stale(callback: type) -> Any:
     """Optuna's heartbeat re-queue of trials whose worker stopped beating (experimental in Optuna 5)."""
-    import warnings
-
     import optuna
 
     with warnings.catch_warnings():
