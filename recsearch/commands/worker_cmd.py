@@ -22,7 +22,7 @@ storage alone.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("storage", metavar="STORAGE_URL", help="the study's RDB URL (postgresql://..., mysql://..., "
-                        "sqlite:///...) or journal file")
+                        "sqlite:///...), its journal file, or its study folder")
     parser.add_argument("study", metavar="STUDY_NAME", help="the study to join (as `recsearch sweep` named it)")
     parser.add_argument("--device", metavar="N", help="run on this accelerator only (sets CUDA_VISIBLE_DEVICES "
                         "before the framework starts); start one worker per device")
@@ -55,8 +55,6 @@ def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
 
     Raises RecsearchError when the storage has no such study or the study was not started by `recsearch sweep`.
     """
-    import warnings
-
     import optuna
 
     from recsearch.errors import ConfigError
@@ -64,9 +62,8 @@ def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
     from recsearch.search.sweep import SWEEP_OVERRIDES
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():  # the heartbeat option is experimental in Optuna 5: no noise before an error
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        opened = open_storage(storage)
+    storage = _existing_storage(storage)
+    opened = open_storage(storage)
     names = optuna.get_all_study_names(opened)
     if study not in names:
         known = ", ".join(sorted(names)) or "none"
@@ -94,3 +91,25 @@ def worker_seed(recorded: list[str], n_trials: int) -> int:
     base = int(compose_config(list(recorded)).search.seed)
     key = f"{base}:{n_trials}:{socket.gethostname()}:{os.getpid()}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def _existing_storage(storage: str) -> str:
+    """An RDB URL as given; a study folder as its storage (as `report` takes it); a journal file only when it
+    exists: a mistyped path is an error, never a new empty journal and its folders."""
+    from pathlib import Path
+
+    from recsearch.errors import ConfigError
+    from recsearch.results.studies import folder_storage_url
+    from recsearch.search.storage import RDB_PREFIXES
+
+    if storage.startswith(RDB_PREFIXES) or "://" in storage:
+        return storage
+    if Path(storage).is_dir():
+        storage = folder_storage_url(Path(storage), command="worker")
+        if storage.startswith(RDB_PREFIXES):
+            return storage
+    path = Path(storage)
+    if not path.is_file():
+        raise ConfigError(f"{storage}: no such journal file; pass the study's study.journal (or its folder) or "
+                          "its RDB URL")
+    return str(path)

@@ -112,3 +112,21 @@ def test_unknown_study_is_a_one_line_error(tmp_path: Path) -> None:
                               text=True, timeout=300)
         assert done.returncode == 2 and done.stderr.startswith("recsearch: error: ")
         assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(tmp_path: Path) -> None:
+    from recsearch.commands.worker_cmd import worker_overrides
+    from recsearch.errors import ConfigError
+    from recsearch.search.storage import open_storage
+    from recsearch.search.sweep import SWEEP_OVERRIDES
+
+    typo = tmp_path / "nowhere" / "sub" / "study.journal"
+    with pytest.raises(ConfigError, match="no such journal file; pass the study's study.journal"):
+        worker_overrides(str(typo), "s", [])
+    assert not (tmp_path / "nowhere").exists()
+    folder = tmp_path / "results" / "default" / "s"
+    folder.mkdir(parents=True)
+    study = optuna.create_study(study_name="s", storage=open_storage(str(folder / "study.journal")))
+    study.set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
+    overrides = worker_overrides(str(folder), "s", [])  # the folder, as `report` and `dashboard` take it
+    assert overrides[:2] == ["model=mf", f"search.storage={folder / 'study.journal'}"]
