@@ -51,10 +51,49 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
                                "(\"++search_space.params={model.depth: 'range(1, 5)'}\")")
     if not isinstance(raw_params, Mapping):
         raise SearchSpaceError("search_space.params: must map config keys to expressions, e.g. model.depth: range(1, 5)")
-    params = {key: _parse_param(str(key), expr, base_cfg) for key, expr in raw_params.items()}
+    groups = {key: _parse_param(key, expr, base_cfg) for key, expr in raw_params.items() if key in GROUPS}
+    owners = _group_owners([str(k) for k in raw_params if k not in GROUPS], groups, base_cfg)
+    params = {key: groups[key] if key in groups else
+              _parse_param(str(key), expr, owners[key][1] if key in owners else base_cfg)
+              for key, expr in raw_params.items()}
     conditions = {key: _parse_condition(str(key), spec, params) for key, spec in (space.get("conditions") or {}).items()}
+    for key, (implied, _) in owners.items():
+        if implied is not None:  # active only with the group options that have the key
+            conditions[key] = Condition(tests=(*(conditions[key].tests if key in conditions else ()), implied))
     _check_enqueue_file(OmegaConf.select(base_cfg, "search.enqueue_file", default=None), params)
     return SearchSpace(params=tuple(_ordered(params, conditions)), conditions=conditions)
+
+
+def _group_owners(keys: list[str], groups: dict[str, Param], base_cfg: DictConfig
+                  ) -> dict[str, tuple[tuple[str, str, tuple] | None, DictConfig]]:
+    """For each key under a searched config group (`model.depth` with `model: choice(mlp, mf)`): the implied
+    condition `(group, "in", options that have the key)` when not all of them do (None when all do), and a
+    config that has the key, to check its values against. A key no option has is left to the usual error.
+
+    Without it, every trial that samples an option lacking the key (mf has no `model.depth`) would fail."""
+    from recsearch.config import compose_config
+
+    composed: dict[tuple[str, str], DictConfig] = {}
+
+    def config_of(group: str, option: str) -> DictConfig:
+        if (group, option) not in composed:
+            composed[group, option] = compose_config([f"{group}={option}"])
+        return composed[group, option]
+
+    owners: dict[str, tuple[tuple[str, str, tuple] | None, DictConfig]] = {}
+    for key in keys:
+        group = key.split(".", 1)[0]
+        if group not in groups or groups[group].kind != "categorical":
+            continue
+        options = groups[group].choices
+        having = tuple(o for o in options if OmegaConf.select(config_of(group, str(o)), key, default=_MISSING)
+                       is not _MISSING)
+        if not having:
+            continue
+        in_base = OmegaConf.select(base_cfg, key, default=_MISSING) is not _MISSING
+        owners[key] = (None if len(having) == len(options) else (group, "in", having),
+                       base_cfg if in_base else config_of(group, str(having[0])))
+    return owners
 
 
 def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:

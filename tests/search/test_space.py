@@ -132,3 +132,21 @@ def test_size_counts_configurations_of_active_parameters(cfg) -> None:
 def test_to_overrides_quotes_strings_when_needed() -> None:
     assert to_overrides({"model.activation": "relu", "train.learning_rate": 0.001, "model.depth": 2}) == [
         "model.activation=relu", "train.learning_rate=0.001", "model.depth=2"]
+
+
+def test_keys_of_a_searched_group_are_active_only_with_the_options_that_have_them(cfg) -> None:
+    """`model: choice(mlp, mf)` over mlp's keys: `model.depth` (mlp only) is sampled only with mlp, and mf's own
+    `model.bias_l2`, absent from the base config (mlp), is checked against mf's; `embedding_dim` (both) always."""
+    space = parse_space({"params": {"model": "choice(mlp, mf)", "model.depth": "range(1, 3)",
+                                    "model.bias_l2": "tag(log, interval(1e-6, 1e-2))",
+                                    "model.embedding_dim": "choice(8, 16)"}}, cfg)
+    assert space.conditions["model.depth"].tests == (("model", "in", ("mlp",)),)
+    assert space.conditions["model.bias_l2"].tests == (("model", "in", ("mf",)),)
+    assert "model.embedding_dim" not in space.conditions
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        values = space.sample(study.ask())
+        assert ("model.depth" in values) == (values["model"] == "mlp") and "model.embedding_dim" in values
+        compose_config(to_overrides(values))  # every sample composes: no key of the other family
+    with pytest.raises(SearchSpaceError, match="bias_l2"):
+        parse_space({"params": {"model": "choice(mlp, mf)", "model.bias_l2": "interval(-1.0, 1.0)"}}, cfg)

@@ -122,6 +122,18 @@ def test_no_more_workers_than_missing_trials(tiny: list[str]) -> None:
     assert [t.user_attrs.get("pid") for t in study.trials] == [os.getpid()]
 
 
+def test_searching_the_model_group_as_the_cli_hint_says_trains_every_trial(tiny: list[str]) -> None:
+    """`++search_space.params={model: 'choice(mlp, mf)'}` over mlp's space (the hint `sweep model=mlp,mf` gives):
+    mf trials sample none of mlp's own keys, so none fails."""
+    data_only = [o for o in tiny if o.startswith("data")]
+    report = run_sweep([*data_only, "train.epochs=1", "search.sampler=random", "search.n_trials=6",
+                        "search.study_name=families", "++search_space.params={model: 'choice(mlp, mf)'}"],
+                       show_progress=False)
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert (frame["state"] == "COMPLETE").all() and set(frame["params_model"]) == {"mlp", "mf"}, frame
+    assert frame.loc[frame["params_model"] == "mf", "params_model.depth"].isna().all()
+
+
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
     report = _sweep(tiny, "search.n_trials=2", "search.study_name=warm", "search.enqueue_defaults=true",
                     "model.width=16", "train.learning_rate=0.005")
