@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,13 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
             cfg = compose(config_name="config", overrides=[*overrides, searchpath])
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(_explained(_one_line(exc))) from None
     if not validate:
         return cfg
-    cfg = validate_config(cfg)
+    try:
+        cfg = validate_config(cfg)
+    except ConfigError as exc:
+        raise ConfigError(_explained(str(exc))) from None
     _refuse_restored_removals(parsed, cfg)
     name = _experiment_name(overrides)
     if name is not None:
@@ -82,6 +87,46 @@ def _experiment_name(overrides: list[str] | tuple[str, ...]) -> str | None:
         if key.lstrip("+") == "experiment" and value:
             return value
     return None
+
+
+SCHEMA_SECTIONS = ("data", "split", "model", "train", "task", "search", "paths", "compare")  # typed: no new keys
+_EXPRESSION = re.compile(r"(?<!['\"])\b(choice|range|interval|tag|int)\(")
+
+
+def _explained(message: str) -> str:
+    """Hydra's and the schema's one-line errors, with the fix where a user is known to stumble: a misspelt
+    key (Hydra's advice to append it with `+` only leads to the schema's refusal), a search expression left
+    unquoted inside `{...}` (Hydra says only "Error merging override")."""
+    match = re.match(r"Could not override '([^']+)'", message) or \
+        re.match(r"config key '([^']+)': unknown key", message)
+    if match and match.group(1).split(".")[0] in SCHEMA_SECTIONS:  # not `experiment=X`: there `+experiment` is right
+        key = match.group(1)
+        close = difflib.get_close_matches(key, _config_keys(), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"'{key}' is not a config key{hint} (`recsearch config show` lists them)"
+    match = re.match(r"Error merging override (.*)", message)
+    if match and "{" in match.group(1) and _EXPRESSION.search(match.group(1)):
+        return (f"{message}: inside {{...}} quote each search expression, e.g. "
+                "'search_space.params={model.depth: \"range(1, 5)\"}'")
+    return message
+
+
+def _config_keys() -> list[str]:
+    """Every dotted key of the default config (and of each model's section), for `did you mean`."""
+    from omegaconf import OmegaConf
+
+    from recsearch.config.searchpath import group_files
+
+    def keys(node: Any, prefix: str) -> list[str]:
+        out = []
+        for key, value in node.items():
+            out += keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+        return out
+
+    found = keys(OmegaConf.to_container(compose_config([], validate=False)), "")
+    for file in group_files("model").values():
+        found += keys(OmegaConf.to_container(OmegaConf.load(file)), "model.")
+    return sorted(set(found))
 
 
 def _one_line(exc: Exception) -> str:
