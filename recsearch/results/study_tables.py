@@ -101,6 +101,16 @@ def search_method(search: Any) -> str:
     return f"Optuna sampler `{search.sampler}`, pruner `{search.pruner}`"
 
 
+def _int_distribution(study: Any, name: str) -> bool:
+    """True when the study samples parameter `name` from an integer distribution."""
+    from optuna.distributions import IntDistribution
+
+    for trial in study.get_trials(deepcopy=False):
+        if name in trial.distributions:
+            return isinstance(trial.distributions[name], IntDistribution)
+    return False
+
+
 def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]) -> str:
     """summary.md: counts, best trial and the top-10 table."""
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
@@ -110,6 +120,9 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
     table = top[[c for c in cols if c in top.columns]].rename(columns=lambda c: c.removeprefix("params_"))
     for col in set(COUNT_COLUMNS) & set(table.columns):  # floats when some trial has none: print them as counts
         table[col] = pd.to_numeric(table[col], errors="coerce").round().astype("Int64")
+    for col in [c.removeprefix("params_") for c in params if _int_distribution(study, c.removeprefix("params_"))]:
+        if col in table.columns:  # floats once a trial lacks them (failed, inactive): 9.0000 -> 9
+            table[col] = pd.to_numeric(table[col], errors="coerce").round().astype("Int64")
     lines = [f"# Study `{study.study_name}`", "",
              f"- model: `{cfg.model.name}`, task: `{cfg.task.name}`, dataset: `{cfg.data.name}`, "
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",

@@ -425,3 +425,24 @@ def test_an_unknown_study_name_is_an_error_listing_the_studies(mixed, capsys):
     assert "no study named 'nosuch'" in err and "(studies there: a-rank, b-rating, c-rating)" in err
     code, out, _ = cli(capsys, str(mixed), "--study", "b-rating", "--format", "json")
     assert code == 0 and [r["study"] for r in json.loads(out)] == ["b-rating"]
+
+
+def test_summary_prints_small_factors_and_integer_parameters_as_they_are():
+    """summary.md: an L2 of 1.157e-05 is not 0.0000, and an int parameter stays 9 when a failed trial lacks it."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from recsearch.config import compose_config
+    from recsearch.results.study_tables import objective_names, summary_markdown, trials_frame
+
+    cfg = compose_config([])
+    study = optuna.create_study()
+    dists = {"model.embedding_dim": IntDistribution(8, 128, log=True),
+             "model.l2": FloatDistribution(1e-7, 1e-2, log=True)}
+    study.add_trial(create_trial(value=0.86, params={"model.embedding_dim": 9, "model.l2": 1.157e-05},
+                                 distributions=dists, user_attrs={"valid_rmse": 0.86}))
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": "boom"}))
+    names = objective_names(cfg)
+    text = summary_markdown(study, trials_frame(study, names), cfg, names)
+    row = next(line for line in text.splitlines() if line.startswith("| 0 |"))
+    assert "| 9 |" in row and "1.157e-05" in row and "0.0000" not in row and "9.0000" not in row, row
