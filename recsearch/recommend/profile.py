@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from recsearch.errors import DataError
@@ -35,6 +36,9 @@ def user_profile(ratings: pd.DataFrame, items: pd.DataFrame | None, user_id: obj
     """
     mine = user_ratings(ratings, user_id)[["item_id", "rating", "timestamp"]]
     rated = mine.merge(_item_table(items), on="item_id", how="left")
+    untitled = rated["title"].isna() | (rated["title"].astype(str).str.strip() == "")
+    rated["title"] = rated["title"].where(~untitled, rated["item_id"].astype(str))  # no items file: the id
+    rated["genres"] = [g if isinstance(g, (list, tuple, np.ndarray)) else [] for g in rated["genres"]]
     per_genre = rated.explode("genres").dropna(subset=["genres"])
     genres = (per_genre.groupby("genres")["rating"].agg(count="count", mean="mean").reset_index()
               .rename(columns={"genres": "genre"}).sort_values(["count", "genre"], ascending=[False, True]))

@@ -107,8 +107,8 @@ def item_table(data: PreparedData) -> pd.DataFrame:
     table = pd.DataFrame({"item_index": np.arange(data.num_items), "item_id": data.item_ids})
     for col, default in (("title", None), ("genres", None)):
         table[col] = data.items[col].to_numpy() if col in data.items else default
-    if table["title"].isna().all():
-        table["title"] = table["item_id"].astype(str)
+    untitled = table["title"].isna() | (table["title"].astype(str).str.strip() == "")
+    table["title"] = table["title"].where(~untitled, table["item_id"].astype(str))  # no items file: the id
     table["genres"] = table["genres"].map(lambda g: list(g) if isinstance(g, (list, tuple, np.ndarray)) else [])
     return table
 

@@ -211,3 +211,19 @@ def test_item_vectors_of_every_family_that_has_them(family: str, tiny: list[str]
         np.testing.assert_allclose(np.linalg.norm(vectors[:, tables[0]:], axis=1), 1.0, rtol=1e-5)
     autorec = compose_config([*small_data, "model=autorec"])
     assert item_embeddings(build_model(autorec.model, prepare_for(autorec))) is None
+
+
+def test_without_an_items_file_items_are_named_by_their_id() -> None:
+    """Custom data with no items file: explanations and the profile show item ids, never blank or 'nan'."""
+    from types import SimpleNamespace
+
+    from recsearch.recommend import user_profile
+    from recsearch.recommend.recommender import item_table
+
+    ratings = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": [5.0, 3.0, 4.0],
+                            "timestamp": [1, 2, 3]})
+    profile = user_profile(ratings, None, 1)
+    assert profile.top_items["title"].tolist() == ["10", "20"] and profile.genres.empty
+    data = SimpleNamespace(num_items=2, item_ids=np.array([10, 20]),
+                           items=pd.DataFrame({"title": ["", "Twenty"], "genres": [[], ["Drama"]]}))
+    assert item_table(data)["title"].tolist() == ["10", "Twenty"]
