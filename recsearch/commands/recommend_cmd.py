@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from recsearch.commands.common import console
     from recsearch.data import load_interactions, resolve_data_dir
     from recsearch.errors import RecsearchError
@@ -34,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise RecsearchError(f"-n must be at least 1, got {args.n}")
-    loaded = load_model_for(Path(args.target))
+    loaded = load_model_for(args.target)
     data = prepare_for(loaded.cfg)
     raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
     uidx = user_index(data, args.user)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from recsearch.data.types import PreparedData
 from recsearch.errors import DataError, RecsearchError
+from recsearch.redact import redact
 
 EMBEDDING_LAYER = "item_embedding"
 ITEM_TOWER = "item_tower"  # two_tower's item sub-model (recsearch/models/two_tower.py)
@@ -26,7 +27,7 @@ class LoadedModel:
     source: str
 
 
-def load_model_for(folder: Path, *, data: PreparedData | None = None) -> LoadedModel:
+def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> LoadedModel:
     """The model of a run folder (config.yaml + model.keras) or of a study folder's best trial.
 
     A study folder's model is models/trial_<N>.keras of its best trial; when that was not kept, the
@@ -34,6 +35,9 @@ def load_model_for(folder: Path, *, data: PreparedData | None = None) -> LoadedM
     """
     from recsearch.config import load_config_file
 
+    if "://" in str(folder):  # Path() would fold its slashes into a misleading name
+        raise RecsearchError(f"{redact(str(folder))} is a storage URL; give the run folder or the study folder (with "
+                             "its best.yaml), e.g. results/default/mlp-rating")
     folder = Path(folder)
     if (folder / "config.yaml").is_file():
         if not (folder / "model.keras").is_file():

@@ -227,3 +227,9 @@ def test_without_an_items_file_items_are_named_by_their_id() -> None:
     data = SimpleNamespace(num_items=2, item_ids=np.array([10, 20]),
                            items=pd.DataFrame({"title": ["", "Twenty"], "genres": [[], ["Drama"]]}))
     assert item_table(data)["title"].tolist() == ["10", "Twenty"]
+
+
+def test_a_storage_url_is_refused_with_its_slashes_intact(capsys) -> None:
+    assert main(["recommend", "sqlite:////srv/studies.db", "--user", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "sqlite:////srv/studies.db is a storage URL; give the run folder or the study folder" in err
