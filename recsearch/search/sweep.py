@@ -132,6 +132,10 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
     counts = progress.counts()
     missing = int(cfg.search.n_trials) - counts.get("complete", 0) - counts.get("pruned", 0)
     n_workers = max(1, min(int(cfg.search.n_workers), missing))
+    cores = os.cpu_count() or 1
+    if n_workers > cores:
+        print(f"recsearch: warning: search.n_workers={n_workers} on {cores} cores: the workers share them (each "
+              "holds its own copy of the data and framework); about one per core is fastest", file=sys.stderr)
     if n_workers == 1:
         from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_for

@@ -134,6 +134,24 @@ def test_searching_the_model_group_as_the_cli_hint_says_trains_every_trial(tiny:
     assert frame.loc[frame["params_model"] == "mf", "params_model.depth"].isna().all()
 
 
+def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
+    """Workers beyond the cores share them (each with its own data and framework): one warning line."""
+    from types import SimpleNamespace
+
+    from recsearch.search import sweep
+
+    started = []
+    monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress: started.append(n))
+    monkeypatch.setattr(sweep.os, "cpu_count", lambda: 2)
+    cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8))
+    progress = SimpleNamespace(counts=lambda: {"complete": 40})
+    sweep._run_workers(None, cfg, progress)
+    assert started == [8]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["recsearch: warning: search.n_workers=8 on 2 cores: the workers share them (each holds its "
+                     "own copy of the data and framework); about one per core is fastest"]
+
+
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
     report = _sweep(tiny, "search.n_trials=2", "search.study_name=warm", "search.enqueue_defaults=true",
                     "model.width=16", "train.learning_rate=0.005")
