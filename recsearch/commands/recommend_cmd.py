@@ -16,9 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="for each item, the 3 past items of the user most similar to it: cosine similarity "
                              "of the model's item vectors (its item_embedding; NeuMF's two item tables; the "
                              "two-tower item tower's output; AutoRec has none) after centring them (minus the "
-                             "mean item vector) and normalising them, in [-1, 1], and the past item's rank by that similarity "
-                             "among all items (#1 = the closest); items with fewer than 10 training ratings "
-                             "(embeddings still near their random start) neither explain nor are explained")
+                             "mean item vector) and normalising them, in [-1, 1], and the past item's rank by "
+                             "that similarity among all items (#1 = the closest); items with fewer than 10 "
+                             "training ratings (embeddings still near their random start) neither explain nor "
+                             "are explained")
 
 
 def run(args: argparse.Namespace) -> int:

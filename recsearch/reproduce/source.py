@@ -99,8 +99,9 @@ def pick_trial(study: Any, number: int | None = None) -> Any:
     match = [t for t in ranked if t.number == number]
     if not match:
         state = next((t.state.name.lower() for t in study.get_trials(deepcopy=False) if t.number == number), None)
-        why = "no such trial" if state is None else f"it {'was' if state == 'pruned' else 'is'} {state}"
-        raise ConfigError(f"study {study.study_name!r}: trial {number} did not complete ({why}); completed trials: "
+        why = {None: "there is no such trial", "pruned": "it was pruned (stopped early)", "fail": "it failed",
+               "complete": "it records no config"}.get(state, f"it is {state}")
+        raise ConfigError(f"study {study.study_name!r}: trial {number} cannot be used: {why}; completed trials: "
                           f"{sorted(t.number for t in ranked)}")
     return match[0]
 
