@@ -99,9 +99,9 @@ def _explained(message: str) -> str:
     unquoted inside `{...}` (Hydra says only "Error merging override")."""
     match = re.match(r"Could not override '([^']+)'", message) or \
         re.match(r"config key '([^']+)': unknown key", message)
-    if match and match.group(1).split(".")[0] in SCHEMA_SECTIONS:  # not `experiment=X`: there `+experiment` is right
-        key = match.group(1)
-        close = difflib.get_close_matches(key, _config_keys(), n=1, cutoff=0.75)
+    if match and match.group(1).split(".")[0] in SCHEMA_SECTIONS and match.group(1) not in _schema_keys():
+        key = match.group(1)  # (a schema key the chosen option leaves out, `data.path`: Hydra's `+key=` is right)
+        close = difflib.get_close_matches(key, _schema_keys(), n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
         return f"'{key}' is not a config key{hint} (`recsearch config show` lists them)"
     match = re.match(r"Error merging override (.*)", message)
@@ -111,11 +111,12 @@ def _explained(message: str) -> str:
     return message
 
 
-def _config_keys() -> list[str]:
-    """Every dotted key of the default config (and of each model's section), for `did you mean`."""
+def _schema_keys() -> list[str]:
+    """Every dotted key the typed schema knows (every model's section included), for `did you mean`."""
     from omegaconf import OmegaConf
 
-    from recsearch.config.searchpath import group_files
+    from recsearch.config.schema import RootConfig
+    from recsearch.models.registry import MODELS, model_schema
 
     def keys(node: Any, prefix: str) -> list[str]:
         out = []
@@ -123,9 +124,9 @@ def _config_keys() -> list[str]:
             out += keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
         return out
 
-    found = keys(OmegaConf.to_container(compose_config([], validate=False)), "")
-    for file in group_files("model").values():
-        found += keys(OmegaConf.to_container(OmegaConf.load(file)), "model.")
+    found = keys(OmegaConf.to_container(OmegaConf.structured(RootConfig)), "")
+    for name in MODELS:
+        found += keys(OmegaConf.to_container(OmegaConf.structured(model_schema(name))), "model.")
     return sorted(set(found))
 
 
