@@ -178,5 +178,6 @@ def test_a_pruned_trial_is_named_as_pruned() -> None:
             state=state, value=1.0 if state.name == "COMPLETE" else None, params={"model.depth": 2},
             distributions={"model.depth": IntDistribution(1, 3)}, user_attrs={"config": {}},
             intermediate_values={0: 1.0}))
-    with pytest.raises(ConfigError, match=r"trial 1 cannot be used: it was pruned \(stopped early\); completed trials: \[0\]"):
+    with pytest.raises(ConfigError, match=r"trial 1 cannot be used: it was pruned \(stopped early\); "
+                                          r"completed trials: \[0\]"):
         pick_trial(study, 1)
