@@ -71,14 +71,10 @@ def _group_owners(keys: list[str], groups: dict[str, Param], base_cfg: DictConfi
     config that has the key, to check its values against. A key no option has is left to the usual error.
 
     Without it, every trial that samples an option lacking the key (mf has no `model.depth`) would fail."""
-    from recsearch.config import compose_config
-
     composed: dict[tuple[str, str], DictConfig] = {}
 
     def config_of(group: str, option: str) -> DictConfig:
-        if (group, option) not in composed:
-            composed[group, option] = compose_config([f"{group}={option}"])
-        return composed[group, option]
+        return _option_config(group, option, composed)
 
     owners: dict[str, tuple[tuple[str, str, tuple] | None, DictConfig]] = {}
     for key in keys:
@@ -94,6 +90,39 @@ def _group_owners(keys: list[str], groups: dict[str, Param], base_cfg: DictConfi
         owners[key] = (None if len(having) == len(options) else (group, "in", having),
                        base_cfg if in_base else config_of(group, str(having[0])))
     return owners
+
+
+def _option_config(group: str, option: str, cache: dict[tuple[str, str], DictConfig]) -> DictConfig:
+    """The default config with `group=option` (composed once per `cache`)."""
+    from recsearch.config import compose_config
+
+    if (group, option) not in cache:
+        cache[group, option] = compose_config([f"{group}={option}"])
+    return cache[group, option]
+
+
+def check_group_overrides(overrides: list[str] | tuple[str, ...], space: SearchSpace) -> None:
+    """Refuse a command-line value for a key that not every option of a searched group has (`model.depth=3`
+    with `model: choice(mlp, mf)`): it is set for every trial, so each trial of the other options would fail
+    to compose. In the search space, the same value applies only with the options that have the key."""
+    from recsearch.config.compose import parse_overrides
+
+    groups = {p.key: p for p in space.params if p.key in GROUPS and p.kind == "categorical"}
+    if not groups:
+        return
+    cache: dict[tuple[str, str], DictConfig] = {}
+    for item in parse_overrides(overrides):
+        key = item.key_or_group
+        group = key.split(".", 1)[0]
+        if item.is_delete() or group not in groups or key == group:
+            continue
+        lacking = [str(o) for o in groups[group].choices
+                   if OmegaConf.select(_option_config(group, str(o), cache), key, default=_MISSING) is _MISSING]
+        if lacking:
+            raise SearchSpaceError(f"override {item.input_line!r}: {group}={lacking[0]}, which the search samples, "
+                                   f"has no {key}, so its trials could not be built; set it in the search space "
+                                   f"instead (\"++search_space.params={{{key}: {item.value()}}}\"), where it applies "
+                                   f"only with the {group} options that have it")
 
 
 def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:

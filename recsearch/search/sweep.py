@@ -44,12 +44,13 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     from recsearch.search.engine import make_pruner, make_sampler
     from recsearch.search.kt.engine import check_engine
     from recsearch.search.fidelity import max_resource
-    from recsearch.search.parse import parse_space
+    from recsearch.search.parse import check_group_overrides, parse_space
     from recsearch.search.storage import storage_url, study_dir, study_name
 
     cfg = compose_config(overrides)
     check_engine(cfg)
     space = parse_space(cfg.search_space, cfg)
+    check_group_overrides(overrides, space)
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
     make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj)

@@ -134,6 +134,27 @@ def test_searching_the_model_group_as_the_cli_hint_says_trains_every_trial(tiny:
     assert frame.loc[frame["params_model"] == "mf", "params_model.depth"].isna().all()
 
 
+def test_a_base_value_of_a_key_the_other_model_lacks_is_refused_and_its_fix_works(tiny: list[str]) -> None:
+    """`model.depth=2` on the command line with `model: choice(mlp, mf)` would break every mf trial: refused
+    before anything runs; the form it suggests fixes depth for mlp trials only."""
+    from recsearch.errors import SearchSpaceError
+
+    base = [o for o in tiny if o.startswith("data")] + ["train.epochs=1", "search.sampler=random"]
+    with pytest.raises(SearchSpaceError, match=r"model=mf, which the search samples, has no model.depth, .*"
+                                               r"\+\+search_space.params=\{model.depth: 2\}"):
+        run_sweep([*base, "model.depth=2", "search.study_name=base-depth", "search.n_trials=2",
+                   "++search_space.params={model: 'choice(mlp, mf)'}"], show_progress=False)
+    report = run_sweep([*base, "search.study_name=space-depth", "search.n_trials=6",
+                        "++search_space.params={model: 'choice(mlp, mf)', model.depth: 2}"], show_progress=False)
+    import yaml
+
+    study = optuna.load_study(study_name="space-depth", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(report.folder / "study.journal"))))
+    models = [yaml.safe_load(t.user_attrs["config"])["model"] for t in study.trials]
+    assert all(t.state.name == "COMPLETE" for t in study.trials) and {m["name"] for m in models} == {"mlp", "mf"}
+    assert all(m["depth"] == 2 for m in models if m["name"] == "mlp")
+
+
 def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
     """Workers beyond the cores share them (each with its own data and framework): one warning line."""
     from types import SimpleNamespace
