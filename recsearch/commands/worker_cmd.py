@@ -100,16 +100,10 @@ def _existing_storage(storage: str) -> str:
 
     from recsearch.errors import ConfigError
     from recsearch.results.studies import folder_storage_url
-    from recsearch.search.storage import RDB_PREFIXES
 
-    if storage.startswith(RDB_PREFIXES) or "://" in storage:
-        return storage
-    if Path(storage).is_dir():
+    if "://" not in storage and Path(storage).is_dir():
         storage = folder_storage_url(Path(storage), command="worker")
-        if storage.startswith(RDB_PREFIXES):
-            return storage
-    path = Path(storage)
-    if not path.is_file():
+    if "://" not in storage and not Path(storage).is_file():
         raise ConfigError(f"{storage}: no such journal file; pass the study's study.journal (or its folder) or "
                           "its RDB URL")
-    return str(path)
+    return storage

@@ -113,21 +113,15 @@ def _explained(message: str) -> str:
 
 def _schema_keys() -> list[str]:
     """Every dotted key the typed schema knows (every model's section included), for `did you mean`."""
+    import pandas as pd
     from omegaconf import OmegaConf
 
     from recsearch.config.schema import RootConfig
     from recsearch.models.registry import MODELS, model_schema
 
-    def keys(node: Any, prefix: str) -> list[str]:
-        out = []
-        for key, value in node.items():
-            out += keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
-        return out
-
-    found = keys(OmegaConf.to_container(OmegaConf.structured(RootConfig)), "")
-    for name in MODELS:
-        found += keys(OmegaConf.to_container(OmegaConf.structured(model_schema(name))), "model.")
-    return sorted(set(found))
+    sections = [OmegaConf.to_container(OmegaConf.structured(RootConfig))]
+    sections += [{"model": OmegaConf.to_container(OmegaConf.structured(model_schema(name)))} for name in MODELS]
+    return sorted({key for section in sections for key in pd.json_normalize(section, sep=".").columns})
 
 
 def _one_line(exc: Exception) -> str:

@@ -36,8 +36,7 @@ def user_profile(ratings: pd.DataFrame, items: pd.DataFrame | None, user_id: obj
     """
     mine = user_ratings(ratings, user_id)[["item_id", "rating", "timestamp"]]
     rated = mine.merge(_item_table(items), on="item_id", how="left")
-    untitled = rated["title"].isna() | (rated["title"].astype(str).str.strip() == "")
-    rated["title"] = rated["title"].where(~untitled, rated["item_id"].astype(str))  # no items file: the id
+    rated["title"] = titles_or_ids(rated["title"], rated["item_id"])
     rated["genres"] = [g if isinstance(g, (list, tuple, np.ndarray)) else [] for g in rated["genres"]]
     per_genre = rated.explode("genres").dropna(subset=["genres"])
     genres = (per_genre.groupby("genres")["rating"].agg(count="count", mean="mean").reset_index()
@@ -46,6 +45,12 @@ def user_profile(ratings: pd.DataFrame, items: pd.DataFrame | None, user_id: obj
     return UserProfile(user_id=user_id, n_ratings=int(len(mine)), mean_rating=float(mine["rating"].mean()),
                        genres=genres.reset_index(drop=True),
                        top_items=best[["item_id", "title", "genres", "rating"]].reset_index(drop=True))
+
+
+def titles_or_ids(titles: pd.Series, item_ids: pd.Series) -> pd.Series:
+    """Each item's title, or its id where it has none (no items file, an empty title): never blank or "nan"."""
+    untitled = titles.isna() | (titles.astype(str).str.strip() == "")
+    return titles.where(~untitled, item_ids.astype(str))
 
 
 def _item_table(items: pd.DataFrame | None) -> pd.DataFrame:

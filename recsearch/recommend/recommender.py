@@ -12,6 +12,7 @@ import pandas as pd
 
 from recsearch.data.types import PreparedData
 from recsearch.errors import DataError, RecsearchError
+from recsearch.recommend.profile import titles_or_ids
 from recsearch.redact import redact
 
 EMBEDDING_LAYER = "item_embedding"
@@ -111,8 +112,7 @@ def item_table(data: PreparedData) -> pd.DataFrame:
     table = pd.DataFrame({"item_index": np.arange(data.num_items), "item_id": data.item_ids})
     for col, default in (("title", None), ("genres", None)):
         table[col] = data.items[col].to_numpy() if col in data.items else default
-    untitled = table["title"].isna() | (table["title"].astype(str).str.strip() == "")
-    table["title"] = table["title"].where(~untitled, table["item_id"].astype(str))  # no items file: the id
+    table["title"] = titles_or_ids(table["title"], table["item_id"])
     table["genres"] = table["genres"].map(lambda g: list(g) if isinstance(g, (list, tuple, np.ndarray)) else [])
     return table
 

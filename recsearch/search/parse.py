@@ -71,24 +71,19 @@ def _group_owners(keys: list[str], groups: dict[str, Param], base_cfg: DictConfi
     config that has the key, to check its values against. A key no option has is left to the usual error.
 
     Without it, every trial that samples an option lacking the key (mf has no `model.depth`) would fail."""
-    composed: dict[tuple[str, str], DictConfig] = {}
-
-    def config_of(group: str, option: str) -> DictConfig:
-        return _option_config(group, option, composed)
-
+    cache: dict[tuple[str, str], DictConfig] = {}
     owners: dict[str, tuple[tuple[str, str, tuple] | None, DictConfig]] = {}
     for key in keys:
         group = key.split(".", 1)[0]
         if group not in groups or groups[group].kind != "categorical":
             continue
         options = groups[group].choices
-        having = tuple(o for o in options if OmegaConf.select(config_of(group, str(o)), key, default=_MISSING)
-                       is not _MISSING)
+        having = _options_with(key, group, options, cache)
         if not having:
             continue
         in_base = OmegaConf.select(base_cfg, key, default=_MISSING) is not _MISSING
         owners[key] = (None if len(having) == len(options) else (group, "in", having),
-                       base_cfg if in_base else config_of(group, str(having[0])))
+                       base_cfg if in_base else _option_config(group, str(having[0]), cache))
     return owners
 
 
@@ -99,6 +94,12 @@ def _option_config(group: str, option: str, cache: dict[tuple[str, str], DictCon
     if (group, option) not in cache:
         cache[group, option] = compose_config([f"{group}={option}"])
     return cache[group, option]
+
+
+def _options_with(key: str, group: str, options: tuple, cache: dict[tuple[str, str], DictConfig]) -> tuple:
+    """The options of `group` whose config has `key`."""
+    return tuple(o for o in options
+                 if OmegaConf.select(_option_config(group, str(o), cache), key, default=_MISSING) is not _MISSING)
 
 
 def check_group_overrides(overrides: list[str] | tuple[str, ...], space: SearchSpace) -> None:
@@ -116,8 +117,8 @@ def check_group_overrides(overrides: list[str] | tuple[str, ...], space: SearchS
         group = key.split(".", 1)[0]
         if item.is_delete() or group not in groups or key == group:
             continue
-        lacking = [str(o) for o in groups[group].choices
-                   if OmegaConf.select(_option_config(group, str(o), cache), key, default=_MISSING) is _MISSING]
+        having = _options_with(key, group, groups[group].choices, cache)
+        lacking = [str(o) for o in groups[group].choices if o not in having]
         if lacking:
             raise SearchSpaceError(f"override {item.input_line!r}: {group}={lacking[0]}, which the search samples, "
                                    f"has no {key}, so its trials could not be built; set it in the search space "
