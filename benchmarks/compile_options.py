@@ -199,7 +199,7 @@ def main() -> None:
         per_epoch = median([e for r in runs for e in r["epochs"]])
         trial = compile_s + args.epochs_per_trial * per_epoch
         base = trial if base is None else base
-        rmse = median([r["valid_rmse"] for r in runs])
+        rmse = median([r["valid"] for r in runs])
         print(f"{name:<20} {compile_s:9.3f} {per_epoch:8.3f} {trial:8.3f} {base / trial:10.2f}x {rmse:10.4f}  "
               f"           {shapes_s}")
     print(f"\ntrial s = compile + {args.epochs_per_trial} x s/epoch (epochs of an average pruned trial); shapes: "
