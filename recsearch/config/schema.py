@@ -83,6 +83,7 @@ class TrainConfig:
     deterministic: bool = True
     jit_compile: bool = False
     compile_cache: bool = True  # JAX: keep compiled programs on disk under paths.cache_dir (training/compile_cache.py)
+    pad_embeddings: bool = True  # JAX loop: train at embedding_dim rounded up, sharing programs (training/widths.py)
     steps_per_execution: int = bounded(16, ge=1)
     verbose: int = bounded(0, ge=0, le=2)
     refit: bool = False  # after training, retrain the chosen epochs on train + validation and report test

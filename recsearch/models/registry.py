@@ -27,23 +27,26 @@ class ModelSpec:
     tasks: tuple[str, ...]
     description: str
     trainer: str = "pairs"  # pairs: fit on (user, item) rows | item_rows: fit on item rows (AutoRec)
+    # embedding columns used only through Dense layers, dot/elementwise products, sums and concatenation, so
+    # zero columns stay zero and the JAX loop may train it at a wider embedding_dim (training/widths.py)
+    pads_embedding: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("mf", MfConfig, "recsearch.models.mf:from_config", ("rating", "ranking"),
-                  "biased matrix factorisation: dot of user and item embeddings plus biases"),
+                  "biased matrix factorisation: dot of user and item embeddings plus biases", pads_embedding=True),
         ModelSpec("gmf", GmfConfig, "recsearch.models.gmf:from_config", ("rating", "ranking"),
-                  "generalised MF: element-wise product of embeddings, learned output weights"),
+                  "generalised MF: element-wise product of embeddings, learned output weights", pads_embedding=True),
         ModelSpec("mlp", MlpConfig, "recsearch.models.mlp:from_config", ("rating", "ranking"),
-                  "feedforward NCF: user/item embeddings concatenated through Dense layers"),
+                  "feedforward NCF: user/item embeddings concatenated through Dense layers", pads_embedding=True),
         ModelSpec("neumf", NeuMfConfig, "recsearch.models.neumf:from_config", ("rating", "ranking"),
-                  "NeuMF: GMF and MLP branches fused, optionally from pretrained GMF/MLP"),
+                  "NeuMF: GMF and MLP branches fused, optionally from pretrained GMF/MLP", pads_embedding=True),
         ModelSpec("deepfm", DeepFmConfig, "recsearch.models.deepfm:from_config", ("rating", "ranking"),
-                  "DeepFM: FM plus a deep part over ids, genres, tags and demographics"),
+                  "DeepFM: FM plus a deep part over ids, genres, tags and demographics", pads_embedding=True),
         ModelSpec("two_tower", TwoTowerConfig, "recsearch.models.two_tower:from_config", ("rating", "ranking"),
-                  "two towers (ids plus side features) scored by a dot product"),
+                  "two towers (ids plus side features) scored by a dot product", pads_embedding=True),
         ModelSpec("autorec", AutoRecConfig, "recsearch.models.autorec:from_config", ("rating",),
                   "I-AutoRec: item rating vectors reconstructed by an autoencoder", trainer="item_rows"),
         ModelSpec("hypermodel", HyperModelConfig, "recsearch.models.hypermodel:from_config", ("rating", "ranking"),

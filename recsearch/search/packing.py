@@ -28,6 +28,7 @@ class PackedTrial:
     trial: Any
     cfg: Any
     model: Any = None
+    twin: Any = None  # the wider twin it trains in (trainer.padded_twin), or None
     pruning: Any = None
     key: str = ""
     failed: str | None = None
@@ -106,7 +107,7 @@ def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import seed_everything
     from recsearch.training.jax_loop import architecture_key
-    from recsearch.training.trainer import compile_model, schedule_for
+    from recsearch.training.trainer import compile_model, padded_twin, schedule_for
 
     cfg = trial_config(ctx, ctx.space.sample(trial))
     if not packable(cfg):
@@ -117,8 +118,10 @@ def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
     model = build_model(cfg.model, ctx.data)
     compile_model(model, cfg, ctx.data)
     schedule = schedule_for(cfg, ctx.data)
+    twin = padded_twin(cfg, ctx.data, model)
     pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
-    member = PackedTrial(trial, cfg, model, pruning, architecture_key(model, schedule) + repr(schedule))
+    key = architecture_key(twin.model if twin is not None else model, schedule) + repr(schedule)
+    member = PackedTrial(trial, cfg, model, twin, pruning, key)
     member.attrs["build_s"] = time.perf_counter() - start
     return member
 
@@ -131,8 +134,12 @@ def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, k
 
     start = time.perf_counter()
     try:
-        fits, timings = fit_members([Member(m.model, int(m.cfg.train.seed), [m.pruning]) for m in group],
-                                    ctx.data.train, ctx.data.valid, ctx.data.test, schedule_for(group[0].cfg, ctx.data))
+        # one key, one shape: a member already at the twin's width (no twin of its own) maps into it unchanged
+        twin = next((m.twin for m in group if m.twin is not None), None)
+        members = [Member(m.model, int(m.cfg.train.seed), [m.pruning],
+                          width=int(m.cfg.model.embedding_dim) if twin is not None else 0) for m in group]
+        fits, timings = fit_members(members, ctx.data.train, ctx.data.valid, ctx.data.test,
+                                    schedule_for(group[0].cfg, ctx.data), twin)
     except Exception as exc:  # noqa: BLE001 - the pack's trials fail together, the sweep goes on
         interrupts.raise_if_interrupted(exc)
         for member in group:

@@ -341,8 +341,8 @@ def _check_same_space(study: Any, space: Any) -> None:
                               "search.study_name") from None
 
 
-RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "steps_per_execution", "verbose",
-                                     "tensorboard", "deterministic", "seed"})  # how a trial runs, not what it trains
+RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "pad_embeddings", "steps_per_execution",
+                                     "verbose", "tensorboard", "deterministic", "seed"})  # how a trial runs, not what it trains
 TRIAL_SETTING = "trial_setting"
 
 

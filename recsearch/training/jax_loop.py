@@ -1,7 +1,9 @@
 """Fast rating training on the JAX backend: N stacked members trained by one compiled program.
 
 A member is a built, compiled Keras (user, item) -> rating model with its own initial weights, learning
-rate, L2 factors, dropout rates and seed; one trial is one member, a packed group of trials is many.
+rate, L2 factors, dropout rates, momentum or weight decay, and seed: values fed to the program, not compiled
+into it, so trials that differ only in these share one program. One trial is one member, a packed group of
+trials is many; a member may train inside a twin of wider embeddings (`Twin`, `recsearch.training.widths`).
 Members are vmapped inside one jitted program per architecture shape: an epoch (a `lax.scan` over
 fixed-size batches built from Keras's `stateless_call` and the optimizer's `stateless_apply`), then the
 evaluation of the resulting weights. One compilation serves every epoch with its validation, the test
@@ -30,6 +32,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from recsearch.models.host_init import host_initial_values
+from recsearch.training.widths import WidthMap, width_map
 
 EVAL_CHUNK = 8192
 MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
@@ -46,6 +49,16 @@ class Member:
     model: Any
     seed: int
     callbacks: list = field(default_factory=list)
+    width: int = 0  # the model's embedding width, when it trains inside a wider twin (see `Twin`)
+
+
+@dataclass
+class Twin:
+    """The members' architecture built at a wider embedding width (`recsearch.training.widths`): the program is
+    traced from it, and each member's values are placed in it and sliced back after training."""
+
+    model: Any
+    width: int
 
 
 @dataclass
@@ -72,10 +85,15 @@ class Schedule:
 
 
 class _TracedRate:
-    """A dropout rate known to be > 0 whose value is traced (one per member), as Keras's Dropout uses it."""
+    """A hyperparameter known to be non-zero whose value is traced (one per member): Dropout's rate, or the
+    optimizer's momentum or weight decay. Keras tests it as a Python number (`rate > 0`, `momentum != 0`) and
+    computes with it (`1 - rate`, `ops.cast(momentum, ...)`)."""
 
     def __init__(self, value: Any):
         self.value = value
+
+    def __jax_array__(self) -> Any:
+        return self.value
 
     def __gt__(self, other: Any) -> bool:
         return True
@@ -105,18 +123,38 @@ def _knob_slots(model: Any) -> list[tuple[Any, str]]:
     return slots
 
 
+def _optimizer_slots(optimizer: Any) -> list[tuple[Any, str]]:
+    """(optimizer, attribute) of its per-member hyperparameters besides the learning rate (an optimizer
+    variable already): momentum when non-zero (SGD, RMSprop), weight decay when set (AdamW). Whether they
+    are zero or unset stays in the architecture key, since it decides the optimizer's slots and steps."""
+    import keras
+
+    slots = []
+    if isinstance(optimizer, (keras.optimizers.SGD, keras.optimizers.RMSprop)) and optimizer.momentum != 0:
+        slots.append((optimizer, "momentum"))
+    if getattr(optimizer, "weight_decay", None) is not None:
+        slots.append((optimizer, "weight_decay"))
+    return slots
+
+
+OPTIMIZER_KNOBS = ("momentum", "weight_decay")  # values per member (`_optimizer_slots`), not in the program key
+
+
 def knob_values(model: Any) -> list[float]:
-    """The member's own values of its hyperparameter slots (see `_knob_slots`)."""
-    return [float(getattr(obj, attr)) for obj, attr in _knob_slots(model)]
+    """The member's own values of its hyperparameter slots: its layers' (`_knob_slots`), then its optimizer's
+    (`_optimizer_slots`)."""
+    slots = _knob_slots(model) + _optimizer_slots(model.optimizer)
+    return [float(getattr(obj, attr)) for obj, attr in slots]
 
 
 @contextmanager
 def _knobs_set(slots: list[tuple[Any, str]], values: Any) -> Iterator[None]:
-    """Temporarily put traced values into the template's dropout rates and L2 factors."""
+    """Temporarily put traced values into the template's dropout rates and L2 factors, or into the program's
+    optimizer's momentum and weight decay."""
     saved = [getattr(obj, attr) for obj, attr in slots]
     try:
         for k, (obj, attr) in enumerate(slots):
-            setattr(obj, attr, _TracedRate(values[k]) if attr == "rate" else values[k])
+            setattr(obj, attr, values[k] if attr == "l2" else _TracedRate(values[k]))
         yield
     finally:
         for (obj, attr), value in zip(slots, saved):
@@ -143,7 +181,8 @@ def _strip(config: Any, names: dict[str, str]) -> Any:
 def architecture_key(model: Any, schedule: Schedule) -> str:
     """What a compiled program depends on: layers and weight shapes, optimizer kind, batch and clipping."""
     optimizer = model.optimizer
-    opt_config = {k: v for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
+    opt_config = {k: (v if k not in OPTIMIZER_KNOBS else (v is not None and v != 0))
+                  for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
     layers = list(model._flatten_layers(include_self=True, recursive=True))
     names = {layer.name: f"layer{k}" for k, layer in enumerate(layers)}
     key = {
@@ -227,6 +266,7 @@ class _Program:
         self.model, self.schedule = template, schedule
         self.slots = _knob_slots(template)
         self.optimizer = type(template.optimizer).from_config(template.optimizer.get_config())
+        self.opt_slots = _optimizer_slots(self.optimizer)
         self.layout = _FlatLayout(template.trainable_variables, self.optimizer)
         with host_initial_values():
             self.optimizer.build(self.layout.optimizer_variables(template.trainable_variables))
@@ -299,7 +339,8 @@ class _Program:
             y = ratings[rows]
             (loss, (ntv, pred)), grads = jax.value_and_grad(self._loss, has_aux=True)(
                 tv, ntv, knobs, users[rows], items[rows], y, w)
-            flat_tv, ov = self.optimizer.stateless_apply(ov, self.layout.join(grads), self.layout.join(tv))
+            with _knobs_set(self.opt_slots, knobs[len(self.slots):]):
+                flat_tv, ov = self.optimizer.stateless_apply(ov, self.layout.join(grads), self.layout.join(tv))
             tv = self.layout.split(flat_tv)
             err = y - jnp.clip(pred, low, high)
             real = jnp.sum(w)
@@ -320,8 +361,10 @@ class _Program:
         return jnp.stack([jnp.sum(w * jnp.square(ratings - pred)), jnp.sum(w * jnp.square(clipped)),
                           jnp.sum(w * jnp.abs(clipped))])
 
-    def initial_state(self, members: Sequence[Member]) -> tuple:
-        """Stacked (trainable, non-trainable, optimizer) values of the members, and their knob values.
+    def initial_state(self, members: Sequence[Member],
+                      maps: Sequence[tuple[WidthMap, WidthMap] | None] | None = None) -> tuple:
+        """Stacked (trainable, non-trainable, optimizer) values of the members (widened into the program's
+        twin where `maps` says so), and their knob values.
 
         Stacked on the host: an eager `jnp.stack` compiles a program per variable shape."""
         import jax
@@ -330,8 +373,14 @@ class _Program:
         def stack(lists: list[list]) -> list:
             return [jax.device_put(np.stack([np.asarray(v) for v in vals])) for vals in zip(*lists)]
 
-        tv = stack([[v.value for v in m.model.trainable_variables] for m in members])
-        ntv = stack([[v.value for v in m.model.non_trainable_variables] for m in members])
+        def host_values(variables: Sequence[Any], wmap: WidthMap | None) -> list:
+            host = [np.asarray(v.value) for v in variables]
+            return wmap.widen(host) if wmap is not None else host
+
+        maps = maps or [None] * len(members)
+        tv = stack([host_values(m.model.trainable_variables, wm[0] if wm else None) for m, wm in zip(members, maps)])
+        ntv = stack([host_values(m.model.non_trainable_variables, wm[1] if wm else None)
+                     for m, wm in zip(members, maps)])
         opt = []
         for m in members:
             values = list(self.opt_init)
@@ -544,19 +593,21 @@ class _Stopper:
         return epoch == 0, self.wait >= self.patience and epoch > 0
 
 
-def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, schedule: Schedule
-                ) -> tuple[list[MemberFit], dict[str, float]]:
+def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, schedule: Schedule,
+                twin: Twin | None = None) -> tuple[list[MemberFit], dict[str, float]]:
     """Train every member on `train` (packed: same architecture), early-stop each on `valid`, evaluate test.
 
-    Returns each member's fit and the pack's timings (compile_s, fit_s, eval_s). Each Keras model ends
-    holding its best weights (or its last, when no epoch had a finite monitored value).
+    With `twin`, the members train inside it (each at its own `width`). Returns each member's fit and the
+    pack's timings (compile_s, fit_s, eval_s). Each Keras model ends holding its best weights (or its last,
+    when no epoch had a finite monitored value).
     """
     import jax
     import jax.numpy as jnp
     import keras
 
-    program = program_for(members[0].model, schedule)
-    state, knobs = program.initial_state(members)
+    program = program_for(twin.model if twin is not None else members[0].model, schedule)
+    maps = [width_map(m.model, twin.model, m.width, twin.width) if twin is not None else None for m in members]
+    state, knobs = program.initial_state(members, maps)
     n = len(members)
     data = _on_device(train)
     count = max(_chunk_count(valid), _chunk_count(test), 1)
@@ -612,7 +663,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
         test_sums = np.full((n, 3), np.nan)
     fits = []
     for k, m in enumerate(members):
-        _assign(m.model, best, k)
+        _assign(m.model, best, k, maps[k])
         lists[k].on_train_end()
         be = stoppers[k].best_epoch
         metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
@@ -627,11 +678,12 @@ def _means(sums: Any, rows: int) -> np.ndarray:
         return np.asarray(sums, np.float64) / rows
 
 
-def _assign(model: Any, params: tuple, k: int) -> None:
-    """Write member k's (trainable, non-trainable) values, host arrays, into its Keras model (sliced on the
-    host: an eager slice of a device array compiles a program per shape)."""
-    tv, ntv = params
-    for var, value in zip(model.trainable_variables, tv):
-        var.assign(value[k])
-    for var, value in zip(model.non_trainable_variables, ntv):
-        var.assign(value[k])
+def _assign(model: Any, params: tuple, k: int, maps: tuple[WidthMap, WidthMap] | None) -> None:
+    """Write member k's (trainable, non-trainable) values, host arrays, into its Keras model, sliced back to
+    its width when it trained in a twin (on the host: an eager slice of a device array compiles a program
+    per shape)."""
+    for part, (variables, values) in enumerate(zip((model.trainable_variables, model.non_trainable_variables),
+                                                   params)):
+        for j, (var, value) in enumerate(zip(variables, values)):
+            value = np.asarray(value[k])
+            var.assign(maps[part].narrow(j, value) if maps is not None else value)

@@ -105,6 +105,7 @@ def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbos
     raw_history, best_epoch, metrics = fitted[:3]
     timings = {"build_s": build_s, "compile_s": 0.0, "fit_s": time.perf_counter() - start - build_s, "eval_s": 0.0}
     timings.update(fitted[3] if len(fitted) > 3 else {})  # fitters that know finer splits return them 4th
+    timings["build_s"] += timings.pop("twin_build_s", 0.0)
     history = {k: [float(v) for v in vals] for k, vals in raw_history.items()}
     if not all(math.isfinite(v) for v in history.get("loss", [])):
         raise TrainingDiverged(f"training loss diverged (not finite) at epoch {len(history['loss'])}; "
@@ -139,6 +140,34 @@ def schedule_for(cfg: Any, data: PreparedData, *, verbose: int = 0) -> Any:
                     low=low, high=high, verbose=verbose)
 
 
+def padded_twin(cfg: Any, data: PreparedData, model: Any) -> Any:
+    """The wider twin the JAX loop trains `model` in (`train.pad_embeddings`, `recsearch.training.widths`), built
+    and compiled like it; None when the width is already on the ladder, the family does not declare
+    `pads_embedding`, or padding is off."""
+    import copy
+
+    from recsearch.models import build_model
+    from recsearch.models.registry import model_spec
+    from recsearch.training.jax_loop import Twin
+    from recsearch.training.widths import padded_width, width_map
+
+    if not cfg.train.pad_embeddings or not model_spec(cfg.model.name).pads_embedding:
+        return None
+    width = int(cfg.model.embedding_dim)
+    wide = padded_width(width)
+    if wide == width:
+        return None
+    twin_cfg = copy.deepcopy(cfg.model)
+    twin_cfg.embedding_dim = wide
+    twin = build_model(twin_cfg, data)
+    compile_model(twin, cfg, data)
+    try:
+        width_map(model, twin, width, wide)
+    except ValueError:  # a variable that is not blocks of the width: train at the model's own width
+        return None
+    return Twin(twin, wide)
+
+
 def fit_rating_pairs(model: Any, cfg: Any, data: PreparedData, *, callbacks: Sequence[Any], verbose: int,
                      optimizer: Any) -> tuple[dict, int, dict[str, float], dict[str, float]]:
     """Rating prediction on (user, item) rows: MSE, early stopping on val_<task.metric>; metrics and timings."""
@@ -148,9 +177,14 @@ def fit_rating_pairs(model: Any, cfg: Any, data: PreparedData, *, callbacks: Seq
     if keras.backend.backend() == "jax":
         from recsearch.training.jax_loop import Member, fit_members
 
-        fits, timings = fit_members([Member(model, int(cfg.train.seed), list(callbacks))], data.train, data.valid,
-                                    data.test, schedule_for(cfg, data, verbose=verbose))
-        return fits[0].history, fits[0].best_epoch, fits[0].metrics, timings
+        start = time.perf_counter()
+        twin = padded_twin(cfg, data, model)
+        twin_build_s = time.perf_counter() - start
+        member = Member(model, int(cfg.train.seed), list(callbacks),
+                        width=int(cfg.model.embedding_dim) if twin is not None else 0)
+        fits, timings = fit_members([member], data.train, data.valid, data.test,
+                                    schedule_for(cfg, data, verbose=verbose), twin)
+        return fits[0].history, fits[0].best_epoch, fits[0].metrics, {**timings, "twin_build_s": twin_build_s}
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{cfg.task.metric}", mode=monitor_mode(cfg.task),
                                             patience=int(cfg.train.patience), restore_best_weights=True)
     start = time.perf_counter()

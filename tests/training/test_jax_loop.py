@@ -143,6 +143,84 @@ def _member(cfg, data, callbacks=()):
 
 
 @needs_jax
+@pytest.mark.parametrize("name", ["mf", "gmf", "mlp", "neumf", "deepfm", "two_tower"])
+def test_a_model_trained_in_its_wider_twin_trains_the_same(tiny, name):
+    """embedding_dim 9 trains inside a twin of width 10 (train.pad_embeddings): the same metrics as at its own
+    width, the model keeps its own shapes, and a trial of width 10 reuses the twin's program."""
+    from recsearch.training import jax_loop
+    from recsearch.training.metrics import rmse
+    from recsearch.training.trainer import model_inputs, train
+
+    over = [*tiny[:6], f"model={name}", "train.epochs=2"]  # gmf's default dropout is 0: masks of its product
+    data = prepare_for(compose_config(over))
+    jax_loop.clear_programs()
+    padded = train(compose_config([*over, "model.embedding_dim=9"]), data)
+    assert 9 in _embedding_widths(padded.model) and 10 not in _embedding_widths(padded.model)
+    assert len(jax_loop._PROGRAMS) == 1 and '"output_dim": 10' in next(iter(jax_loop._PROGRAMS))
+    assert train(compose_config([*over, "model.embedding_dim=10"]), data).timings["compile_s"] == 0.0
+    own = train(compose_config([*over, "model.embedding_dim=9", "train.pad_embeddings=false"]), data)
+    jax_loop.clear_programs()
+    assert own.history["val_rmse"] == pytest.approx(padded.history["val_rmse"], rel=1e-5)
+    for metric, value in own.metrics.items():
+        assert padded.metrics[metric] == pytest.approx(value, rel=1e-5), metric
+    pred = np.clip(padded.model.predict(model_inputs(data.test), verbose=0).reshape(-1), *data.rating_scale)
+    assert rmse(data.test.ratings, pred) == pytest.approx(padded.metrics["test_rmse"], rel=1e-5)
+
+
+def _embedding_widths(model) -> set[int]:
+    """The widths of the model's trained Embedding layers (nested towers included; not fixed side tables)."""
+    return {layer.output_dim for layer in model._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.Embedding) and layer.trainable}
+
+
+@needs_jax
+def test_members_of_different_widths_pack_in_one_twin(tiny):
+    """Widths 9 and 10 packed in one twin of width 10 (as a packed sweep groups them): each member equals its
+    own run at its own width, and ends with its own shapes."""
+    from recsearch.training.jax_loop import fit_members
+    from recsearch.training.trainer import padded_twin, schedule_for
+
+    cfgs = [compose_config([*tiny[:6], "model=mlp", f"model.embedding_dim={d}", "train.epochs=2",
+                            f"train.seed={d}", "train.pad_embeddings=false"]) for d in (9, 10)]
+    data = prepare_for(cfgs[0])
+    members = [_member(c, data) for c in cfgs]
+    twin = padded_twin(compose_config([*tiny[:6], "model=mlp", "model.embedding_dim=9"]), data, members[0].model)
+    assert twin is not None and twin.width == 10
+    for member, d in zip(members, (9, 10)):
+        member.width = d
+    packed, _ = fit_members(members, data.train, data.valid, data.test, schedule_for(cfgs[0], data), twin)
+    for cfg, member, fit in zip(cfgs, members, packed):
+        [alone], _ = fit_members([_member(cfg, data)], data.train, data.valid, data.test, schedule_for(cfg, data))
+        assert fit.metrics["test_rmse"] == pytest.approx(alone.metrics["test_rmse"], rel=1e-5)
+        assert member.model.get_layer("user_embedding").output_dim == cfg.model.embedding_dim
+        assert member.model.get_layer("user_embedding").embeddings.shape[1] == cfg.model.embedding_dim
+
+
+@needs_jax
+@pytest.mark.parametrize("optimizer, knob, values", [("sgd", "momentum", (0.5, 0.9)), ("rmsprop", "momentum", (0.3, 0.6)),
+                                                     ("adamw", "weight_decay", (0.01, 0.001))])
+def test_momentum_and_weight_decay_are_per_trial_values_of_one_program(tiny, monkeypatch, optimizer, knob, values):
+    """Trials differing only in momentum or weight decay reuse one program, and train as with the value
+    compiled in (the program before these were per-member values)."""
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    over = [*tiny, "model.depth=2", "train.epochs=2", f"train.optimizer={optimizer}", "train.learning_rate=0.01"]
+    data = prepare_for(compose_config(over))
+    jax_loop.clear_programs()
+    first, second = (train(compose_config([*over, f"train.{knob}={v}"]), data) for v in values)
+    assert first.timings["compile_s"] > 0 and second.timings["compile_s"] == 0.0
+    assert first.metrics["valid_rmse"] != second.metrics["valid_rmse"]
+    monkeypatch.setattr(jax_loop, "_optimizer_slots", lambda optimizer: [])
+    for value, traced in zip(values, (first, second)):
+        jax_loop.clear_programs()  # the key leaves the value out: compile this one with its own value
+        baked = train(compose_config([*over, f"train.{knob}={value}"]), data)
+        for name, metric in baked.metrics.items():
+            assert traced.metrics[name] == pytest.approx(metric, rel=1e-5), name
+    jax_loop.clear_programs()
+
+
+@needs_jax
 def test_diverging_loss_raises(tiny):
     from recsearch.training.trainer import TrainingDiverged, train
 
