@@ -30,13 +30,15 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
             cfg = compose(config_name="config", overrides=[*overrides, searchpath])
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(_explained(_one_line(exc))) from None
+        message = _one_line(exc)
+        raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
+                          or _explained(message)) from None
     if not validate:
         return cfg
     try:
         cfg = validate_config(cfg)
     except ConfigError as exc:
-        raise ConfigError(_explained(str(exc))) from None
+        raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", ""))) or _explained(str(exc))) from None
     _refuse_restored_removals(parsed, cfg)
     name = _experiment_name(overrides)
     if name is not None:
@@ -109,6 +111,42 @@ def _explained(message: str) -> str:
         return (f"{message}: inside {{...}} quote each search expression, e.g. "
                 "'search_space.params={model.depth: \"range(1, 5)\"}'")
     return message
+
+
+_MODEL_KEY = re.compile(r"(?:Could not override|config key) '(model\.[^'.]+)'")
+
+
+def _not_this_models(message: str, model: str | None) -> str | None:
+    """A setting of other model families set on `model` (`model=mf model.depth=3`): Hydra advises `+model.depth=`,
+    which the schema then refuses, so name the chosen model's settings and the families that have the key."""
+    import dataclasses
+
+    from recsearch.models.registry import MODELS
+
+    match = _MODEL_KEY.match(message)
+    if not match or model not in MODELS:
+        return None
+    field = match.group(1).split(".")[1]
+    fields = {name: [f.name for f in dataclasses.fields(spec.schema) if f.name != "name"]
+              for name, spec in MODELS.items()}
+    owners = [name for name in sorted(fields) if field in fields[name]]
+    if not owners:
+        return None
+    return (f"model={model} has no setting '{field}' (its settings: {', '.join(fields[model])}); "
+            f"'{field}' is a setting of model={', model='.join(owners)}")
+
+
+def _model_without(message: str, overrides: list[str] | tuple[str, ...], parsed: list[Any]) -> str | None:
+    """The model chosen by `overrides` once the model key the message names is left out (None when the message
+    names none, or the rest does not compose)."""
+    match = _MODEL_KEY.match(message)
+    if not match:
+        return None
+    rest = [line for line, item in zip(overrides, parsed) if item.key_or_group != match.group(1)]
+    try:
+        return str(compose_config(rest, validate=False).model.get("name", ""))
+    except ConfigError:
+        return None
 
 
 def _schema_keys() -> list[str]:

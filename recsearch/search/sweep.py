@@ -92,6 +92,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
     _check_same_space(study, space)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
+    _note_if_search_changed(study, cfg)
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
@@ -373,6 +374,24 @@ def _warn_if_trial_setting_changed(study: Any, setting: dict[str, Any]) -> None:
         print(f"recsearch: warning: study {study.study_name!r} was run with other settings ({shown}); its new "
               "trials will not be comparable with the earlier ones (another search.study_name keeps them apart)",
               file=sys.stderr)
+
+
+SEARCH_SETTING = "search_setting"
+
+
+def _note_if_search_changed(study: Any, cfg: Any) -> None:
+    """Record the sampler and pruner a study is searched with; a resume with others says so in one line. A note,
+    not a warning: random trials first and TPE after is a normal plan, but a changed sampler must not go unseen."""
+    setting = {"search.sampler": str(cfg.search.sampler), "search.pruner": str(cfg.search.pruner)}
+    recorded = study.user_attrs.get(SEARCH_SETTING)
+    if recorded == setting:
+        return
+    study.set_user_attr(SEARCH_SETTING, setting)
+    changed = [f"{key}={recorded[key]} -> {value}" for key, value in setting.items()
+               if recorded and key in recorded and recorded[key] != value]
+    if changed:
+        print(f"recsearch: note: study {study.study_name!r} continues with another search ({'; '.join(changed)}); "
+              "its earlier trials are kept and inform the new sampler", file=sys.stderr)
 
 
 def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:

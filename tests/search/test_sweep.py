@@ -295,7 +295,7 @@ def test_resume_continues_the_study_instead_of_replaying_it(tiny: list[str]) -> 
 
 def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], capsys) -> None:
     """Trials trained for other epochs are not comparable: a resume says so (once, in one line) and still runs;
-    searched keys and runtime-only settings (backend, verbosity) never warn."""
+    searched keys and runtime-only settings (backend, verbosity) never warn. Another sampler is a note."""
     quick = ["search.sampler=random", "search.pruner=none", "search.study_name=changed"]
     _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=1")
     _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=2", "train.verbose=1")
@@ -304,6 +304,10 @@ def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], 
     lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(lines) == 1 and "train.epochs=1 -> 2" in lines[0] and "search.study_name" in lines[0], lines
     assert report.counts.get("complete", 0) == 3
+    _sweep(tiny, *quick[1:], "search.sampler=tpe", "train.epochs=2", "search.n_trials=4")  # another sampler: a note
+    lines = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert lines == ["recsearch: note: study 'changed' continues with another search (search.sampler=random -> tpe); "
+                     "its earlier trials are kept and inform the new sampler"], lines
 
 
 def test_resume_with_an_incompatible_space_is_refused_before_any_trial(tiny: list[str]) -> None:
