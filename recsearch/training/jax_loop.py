@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -35,8 +35,12 @@ from recsearch.models.host_init import host_initial_values
 from recsearch.training.widths import WidthMap, width_map
 
 EVAL_CHUNK = 8192
-MAX_PROGRAMS = 4  # compiled architectures kept per process (least recently used dropped, memory freed)
+# Compiled architectures kept per process (least recently used dropped, memory freed): about 11 MiB each for the
+# default `mlp` on ml-latest-small. The replayed TPE sweep (benchmarks/replay.py) compiles 67 of its 96 trials
+# keeping 4, 51 keeping 8, 50 keeping 16 (an LRU count over its draws); 8 grows a worker by about 45 MiB.
+MAX_PROGRAMS = 8
 _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
+_TWINS: OrderedDict[tuple[str, int], "Twin | None"] = OrderedDict()  # (member architecture, padded width)
 _DEVICE_DATA: OrderedDict[Any, tuple[Any, tuple]] = OrderedDict()  # id(part) or (id, chunks)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
 PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
@@ -211,9 +215,23 @@ def program_for(model: Any, schedule: Schedule) -> "_Program":
     return program
 
 
+def twin_for(model: Any, schedule: Schedule, width: int, build: Callable[[], "Twin | None"]) -> "Twin | None":
+    """The twin of `model`'s architecture at embedding `width`, from `build` on first use and kept like the
+    programs: a trial of a shape seen before skips building and compiling a second Keras model (the twin's
+    values are never used, only its shapes: each member's values are placed in the program's state)."""
+    key = (architecture_key(model, schedule), width)
+    if key not in _TWINS:
+        _TWINS[key] = build()
+    _TWINS.move_to_end(key)
+    while len(_TWINS) > MAX_PROGRAMS:
+        _TWINS.popitem(last=False)
+    return _TWINS[key]
+
+
 def clear_programs() -> None:
-    """Drop every cached program and device copy of the data (frees their memory)."""
+    """Drop every cached program, twin and device copy of the data (frees their memory)."""
     _PROGRAMS.clear()
+    _TWINS.clear()
     _DEVICE_DATA.clear()
 
 

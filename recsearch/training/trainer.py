@@ -142,14 +142,11 @@ def schedule_for(cfg: Any, data: PreparedData, *, verbose: int = 0) -> Any:
 
 def padded_twin(cfg: Any, data: PreparedData, model: Any) -> Any:
     """The wider twin the JAX loop trains `model` in (`train.pad_embeddings`, `recsearch.training.widths`), built
-    and compiled like it; None when the width is already on the ladder, the family does not declare
-    `pads_embedding`, or padding is off."""
-    import copy
-
-    from recsearch.models import build_model
+    and compiled like it (once per architecture: `jax_loop.twin_for`); None when the width is already on the
+    ladder, the family does not declare `pads_embedding`, or padding is off."""
     from recsearch.models.registry import model_spec
-    from recsearch.training.jax_loop import Twin
-    from recsearch.training.widths import padded_width, width_map
+    from recsearch.training.jax_loop import twin_for
+    from recsearch.training.widths import padded_width
 
     if not cfg.train.pad_embeddings or not model_spec(cfg.model.name).pads_embedding:
         return None
@@ -157,13 +154,25 @@ def padded_twin(cfg: Any, data: PreparedData, model: Any) -> Any:
     wide = padded_width(width)
     if wide == width:
         return None
+    return twin_for(model, schedule_for(cfg, data), wide, lambda: _build_twin(cfg, data, model, wide))
+
+
+def _build_twin(cfg: Any, data: PreparedData, model: Any, wide: int) -> Any:
+    """`model`'s family built and compiled at embedding width `wide`, or None when one of its variables is not
+    blocks of the embedding width (it then trains at its own width)."""
+    import copy
+
+    from recsearch.models import build_model
+    from recsearch.training.jax_loop import Twin
+    from recsearch.training.widths import width_map
+
     twin_cfg = copy.deepcopy(cfg.model)
     twin_cfg.embedding_dim = wide
     twin = build_model(twin_cfg, data)
     compile_model(twin, cfg, data)
     try:
-        width_map(model, twin, width, wide)
-    except ValueError:  # a variable that is not blocks of the width: train at the model's own width
+        width_map(model, twin, int(cfg.model.embedding_dim), wide)
+    except ValueError:
         return None
     return Twin(twin, wide)
 

@@ -146,23 +146,31 @@ def _member(cfg, data, callbacks=()):
 @pytest.mark.parametrize("name", ["mf", "gmf", "mlp", "neumf", "deepfm", "two_tower"])
 def test_a_model_trained_in_its_wider_twin_trains_the_same(tiny, name):
     """embedding_dim 9 trains inside a twin of width 10 (train.pad_embeddings): the same metrics as at its own
-    width, the model keeps its own shapes, and a trial of width 10 reuses the twin's program."""
+    width, the model keeps its own shapes, and a trial of width 10 reuses the twin's program. A second trial of
+    width 9 (another seed and learning rate) reuses the twin itself, and equals its own run too."""
     from recsearch.training import jax_loop
     from recsearch.training.metrics import rmse
     from recsearch.training.trainer import model_inputs, train
 
     over = [*tiny[:6], f"model={name}", "train.epochs=2"]  # gmf's default dropout is 0: masks of its product
+    other = ["train.seed=5", "train.learning_rate=0.003"]
     data = prepare_for(compose_config(over))
     jax_loop.clear_programs()
     padded = train(compose_config([*over, "model.embedding_dim=9"]), data)
     assert 9 in _embedding_widths(padded.model) and 10 not in _embedding_widths(padded.model)
     assert len(jax_loop._PROGRAMS) == 1 and '"output_dim": 10' in next(iter(jax_loop._PROGRAMS))
     assert train(compose_config([*over, "model.embedding_dim=10"]), data).timings["compile_s"] == 0.0
+    twin = next(iter(jax_loop._TWINS.values()))
+    again = train(compose_config([*over, "model.embedding_dim=9", *other]), data)
+    assert list(jax_loop._TWINS.values()) == [twin] and again.timings["compile_s"] == 0.0
     own = train(compose_config([*over, "model.embedding_dim=9", "train.pad_embeddings=false"]), data)
+    own_again = train(compose_config([*over, "model.embedding_dim=9", "train.pad_embeddings=false", *other]), data)
     jax_loop.clear_programs()
     assert own.history["val_rmse"] == pytest.approx(padded.history["val_rmse"], rel=1e-5)
     for metric, value in own.metrics.items():
         assert padded.metrics[metric] == pytest.approx(value, rel=1e-5), metric
+        assert again.metrics[metric] == pytest.approx(own_again.metrics[metric], rel=1e-5), metric
+    assert again.metrics != padded.metrics
     pred = np.clip(padded.model.predict(model_inputs(data.test), verbose=0).reshape(-1), *data.rating_scale)
     assert rmse(data.test.ratings, pred) == pytest.approx(padded.metrics["test_rmse"], rel=1e-5)
 
