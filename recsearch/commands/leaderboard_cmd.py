@@ -9,8 +9,8 @@ HELP = "Rank every study (or trial) under results/ or in an Optuna storage, with
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="RESULTS_PATH",
-                        help="results folders, study folders, journal files or storage URLs "
-                             "(default: paths.results_dir, env RECSEARCH_RESULTS_DIR)")
+                        help="results folders (studies up to 4 folders down), study folders, journal files or "
+                             "storage URLs (default: paths.results_dir, env RECSEARCH_RESULTS_DIR)")
     parser.add_argument("--study", help="only the study of this name (in a folder or a storage)")
     parser.add_argument("--metric", help="validation metric to rank on, e.g. rmse, mae (rating) or ndcg@10, hr@10 "
                                          "(ranking) (default: each study's task metric; studies with different "

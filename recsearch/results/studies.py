@@ -14,6 +14,8 @@ SWEEP_FILE = "sweep.yaml"
 BASELINES_FILE = "baselines.csv"
 COMPARISON_FILE = "comparison.csv"
 BASELINE_COLUMNS = ("variant", "task", "metric", "valid", "test")
+SEARCH_DEPTH = 4  # folders below a given root searched for studies: <root>/results/<experiment>/<study> is 3
+SKIPPED_FOLDERS = frozenset({"runs", "__pycache__", "node_modules", "site-packages"})
 
 
 @dataclass
@@ -109,7 +111,25 @@ def find_study_folders(root: Path) -> list[Path]:
     root = Path(root)
     if (root / SWEEP_FILE).is_file():
         return [root]
-    return sorted(p.parent for p in root.rglob(SWEEP_FILE) if "runs" not in p.relative_to(root).parts)
+    return sorted(p.parent for p in files_under(root, SWEEP_FILE))
+
+
+def files_under(root: Path, name: str, depth: int = SEARCH_DEPTH) -> list[Path]:
+    """Files called `name` at most `depth` folders below `root`, not inside study folders (their models and
+    trial logs), hidden folders, train multiruns (`runs`) or package trees: `leaderboard ~` or `report /tmp`
+    looks where studies are written instead of walking the whole tree. Unreadable folders are skipped."""
+    import os
+
+    found = []
+    base = len(Path(root).parts)
+    for folder, subfolders, files in os.walk(root):
+        if name in files:
+            found.append(Path(folder) / name)
+        if len(Path(folder).parts) - base >= depth or SWEEP_FILE in files:
+            subfolders.clear()
+        else:
+            subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in SKIPPED_FOLDERS]
+    return found
 
 
 def load_study_folder(folder: Path) -> StudyRecord:
@@ -204,7 +224,7 @@ def baseline_files(targets: list[str]) -> list[Path]:
     for target in targets:
         root = Path(target)
         if root.is_dir():
-            found.update(root.rglob(BASELINES_FILE))
+            found.update(files_under(root, BASELINES_FILE))
     return sorted(found)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,15 @@ def test_recommend_and_leaderboard_on_a_study_of_every_family(tmp_path: Path) ->
     families = sorted(MODELS)
     sweep = _cli(["sweep", "--no-progress", *TINY, f"+compare.variants=[{','.join(families)}]"], tmp_path, env)
     assert sweep.returncode == 0, sweep.stderr[-2000:]
-    for name in families:
-        kept = list((results / "default" / name / "models").glob("trial_*.keras"))
-        assert kept, f"{name}: no model kept"
-        rec = _cli(["recommend", str(results / "default" / name), "--user", "3", "-n", "3"], tmp_path, env)
-        assert rec.returncode == 0, f"{name}: {rec.stderr[-1500:]}"
-        assert "Traceback" not in rec.stderr and "retrained" not in rec.stdout and kept[0].name in rec.stdout, name
+    kept = {name: list((results / "default" / name / "models").glob("trial_*.keras")) for name in families}
+    assert all(kept.values()), f"no model kept: {[name for name, files in kept.items() if not files]}"
+    with ThreadPoolExecutor(2) as pool:  # one fresh process per family, two at a time (each mostly imports)
+        recs = pool.map(lambda name: _cli(["recommend", str(results / "default" / name), "--user", "3", "-n", "3"],
+                                          tmp_path, env), families)
+        for name, rec in zip(families, recs):
+            assert rec.returncode == 0, f"{name}: {rec.stderr[-1500:]}"
+            assert "Traceback" not in rec.stderr and "retrained" not in rec.stdout, name
+            assert kept[name][0].name in rec.stdout, name
 
     bad = _cli(["leaderboard", "--metric", "nope"], tmp_path, env)
     lines = bad.stderr.strip().splitlines()

@@ -446,3 +446,18 @@ def test_summary_prints_small_factors_and_integer_parameters_as_they_are():
     text = summary_markdown(study, trials_frame(study, names), cfg, names)
     row = next(line for line in text.splitlines() if line.startswith("| 0 |"))
     assert "| 9 |" in row and "1.157e-05" in row and "0.0000" not in row and "9.0000" not in row, row
+
+
+def test_the_study_scan_looks_where_studies_are_written_not_the_whole_tree(tmp_path):
+    """`leaderboard DIR` / `report DIR` find study folders up to 4 folders down, not inside a study folder, a
+    hidden folder, a train multirun or a package tree: pointing at ~ or /tmp does not walk everything."""
+    from recsearch.results.studies import find_study_folders
+
+    wanted = [tmp_path / "results" / "default" / "mlp-rating", tmp_path / "a" / "b" / "c" / "d"]
+    unwanted = [tmp_path / "p" / "q" / "r" / "s" / "t", tmp_path / ".cache" / "x", tmp_path / "results" / "runs" / "r",
+                tmp_path / "venv" / "site-packages" / "pkg", wanted[0] / "models" / "inner", wanted[1] / "e"]
+    for folder in wanted + unwanted:
+        folder.mkdir(parents=True)
+        (folder / "sweep.yaml").write_text("overrides: []\n")
+    assert find_study_folders(tmp_path) == sorted(wanted)
+    assert find_study_folders(wanted[0]) == [wanted[0]]
