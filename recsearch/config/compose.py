@@ -113,7 +113,7 @@ def _explained(message: str) -> str:
     return message
 
 
-_MODEL_KEY = re.compile(r"(?:Could not override|config key) '(model\.[^'.]+)'")
+_MODEL_KEY = re.compile(r"Could not override '(model\.[^'.]+)'|config key '(model\.[^'.]+)': unknown key")
 
 
 def _not_this_models(message: str, model: str | None) -> str | None:
@@ -126,13 +126,14 @@ def _not_this_models(message: str, model: str | None) -> str | None:
     match = _MODEL_KEY.match(message)
     if not match or model not in MODELS:
         return None
-    field = match.group(1).split(".")[1]
+    key = match.group(1) or match.group(2)
+    field = key.split(".")[1]
     fields = {name: [f.name for f in dataclasses.fields(spec.schema) if f.name != "name"]
               for name, spec in MODELS.items()}
     owners = [name for name in sorted(fields) if field in fields[name]]
-    if not owners:
+    if not owners or field in fields[model]:
         return None
-    return (f"model={model} has no setting '{field}' (its settings: {', '.join(fields[model])}); "
+    return (f"'{key}' is not a setting of model={model} (its settings: {', '.join(fields[model])}); "
             f"'{field}' is a setting of model={', model='.join(owners)}")
 
 
@@ -142,7 +143,7 @@ def _model_without(message: str, overrides: list[str] | tuple[str, ...], parsed:
     match = _MODEL_KEY.match(message)
     if not match:
         return None
-    rest = [line for line, item in zip(overrides, parsed) if item.key_or_group != match.group(1)]
+    rest = [line for line, item in zip(overrides, parsed) if item.key_or_group != (match.group(1) or match.group(2))]
     try:
         return str(compose_config(rest, validate=False).model.get("name", ""))
     except ConfigError:

@@ -71,7 +71,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("key-typo", ["train", "train.epoch=1"], "'train.epoch' is not a config key; did you mean train.epochs?"),
     ("key-typo-added", ["train", "+model.dept=3"], "did you mean model.depth?"),
     ("key-other-model", ["train", "model=mf", "model.depth=3"],
-     "model=mf has no setting 'depth' (its settings: embedding_dim, l2, bias_l2, init_std)"),
+     "'model.depth' is not a setting of model=mf (its settings: embedding_dim, l2, bias_l2, init_std)"),
     ("key-other-model-added", ["train", "+model.depth=3", "model=gmf"], "'depth' is a setting of model=deepfm"),
     ("space-lr-zero", ["sweep", "search_space.params={train.learning_rate:'interval(0.0, 0.1)'}"],
      "train.learning_rate"),
