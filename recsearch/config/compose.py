@@ -116,6 +116,12 @@ def _explained(message: str) -> str:
 _MODEL_KEY = re.compile(r"Could not override '(model\.[^'.]+)'|config key '(model\.[^'.]+)': unknown key")
 
 
+def _missing_model_key(message: str) -> str | None:
+    """The `model.<key>` a Hydra or schema message says the composed model section lacks, if any."""
+    match = _MODEL_KEY.match(message)
+    return (match.group(1) or match.group(2)) if match else None
+
+
 def _not_this_models(message: str, model: str | None) -> str | None:
     """A setting of other model families set on `model` (`model=mf model.depth=3`): Hydra advises `+model.depth=`,
     which the schema then refuses, so name the chosen model's settings and the families that have the key."""
@@ -123,10 +129,9 @@ def _not_this_models(message: str, model: str | None) -> str | None:
 
     from recsearch.models.registry import MODELS
 
-    match = _MODEL_KEY.match(message)
-    if not match or model not in MODELS:
+    key = _missing_model_key(message)
+    if key is None or model not in MODELS:
         return None
-    key = match.group(1) or match.group(2)
     field = key.split(".")[1]
     fields = {name: [f.name for f in dataclasses.fields(spec.schema) if f.name != "name"]
               for name, spec in MODELS.items()}
@@ -140,10 +145,10 @@ def _not_this_models(message: str, model: str | None) -> str | None:
 def _model_without(message: str, overrides: list[str] | tuple[str, ...], parsed: list[Any]) -> str | None:
     """The model chosen by `overrides` once the model key the message names is left out (None when the message
     names none, or the rest does not compose)."""
-    match = _MODEL_KEY.match(message)
-    if not match:
+    key = _missing_model_key(message)
+    if key is None:
         return None
-    rest = [line for line, item in zip(overrides, parsed) if item.key_or_group != (match.group(1) or match.group(2))]
+    rest = [line for line, item in zip(overrides, parsed) if item.key_or_group != key]
     try:
         return str(compose_config(rest, validate=False).model.get("name", ""))
     except ConfigError:
