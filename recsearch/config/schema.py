@@ -134,7 +134,7 @@ class SearchConfig:
     percentile: float = bounded(25.0, ge=0, le=100)
     objectives: List[str] = field(default_factory=list)  # extra objectives: params | latency
     storage: Optional[str] = None  # default: journal file in the study folder
-    n_workers: int = bounded(1, ge=1)
+    n_workers: Any = "auto"  # auto | N >= 1 worker processes (recsearch.search.parallel)
     enqueue_defaults: bool = False
     enqueue_file: Optional[str] = None
     keep_models: int = bounded(3, ge=0)

@@ -73,9 +73,17 @@ def check_values(cfg: DictConfig) -> None:
     check_ranges(model_schema(str(cfg.model.name)), cfg.model, prefix="model.")
     _check_task(cfg)
     _check_study_name(OmegaConf.select(cfg, "search.study_name"))
+    _check_workers(OmegaConf.select(cfg, "search.n_workers"))
     for obj in cfg.search.objectives:
         if obj not in OBJECTIVES:
             raise ConfigError(f"config key 'search.objectives': {obj!r} is not one of {', '.join(OBJECTIVES)}")
+
+
+def _check_workers(value: Any) -> None:
+    """`search.n_workers` is `auto` or a whole number of processes, at least 1."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return
+    raise ConfigError(f"config key 'search.n_workers': must be auto or a whole number >= 1, got {value!r}")
 
 
 def _check_study_name(name: str | None) -> None:

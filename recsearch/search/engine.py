@@ -10,7 +10,8 @@ from recsearch.search.space import SearchSpace
 
 
 def make_sampler(search_cfg: Any, space: SearchSpace, *, n_objectives: int = 1) -> Any:
-    """The sampler named by `search.sampler`. TPE is multivariate and grouped (conditional spaces)."""
+    """The sampler named by `search.sampler`. TPE is multivariate and grouped (conditional spaces), with the
+    constant liar where several workers share the study (`auto`: a `recsearch worker` joining one)."""
     import warnings
 
     import optuna
@@ -20,7 +21,7 @@ def make_sampler(search_cfg: Any, space: SearchSpace, *, n_objectives: int = 1) 
     startup = int(search_cfg.n_startup_trials)
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True,
-                                          constant_liar=int(search_cfg.n_workers) > 1)
+                                          constant_liar=str(search_cfg.n_workers) != "1")
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":

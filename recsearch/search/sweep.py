@@ -6,7 +6,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +129,22 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
 
 
 def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
-    """One worker in this process, or `search.n_workers` worker processes (no more than trials are missing:
-    a worker without a trial to run would only load the data and the backend)."""
+    """One worker in this process, or several worker processes (`search.n_workers`, resolved by
+    `parallel.sweep_workers`; never more than trials are missing: a worker without a trial to run would only
+    load the data and the backend). The count goes to the workers as an override: TPE's constant liar is on
+    when more than one runs."""
+    from recsearch.search.parallel import sweep_workers, usable_cores
+
     counts = progress.counts()
     missing = int(cfg.search.n_trials) - counts.get("complete", 0) - counts.get("pruned", 0)
-    n_workers = max(1, min(int(cfg.search.n_workers), missing))
-    cores = os.cpu_count() or 1
-    if n_workers > cores:
+    n_workers, notice = sweep_workers(cfg, missing)
+    cores = usable_cores()
+    if notice:
+        print(notice, file=sys.stderr)
+    elif n_workers > cores:
         print(f"recsearch: warning: search.n_workers={n_workers} on {cores} cores: the workers share them (each "
               "holds its own copy of the data and framework); about one per core is fastest", file=sys.stderr)
+    spec = replace(spec, overrides=(*spec.overrides, f"search.n_workers={n_workers}"))
     if n_workers == 1:
         from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_for
@@ -252,7 +259,9 @@ class SweepInterrupted(KeyboardInterrupt):
 
 def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores."""
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    from recsearch.search.parallel import usable_cores
+
+    threads = max(1, usable_cores() // n_workers)
     ctx = mp.get_context("spawn")
     errors = ctx.SimpleQueue()  # a worker's one-line error, reported once by this process
     procs = [ctx.Process(target=worker_process, name=f"recsearch-worker-{i}",

@@ -159,18 +159,35 @@ def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
     """Workers beyond the cores share them (each with its own data and framework): one warning line."""
     from types import SimpleNamespace
 
-    from recsearch.search import sweep
+    from recsearch.search import parallel, sweep
+    from recsearch.search.worker import WorkerSpec
 
     started = []
-    monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress: started.append(n))
-    monkeypatch.setattr(sweep.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress: started.append((n, spec.overrides)))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8))
     progress = SimpleNamespace(counts=lambda: {"complete": 40})
-    sweep._run_workers(None, cfg, progress)
-    assert started == [8]
+    sweep._run_workers(WorkerSpec(("model=mlp",), "journal", "s", "."), cfg, progress)
+    assert started == [(8, ("model=mlp", "search.n_workers=8"))]  # the workers run with the count, not auto
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["recsearch: warning: search.n_workers=8 on 2 cores: the workers share them (each holds its "
                      "own copy of the data and framework); about one per core is fastest"]
+
+
+@pytest.mark.skipif(__import__("recsearch.search.parallel", fromlist=["x"]).usable_cores() < 2,
+                    reason="auto starts one worker per core: needs 2 cores")
+def test_auto_workers_run_one_per_core_and_never_repeat(tiny: list[str], capsys) -> None:
+    """The default (`auto`) on a CPU machine with 2+ cores and 10 trials: two worker processes share the
+    study (TPE with the constant liar), each trial's parameters drawn once, none lost."""
+    report = _sweep(tiny, "search.n_trials=10", "search.study_name=auto", "search.pruner=none",
+                    "search.n_startup_trials=2", "train.epochs=1")
+    frame = pd.read_parquet(report.folder / "trials.parquet")
+    assert sorted(frame["number"]) == list(range(10)) and (frame["state"] == "COMPLETE").all()
+    assert frame["pid"].nunique() == 2 and os.getpid() not in set(frame["pid"])
+    params = [c for c in frame.columns if c.startswith("params_")]
+    assert not frame.duplicated(subset=params).any()
+    assert "recsearch: 2 worker processes, one per core (search.n_workers=auto; search.n_workers=1 runs one)" \
+        in capsys.readouterr().err.splitlines()
 
 
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:

@@ -51,7 +51,7 @@ def _refuse_unsupported(cfg: Any) -> None:
     if cfg.search.storage:
         raise ConfigError(f"{why}: KerasTuner keeps its state in files in the study folder; drop search.storage "
                           "(journal file) or use search.engine=optuna for an RDB storage")
-    if int(cfg.search.n_workers) > 1:
+    if cfg.search.n_workers not in ("auto", 1):  # auto: one process under KerasTuner
         raise ConfigError(f"{why}: runs one process; set search.n_workers=1 or use search.engine=optuna "
                           "for parallel workers")
     if cfg.search.enqueue_defaults or cfg.search.enqueue_file:

@@ -1,0 +1,54 @@
+"""`search.n_workers=auto`: how many worker processes a sweep starts, and when it keeps one."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsearch.config import compose_config
+from recsearch.errors import ConfigError
+from recsearch.search.parallel import WORKER_MEMORY_BYTES, auto_workers, sweep_workers
+
+PLENTY = 64 * WORKER_MEMORY_BYTES
+
+
+def _auto(*overrides: str, missing: int = 20, cores: int = 2, memory: int | None = PLENTY,
+          accelerator: bool = False) -> int:
+    return auto_workers(compose_config(["model=mlp", *overrides]), missing, cores=cores, memory=memory,
+                        accelerator=accelerator)
+
+
+def test_auto_is_the_default_and_runs_one_worker_per_core_for_enough_trials() -> None:
+    assert compose_config(["model=mlp"]).search.n_workers == "auto"
+    assert _auto() == 2
+    assert _auto(cores=16, missing=1000) == 16
+    assert _auto(cores=16, missing=20) == 4  # at least 5 trials per worker process
+    assert _auto(missing=9) == 1 and _auto(missing=10) == 2
+    assert _auto(cores=1) == 1
+
+
+@pytest.mark.parametrize("why, overrides, kwargs", [
+    ("an accelerator: each process would claim it", [], {"accelerator": True}),
+    ("KerasTuner runs one process", ["search.engine=kerastuner"], {}),
+    ("a short timeout", ["search.timeout=30"], {}),
+    ("memory for one", [], {"memory": WORKER_MEMORY_BYTES + 1}),
+    ("a builder outside recsearch", ["model=hypermodel", "model.builder=my_script:build_model"], {}),
+])
+def test_auto_keeps_one_worker(why: str, overrides: list[str], kwargs: dict) -> None:
+    assert _auto(*overrides, **kwargs) == 1, why
+
+
+def test_auto_with_a_long_timeout_and_the_shipped_hypermodel_runs_several() -> None:
+    assert _auto("search.timeout=300", "search.n_trials=100000", missing=100000) == 2
+    assert _auto("model=hypermodel") == 2  # recsearch.examples.my_hypermodel is importable by every worker
+
+
+def test_an_explicit_count_is_kept_up_to_the_missing_trials() -> None:
+    cfg = compose_config(["model=mlp", "search.n_workers=3"])
+    assert sweep_workers(cfg, 20) == (3, None)
+    assert sweep_workers(cfg, 1) == (1, None)
+
+
+@pytest.mark.parametrize("value", ["0", "many", "2.5", "-1", "true"])
+def test_a_bad_worker_count_is_one_line_naming_the_key(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"search\.n_workers"):
+        compose_config(["model=mlp", f"search.n_workers={value}"])
