@@ -35,11 +35,11 @@ def sweep_workers(cfg: Any, missing: int) -> tuple[int, str | None]:
     wanted = cfg.search.n_workers
     if wanted != AUTO:
         return max(1, min(int(wanted), missing)), None
-    count = auto_workers(cfg, missing, cores=usable_cores(), memory=available_memory(),
-                         accelerator=accelerator_visible())
+    cores = usable_cores()
+    count = auto_workers(cfg, missing, cores=cores, memory=available_memory(), accelerator=accelerator_visible())
     if count == 1:
         return 1, None
-    return count, (f"recsearch: {count} worker processes, one per core (search.n_workers=auto; "
+    return count, (f"recsearch: {count} worker processes on {cores} cores (search.n_workers=auto; "
                    "search.n_workers=1 runs one)")
 
 

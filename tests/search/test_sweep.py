@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from recsearch.config import load_config_file
+from recsearch.search.parallel import WORKER_MEMORY_BYTES, available_memory, usable_cores
 from recsearch.search.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
@@ -174,8 +175,8 @@ def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
                      "own copy of the data and framework); about one per core is fastest"]
 
 
-@pytest.mark.skipif(__import__("recsearch.search.parallel", fromlist=["x"]).usable_cores() < 2,
-                    reason="auto starts one worker per core: needs 2 cores")
+@pytest.mark.skipif(usable_cores() < 2 or (available_memory() or 0) < 2 * WORKER_MEMORY_BYTES,
+                    reason="auto starts one worker per core and 1.5 GiB: needs 2 cores and 3 GiB")
 def test_auto_workers_run_one_per_core_and_never_repeat(tiny: list[str], capsys) -> None:
     """The default (`auto`) on a CPU machine with 2+ cores and 10 trials: two worker processes share the
     study (TPE with the constant liar), each trial's parameters drawn once, none lost."""
@@ -186,7 +187,7 @@ def test_auto_workers_run_one_per_core_and_never_repeat(tiny: list[str], capsys)
     assert frame["pid"].nunique() == 2 and os.getpid() not in set(frame["pid"])
     params = [c for c in frame.columns if c.startswith("params_")]
     assert not frame.duplicated(subset=params).any()
-    assert "recsearch: 2 worker processes, one per core (search.n_workers=auto; search.n_workers=1 runs one)" \
+    assert f"recsearch: 2 worker processes on {usable_cores()} cores (search.n_workers=auto; search.n_workers=1 runs one)" \
         in capsys.readouterr().err.splitlines()
 
 
