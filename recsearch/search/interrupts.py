@@ -4,7 +4,9 @@ A SIGINT that lands while TensorFlow is inside a Python callback can surface as,
 Objects/listobject.c:338: bad argument to internal function` (seen in CI); without this, that trial failed
 with that error and the sweep went on instead of stopping. The handler remembers the signal, so the worker
 treats any error raised after it as the interruption it is. SIGTERM (`kill`, `timeout`, a batch scheduler's
-stop) is handled the same way, so it too keeps finished trials and writes the tables.
+stop) is handled the same way, so it too keeps finished trials and writes the tables. A KeyboardInterrupt
+that Python swallows outright (raised inside a garbage-collection callback, such as JAX's: "Exception
+ignored in ...", seen in CI) is caught at the worker's next check: each epoch's end and each trial's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Iterator
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); the same command resumes the sweep"  # the fail_reason of such trials
 
 _seen = False
+_depth = 0  # how many `ctrl_c_remembered` blocks are open
 
 
 def _remember_sigint(signum: int, frame: Any) -> None:
@@ -29,16 +32,18 @@ def _remember_sigint(signum: int, frame: Any) -> None:
 def ctrl_c_remembered() -> Iterator[None]:
     """Inside, SIGINT and SIGTERM are remembered and raise KeyboardInterrupt; only where Python's default
     handling is in place (main thread, the signal not ignored or handled by the caller)."""
-    global _seen
+    global _seen, _depth
     _seen = False
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     installed = [signum for signum, default in defaults.items()
                  if threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is default]
     for signum in installed:
         signal.signal(signum, _remember_sigint)
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         for signum in installed:
             signal.signal(signum, defaults[signum])
 
@@ -46,6 +51,13 @@ def ctrl_c_remembered() -> Iterator[None]:
 def interrupted() -> bool:
     """True once SIGINT arrived inside `ctrl_c_remembered`."""
     return _seen
+
+
+def stop_if_interrupted() -> None:
+    """Inside `ctrl_c_remembered`: raise KeyboardInterrupt when a signal arrived whose own KeyboardInterrupt
+    was swallowed on the way."""
+    if _seen and _depth:
+        raise KeyboardInterrupt(INTERRUPTED)
 
 
 def raise_if_interrupted(exc: BaseException) -> None:

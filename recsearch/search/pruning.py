@@ -7,6 +7,8 @@ from typing import Any
 
 import keras
 
+from recsearch.search import interrupts
+
 
 class OptunaPruning(keras.callbacks.Callback):
     """Report `monitor` to `trial` after every epoch; stop training when the pruner says so.
@@ -23,6 +25,7 @@ class OptunaPruning(keras.callbacks.Callback):
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        interrupts.stop_if_interrupted()  # a Ctrl-C or SIGTERM whose KeyboardInterrupt was swallowed
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise KeyError(f"metric {self.monitor!r} not in the epoch logs {sorted(logs or {})}")

@@ -119,6 +119,7 @@ def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
     """Claim, run and tell trials (or packs of them) until the budget or the deadline; return how many ran."""
     folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
     while spec.deadline is None or time.time() < spec.deadline:
+        interrupts.stop_if_interrupted()
         if int(cfg.search.pack_size) > 1:  # trial packing: claims, runs and tells up to pack_size trials
             from recsearch.search.packing import run_pack_round
 
@@ -311,6 +312,7 @@ def run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *,
     try:
         with heartbeat(study, trial):
             outcome = run_trial(trial, ctx)
+        interrupts.stop_if_interrupted()  # the signal came during this trial but its KeyboardInterrupt was lost
         timing = {**outcome.timing, "bookkeeping_s": round(outcome.timing.get("bookkeeping_s", 0.0) + claim_s, 4)}
         trial.set_user_attr("timing", timing)
     except KeyboardInterrupt:
