@@ -4,9 +4,10 @@ where that is known to pay, else one.
 Why processes: on CPU a trial of a new architecture spends a large share of its time compiling its program,
 which runs on one core, so a single worker leaves the other cores idle for that share. Two one-thread workers
 on 2 cores ran the 20-trial `mlp` sweep of `benchmarks/peers.py` in 59.1 s against 71.1 s for one two-thread
-worker (1.20×, two interleaved rounds; README "Parallel and distributed"). Each worker is a process with its own framework and data (about 0.9 GB for
-ml-latest-small), and starting one takes a few seconds, so `auto` starts extra workers only where they can
-earn that back, and keeps one where another process could not share what the first holds.
+worker (1.20×, two interleaved rounds; README "Parallel and distributed"). Each worker is a process with its
+own framework and data (about 0.9 GB for ml-latest-small), and starting one takes a few seconds, so `auto`
+starts extra workers only where they can earn that back, and keeps one where another process could not
+share what the first holds.
 """
 
 from __future__ import annotations

@@ -187,8 +187,9 @@ def test_auto_workers_run_one_per_core_and_never_repeat(tiny: list[str], capsys)
     assert frame["pid"].nunique() == 2 and os.getpid() not in set(frame["pid"])
     params = [c for c in frame.columns if c.startswith("params_")]
     assert not frame.duplicated(subset=params).any()
-    assert f"recsearch: 2 worker processes on {usable_cores()} cores (search.n_workers=auto; search.n_workers=1 runs one)" \
-        in capsys.readouterr().err.splitlines()
+    notice = (f"recsearch: 2 worker processes on {usable_cores()} cores "
+              "(search.n_workers=auto; search.n_workers=1 runs one)")
+    assert notice in capsys.readouterr().err.splitlines()
 
 
 def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None:
