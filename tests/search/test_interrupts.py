@@ -20,6 +20,16 @@ def _mangled_ctrl_c(trial, ctx):
     raise AssertionError("SIGINT did not interrupt")
 
 
+def _swallowed_ctrl_c(trial, ctx):
+    """What CI saw: SIGTERM arrived inside JAX's garbage-collection callback, which printed "Exception ignored"
+    and dropped the KeyboardInterrupt; the trial then finished as if nothing had happened."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pass
+    return None
+
+
 def _failing_trial(trial, ctx):
     raise SystemError("a real error in a trial")
 
@@ -38,8 +48,11 @@ def python_ctrl_c_handler():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_a_ctrl_c_that_c_code_mangled_stops_the_sweep_and_marks_the_trial_interrupted(study, monkeypatch, tmp_path):
-    monkeypatch.setattr("recsearch.search.objective.run_trial", _mangled_ctrl_c)
+@pytest.mark.parametrize("ctrl_c", ["mangled", "swallowed"])
+def test_a_ctrl_c_that_c_code_mangled_or_swallowed_stops_the_sweep_and_marks_the_trial_interrupted(
+        study, monkeypatch, tmp_path, ctrl_c):
+    monkeypatch.setattr("recsearch.search.objective.run_trial",
+                        {"mangled": _mangled_ctrl_c, "swallowed": _swallowed_ctrl_c}[ctrl_c])
     trial = study.ask()
     with interrupts.ctrl_c_remembered(), pytest.raises(KeyboardInterrupt):
         run_one(study, trial, None, tmp_path, keep_models=0)
@@ -66,25 +79,6 @@ def test_a_caller_s_own_sigint_handler_is_left_alone():
             assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _swallowed_ctrl_c(trial, ctx):
-    """What CI saw: SIGTERM arrived inside JAX's garbage-collection callback, which printed "Exception ignored"
-    and dropped the KeyboardInterrupt; the trial then finished as if nothing had happened."""
-    try:
-        signal.raise_signal(signal.SIGINT)
-    except KeyboardInterrupt:
-        pass
-    return None
-
-
-def test_a_swallowed_ctrl_c_still_stops_the_sweep_at_the_trial_s_end(study, monkeypatch, tmp_path):
-    monkeypatch.setattr("recsearch.search.objective.run_trial", _swallowed_ctrl_c)
-    trial = study.ask()
-    with interrupts.ctrl_c_remembered(), pytest.raises(KeyboardInterrupt):
-        run_one(study, trial, None, tmp_path, keep_models=0)
-    done = study.trials[0]
-    assert done.state.name == "FAIL" and done.user_attrs["fail_reason"] == interrupts.INTERRUPTED
 
 
 def test_a_swallowed_ctrl_c_stops_training_at_the_epoch_s_end(study):
