@@ -6,7 +6,9 @@ fixed list instead: the 96 configurations TPE drew in a 300 s sweep of the defau
 (`benchmarks/data/tpe_mlp_300s.yaml`), enqueued in order (`search.enqueue_file`) in a `recsearch sweep` with
 peers.py's settings (10 epochs, median pruning, no compile cache: a first sweep). Each variant is a
 checkout and overrides, run in its own process; variants alternate over rounds. Prints per variant: wall
-time, trials per hour, trials that compiled a program, compile seconds per trial, epochs and best RMSE.
+time, trials per hour, seconds from the command's start to its first trial's start ("to first": imports,
+config, data, workers) and from its last trial's end to the command's exit ("after last": tables, workers'
+and its own exit), trials that compiled a program, compile seconds per trial, epochs and best RMSE.
 Usage: python benchmarks/replay.py [--quick] [--rounds N]
            [--variant 'NAME=CHECKOUT[;KEY=VALUE...]' ...]   (default: this checkout, as it is)
   e.g. --variant 'before=../base' --variant 'after=.' --variant 'no padding=.;train.pad_embeddings=false'
@@ -40,12 +42,14 @@ def run_variant(checkout: Path, overrides: list[str], trials: Path, n: int, work
     name = f"replay-{tag}-{time.time_ns()}"
     cmd = [sys.executable, "-m", "recsearch", "sweep", *SETTINGS, f"search.enqueue_file={trials}",
            f"search.n_trials={n}", f"search.study_name={name}", *overrides]
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)  # cwd: no ./recsearch shadows
-    wall = time.perf_counter() - start
+    wall, ended = time.perf_counter() - start, time.time()
     if done.returncode != 0:
         raise SystemExit(f"{tag}: the sweep failed:\n{done.stderr[-3000:]}")
-    return {"wall": wall, **study_figures(work / "results" / "default" / name / "study.journal")}
+    figures = study_figures(work / "results" / "default" / name / "study.journal")
+    return {"wall": wall, **figures, "to_first": figures.pop("first_start") - started,
+            "after_last": ended - figures.pop("last_complete")}
 
 
 def study_figures(journal: Path) -> dict:
@@ -59,7 +63,10 @@ def study_figures(journal: Path) -> dict:
     trials = study.trials
     compile_s = [float(t.user_attrs.get("timing", {}).get("compile_s", 0.0)) for t in trials]
     values = [t.value for t in trials if t.value is not None]
-    return {"trials": len(trials), "pruned": sum(t.state.name == "PRUNED" for t in trials),
+    ends = [t.datetime_complete.timestamp() for t in trials if t.datetime_complete is not None]
+    return {"first_start": min(t.datetime_start.timestamp() for t in trials if t.datetime_start is not None),
+            "last_complete": max(ends),
+            "trials": len(trials), "pruned": sum(t.state.name == "PRUNED" for t in trials),
             "compiled": sum(c > 0 for c in compile_s), "compile_s": sum(compile_s) / max(1, len(trials)),
             "epochs": sum(int(t.user_attrs.get("epochs_run", 0)) for t in trials),
             "best": min(values) if values else float("nan")}
@@ -100,15 +107,16 @@ def main() -> None:
     print(f"\nmachine: {machine()}")
     print(f"the first {n} trials of {TRIALS.name}, enqueued in order; {' '.join(SETTINGS)}; {rounds} round(s), "
           "medians\n")
-    print(f"{'variant':<24} {'wall s':>7} {'trials/h':>8} {'vs first':>8} {'compiled':>8} {'compile s/trial':>15} "
-          f"{'pruned':>6} {'epochs':>6} {'best RMSE':>9}")
+    print(f"{'variant':<24} {'wall s':>7} {'trials/h':>8} {'vs first':>8} {'to first':>8} {'after last':>10} "
+          f"{'compiled':>8} {'compile s/trial':>15} {'pruned':>6} {'epochs':>6} {'best RMSE':>9}")
     base = None
     for name, checkout, overrides in variants:
         got = runs[name]
         wall = median([g["wall"] for g in got])
         per_hour = 3600 * n / wall
         base = per_hour if base is None else base
-        print(f"{name:<24} {wall:7.1f} {per_hour:8.0f} {per_hour / base:7.2f}x {median([g['compiled'] for g in got]):8.0f} "
+        print(f"{name:<24} {wall:7.1f} {per_hour:8.0f} {per_hour / base:7.2f}x {median([g['to_first'] for g in got]):8.2f} "
+              f"{median([g['after_last'] for g in got]):10.2f} {median([g['compiled'] for g in got]):8.0f} "
               f"{median([g['compile_s'] for g in got]):15.3f} {median([g['pruned'] for g in got]):6.0f} "
               f"{median([g['epochs'] for g in got]):6.0f} {median([g['best'] for g in got]):9.4f}")
     print("\nvariants: " + "; ".join(f"{name}: {checkout} {' '.join(overrides) or '(defaults)'}"

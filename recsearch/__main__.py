@@ -1,7 +1,6 @@
 """`python -m recsearch` runs the CLI."""
 
-import sys
-
 from recsearch.cli import main
+from recsearch.process_exit import exit_now
 
-sys.exit(main())
+exit_now(main())

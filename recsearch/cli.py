@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from recsearch.errors import RecsearchError, describe_os_error, os_error_in
 
@@ -73,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         if os_error is None:
             raise
         return _fail(describe_os_error(os_error), 2)
+
+
+def entry_point() -> NoReturn:
+    """The `recsearch` console script: `main`, then the process ends without the interpreter's teardown
+    (`process_exit`)."""
+    from recsearch.process_exit import exit_now
+
+    exit_now(main())
 
 
 def _fail(message: str, code: int) -> int:

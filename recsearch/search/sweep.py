@@ -259,6 +259,8 @@ class SweepInterrupted(KeyboardInterrupt):
 
 def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores."""
+    from multiprocessing.connection import wait
+
     from recsearch.search.parallel import usable_cores
 
     threads = max(1, usable_cores() // n_workers)
@@ -272,7 +274,7 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
     try:
         while any(p.is_alive() for p in procs):
             progress.update()
-            time.sleep(POLL_S)
+            wait([p.sentinel for p in procs if p.is_alive()], timeout=POLL_S)  # back at once when one ends
     except KeyboardInterrupt:  # Ctrl-C reaches the workers too; a signal to this process alone is passed on
         _interrupt_workers(procs)
         raise

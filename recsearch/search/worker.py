@@ -70,7 +70,7 @@ def continuation_seed(seed: int, n_trials: int) -> int:
 
 
 def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
-    """Entry point of a spawned worker: dies with its parent, pins threads, then runs the loop.
+    """Entry point of a spawned worker: dies with its parent, pins threads, runs the loop, then ends the process.
 
     A user-facing error (`RecsearchError`) goes to the parent through `errors` (a queue), which prints it
     as one line, instead of a traceback per worker.
@@ -83,7 +83,7 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
     try:
         cfg = compose_config(list(spec.overrides))
         setup_for(cfg, threads=spec.threads)
-        run_worker(spec)
+        run_worker(spec, cfg=cfg)
     except KeyboardInterrupt:
         sys.exit(130)
     except (RecsearchError, OSError) as exc:
@@ -95,16 +95,22 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
             exc = write_error(exc.filename or spec.folder, exc)
         errors.put(str(exc))
         sys.exit(exc.exit_code)
+    from recsearch.process_exit import exit_now
+
+    exit_now(0)  # every trial it ran is stored: the interpreter's teardown would only delay the sweep's end
 
 
-def run_worker(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
-    """Run trials until the study holds `search.n_trials` finished-or-pruned trials; return how many ran."""
+def run_worker(spec: WorkerSpec, *, cfg: Any = None, on_trial_end: Callable[[], None] | None = None) -> int:
+    """Run trials until the study holds `search.n_trials` finished-or-pruned trials; return how many ran.
+
+    `cfg`: the config of `spec.overrides`, when the caller composed it already."""
     from recsearch.config import compose_config
     from recsearch.search.objective import TrialContext
     from recsearch.search.parse import parse_space
     from recsearch.training.run import prepare_for
 
-    cfg = compose_config(list(spec.overrides))  # composed and validated once; trials set sampled values on it
+    if cfg is None:  # composed and validated once; trials set sampled values on it
+        cfg = compose_config(list(spec.overrides))
     space = parse_space(cfg.search_space, cfg)
     ctx = TrialContext(list(spec.overrides), space, prepare_for(cfg), list(cfg.search.objectives), base_cfg=cfg)
     study = load_study(spec, cfg, space)
