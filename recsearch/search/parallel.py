@@ -13,6 +13,7 @@ share what the first holds.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +67,31 @@ def auto_workers(cfg: Any, missing: int, *, cores: int, memory: int | None, acce
     return max(1, count)
 
 
+METAL_PLUGINS = ("jax-metal", "tensorflow-metal")  # how JAX and TensorFlow reach an Apple GPU
+
+
 def accelerator_visible() -> bool:
-    """Whether a GPU or TPU is visible to the frameworks, judged from device files without importing one
-    (which would claim the device): NVIDIA (unless CUDA_VISIBLE_DEVICES hides all), ROCm, TPU."""
+    """Whether a GPU or TPU is visible to the frameworks, judged without importing one (which would claim the
+    device): from device files for NVIDIA (unless CUDA_VISIBLE_DEVICES hides all), ROCm and TPU; on macOS,
+    from an installed Metal plugin (Apple GPUs have no device file)."""
     dev = Path("/dev")
     nvidia = os.environ.get("CUDA_VISIBLE_DEVICES") not in ("", "-1") and any(dev.glob("nvidia[0-9]*"))
-    return nvidia or (dev / "kfd").exists() or any(dev.glob("accel[0-9]*"))
+    return nvidia or (dev / "kfd").exists() or any(dev.glob("accel[0-9]*")) or _metal_plugin_installed()
+
+
+def _metal_plugin_installed() -> bool:
+    """macOS with jax-metal or tensorflow-metal installed."""
+    if sys.platform != "darwin":
+        return False
+    from importlib import metadata
+
+    for name in METAL_PLUGINS:
+        try:
+            metadata.distribution(name)
+            return True
+        except metadata.PackageNotFoundError:
+            pass
+    return False
 
 
 def available_memory() -> int | None:

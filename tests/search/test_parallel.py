@@ -6,6 +6,7 @@ import pytest
 
 from recsearch.config import compose_config
 from recsearch.errors import ConfigError
+from recsearch.search import parallel
 from recsearch.search.parallel import WORKER_MEMORY_BYTES, auto_workers, sweep_workers
 
 PLENTY = 64 * WORKER_MEMORY_BYTES
@@ -40,6 +41,24 @@ def test_auto_keeps_one_worker(why: str, overrides: list[str], kwargs: dict) -> 
 def test_auto_with_a_long_timeout_and_the_shipped_hypermodel_runs_several() -> None:
     assert _auto("search.timeout=300", "search.n_trials=100000", missing=100000) == 2
     assert _auto("model=hypermodel") == 2  # recsearch.examples.my_hypermodel is importable by every worker
+
+
+@pytest.mark.parametrize("platform, installed, expected", [
+    ("darwin", {"jax-metal"}, True), ("darwin", {"tensorflow-metal"}, True), ("darwin", set(), False),
+    ("linux", {"jax-metal"}, False),
+])
+def test_an_apple_gpu_counts_as_an_accelerator_where_a_metal_plugin_is_installed(
+        monkeypatch: pytest.MonkeyPatch, platform: str, installed: set, expected: bool) -> None:
+    from importlib import metadata
+
+    def distribution(name: str) -> object:
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return object()
+
+    monkeypatch.setattr(parallel.sys, "platform", platform)
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    assert parallel._metal_plugin_installed() is expected
 
 
 def test_an_explicit_count_is_kept_up_to_the_missing_trials() -> None:
