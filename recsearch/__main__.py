@@ -1,6 +1,5 @@
-"""`python -m recsearch` runs the CLI."""
+"""`python -m recsearch` runs the CLI, as the `recsearch` console script does."""
 
-from recsearch.cli import main
-from recsearch.process_exit import exit_now
+from recsearch.cli import entry_point
 
-exit_now(main())
+entry_point()

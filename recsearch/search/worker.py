@@ -95,6 +95,7 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
             exc = write_error(exc.filename or spec.folder, exc)
         errors.put(str(exc))
         sys.exit(exc.exit_code)
+
     from recsearch.process_exit import exit_now
 
     exit_now(0)  # every trial it ran is stored: the interpreter's teardown would only delay the sweep's end
