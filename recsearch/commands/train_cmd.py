@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     s = record.summary
     metrics = [(k.replace("_", " ", 1), s[k]) for k in s if k.startswith(("valid_", "test_", "refit_"))]
     rows = [("model", s["model"]), ("dataset", s["dataset"]), ("task", s["task"]), *metrics,
-            ("epochs run", s.get("epochs_run")), ("best epoch", s.get("best_epoch")), ("parameters", f"{s['n_params']:,}"),
+            ("epochs run", s.get("epochs_run")), ("best epoch", s.get("best_epoch")),
+            ("stopped: not learning", f"epoch {s['stalled_at']} (train.stall_epochs)" if s.get("stalled_at") else None),
+            ("parameters", f"{s['n_params']:,}"),
             ("train time (s)", s["train_seconds"]), ("data prep time (s)", s["prepare_seconds"]),
             ("run folder", str(record.run_dir))]
     out.print(key_value_table("recsearch train", [(k, v) for k, v in rows if v is not None]))

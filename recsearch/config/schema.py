@@ -79,6 +79,7 @@ class TrainConfig:
     batch_size: int = bounded(1024, ge=1)
     epochs: int = bounded(20, ge=1)
     patience: int = bounded(3, ge=0)
+    stall_epochs: int = bounded(2, ge=0)  # rating: stop a run no better than the training mean after this many (0: off)
     seed: int = 42
     deterministic: bool = True
     jit_compile: bool = False

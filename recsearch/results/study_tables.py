@@ -12,7 +12,8 @@ from recsearch.fileio import atomic_write_frame, atomic_write_json, atomic_write
 from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
-                "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid", "fidelity")
+                "stalled_at", "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid",
+                "fidelity")
 
 COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
 

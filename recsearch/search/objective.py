@@ -129,7 +129,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
         attrs.update(val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
         if result is not None:
             attrs.update(**result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
-                         n_params=result.n_params, pruned_at=pruning.pruned_at)
+                         n_params=result.n_params, pruned_at=pruning.pruned_at, stalled_at=result.stalled_at)
         bookkeeping_s = write_attrs(trial, attrs)
     timing = {"config_s": round(config_s, 4), "bookkeeping_s": round(bookkeeping_s, 4),
               **getattr(result, "timings", {})}

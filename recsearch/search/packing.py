@@ -30,6 +30,7 @@ class PackedTrial:
     model: Any = None
     twin: Any = None  # the wider twin it trains in (trainer.padded_twin), or None
     pruning: Any = None
+    stall: Any = None  # its `train.stall_epochs` rule (training.stall), or None
     key: str = ""
     failed: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +108,7 @@ def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
     from recsearch.search.pruning import OptunaPruning
     from recsearch.training.backend import seed_everything
     from recsearch.training.jax_loop import architecture_key
+    from recsearch.training.stall import stall_stop
     from recsearch.training.trainer import compile_model, padded_twin, schedule_for
 
     cfg = trial_config(ctx, ctx.space.sample(trial))
@@ -121,7 +123,7 @@ def _prepare(trial: Any, ctx: Any) -> PackedTrial | None:
     twin = padded_twin(cfg, ctx.data, model)
     pruning = OptunaPruning(trial, f"val_{cfg.task.metric}", report=not ctx.objectives)
     key = architecture_key(twin.model if twin is not None else model, schedule) + repr(schedule)
-    member = PackedTrial(trial, cfg, model, twin, pruning, key)
+    member = PackedTrial(trial, cfg, model, twin, pruning, stall_stop(cfg, ctx.data), key)
     member.attrs["build_s"] = time.perf_counter() - start
     return member
 
@@ -136,7 +138,7 @@ def _train_group(study: Any, group: list[PackedTrial], ctx: Any, folder: Path, k
     try:
         # one key, one shape: a member already at the twin's width (no twin of its own) maps into it unchanged
         twin = next((m.twin for m in group if m.twin is not None), None)
-        members = [Member(m.model, int(m.cfg.train.seed), [m.pruning],
+        members = [Member(m.model, int(m.cfg.train.seed), [m.pruning, *([m.stall] if m.stall else [])],
                           width=int(m.cfg.model.embedding_dim) if twin is not None else 0) for m in group]
         fits, timings = fit_members(members, ctx.data.train, ctx.data.valid, ctx.data.test,
                                     schedule_for(group[0].cfg, ctx.data), twin)
@@ -169,7 +171,8 @@ def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Pa
             f"training loss diverged (not finite) at epoch {len(fit.history['loss'])}"), fail_trial)
         return
     write_attrs(trial, dict(**fit.metrics, epochs_run=len(fit.history["loss"]), best_epoch=fit.best_epoch,
-                            n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at))
+                            n_params=int(member.model.count_params()), pruned_at=pruning.pruned_at,
+                            stalled_at=member.stall.stalled_at if member.stall else None))
     values = [fit.metrics[f"valid_{metric}"]] + [_extra(obj, member.model, ctx.data) for obj in ctx.objectives]
     if not np.isfinite(values[0]):
         _report_failure(study, trial, TrainingDiverged(f"validation {metric} is not finite"), fail_trial)

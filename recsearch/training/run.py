@@ -55,6 +55,8 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
     if result is not None:
         summary.update(result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch)
+        if result.stalled_at is not None:
+            summary["stalled_at"] = result.stalled_at
     if cfg.train.refit:
         epochs = int(cfg.train.refit_epochs) if recorded else max(1, int(result.best_epoch))
         result = refit_model(cfg, data, epochs=epochs)
@@ -72,12 +74,13 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
 def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:
     """The final model: `cfg` retrained on train + validation for exactly `epochs` epochs, evaluated on test.
 
-    Early stopping cannot fire (patience beyond the last epoch), so the epochs chosen on validation are run.
+    Early stopping cannot fire (patience beyond the last epoch, no stall rule), so the epochs chosen on
+    validation are run.
     """
     from recsearch.training.trainer import train
 
     final = OmegaConf.to_container(cfg, resolve=True)
-    final["train"].update(epochs=int(epochs), patience=int(epochs) + 1)
+    final["train"].update(epochs=int(epochs), patience=int(epochs) + 1, stall_epochs=0)
     return train(OmegaConf.create(final), train_plus_valid(data))
 
 

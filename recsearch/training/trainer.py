@@ -37,6 +37,7 @@ class TrainResult:
     n_params: int
     model: Any = field(repr=False, default=None)
     timings: dict[str, float] = field(default_factory=dict)  # build_s, compile_s, fit_s, eval_s
+    stalled_at: int | None = None  # the epoch `train.stall_epochs` stopped a run that was not learning
 
 
 def make_optimizer(train_cfg: Any) -> Any:
@@ -94,13 +95,15 @@ def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbos
     from recsearch.models import build_model
     from recsearch.models.registry import model_spec
     from recsearch.training.backend import seed_everything
+    from recsearch.training.stall import stall_stop
 
     fitter = _fitter(cfg.task.name, model_spec(cfg.model.name).trainer)
+    stall = stall_stop(cfg, data)
     seed_everything(int(cfg.train.seed), deterministic=bool(cfg.train.deterministic))
     start = time.perf_counter()
     model = build_model(cfg.model, data)
     build_s = time.perf_counter() - start
-    fitted = fitter(model, cfg, data, callbacks=list(callbacks),
+    fitted = fitter(model, cfg, data, callbacks=[*callbacks, *([stall] if stall else [])],
                     verbose=int(cfg.train.verbose if verbose is None else verbose), optimizer=make_optimizer(cfg.train))
     raw_history, best_epoch, metrics = fitted[:3]
     timings = {"build_s": build_s, "compile_s": 0.0, "fit_s": time.perf_counter() - start - build_s, "eval_s": 0.0}
@@ -114,6 +117,7 @@ def train(cfg: Any, data: PreparedData, *, callbacks: Sequence[Any] = (), verbos
         metrics=metrics, history=history, epochs_run=len(history.get("loss", [])),
         best_epoch=best_epoch, wall_time=time.perf_counter() - start,
         n_params=int(model.count_params()), model=model, timings=timings,
+        stalled_at=stall.stalled_at if stall else None,
     )
 
 

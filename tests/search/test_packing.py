@@ -37,3 +37,17 @@ def test_packed_sweep_tells_each_trial_and_reproduces_alone(tiny, tmp_path):
     alone = train(cfg, prepare_for(cfg))
     assert alone.metrics["valid_rmse"] == pytest.approx(trial.value, rel=1e-4)
     assert alone.history["val_rmse"] == pytest.approx(trial.user_attrs["val_curve"], rel=1e-4)
+
+
+def test_a_stalled_member_stops_while_its_pack_trains_on():
+    """`train.stall_epochs` per member: the one stuck at the training mean ends at epoch 2, complete; the other
+    member of its pack goes on."""
+    space = ["~search_space", "+search_space={params: {train.learning_rate: 'choice(0.00001, 0.01)'}}"]
+    small = ["model=mlp", "model.depth=1", "model.width=16", "model.embedding_dim=8", "train.batch_size=4096",
+             "train.epochs=5"]
+    report = run_sweep([*small, *space, "search.sampler=grid", "search.n_trials=2", "search.pack_size=2",
+                        "search.pruner=none", "search.study_name=stalled"], show_progress=False)
+    frame = pd.read_parquet(report.folder / "trials.parquet").set_index("params_train.learning_rate")
+    assert frame["state"].tolist() == ["COMPLETE"] * 2
+    assert (frame.loc[0.00001, "stalled_at"], frame.loc[0.00001, "epochs_run"]) == (2, 2)
+    assert pd.isna(frame.loc[0.01, "stalled_at"]) and frame.loc[0.01, "epochs_run"] > 2

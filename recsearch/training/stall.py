@@ -1,0 +1,63 @@
+"""Stop a rating run that is not learning (`train.stall_epochs`): a stalled run ends early as a finished run.
+
+Some configurations never leave the trivial solution (SGD with a small learning rate, saturated sigmoids):
+their validation error stays at that of predicting the training mean, epoch after epoch, and early stopping's
+patience never runs out because the error still creeps down. After `train.stall_epochs` epochs such a run
+stops if its best validation error has not come a tenth of the way from the training mean's error to that of
+user + item biases (`recsearch.baselines`), two baselines fitted in milliseconds. It ends like an early-stopped
+run (best weights, test scored, a complete trial), so a sweep's sampler and median pruner learn from it as from
+any finished trial, and `reproduce` stops it at the same epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+
+STALL_FRACTION = 0.1  # of the way from the mean's error to the biases' error a run must have come
+_FLOORS: dict[tuple, float] = {}  # (the data and its sample, metric, clipped) -> floor
+
+
+def stall_floor(data: Any, metric: str, clip: bool) -> float:
+    """The validation `metric` (rmse | mae) a run must beat after `train.stall_epochs` epochs on `data`."""
+    from recsearch.baselines import bias_baseline, global_mean_baseline
+
+    key = (data.checksum, data.split_key, data.extras.get("fidelity"), len(data.train), len(data.valid), metric, clip)
+    if key not in _FLOORS:
+        mean = global_mean_baseline(data, clip=clip)[f"valid_{metric}"]
+        biases = bias_baseline(data, clip=clip)[f"valid_{metric}"]
+        _FLOORS[key] = mean - STALL_FRACTION * max(0.0, mean - biases)
+    return _FLOORS[key]
+
+
+class StallStop(keras.callbacks.Callback):
+    """Stop training once `epochs` epochs have passed without `monitor` (minimised) going below `floor`."""
+
+    def __init__(self, monitor: str, floor: float, epochs: int):
+        super().__init__()
+        self.monitor, self.floor, self.epochs = monitor, floor, epochs
+        self.best = math.inf
+        self.stalled_at: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.best, self.stalled_at = math.inf, None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and math.isfinite(float(value)):
+            self.best = min(self.best, float(value))
+        if epoch + 1 >= self.epochs and self.stalled_at is None and not self.best < self.floor:
+            self.stalled_at = epoch + 1
+            self.model.stop_training = True
+
+
+def stall_stop(cfg: Any, data: Any) -> StallStop | None:
+    """The stall rule of a rating config (`train.stall_epochs` > 0, a validation split), else None."""
+    epochs = int(cfg.train.stall_epochs)
+    if (epochs <= 0 or cfg.task.name != "rating" or cfg.task.direction != "minimize" or len(data.valid) == 0
+            or int(cfg.train.epochs) <= epochs):
+        return None
+    metric = str(cfg.task.metric)
+    return StallStop(f"val_{metric}", stall_floor(data, metric, bool(cfg.task.clip_predictions)), epochs)
