@@ -4,7 +4,7 @@ Some configurations never leave the trivial solution (SGD with a small learning 
 their validation error stays at that of predicting the training mean, epoch after epoch, and early stopping's
 patience never runs out because the error still creeps down. After `train.stall_epochs` epochs such a run
 stops if its best validation error has not come a tenth of the way from the training mean's error to that of
-user + item biases (`recsearch.baselines`), two baselines fitted in milliseconds. It ends like an early-stopped
+user + item biases (`rating_baselines`), two baselines fitted in milliseconds. It ends like an early-stopped
 run (best weights, test scored, a complete trial), so a sweep's sampler and median pruner learn from it as from
 any finished trial, and `reproduce` stops it at the same epoch.
 """
@@ -22,7 +22,7 @@ _FLOORS: dict[tuple, float] = {}  # (the data and its sample, metric, clipped) -
 
 def stall_floor(data: Any, metric: str, clip: bool) -> float:
     """The validation `metric` (rmse | mae) a run must beat after `train.stall_epochs` epochs on `data`."""
-    from recsearch.baselines import bias_baseline, global_mean_baseline
+    from recsearch.training.rating_baselines import bias_baseline, global_mean_baseline
 
     key = (data.checksum, data.split_key, data.extras.get("fidelity"), len(data.train), len(data.valid), metric, clip)
     if key not in _FLOORS:
@@ -33,7 +33,8 @@ def stall_floor(data: Any, metric: str, clip: bool) -> float:
 
 
 class StallStop(keras.callbacks.Callback):
-    """Stop training once `epochs` epochs have passed without `monitor` (minimised) going below `floor`."""
+    """Stop training once `epochs` epochs have passed without `monitor` (minimised) going below `floor`; never
+    when the logs have held no finite value of it (TerminateOnNaN ends a diverged run)."""
 
     def __init__(self, monitor: str, floor: float, epochs: int):
         super().__init__()
@@ -48,7 +49,7 @@ class StallStop(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and math.isfinite(float(value)):
             self.best = min(self.best, float(value))
-        if epoch + 1 >= self.epochs and self.stalled_at is None and not self.best < self.floor:
+        if epoch + 1 >= self.epochs and self.stalled_at is None and self.floor <= self.best < math.inf:
             self.stalled_at = epoch + 1
             self.model.stop_training = True
 

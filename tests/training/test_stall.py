@@ -14,7 +14,7 @@ import pytest
 from recsearch.baselines import bias_baseline, global_mean_baseline
 from recsearch.config import compose_config
 from recsearch.training.run import prepare_for, refit_model
-from recsearch.training.stall import STALL_FRACTION, stall_floor
+from recsearch.training.stall import STALL_FRACTION, StallStop, stall_floor
 from recsearch.training.trainer import train
 
 SMALL = ["model=mlp", "model.depth=1", "model.width=16", "model.embedding_dim=8", "train.batch_size=4096",
@@ -33,6 +33,24 @@ def test_the_floor_lies_a_tenth_of_the_way_from_the_mean_to_the_biases(data):
     assert biases < mean
     assert stall_floor(data, "rmse", True) == pytest.approx(mean - STALL_FRACTION * (mean - biases))
     assert bias_baseline(data)["valid_mae"] < stall_floor(data, "mae", True) < global_mean_baseline(data)["valid_mae"]
+
+
+@pytest.mark.parametrize(("values", "stalled_at"), [
+    ([1.04, 1.03, 1.02], 2),  # still above the floor after 2 epochs
+    ([1.04, 0.95, 1.05], None),  # below it at epoch 2: the best counts, not the last
+    ([0.9, 1.1, 1.1], None),
+    ([None, None, None], None),  # the metric never logged: never stopped by this rule
+    ([float("nan")] * 3, None),  # diverged: TerminateOnNaN's business
+])
+def test_the_rule_watches_the_best_value_against_the_floor(values: list, stalled_at: int | None) -> None:
+    from types import SimpleNamespace
+
+    rule = StallStop("val_rmse", floor=1.0, epochs=2)
+    rule.set_model(SimpleNamespace(stop_training=False))
+    rule.on_train_begin()
+    for epoch, value in enumerate(values):
+        rule.on_epoch_end(epoch, {} if value is None else {"val_rmse": value})
+    assert rule.stalled_at == stalled_at and rule.model.stop_training is (stalled_at is not None)
 
 
 def test_a_run_stuck_at_the_mean_stops_after_the_stall_epochs_as_a_finished_run(data):
