@@ -104,17 +104,22 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
 # keep XLA's defaults (`trains_in_jax_loop`): their programs cannot take per-shape options, and their long
 # epochs (every positive with its sampled negatives) pay for the slower compile (`benchmarks/compile_options.py
 # --task ranking`: a 4-epoch ranking trial 1.20x faster over mlp, gmf, neumf and a small mlp, same NDCG).
-# RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for the jaxlib versions measured: XLA stops
-# at start-up on a flag it does not know.
-CPU_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
+# With them, LLVM at level 1 instead of 3: XLA:CPU's compile is mostly LLVM code generation, and the epochs'
+# matrix products run in library kernels, not generated code. `benchmarks/compile_options.py` (4 mlp shapes,
+# one core): 1.24 s compiling per trial against 1.51 s, epochs alike, the same RMSE; replay.py --quick (two
+# runs each, alternating): compile 1.31-1.33 s against 1.45-1.53 s per trial, wall 52.7-52.8 s against
+# 54.9-56.1 s, the same epochs and best RMSE. RECSEARCH_XLA_FLAGS replaces these flags ("" for none). Only for
+# the jaxlib versions measured: XLA stops at start-up on a flag it does not know.
+LEGACY_EMITTERS_FLAG = "--xla_cpu_use_fusion_emitters=false"
+CPU_XLA_FLAGS = f"{LEGACY_EMITTERS_FLAG} --xla_backend_optimization_level=1"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
 OWN_XLA_FLAGS_ENV = "RECSEARCH_OWN_XLA_FLAGS"  # the flags of XLA_FLAGS that recsearch chose, not the user
 
 
 def legacy_emitters_chosen_here() -> bool:
-    """Whether XLA:CPU runs its legacy emitters because recsearch chose them (`CPU_XLA_FLAGS`), not the user
+    """Whether XLA:CPU runs its legacy emitters because recsearch chose them (`LEGACY_EMITTERS_FLAG`), not the user
     (XLA_FLAGS, RECSEARCH_XLA_FLAGS): only then may a program be compiled with the default ones instead."""
-    return CPU_XLA_FLAGS in os.environ.get(OWN_XLA_FLAGS_ENV, "").split()
+    return LEGACY_EMITTERS_FLAG in os.environ.get(OWN_XLA_FLAGS_ENV, "").split()
 
 
 def _cpu_xla_flags() -> str:

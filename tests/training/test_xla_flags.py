@@ -44,7 +44,7 @@ def test_the_flags_recsearch_chose_are_remembered_for_worker_processes(flag_env:
     """Only flags recsearch added count as its choice (a worker inherits XLA_FLAGS and the record alike)."""
     monkeypatch = flag_env
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
-    assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == [backend.CPU_XLA_FLAGS]
+    assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == backend.CPU_XLA_FLAGS.split()
     assert backend._add_xla_flags(backend.CPU_XLA_FLAGS) == []  # already there: the worker's case
     assert not backend.legacy_emitters_chosen_here()
     monkeypatch.setenv(backend.OWN_XLA_FLAGS_ENV, backend.CPU_XLA_FLAGS)
