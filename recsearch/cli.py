@@ -79,7 +79,9 @@ def entry_point() -> NoReturn:
     """The `recsearch` console script: `main`, then the process ends without the interpreter's teardown
     (`process_exit`)."""
     from recsearch.process_exit import exit_now
+    from recsearch.training.backend import keep_keras_lean
 
+    keep_keras_lean()  # this process is recsearch's own: Keras without its scikit-learn wrappers
     exit_now(main())
 
 

@@ -78,8 +78,9 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
     _die_with_parent()
     from recsearch.config import compose_config
     from recsearch.errors import RecsearchError
-    from recsearch.training.backend import setup_for
+    from recsearch.training.backend import keep_keras_lean, setup_for
 
+    keep_keras_lean()  # a process recsearch runs itself: Keras without its scikit-learn wrappers
     try:
         cfg = compose_config(list(spec.overrides))
         setup_for(cfg, threads=spec.threads)

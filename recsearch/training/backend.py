@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from recsearch import heap
 from recsearch.choices import BACKENDS
@@ -90,8 +91,40 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
         _pin_threads(backend, threads)
     if backend == "tensorflow":
         _quiet_import_tensorflow()
-    else:
+    with _sklearn_hidden_from_keras():
+        import keras  # noqa: F401 - with the backend chosen above
+    if backend == "jax":
         _leave_tensorflow_unloaded()
+
+
+# Keras imports scikit-learn whenever it is installed, for its scikit-learn wrappers (`keras.wrappers`): 0.7 s of
+# every process's start on 2 cores (benchmarks/startup.py). recsearch never uses those wrappers, so the processes
+# it runs itself (the CLI, sweep workers: `keep_keras_lean`) import Keras without them; a library user's process
+# keeps Keras as it is.
+_LEAN_KERAS = False
+
+
+def keep_keras_lean() -> None:
+    """In a process recsearch runs itself: its first `import keras` (`setup_backend`) leaves scikit-learn unloaded.
+
+    Keras's scikit-learn wrappers then report scikit-learn missing in this process; scikit-learn itself still
+    imports as usual afterwards (KerasTuner's Bayesian tuner uses it directly)."""
+    global _LEAN_KERAS
+    _LEAN_KERAS = True
+
+
+@contextmanager
+def _sklearn_hidden_from_keras() -> Iterator[None]:
+    """While Keras is first imported in a lean process (`keep_keras_lean`), `import sklearn` fails as if it were
+    not installed (Keras's own fallback); afterwards it imports normally."""
+    hide = _LEAN_KERAS and "keras" not in sys.modules and "sklearn" not in sys.modules
+    if hide:
+        sys.modules["sklearn"] = None  # type: ignore[assignment] - Python's marker for "import fails"
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("sklearn", 0) is None:
+            del sys.modules["sklearn"]
 
 
 # XLA:CPU's newer fusion emitters (jaxlib 0.9.1+) compile our programs slower than the legacy ones: the

@@ -57,8 +57,35 @@ def test_the_readme_order_import_keras_then_train_works_without_keras_backend_se
 def test_train_without_keras_backend_set_runs_on_jax(tiny: list[str], isolated_paths: Path) -> None:
     """As a new user runs it: no KERAS_BACKEND in the environment, from another folder; provenance records JAX."""
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    done = subprocess.run([sys.executable, "-m", "recsearch", "train", "--no-save-model", *tiny], env=env,
-                          cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "recsearch", "train", "--no-save-model", *tiny],
+                          env=env, cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     [run] = (isolated_paths / "default" / "runs").iterdir()
     assert json.loads((run / "metrics.json").read_text())["environment"]["backend"] == "jax"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    # the CLI's Keras skips its scikit-learn wrappers (a refused `import sklearn` is listed too, but loads nothing)
+    assert "keras" in imported and "sklearn.base" not in imported
+
+
+LEAN_CHILD = """
+import sys
+from recsearch.training import backend
+if sys.argv[1] == "lean":
+    backend.keep_keras_lean()
+backend.setup_backend("jax")
+import keras
+print("sklearn" in sys.modules)
+import sklearn  # still importable afterwards (KerasTuner's Bayesian tuner imports it)
+print(sklearn.__name__)
+"""
+
+
+@pytest.mark.parametrize(("mode", "loaded"), [("lean", "False"), ("library", "True")])
+def test_a_lean_process_imports_keras_without_scikit_learn(mode: str, loaded: str) -> None:
+    """The processes recsearch runs itself import Keras without scikit-learn (0.7 s of each start); a library
+    user's process keeps Keras as it is, which imports it when installed."""
+    pytest.importorskip("sklearn")
+    done = subprocess.run([sys.executable, "-c", LEAN_CHILD, mode], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [loaded, "sklearn"]
