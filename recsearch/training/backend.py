@@ -146,6 +146,11 @@ def _sklearn_hidden_from_keras() -> Iterator[None]:
 LEGACY_EMITTERS_FLAG = "--xla_cpu_use_fusion_emitters=false"
 CPU_XLA_FLAGS = f"{LEGACY_EMITTERS_FLAG} --xla_backend_optimization_level=1"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
+# A process on one core (a sweep worker beside others) generates each program's code as one LLVM module:
+# XLA:CPU splits it in 32 by default, for threads this process does not have. `benchmarks/compile_options.py`
+# pinned to one core (4 mlp shapes, 3 rounds, two runs): 1.38-1.45 s compiling per trial against 1.70-1.82 s,
+# epochs alike, the same RMSE (1.17x per trial).
+ONE_CORE_XLA_FLAGS = "--xla_cpu_parallel_codegen_split_count=1"
 OWN_XLA_FLAGS_ENV = "RECSEARCH_OWN_XLA_FLAGS"  # the flags of XLA_FLAGS that recsearch chose, not the user
 
 
@@ -231,6 +236,8 @@ def _pin_threads(backend: str, threads: int) -> None:
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     if backend == "jax" and threads == 1:
         _add_xla_flags("--xla_cpu_multi_thread_eigen=false")  # XLA has no thread-count flag: one core, one thread
+        if _cpu_xla_flags():  # a jaxlib measured (CPU_XLA_FLAGS_JAXLIB): XLA stops on a flag it does not know
+            _add_xla_flags(ONE_CORE_XLA_FLAGS)
     if backend == "tensorflow":
         _quiet_import_tensorflow()
         import tensorflow as tf

@@ -81,6 +81,26 @@ def test_keras_fit_processes_keep_xlas_default_emitters(flag_env: pytest.MonkeyP
     assert os.environ["XLA_FLAGS"] == backend.CPU_XLA_FLAGS
 
 
+@pytest.mark.parametrize(("threads", "measured", "split"), [(1, True, True), (2, True, False), (None, True, False),
+                                                         (1, False, False)])
+def test_a_one_core_process_generates_code_unsplit(flag_env: pytest.MonkeyPatch, threads: int | None,
+                                                   measured: bool, split: bool) -> None:
+    """A sweep worker on one core compiles without XLA:CPU's split for parallel codegen (threads it lacks);
+    only for a jaxlib measured, and never over the user's own choice."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                 "TF_NUM_INTEROP_THREADS"):
+        flag_env.setenv(name, "")
+    flag_env.setattr(backend, "_cpu_xla_flags", lambda: backend.CPU_XLA_FLAGS if measured else "")
+    if threads:
+        backend._pin_threads("jax", threads)
+    assert (backend.ONE_CORE_XLA_FLAGS in os.environ.get("XLA_FLAGS", "")) is split
+    if split:
+        flag_env.setenv("XLA_FLAGS", "--xla_cpu_parallel_codegen_split_count=4")
+        backend._pin_threads("jax", 1)
+        assert os.environ["XLA_FLAGS"].split() == ["--xla_cpu_parallel_codegen_split_count=4",
+                                                   "--xla_cpu_multi_thread_eigen=false"]
+
+
 @pytest.mark.parametrize(("overrides", "own_loop"), [
     (["model=mlp"], True), (["model=mf"], True), (["model=mlp", "task=ranking"], False), (["model=autorec"], False),
 ])
