@@ -148,8 +148,9 @@ CPU_XLA_FLAGS = f"{LEGACY_EMITTERS_FLAG} --xla_backend_optimization_level=1"
 CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
 # A process on one core (a sweep worker beside others) generates each program's code as one LLVM module:
 # XLA:CPU splits it in 32 by default, for threads this process does not have. `benchmarks/compile_options.py`
-# pinned to one core (4 mlp shapes, 3 rounds, two runs): 1.38-1.45 s compiling per trial against 1.70-1.82 s,
-# epochs alike, the same RMSE (1.17x per trial).
+# pinned to one core with a worker's flags (4 mlp shapes, 3 rounds): 1.57 s compiling per trial against 1.84 s,
+# epochs and RMSE alike (1.08x per trial); replay.py --quick (3 runs each, alternating): 2.13-2.18 s compiling
+# per trial against 2.19-2.40 s, wall 77.1-77.8 s against 77.9-80.6 s.
 ONE_CORE_XLA_FLAGS = "--xla_cpu_parallel_codegen_split_count=1"
 OWN_XLA_FLAGS_ENV = "RECSEARCH_OWN_XLA_FLAGS"  # the flags of XLA_FLAGS that recsearch chose, not the user
 
