@@ -67,7 +67,8 @@ def trains_in_jax_loop(cfg: Any) -> bool:
 
 
 def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, legacy_emitters: bool = True) -> None:
-    """Select the Keras backend and, optionally, cap the framework's CPU threads.
+    """Select the Keras backend and, optionally, cap the framework's CPU threads; then import Keras with it
+    (without its scikit-learn wrappers in a process recsearch runs itself: `keep_keras_lean`).
 
     `legacy_emitters`: on JAX, whether XLA:CPU may compile with its legacy fusion emitters (`CPU_XLA_FLAGS`);
     only processes whose programs `jax_loop` compiles gain from them (see `CPU_XLA_FLAGS`)."""
