@@ -278,11 +278,22 @@ def format_count(value: Any) -> str:
 
 
 def wall_seconds(frame: pd.DataFrame) -> float | None:
-    """Seconds from the first trial's start to the last trial's end."""
-    if frame.empty or frame["datetime_start"].isna().all():
+    """Seconds during which at least one trial ran: the study's wall time, without the idle time between the runs
+    of a resumed study (first start to last end would count the hours between them)."""
+    if frame.empty or frame["datetime_complete"].isna().all():
         return None
-    start, end = pd.to_datetime(frame["datetime_start"]).min(), pd.to_datetime(frame["datetime_complete"]).max()
-    return None if pd.isna(end) else round((end - start).total_seconds(), 3)
+    return running_seconds(zip(pd.to_datetime(frame["datetime_start"]), pd.to_datetime(frame["datetime_complete"])))
+
+
+def running_seconds(spans: Iterable[tuple[Any, Any]]) -> float | None:
+    """Length of the union of (start, end) datetime spans, in seconds (spans missing an end are skipped)."""
+    total, reach = 0.0, None
+    for start, end in sorted((s, e) for s, e in spans if not (pd.isna(s) or pd.isna(e))):
+        if reach is None or start > reach:
+            total, reach = total + (end - start).total_seconds(), end
+        elif end > reach:
+            total, reach = total + (end - reach).total_seconds(), end
+    return None if reach is None else round(total, 3)
 
 
 def trial_params(trial: pd.Series) -> dict[str, Any]:

@@ -158,26 +158,38 @@ def study_report(record: StudyRecord) -> Report:
 
 
 def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.DataFrame | None) -> Report:
-    """Report of an experiment folder holding several studies (and baselines.csv / comparison.csv)."""
-    from recsearch.results import plots
-
-    metric = records[0].metric if records else "rmse"
-    board = leaderboard(records, baselines, metric=metric)
-    histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
-                          ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
-    sections = [Section("Leaderboard", html=render_folded_html(board)),
-                Section("Best metric per variant", plots.comparison_bar_figure(board, metric)),
-                Section("Search histories", plots.histories_figure(histories, metric))]
+    """Report of an experiment folder holding several studies (and baselines.csv / comparison.csv): a leaderboard,
+    a bar chart and search histories per validation metric (a ranking study is not ranked on RMSE)."""
+    metrics = list(dict.fromkeys(r.metric for r in records)) or ["rmse"]
+    sections = []
+    for metric in metrics:
+        sections += _metric_sections([r for r in records if r.metric == metric] if records else [], baselines,
+                                     metric, f" (validation {metric})" if len(metrics) > 1 else "")
     if (folder / COMPARISON_FILE).is_file():
         sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
             index=False, na_rep="", border=0)))
     for record in records:
-        best = selected_trial(record_trials(record), metric, metric_ascending(metric, [record]),
+        best = selected_trial(record_trials(record), record.metric, metric_ascending(record.metric, [record]),
                               record_metric=record.metric)
         text = best_config_text(record, record_trials(record)) if best is not None else ""
         sections.append(Section(f"Best config: {record.name}", html=f"<pre>{html.escape(text)}</pre>"))
-    subtitle = f"{len(records)} studies, selection on validation {metric}; folder {folder}"
+    per_metric = ", ".join(f"{m} ({sum(r.metric == m for r in records)})" for m in metrics)
+    selection = f"validation {metrics[0]}" if len(metrics) == 1 else f"each on its validation metric: {per_metric}"
+    subtitle = f"{len(records)} studies, selection on {selection}; folder {folder}"
     return Report(f"Experiment {folder.name}", subtitle, sections)
+
+
+def _metric_sections(records: list[StudyRecord], baselines: pd.DataFrame | None, metric: str,
+                     suffix: str) -> list[Section]:
+    """The leaderboard, best-per-variant bars and search histories of the studies selecting on `metric`."""
+    from recsearch.results import plots
+
+    board = leaderboard(records, baselines, metric=metric)
+    histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
+                          ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
+    return [Section(f"Leaderboard{suffix}", html=render_folded_html(board)),
+            Section(f"Best metric per variant{suffix}", plots.comparison_bar_figure(board, metric)),
+            Section(f"Search histories{suffix}", plots.histories_figure(histories, metric))]
 
 
 def render_html(report: Report) -> str:

@@ -82,11 +82,11 @@ def study_row(cfg: Any, variant: str) -> dict[str, Any]:
 
 
 def _span_seconds(study: Any) -> float | None:
-    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]
-    if not trials:
-        return None
-    span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
-    return round(span.total_seconds(), 1)
+    """Seconds during which at least one of the study's trials ran (resumed runs' idle time left out)."""
+    from recsearch.results.leaderboard import running_seconds
+
+    seconds = running_seconds((t.datetime_start, t.datetime_complete) for t in study.get_trials(deepcopy=False))
+    return None if seconds is None else round(seconds, 1)
 
 
 def baseline_table(cfg: Any) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from results_helpers import RANKING, RATING, fake_study
 
 
 def _root_conftest():
@@ -57,3 +58,13 @@ def pareto_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -
     """A study of 4 trials on 2 objectives: validation rmse and the model's parameter count."""
     results = tmp_path_factory.mktemp("pareto") / "results"
     return tiny_sweep(results, shared_cache, "two", "search.n_trials=4", "search.objectives=[params]")
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """A ranking study first in sorted order (ndcg@10, maximize), then two rating studies (rmse, minimize)."""
+    results = tmp_path / "results"
+    fake_study(results, "a-rank", RANKING, [0.1, 0.3, 0.2])
+    fake_study(results, "b-rating", RATING, [0.95, 0.8])
+    fake_study(results, "c-rating", RATING, [0.9, 1.1])
+    return results

@@ -13,6 +13,7 @@ import pytest
 from recsearch.cli import main
 from recsearch.results.leaderboard import STUDY_COLUMNS, TRIAL_COLUMNS
 from recsearch.search.storage import open_storage
+from results_helpers import RATING, fake_study
 
 
 def cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -167,38 +168,6 @@ def test_storage_urls_journal_and_sqlite(sweeps, capsys, tmp_path):
 
 # --- mixed tasks, redacted storages: tiny studies written directly (the user attrs a sweep writes) ---------------
 
-RATING = {"model": {"name": "mf"}, "task": {"name": "rating", "metric": "rmse", "direction": "minimize"}}
-RANKING = {"model": {"name": "mf"}, "task": {"name": "ranking", "metric": "ndcg@10", "direction": "maximize"}}
-
-
-def fake_study(results: Path, name: str, config: dict, values: list[float]) -> Path:
-    """results/mixed/<name>/: sweep.yaml + study.journal with one COMPLETE trial per value of the task metric."""
-    import yaml
-
-    folder = results / "mixed" / name
-    folder.mkdir(parents=True)
-    config = {**config, "search": {"study_name": name}, "experiment": "mixed"}
-    (folder / "sweep.yaml").write_text(yaml.safe_dump({"storage": str(folder / "study.journal"), "config": config}))
-    metric, direction = config["task"]["metric"], config["task"]["direction"]
-    study = optuna.create_study(study_name=name, storage=open_storage(str(folder / "study.journal")),
-                                direction=direction)
-    for v in values:
-        study.add_trial(optuna.trial.create_trial(
-            value=v, params={"model.dim": 8}, distributions={"model.dim": optuna.distributions.IntDistribution(4, 16)},
-            user_attrs={f"valid_{metric}": v, f"test_{metric}": v + 0.01, "n_params": 100}))
-    return folder
-
-
-@pytest.fixture
-def mixed(tmp_path: Path) -> Path:
-    """A ranking study first in sorted order (ndcg@10, maximize), then two rating studies (rmse, minimize)."""
-    results = tmp_path / "results"
-    fake_study(results, "a-rank", RANKING, [0.1, 0.3, 0.2])
-    fake_study(results, "b-rating", RATING, [0.95, 0.8])
-    fake_study(results, "c-rating", RATING, [0.9, 1.1])
-    return results
-
-
 def test_filter_on_task_ranks_on_that_tasks_metric(mixed, capsys):
     code, out, _ = cli(capsys, str(mixed), "--filter", "task=rating", "--format", "json")
     rows = json.loads(out)
@@ -334,6 +303,18 @@ def test_records_and_errors_never_show_a_storage_password(monkeypatch):
 
 # --- numbers in files, counts everywhere, a terminal of 150 columns ------------------------------------------------
 
+def test_wall_time_of_a_resumed_study_leaves_out_the_time_between_its_runs():
+    """wall_s counts the seconds in which a trial ran: overlapping workers once, the hours between runs not at all."""
+    from datetime import datetime, timedelta
+
+    from recsearch.results.leaderboard import wall_seconds
+
+    at = [datetime(2026, 1, 1) + timedelta(seconds=s) for s in range(0, 7200, 1)]
+    frame = pd.DataFrame({"datetime_start": [at[0], at[4], at[3600], at[3610]],  # two workers, a resume an hour later
+                          "datetime_complete": [at[10], at[12], at[3605], None]})  # the last trial still running
+    assert wall_seconds(frame) == 17.0
+
+
 def test_csv_columns_are_numbers(sweeps, capsys):
     """wall_s and duration_s are seconds (numbers), n_params a plain integer: the CSV is for computing."""
     from recsearch.results.leaderboard import wall_seconds
@@ -402,7 +383,46 @@ def test_narrow_terminal_leaves_out_columns_and_says_which(sweeps):
     text = buf.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80
     flat = " ".join(text.split())
-    assert "left out to fit 80 columns: duration_s, epochs_run, test (--format csv has every column)" in flat
+    assert "left out to fit 80 columns: duration_s, epochs_run, test, n_params (--format csv has every column)" in flat
+
+
+@pytest.mark.parametrize("width", [80, 120, 180])
+def test_the_terminal_table_never_splits_a_parameter_item(sweeps, width):
+    """Parameters wrap between `key=value` items at any width: a value cut in two reads as another value."""
+    from rich.console import Console
+
+    from recsearch.results.leaderboard import leaderboard
+    from recsearch.results.studies import load_many
+    from recsearch.results.terminal_table import short_params, terminal_table
+
+    board = leaderboard(load_many([str(sweeps.results)]), per_trial=True)
+    buf = io.StringIO()
+    Console(file=buf, width=width, force_terminal=True, color_system=None).print(terminal_table(board, width))
+    words = set(buf.getvalue().split())
+    items = {item for text in short_params(board["params"]) for item in text.split()}
+    assert items and items <= words, sorted(items - words)
+
+
+def test_each_metric_and_dataset_is_a_table_of_its_own(mixed):
+    """Ranks restart per (metric, data): each group gets its own table, titled with both, even when narrow."""
+    from rich.console import Console
+
+    from recsearch.results.leaderboard import leaderboard
+    from recsearch.results.studies import load_many
+    from recsearch.results.terminal_table import terminal_table
+
+    board = leaderboard(load_many([str(mixed)]))
+    buf = io.StringIO()
+    Console(file=buf, width=80, force_terminal=True, color_system=None).print(terminal_table(board, 80))
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    titles = [line for line in lines if line.startswith("Leaderboard")]
+    data = board["data"].iloc[0]
+    assert titles == [f"Leaderboard (validation ndcg@10 on {data}, best first)",
+                      f"Leaderboard (validation rmse on {data}, best first)"]
+    ranking, rating = "\n".join(lines[:lines.index(titles[1])]), "\n".join(lines[lines.index(titles[1]):])
+    assert "a-rank" in ranking and "b-rating" not in ranking and "b-rating" in rating and "c-rating" in rating
+    headers = [line.split() for line in lines if " valid" in line]
+    assert len(headers) == 2 and all("metric" not in h and "data" not in h for h in headers)
 
 
 def test_an_unreadable_study_found_by_the_scan_is_skipped_not_fatal(mixed, capsys):

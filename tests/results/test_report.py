@@ -97,6 +97,23 @@ def test_comparison_report_with_baselines(sweeps, capsys, tmp_path):
     assert len(plots) == 2 and all(plots.values()) and errors == []
 
 
+def test_an_experiment_of_rating_and_ranking_studies_ranks_each_on_its_own_metric(mixed, capsys, tmp_path):
+    """A ranking study is not put in the RMSE table: each metric has its leaderboard, bars and histories."""
+    out_file = tmp_path / "mixed.html"
+    code, _, _ = report(capsys, str(mixed / "mixed"), "--output", str(out_file))
+    text = out_file.read_text()
+    assert code == 0 and "3 studies, selection on each on its validation metric: ndcg@10 (1), rmse (2)" in text
+    sections = {part.split("</h2>")[0]: part for part in text.split("<h2>")[1:]}
+    for metric in ("ndcg@10", "rmse"):
+        assert {f"Leaderboard (validation {metric})", f"Best metric per variant (validation {metric})",
+                f"Search histories (validation {metric})"} <= set(sections)
+    ranking, rating = sections["Leaderboard (validation ndcg@10)"], sections["Leaderboard (validation rmse)"]
+    assert "a-rank" in ranking and "0.3000" in ranking and "b-rating" not in ranking
+    assert "a-rank" not in rating and "0.8000" in rating and "0.9000" in rating
+    assert "dim: 8  # valid 0.3" in sections["Best config: a-rank"]  # selected on its own metric, highest
+    assert "dim: 8  # valid 0.8" in sections["Best config: b-rating"]
+
+
 @needs_chromium
 def test_checker_catches_a_broken_page(tmp_path):
     """The Chromium check itself can fail: an undrawn plot div and a script error are both reported."""
