@@ -63,8 +63,6 @@ def print_report(report) -> None:
     from recsearch.results.study_tables import top_trials
 
     out = console()
-    if report.recovered:
-        out.print(f"re-queued trials left RUNNING by a dead worker: {report.recovered}")
     frame = pd.read_parquet(report.folder / "trials.parquet")
     top = top_trials(frame, "value", report.direction)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))

@@ -178,6 +178,7 @@ def _sweep_override_message(text: str, key: str, command: str, *, simple: bool) 
     """What to do with a search expression given where a single value is needed."""
     expr = text.partition("=")[2]
     expr = f"choice({expr})" if simple else expr
+    key = key.removeprefix("search_space.params.")  # already aimed at the space: name the parameter itself
     where = ("a sweep searches only search_space.params" if command == "sweep"
              else f"`recsearch {command}` takes one value per key (e.g. {key}=VALUE)")
     train_each = f"; or `recsearch train -m {text}` trains one run per value" if command == "train" else ""

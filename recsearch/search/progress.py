@@ -111,15 +111,18 @@ class SweepProgress:
             self._logged = set(ended)
             return
         elapsed = time.time() - self._start
-        for number in sorted(set(ended) - self._logged):
+        new = sorted(set(ended) - self._logged)
+        counted = done - sum(ended[n].state.name in ("COMPLETE", "PRUNED") for n in new)  # each line its own count
+        for number in new:
             t = ended[number]
             self._logged.add(number)
+            counted += t.state.name in ("COMPLETE", "PRUNED")
             if "repeat_of" in t.user_attrs:
                 continue
             what = (f"{t.state.name.lower()} {t.values[0]:.4f}" if t.values else
                     f"failed: {str(t.user_attrs.get('fail_reason', 'no reason recorded'))[:80]}"
                     if t.state.name == "FAIL" else t.state.name.lower())
-            print(f"trial {number} {what} | {min(done, self.n_trials)}/{self.n_trials} {self._summary} | elapsed "
+            print(f"trial {number} {what} | {min(counted, self.n_trials)}/{self.n_trials} {self._summary} | elapsed "
                   f"{clock(elapsed)} eta {clock(self._eta(done))}", flush=True)
 
     def detail(self) -> str:

@@ -107,6 +107,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                              timeout=float(cfg.search.timeout) if cfg.search.timeout else None)
     for line in sweep_notices(cfg, overrides, space):  # a searched key set on the command line is still sampled
         print(line, file=sys.stderr)
+    if recovered:  # before any new trial's line: these trials run again first
+        print(f"recsearch: re-queued trials left RUNNING by a dead worker: {recovered}", file=sys.stderr)
     interrupted, tables_error = False, None
     try:
         with progress, interrupts.ctrl_c_remembered():

@@ -60,7 +60,8 @@ def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_pat
     killed = [t for t in _study(isolated_paths, "kill").trials if t.state.name == "RUNNING"]
     assert len(killed) == 1
 
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    rerun = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    assert f"re-queued trials left RUNNING by a dead worker: [{killed[0].number}]" in rerun.stderr
 
     trials = _study(isolated_paths, "kill").trials
     states = [t.state.name for t in trials]

@@ -168,3 +168,21 @@ def test_without_a_terminal_each_trial_that_ends_is_one_plain_line(tiny, capsys)
     run_sweep([*args, "search.n_trials=3"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
     assert len(lines) == 1 and int(lines[0].split()[1]) > max(trained), lines
+
+
+def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):
+    """Two workers' trials can end between two looks at the storage: their lines count 1/4, 2/4, not 2/4 twice."""
+    import optuna
+
+    study = optuna.create_study()
+    progress = SweepProgress(study, 4)
+    assert progress._plain  # pytest's captured stdout is not a terminal
+    progress.update()  # nothing has ended yet
+    for value in (0.9, 0.8):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    study.add_trial(optuna.trial.create_trial(value=0.7))
+    progress.update()
+    counts = [line.split("|")[1].split()[0] for line in capsys.readouterr().out.splitlines()
+              if line.startswith("trial ")]
+    assert counts == ["1/4", "2/4", "2/4", "3/4"], counts
