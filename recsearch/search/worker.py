@@ -52,12 +52,13 @@ def continuation_sampler(cfg: Any, space: Any, n_trials: int) -> Any:
 
     Every claim re-seeds under the budget lock, so a resumed study, a second shell or another machine
     continues the random sequence instead of replaying it, while a fresh study with the same seed
-    samples the same parameters. QMC keeps its seed: its sequence position is stored in the study.
+    samples the same parameters. QMC keeps its seed: its sequence position is stored in the study. So does
+    grid: its seed shuffles the grid, and the grid ids its trials record must name the same points every time.
     """
     from recsearch.search.engine import make_sampler
 
     search = cfg.search.copy()
-    if search.sampler != "qmc":
+    if search.sampler not in ("qmc", "grid"):
         search.seed = continuation_seed(int(cfg.search.seed), n_trials)
     return make_sampler(search, space, n_objectives=1 + len(cfg.search.objectives))
 

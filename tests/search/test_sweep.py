@@ -100,6 +100,19 @@ def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampl
         assert "the study has tried all 2 configurations of its search space" in capfd.readouterr().err
 
 
+def test_the_grid_sampler_trains_each_point_once_across_a_resume(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
+    """Grid ids name the same points in every claim and run: a 3 x 2 grid over two runs is six distinct trials."""
+    args = [*tiny, *space("model.width: 'choice(8, 16, 32)', train.learning_rate: 'choice(0.01, 0.001)'"),
+            "search.sampler=grid", "train.epochs=1", "search.study_name=grid-once"]
+    cols = ["params_model.width", "params_train.learning_rate"]
+    for budget in (4, 8):
+        report = run_sweep([*args, f"search.n_trials={budget}"], show_progress=False)
+        frame = pd.read_parquet(report.folder / "trials.parquet")
+        configs = [tuple(row) for row in frame[cols].itertuples(index=False)]
+        assert len(set(configs)) == len(configs) == min(budget, 6), frame[["number", "state", *cols]]
+    assert "the study has tried all 6 configurations of its search space" in capfd.readouterr().err
+
+
 def test_a_conditional_discrete_space_is_used_up_too(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
     """momentum only with sgd: 2 widths * (2 momenta + adam) = 6 configurations, each trained once."""
     conditional = ["~search_space", "+search_space={params: {model.width: 'choice(8, 16)', "
