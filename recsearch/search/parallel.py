@@ -12,6 +12,7 @@ share what the first holds.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -33,16 +34,46 @@ def usable_cores() -> int:
 
 def sweep_workers(cfg: Any, missing: int) -> tuple[int, str | None]:
     """The number of worker processes for `missing` trials, and, when `auto` chose more than one, a line
-    saying so. An explicit `search.n_workers` is kept, but never above the missing trials."""
+    saying so. An explicit `search.n_workers` is kept, but never above the missing trials. One worker runs,
+    with a line saying why, when the calling script would run again in every worker process (no main guard)."""
     wanted = cfg.search.n_workers
     if wanted != AUTO:
-        return max(1, min(int(wanted), missing)), None
-    cores = usable_cores()
-    count = auto_workers(cfg, missing, cores=cores, memory=available_memory(), accelerator=accelerator_visible())
-    if count == 1:
-        return 1, None
-    return count, (f"recsearch: {count} worker processes on {cores} cores (search.n_workers=auto; "
-                   "search.n_workers=1 runs one)")
+        count, notice = max(1, min(int(wanted), missing)), None
+    else:
+        cores = usable_cores()
+        count = auto_workers(cfg, missing, cores=cores, memory=available_memory(), accelerator=accelerator_visible())
+        notice = (f"recsearch: {count} worker processes on {cores} cores (search.n_workers=auto; "
+                  "search.n_workers=1 runs one)") if count > 1 else None
+    script = unguarded_main_script() if count > 1 else None
+    if script is not None:
+        return 1, (f"recsearch: warning: one worker instead of {count}: {script} has no `if __name__ == "
+                   "\"__main__\":` block, and each worker process imports the script again (its sweep would run "
+                   f"again there); put the script's work under one to run {count} workers")
+    return count, notice
+
+
+def unguarded_main_script() -> str | None:
+    """The running script's path when a spawned process would run its top-level code again: it is a file
+    (not `python -m pkg`, `-c` or a notebook, which multiprocessing does not re-run) with no
+    `if __name__ == "__main__":` block at its top level."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if path is None or name == "__main__" or name.endswith(".__main__"):
+        return None
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None  # unreadable: let multiprocessing decide
+    return None if any(isinstance(node, ast.If) and _is_main_test(node.test) for node in tree.body) else str(path)
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """`__name__ == "__main__"` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {ast.dump(test.left), ast.dump(test.comparators[0])}
+    return sides == {ast.dump(ast.Name(id="__name__", ctx=ast.Load())), ast.dump(ast.Constant(value="__main__"))}
 
 
 def auto_workers(cfg: Any, missing: int, *, cores: int, memory: int | None, accelerator: bool) -> int:

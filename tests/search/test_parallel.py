@@ -71,3 +71,47 @@ def test_an_explicit_count_is_kept_up_to_the_missing_trials() -> None:
 def test_a_bad_worker_count_is_one_line_naming_the_key(value: str) -> None:
     with pytest.raises(ConfigError, match=r"search\.n_workers"):
         compose_config(["model=mlp", f"search.n_workers={value}"])
+
+
+@pytest.mark.parametrize(("source", "unguarded"), [
+    ("import recsearch\nrecsearch.sweep([])\n", True),
+    ("import recsearch\nif __name__ == '__main__':\n    recsearch.sweep([])\n", False),
+    ("def main():\n    pass\n\nif '__main__' == __name__:\n    main()\n", False),
+    ("def main():\n    if __name__ == '__main__':\n        pass\n", True),  # not at the top level
+])
+def test_a_script_without_a_main_guard_is_found(tmp_path, monkeypatch, source: str, unguarded: bool) -> None:
+    import sys
+    import types
+
+    script = tmp_path / "run.py"
+    script.write_text(source)
+    main = types.ModuleType("__main__")
+    main.__file__, main.__spec__ = str(script), None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert parallel.unguarded_main_script() == (str(script) if unguarded else None)
+    cfg = compose_config(["model=mlp", "search.n_workers=2"])
+    count, notice = sweep_workers(cfg, 20)
+    assert (count, notice is not None and "has no `if __name__ ==" in notice) == ((1, True) if unguarded else (2, False))
+    main.__spec__ = types.SimpleNamespace(name="tool.__main__")  # python -m tool: multiprocessing never re-runs it
+    assert parallel.unguarded_main_script() is None
+
+
+def test_a_script_without_a_main_guard_sweeps_in_one_worker(tmp_path, tiny: list[str], isolated_paths) -> None:
+    """The library call a user writes first: workers would import the script and start its sweep again (each
+    child failing in multiprocessing's bootstrap); it runs one worker, says how to get more, and finishes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "tune.py"
+    script.write_text("import json, sys\nimport recsearch\nprint('SCRIPT BODY', flush=True)\n"
+                      f"done = recsearch.sweep({json.dumps(tiny)}, search={{'n_trials': 2, 'n_workers': 2, "
+                      "'study_name': 'unguarded'})\nprint('COUNTS', json.dumps(done.counts))\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("SCRIPT BODY") == 1, run.stdout
+    assert f"one worker instead of 2: {script} has no `if __name__ == \"__main__\":` block" in run.stderr
+    counts = json.loads(run.stdout.split("COUNTS", 1)[1])
+    assert counts.get("complete", 0) + counts.get("pruned", 0) == 2, counts
