@@ -73,7 +73,11 @@ def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
     if recorded is None:
         raise ConfigError(f"study {study!r} records no sweep config (it was not started by `recsearch sweep`); "
                           "join it by running the sweep's own command with search.storage=URL")
-    seed = worker_seed(recorded, len(optuna.load_study(study_name=study, storage=opened).trials))
+    trials = optuna.load_study(study_name=study, storage=opened).trials
+    if "search.engine=kerastuner" in recorded or any("kerastuner_trial_id" in t.user_attrs for t in trials):
+        raise ConfigError(f"study {study!r} is searched by KerasTuner, which runs a study in one process: no worker "
+                          "can join it; run the sweep's own command to continue it")
+    seed = worker_seed(recorded, len(trials))
     return [*recorded, f"search.storage={storage}", f"search.study_name={study}", f"search.seed={seed}", *extra]
 
 

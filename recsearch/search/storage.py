@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,11 +39,27 @@ def study_lock(folder: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """flock on `path` (created if missing); the kernel releases it when the process dies."""
+def one_process_only(folder: Path, why: str) -> Iterator[None]:
+    """Hold the study folder for this process alone while the block runs: a second process started on the same
+    study gets one ConfigError line (`why` says why the study takes one process) instead of racing it."""
+    from recsearch.errors import ConfigError
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(_file_lock(folder / ".one-process.lock", wait=False))
+        except BlockingIOError:
+            raise ConfigError(f"study folder {folder} is being searched by another process ({why}); let it finish "
+                              "or stop it, then run the same command to continue") from None
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path, *, wait: bool = True) -> Iterator[None]:
+    """flock on `path` (created if missing); the kernel releases it when the process dies. Without `wait`, a lock
+    held elsewhere raises BlockingIOError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:

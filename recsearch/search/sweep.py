@@ -79,6 +79,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
 
     from recsearch.fileio import remove_stale_temp_files
     from recsearch.search.parse import sweep_notices
+    from recsearch.search.kt.engine import check_same_engine
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
 
@@ -91,6 +92,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj))
     _check_same_space(study, space)
+    check_same_engine(study, cfg)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
     _note_if_search_changed(study, cfg)
     if study.user_attrs.get("data_config") != _data_key(cfg):

@@ -76,7 +76,11 @@ def test_what_kerastuner_lacks_is_one_error_line(extra, message, isolated_paths,
 
 
 def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_study, capsys) -> None:
+    """Nor does an Optuna sweep take over a KerasTuner study: its state would not know the new trials."""
+    import optuna
+
     from recsearch.errors import ConfigError
+    from recsearch.search.storage import open_storage
     from recsearch.search.sweep import run_sweep
 
     base = [o for o in kt_study.overrides if not o.startswith(("search.engine", "search.study_name"))]
@@ -89,6 +93,17 @@ def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_s
         with pytest.raises(ConfigError, match="was searched by search.tuner=random; resume it with that tuner"):
             run_sweep([*base, "search.study_name=kt", "search.n_trials=4", "search.engine=kerastuner",
                        "search.tuner=hyperband"], show_progress=False)
+        capsys.readouterr()
+
+        def count() -> int:
+            return len(optuna.load_study(study_name="kt", storage=open_storage(kt_study.storage_url)).trials)
+
+        before = count()
+        with pytest.raises(ConfigError, match="holds trials of search.engine=kerastuner; resume it with "
+                                              "search.engine=kerastuner search.tuner=random"):
+            run_sweep([*base, "search.study_name=kt", "search.n_trials=9", "search.engine=optuna"], show_progress=False)
+        assert count() == before  # nothing ran
+        assert "note:" not in capsys.readouterr().err  # refused before any note about the changed search
 
 
 def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths) -> None:
@@ -109,3 +124,32 @@ def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths
     best = min(first, key=lambda t: t.value)
     assert promoted.user_attrs["tuner/trial_id"] == best.user_attrs["kerastuner_trial_id"]
     assert promoted.params == best.params
+
+
+def test_a_second_process_on_a_kerastuner_study_is_refused(tiny, isolated_paths, capsys) -> None:
+    """KerasTuner searches a study in one process: a second one started beside it would train the same trials
+    past the budget, so it stops in one line and the study is untouched."""
+    from kt_helpers import KT_SPACE
+
+    from recsearch.search.storage import one_process_only
+
+    folder = isolated_paths / "default" / "kt-busy"
+    folder.mkdir(parents=True)
+    with one_process_only(folder, "held by this test"):  # as the first process holds it while it searches
+        code = main(["sweep", "--no-progress", *tiny, *KT_SPACE, "search.engine=kerastuner", "search.n_trials=2",
+                     "search.study_name=kt-busy"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == (f"recsearch: error: study folder {folder} is being searched by another process "
+                                     "(KerasTuner searches a study in one process); let it finish or stop it, then "
+                                     "run the same command to continue"), err
+    assert "COMPLETE" not in (folder / "trials.csv").read_text()
+    assert main(["sweep", "--no-progress", *tiny, *KT_SPACE, "search.engine=kerastuner", "search.n_trials=2",
+                 "search.study_name=kt-busy"]) == 0  # once it is free, the same command runs
+
+
+def test_no_worker_joins_a_kerastuner_study(kt_study, capsys) -> None:
+    """`recsearch worker` on a KerasTuner study says why none can join, not that a storage setting is wrong."""
+    code = main(["worker", str(kt_study.folder), "kt"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == ("recsearch: error: study 'kt' is searched by KerasTuner, which runs a study in one "
+                                 "process: no worker can join it; run the sweep's own command to continue it"), err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from recsearch.errors import ConfigError
@@ -98,7 +99,16 @@ def kerastuner_seed(seed: int) -> int:
 
 
 def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
-    """Run KerasTuner's search until the study holds `search.n_trials` finished trials; return how many ran."""
+    """Run KerasTuner's search until the study holds `search.n_trials` finished trials; return how many ran.
+    A second process on the same study is refused: both would train the same trials past the budget."""
+    from recsearch.search.storage import one_process_only
+
+    with one_process_only(Path(spec.folder), "KerasTuner searches a study in one process"):
+        return _search(spec, on_trial_end)
+
+
+def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> int:
+    """run_kerastuner's search, in the process that holds the study folder."""
     import optuna
 
     from recsearch.config import compose_config
@@ -124,6 +134,19 @@ def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None 
         print(f"recsearch: {MAX_FAILURES_IN_A_ROW} trials failed in a row; stopping. See fail_reason in trials.csv.",
               file=sys.stderr)
     return tuner.ran
+
+
+def check_same_engine(study: Any, cfg: Any) -> None:
+    """A study holds the trials of one engine (and KerasTuner tuner): refuse another before anything runs."""
+    if cfg.search.engine == "kerastuner":
+        _refuse_mixed_study(study, str(cfg.search.tuner))
+        return
+    searched = [t for t in study.get_trials(deepcopy=False) if "kerastuner_trial_id" in t.user_attrs]
+    if searched:
+        tuner = searched[0].user_attrs.get("kerastuner_tuner", "random")
+        raise ConfigError(f"study {study.study_name!r} holds trials of search.engine=kerastuner; resume it with "
+                          f"search.engine=kerastuner search.tuner={tuner}, or choose another search.study_name "
+                          "for the optuna engine")
 
 
 def _refuse_mixed_study(study: Any, tuner: str) -> None:
