@@ -176,23 +176,28 @@ def load_study(path_or_url: str | Path, study: str | None = None) -> Study:
 
 def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None = None, per_trial: bool = False,
                 filters: Sequence[str] = (), top: int | None = None, baselines: bool = True) -> "pd.DataFrame":
-    """One ranked table across the studies under `paths` (default: the results folder), with baselines.
+    """One ranked table across the studies under `paths` (default: the results folder), with baselines; a
+    `metric` that no study or baseline reports is an error listing those that are.
 
     Example: `recsearch.leaderboard("results", filters=["task=rating"], top=5)`.
     """
     import pandas as pd
 
     from recsearch.errors import RecsearchError
+    from recsearch.results.leaderboard import check_metric, top_rows
     from recsearch.results.leaderboard import leaderboard as rank_studies
-    from recsearch.results.leaderboard import top_rows
     from recsearch.results.studies import baseline_files, load_many, read_baselines
 
+    if top is not None and top < 1:
+        raise RecsearchError(f"top must be at least 1, got {top}")
     targets = [str(p) for p in paths] or [str(compose().paths.results_dir)]
     records = load_many(targets, study)
     files = baseline_files(targets) if baselines else []
     if not records and not files:
         raise RecsearchError(f"no study found under {', '.join(targets)}; run `recsearch sweep` first")
     base = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
+    if metric:
+        check_metric(metric, records, base)
     frame = rank_studies(records, base, metric=metric, per_trial=per_trial, filters=filters)
     if top:
         frame = top_rows(frame, top)

@@ -62,6 +62,25 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
+def check_metric(metric: str, records: list[StudyRecord], baselines: pd.DataFrame | None) -> None:
+    """Refuse a metric that no study or baseline reports, listing those that are available."""
+    available = list(dict.fromkeys(m for r in records for m in (r.metric, *study_metrics(r.config.get("task", {})))))
+    if baselines is not None and "metric" in baselines:
+        available += [m for m in dict.fromkeys(baselines["metric"].astype(str)) if m not in available]
+    if metric not in available:
+        raise RecsearchError(f"metric {metric!r}: no study or baseline reports it; available: "
+                             f"{', '.join(available) or '(none)'}")
+
+
+def study_metrics(task: dict) -> list[str]:
+    """The validation metrics a study of `task` records: rmse and mae (rating), or each ranking metric at each k."""
+    if task.get("name", "rating") != "ranking":
+        return ["rmse", "mae"]
+    from recsearch.ranking.metrics import _AT_K
+
+    return [f"{m}@{k}" for m in _AT_K for k in task.get("ks", [])] + ["mrr"]
+
+
 def filter_records(records: list[StudyRecord], filters: Iterable[str]) -> list[StudyRecord]:
     """The records passing every filter on a study key (experiment, study, variant, task); others are ignored."""
     for item in filters:
@@ -177,13 +196,13 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise RecsearchError(f"--filter {item!r}: expected key=value (e.g. variant=mlp)")
+            raise RecsearchError(f"filter {item!r}: expected key=value (e.g. variant=mlp)")
         if key in frame.columns and key != "params":
             cells = frame[key]
         elif any(key in p for p in frame["params"]):
             cells = frame["params"].map(lambda p, k=key: p.get(k))
         else:
-            raise RecsearchError(f"--filter {item!r}: no column or parameter {key!r}; columns: "
+            raise RecsearchError(f"filter {item!r}: no column or parameter {key!r}; columns: "
                                  f"{', '.join(c for c in frame.columns if c != 'params')}")
         keep = cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)  # a mask even when empty
         frame = frame.loc[keep]

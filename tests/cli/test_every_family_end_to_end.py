@@ -43,7 +43,7 @@ def test_recommend_and_leaderboard_on_a_study_of_every_family(tmp_path: Path) ->
 
     bad = _cli(["leaderboard", "--metric", "nope"], tmp_path, env)
     lines = bad.stderr.strip().splitlines()
-    assert bad.returncode == 2 and len(lines) == 1 and "--metric 'nope'" in lines[0], bad.stderr
+    assert bad.returncode == 2 and len(lines) == 1 and "metric 'nope'" in lines[0], bad.stderr
     assert "available: rmse, mae" in lines[0]
     good = _cli(["leaderboard", "--metric", "mae", "--format", "csv"], tmp_path, env)
     assert good.returncode == 0 and all(name in good.stdout for name in families), good.stderr

@@ -481,3 +481,15 @@ def test_the_study_scan_looks_where_studies_are_written_not_the_whole_tree(tmp_p
         (folder / "sweep.yaml").write_text("overrides: []\n")
     assert find_study_folders(tmp_path) == sorted(wanted)
     assert find_study_folders(wanted[0]) == [wanted[0]]
+
+
+def test_the_python_leaderboard_refuses_what_the_cli_refuses(mixed):
+    """recsearch.leaderboard is what the CLI calls: an unknown metric or top=0 is an error, not empty rows."""
+    import recsearch
+    from recsearch.errors import RecsearchError
+
+    with pytest.raises(RecsearchError, match=r"metric 'nosuch': no study or baseline reports it; available: ndcg@10"):
+        recsearch.leaderboard(mixed, metric="nosuch")
+    with pytest.raises(RecsearchError, match="top must be at least 1, got 0"):
+        recsearch.leaderboard(mixed, top=0)
+    assert recsearch.leaderboard(mixed, metric="rmse", top=1)["study"].tolist()[:1] == ["b-rating"]
