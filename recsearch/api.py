@@ -219,9 +219,15 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
         studies = find_study_folders(folder)
         if not studies:
             raise RecsearchError(f"{folder} holds no study (no sweep.yaml under it)")
+        records = [load_study_folder(f) for f in studies]
+        if study is not None:  # one study of the experiment folder: its own report
+            chosen = [r for r in records if r.name == study]
+            if not chosen:
+                raise RecsearchError(f"{folder} holds no study {study!r}; it holds: "
+                                     f"{', '.join(r.name for r in records)}")
+            return write_report(study_report(chosen[0]), Path(output) if output else chosen[0].folder / "report.html")
         files = [f for f in baseline_files([str(folder)]) if f.parent == folder]
-        made = comparison_report(folder, [load_study_folder(f) for f in studies],
-                                 read_baselines(files[0]) if files else None)
+        made = comparison_report(folder, records, read_baselines(files[0]) if files else None)
         default = folder / "report.html"
     else:
         record = load_target(str(target), study)

@@ -96,7 +96,8 @@ def read_split_file(data_cfg: Any, folder: Path, filename: str) -> pd.DataFrame:
         frame = movielens.read_ratings_file(path, fmt)
     else:
         raise DataError(f"predefined splits need files; dataset format {fmt!r} has none")
-    _check_frame_scale(frame, rating_scale(data_cfg), path, line_offset=2 if fmt in ("movielens_csv", "interactions") else 1)
+    _check_frame_scale(frame, rating_scale(data_cfg), path, column=_rating_column(data_cfg),
+                       line_offset=2 if fmt in ("movielens_csv", "interactions") else 1)
     return frame
 
 
@@ -157,15 +158,23 @@ def _separator(data_cfg: Any, path: Path) -> str:
     return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
 
 
-def _check_frame_scale(frame: pd.DataFrame, scale: tuple[float, float], path: Path, line_offset: int) -> None:
-    check_range(frame["rating"].to_numpy(), scale, path, "rating", line_offset)
+def _check_frame_scale(frame: pd.DataFrame, scale: tuple[float, float], path: Path, line_offset: int, *,
+                       column: str = "rating") -> None:
+    """Every rating within the scale; an error names the file's own `column`."""
+    check_range(frame["rating"].to_numpy(), scale, path, column, line_offset)
+
+
+def _rating_column(data_cfg: Any) -> str:
+    """The ratings file's name for the rating column (`data.columns.rating` of the generic format)."""
+    columns = getattr(data_cfg, "columns", None) if data_cfg.format == "interactions" else None
+    return str(getattr(columns, "rating", None) or "rating")
 
 
 def _validate_scale(inter: Interactions, data_cfg: Any) -> None:
     """Ratings outside the rating scale are an error (implicit data, all 1.0, must include 1)."""
     path = inter.source_files[0] if inter.source_files else Path(str(data_cfg.name))
     offset = 2 if data_cfg.format in ("movielens_csv", "interactions") else 1
-    _check_frame_scale(inter.ratings, inter.rating_scale, path, offset)
+    _check_frame_scale(inter.ratings, inter.rating_scale, path, offset, column=_rating_column(data_cfg))
 
 
 _LOADERS: dict[str, Callable[[Any, Path, tuple[float, float]], Interactions]] = {

@@ -175,7 +175,11 @@ def load_target(target: str, study_name: str | None = None) -> StudyRecord:
     path = Path(target)
     if not path.is_dir():
         raise RecsearchError(f"{target}: no such study folder or storage")
-    return load_study_folder(path)
+    record = load_study_folder(path)
+    if study_name is not None and study_name != record.name:
+        raise RecsearchError(f"{target} is the folder of study {record.name!r}, not {study_name!r}; drop the study "
+                             "name or pass that study's folder")
+    return record
 
 
 def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRecord]:

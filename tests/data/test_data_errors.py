@@ -74,6 +74,14 @@ def test_rating_out_of_scale(tmp_path):
     assert "line 3" in message and "outside the rating scale [0.5, 5]" in message
 
 
+def test_rating_out_of_scale_names_the_files_own_column(tmp_path):
+    write_csv(tmp_path / "shop" / "scores.csv", "who,what,score\n1,1,4.0\n1,2,9.0\n")
+    cfg = DataConfig(name="shop", format="interactions", path=str(tmp_path / "shop"), ratings_file="scores.csv",
+                     columns=ColumnsConfig(user="who", item="what", rating="score", timestamp=None))
+    message = _load_error(cfg, tmp_path)
+    assert "line 3, column 'score': rating 9 is outside the rating scale [0.5, 5]" in message, message
+
+
 def test_missing_file_suggests_fetch(tmp_path):
     (tmp_path / "ml-latest-small").mkdir()
     message = _load_error(DataConfig(name="ml-latest-small", format="movielens_csv"), tmp_path)

@@ -234,3 +234,17 @@ def test_report_with_log_axes_and_pareto_renders_and_screenshots(pareto_study, c
     assert errors == []
     head = (tmp_path / "two.png").read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24])[0] == 1400
+
+
+def test_a_study_name_that_is_not_there_is_an_error_not_ignored(mixed, capsys, tmp_path):
+    """--study with a study folder or an experiment folder names that study, or fails saying what is there."""
+    import recsearch
+    from recsearch.errors import RecsearchError
+
+    experiment = mixed / "mixed"
+    with pytest.raises(RecsearchError, match="is the folder of study 'b-rating', not 'xx'"):
+        recsearch.load_study(experiment / "b-rating", study="xx")
+    code, _, err = report(capsys, str(experiment), "--study", "xx", "--output", str(tmp_path / "x.html"))
+    assert code == 2 and "holds no study 'xx'; it holds: a-rank, b-rating, c-rating" in err
+    code, _, _ = report(capsys, str(experiment), "--study", "c-rating", "--output", str(tmp_path / "c.html"))
+    assert code == 0 and "<title>Study c-rating" in (tmp_path / "c.html").read_text()
