@@ -55,6 +55,10 @@ def split_labels(split_cfg: Any, users: np.ndarray, timestamps: np.ndarray) -> n
         return per_user_split(rng, users, ratios_of(split_cfg))
     if method == "leave_one_out":
         return last_k_split(rng, users, timestamps, 1)
+    if timestamps.size and (timestamps == timestamps[0]).all():  # no time to order by: it would be a random split
+        raise DataError("split.method=temporal orders ratings by time, but every rating has the same timestamp (a "
+                        "file without one, data.columns.timestamp=null); name the timestamp column, or use "
+                        "split=random or split=per_user")
     if split_cfg.temporal_mode == "per_user":
         return last_k_split(rng, users, timestamps, int(split_cfg.last_k))
     return global_temporal_split(rng, timestamps, ratios_of(split_cfg))

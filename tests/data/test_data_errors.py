@@ -161,3 +161,16 @@ def test_duplicate_pairs_warn_once_and_data_info_counts_what_is_trained(tmp_path
     assert kept["rating"].tolist() == [4.0]  # the latest rating of the pair
     data = prepare_data(cfg, split_cfg(), data_dir=tmp_path, cache_dir=None)
     assert dataset_summary(inter)["n_ratings"] == len(data.train) + len(data.valid) + len(data.test) == 14
+
+
+@pytest.mark.parametrize("mode", ["global", "per_user"])
+def test_a_temporal_split_of_ratings_without_time_is_refused(tmp_path, mode):
+    """Without timestamps (every rating at time 0) a temporal split would be a random one under another name."""
+    rows = "".join(f"{u},{i},{1 + (u + i) % 5}\n" for u in range(1, 21) for i in range(1, 11))
+    write_csv(tmp_path / "shop" / "r.csv", "who,what,score\n" + rows)
+    cfg = DataConfig(name="shop", format="interactions", path=str(tmp_path / "shop"), ratings_file="r.csv",
+                     columns=ColumnsConfig(user="who", item="what", rating="score", timestamp=None))
+    with pytest.raises(DataError, match="split.method=temporal orders ratings by time, but every rating has the "
+                                        "same timestamp"):
+        prepare_data(cfg, split_cfg("temporal", temporal_mode=mode), data_dir=tmp_path, cache_dir=None)
+    assert prepare_data(cfg, split_cfg("random"), data_dir=tmp_path, cache_dir=None).train.users.size > 0
