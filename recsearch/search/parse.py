@@ -27,14 +27,22 @@ def searched_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) 
             if item.key_or_group in searched and not item.is_delete() and not item.is_sweep_override()}
 
 
+OPTUNA_ONLY = ("search.sampler", "search.pruner")  # settings the kerastuner engine does not use
+
+
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
-    """One line per searched key set on the command line: sampled anyway, and how to fix it instead."""
+    """One line per searched key set on the command line (sampled anyway, and how to fix it instead), and per
+    Optuna setting given to a KerasTuner sweep (unused)."""
+    given = {o.lstrip("+~").partition("=")[0].strip() for o in overrides}
+    unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
+              f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
+              if cfg.search.engine == "kerastuner" and key in given]
     if bool(OmegaConf.select(cfg, "search.enqueue_defaults", default=False)):
-        return []  # there the values start the search (the first trial's)
+        return unused  # there the values start the search (the first trial's)
     fixed = {p.key for p in space.params if p.kind == "fixed"}
-    return [f"recsearch: {key}={value} is searched by search_space ({cfg.search_space.params[key]}): the trials "
-            f"sample it; to fix it instead, add 'search_space.params={{{key}: {value}}}'"
-            for key, value in searched_overrides(cfg, overrides).items() if key not in fixed]
+    return unused + [f"recsearch: {key}={value} is searched by search_space ({cfg.search_space.params[key]}): the "
+                     f"trials sample it; to fix it instead, add 'search_space.params={{{key}: {value}}}'"
+                     for key, value in searched_overrides(cfg, overrides).items() if key not in fixed]
 
 
 def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:

@@ -144,7 +144,9 @@ def test_a_second_process_on_a_kerastuner_study_is_refused(tiny, isolated_paths,
                                      "run the same command to continue"), err
     assert "COMPLETE" not in (folder / "trials.csv").read_text()
     assert main(["sweep", "--no-progress", *tiny, *KT_SPACE, "search.engine=kerastuner", "search.n_trials=2",
-                 "search.study_name=kt-busy"]) == 0  # once it is free, the same command runs
+                 "search.study_name=kt-busy", "search.pruner=hyperband"]) == 0  # once it is free, it runs
+    assert ("recsearch: note: search.pruner=hyperband is not used: search.engine=kerastuner searches with "
+            "search.tuner=random") in capsys.readouterr().err  # an Optuna setting given to KerasTuner is said unused
 
 
 def test_no_worker_joins_a_kerastuner_study(kt_study, capsys) -> None:
