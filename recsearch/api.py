@@ -36,15 +36,19 @@ def compose(config: Any = None, *, config_file: str | Path | None = None, **valu
     return compose_config(overrides)
 
 
-def keyword_overrides(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+def keyword_overrides(values: Mapping[str, Any], prefix: str = "", *, each: bool = False) -> list[str]:
     """Hydra overrides for keyword values: nested mappings become dotted keys, strings are quoted when needed.
+    With `each` (a multirun), a list or tuple holds the values to run one by one (Hydra's comma list).
 
-    Example: `keyword_overrides({"model": "mf", "train": {"epochs": 2}})` -> `["model=mf", "train.epochs=2"]`.
+    Example: `keyword_overrides({"model": "mf", "train": {"epochs": 2}})` -> `["model=mf", "train.epochs=2"]`;
+    `keyword_overrides({"model": ["mf", "gmf"]}, each=True)` -> `["model=mf,gmf"]`.
     """
     out = []
     for key, value in values.items():
         if isinstance(value, Mapping):
-            out += keyword_overrides(value, f"{prefix}{key}.")
+            out += keyword_overrides(value, f"{prefix}{key}.", each=each)
+        elif each and isinstance(value, (list, tuple)) and value:
+            out.append(f"{prefix}{key}={','.join(_literal(v) for v in value)}")
         else:
             out.append(f"{prefix}{key}={_literal(value)}")
     return out
@@ -81,7 +85,8 @@ def _as_overrides(config: Any) -> list[str]:
 def train(config: Any = None, *, multirun: bool = False, save_model: bool = True, prepared: Any = None,
           on_run: Callable[[int, int, list[str]], None] | None = None,
           **values: Any) -> "RunRecord | MultirunRecord":
-    """Train one config and write its run folder; with `multirun=True`, every combination of comma lists.
+    """Train one config and write its run folder; with `multirun=True`, every combination of comma lists
+    (in overrides) and keyword lists (`model=["mf", "gmf"]`; a list-valued setting takes a list of lists).
 
     Returns a RunRecord (`run_dir`, `summary` of metrics, `model`) or a MultirunRecord (`runs`, `table`,
     `table_path`). `prepared` reuses an already prepared split (`recsearch.training.run.prepare_for(cfg)`);
@@ -95,8 +100,8 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
     if multirun:
         if isinstance(config, DictConfig):
             raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
-        return run_multirun([*_as_overrides(config), *keyword_overrides(values)], save_model=save_model,
-                            on_run=on_run)
+        return run_multirun([*_as_overrides(config), *keyword_overrides(values, each=True)],
+                            save_model=save_model, on_run=on_run)
     return run_training(compose(config, **values), data=prepared, save_model=save_model)
 
 

@@ -23,6 +23,12 @@ def test_keyword_values_become_overrides() -> None:
         "search.objectives=[params]", "data.path='/a b/c'"]
 
 
+def test_in_a_multirun_a_keyword_list_is_the_values_to_run() -> None:
+    assert keyword_overrides({"model": ["mf", "gmf"], "train": {"learning_rate": (0.01, 0.001)},
+                              "split": {"ratios": [[0.8, 0.1, 0.1], [0.7, 0.1, 0.2]]}}, each=True) == [
+        "model=mf,gmf", "train.learning_rate=0.01,0.001", "split.ratios=[0.8,0.1,0.1],[0.7,0.1,0.2]"]
+
+
 def test_compose_takes_overrides_keywords_and_a_dictconfig() -> None:
     assert recsearch.compose(data="synthetic", model="gmf").data.name == "synthetic"  # group choices by keyword
     cfg = recsearch.compose(["model=mf"], train={"epochs": 3})
@@ -64,6 +70,8 @@ def test_multirun_runs_every_combination_and_writes_one_table(tiny: list[str], i
 def test_multirun_validates_every_combination_before_training(tiny: list[str], isolated_paths: Path) -> None:
     with pytest.raises(ConfigError, match="train.optimizer"):
         recsearch.train([*tiny, "train.optimizer=adam,adagrad"], multirun=True)
+    with pytest.raises(ConfigError, match="'train.optimizer': 'adagrad' is not one of"):  # a keyword list alike
+        recsearch.train(tiny, multirun=True, train={"optimizer": ["adam", "adagrad"]})
     assert not isolated_paths.exists()
 
 
