@@ -27,6 +27,6 @@ def test_unknown_metric_lists_the_available_ones(tmp_path, capsys) -> None:
     _study(tmp_path, "ranking", {"name": "ranking", "metric": "ndcg@10", "direction": "maximize", "ks": [10]})
     code = main(["leaderboard", str(tmp_path), "--metric", "nope"])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("recsearch: error: --metric 'nope'")
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("recsearch: error: metric 'nope'")
     assert all(m in lines[0] for m in ("rmse", "mae", "ndcg@10", "hr@10", "mrr")) and "ndcg@5" not in lines[0]
     assert main(["leaderboard", str(tmp_path), "--metric", "hr@10", "--format", "csv"]) == 0
