@@ -69,11 +69,12 @@ def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
         known = ", ".join(sorted(names)) or "none"
         raise ConfigError(f"storage {redact(storage)} holds no study {study!r} (studies: {known}); start it with "
                           f"`recsearch sweep ... search.storage=URL search.study_name={study}`")
-    recorded = optuna.load_study(study_name=study, storage=opened).user_attrs.get(SWEEP_OVERRIDES)
+    loaded = optuna.load_study(study_name=study, storage=opened)
+    recorded = loaded.user_attrs.get(SWEEP_OVERRIDES)
     if recorded is None:
         raise ConfigError(f"study {study!r} records no sweep config (it was not started by `recsearch sweep`); "
                           "join it by running the sweep's own command with search.storage=URL")
-    trials = optuna.load_study(study_name=study, storage=opened).trials
+    trials = loaded.trials
     if "search.engine=kerastuner" in recorded or any("kerastuner_trial_id" in t.user_attrs for t in trials):
         raise ConfigError(f"study {study!r} is searched by KerasTuner, which runs a study in one process: no worker "
                           "can join it; run the sweep's own command to continue it")

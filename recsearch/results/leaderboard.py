@@ -299,7 +299,7 @@ def format_count(value: Any) -> str:
 def wall_seconds(frame: pd.DataFrame) -> float | None:
     """Seconds during which at least one trial ran: the study's wall time, without the idle time between the runs
     of a resumed study (first start to last end would count the hours between them)."""
-    if frame.empty or frame["datetime_complete"].isna().all():
+    if frame.empty:
         return None
     return running_seconds(zip(pd.to_datetime(frame["datetime_start"]), pd.to_datetime(frame["datetime_complete"])))
 

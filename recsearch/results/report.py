@@ -163,8 +163,8 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
     metrics = list(dict.fromkeys(r.metric for r in records)) or ["rmse"]
     sections = []
     for metric in metrics:
-        sections += _metric_sections([r for r in records if r.metric == metric] if records else [], baselines,
-                                     metric, f" (validation {metric})" if len(metrics) > 1 else "")
+        sections += _metric_sections([r for r in records if r.metric == metric], baselines, metric,
+                                     f" (validation {metric})" if len(metrics) > 1 else "")
     if (folder / COMPARISON_FILE).is_file():
         sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
             index=False, na_rep="", border=0)))

@@ -78,8 +78,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     import optuna
 
     from recsearch.fileio import remove_stale_temp_files
-    from recsearch.search.parse import sweep_notices
     from recsearch.search.kt.engine import check_same_engine
+    from recsearch.search.parse import sweep_notices
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
 
