@@ -17,6 +17,26 @@ TINY = [
 ]
 
 
+# Rows of the fault suite's table (tests/search/test_fault_suite.py): each test adds its row to its report's
+# user_properties, which pytest-xdist carries from the worker that ran it to this process.
+FAULT_ROWS: list[tuple[str, int, int, int]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":  # the teardown report carries the same properties
+        FAULT_ROWS.extend(value for key, value in report.user_properties if key == "fault_suite")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print the fault suite's rows: fault, faults injected, finished trials lost, repeated configs."""
+    if not FAULT_ROWS or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("fault suite")
+    terminalreporter.write_line(f"{'fault':<30} {'injected':>8} {'lost':>5} {'repeats':>7}")
+    for name, injected, lost, repeats in FAULT_ROWS:
+        terminalreporter.write_line(f"{name:<30} {injected:>8} {lost:>5} {repeats:>7}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RECSEARCH_DATA_DIR", str(DATA_DIR))
     from recsearch.training.backend import setup_backend

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -26,13 +27,16 @@ pytestmark = pytest.mark.slow
 
 SPACE = ["~search_space", "+search_space={params: {model.width: 'choice(8, 16)', "
          "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
-SUMMARY: list[tuple[str, int, int, int]] = []
+
+Row = Callable[[str, int, int, int], None]  # fault, faults injected, finished trials lost, repeated configs
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _summary(request: pytest.FixtureRequest) -> None:
-    """Hand the rows to tests/search/conftest.py, which prints them after the run."""
-    request.config.recsearch_fault_summary = SUMMARY
+@pytest.fixture
+def summary_row(request: pytest.FixtureRequest) -> Row:
+    """Add this test's row to the table tests/conftest.py prints after the run (from any xdist worker)."""
+    def add(fault: str, injected: int, lost: int, repeats: int) -> None:
+        request.node.user_properties.append(("fault_suite", (fault, injected, lost, repeats)))
+    return add
 
 
 def _cmd(tiny: list[str], name: str, n_trials: int, *extra: str) -> list[str]:
@@ -77,7 +81,8 @@ def _wait(proc: subprocess.Popen, until, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
-def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                                    summary_row: Row) -> None:
     name, n_trials, rng = "kills", 5, random.Random(7)
     folder = isolated_paths / "default" / name
     url = str(folder / "study.journal")
@@ -98,11 +103,12 @@ def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_pa
     repeats = check_study(url, name, folder, n_trials)
     retries = [t for t in _study(url, name).trials if "retry_of" in t.user_attrs]
     assert all(t.params == _study(url, name).trials[t.user_attrs["retry_of"]].params for t in retries)
-    SUMMARY.append(("SIGKILL (random moments)", 5, lost, repeats))
+    summary_row("SIGKILL (random moments)", 5, lost, repeats)
     assert lost == 0 and repeats == 0
 
 
-def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                           summary_row: Row) -> None:
     name = "torn"
     folder = isolated_paths / "default" / name
     journal = folder / "study.journal"
@@ -129,7 +135,7 @@ def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path
     after = _finished(_study(str(journal), name))
     lost = sum(after.get(k) != v for k, v in before.items())
     repeats = check_study(str(journal), name, folder, 3)
-    SUMMARY.append(("torn tail + corrupt line", 2, lost, repeats))
+    summary_row("torn tail + corrupt line", 2, lost, repeats)
     assert lost == 0 and repeats == 0  # the trial whose COMPLETE record was torn is told from its attrs
 
 
@@ -139,7 +145,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
                                                 capture_output=True).returncode == 0
 
 
-def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path) -> None:
+def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path, summary_row: Row) -> None:
     disk = tmp_path / "disk"
     mounted = _mount_tmpfs(disk, "4m")
     results, name = disk / "results", "full"
@@ -172,7 +178,7 @@ def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path) -> None:
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-    SUMMARY.append(("disk full" + (" (tmpfs)" if mounted else " (RLIMIT_FSIZE)"), 1, lost, repeats))
+    summary_row("disk full" + (" (tmpfs)" if mounted else " (RLIMIT_FSIZE)"), 1, lost, repeats)
     assert lost == 0 and repeats == 0
 
 
@@ -208,7 +214,8 @@ def _writable(folder: Path) -> None:
         folder.chmod(0o755)
 
 
-def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_paths: Path, tmp_path: Path) -> None:
+def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                                  summary_row: Row) -> None:
     name = "readonly"
     folder = isolated_paths / "default" / name
     url = str(folder / "study.journal")
@@ -230,13 +237,13 @@ def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_path
     assert done.returncode == 0, done.stderr
     lost = sum(_finished(_study(url, name)).get(k) != v for k, v in kept.items())
     repeats = check_study(url, name, folder, 4)
-    SUMMARY.append(("folder read-only mid-sweep", 1, lost, repeats))
+    summary_row("folder read-only mid-sweep", 1, lost, repeats)
     assert lost == 0 and repeats == 0
 
 
 @pytest.mark.parametrize("starts", [2, 3])
 def test_concurrent_starts_of_the_same_command(tiny: list[str], isolated_paths: Path, tmp_path: Path,
-                                               starts: int) -> None:
+                                               starts: int, summary_row: Row) -> None:
     name = f"shells{starts}"
     folder = isolated_paths / "default" / name
     procs = [subprocess.Popen(_cmd(tiny, name, 4), cwd=tmp_path, env=_env(isolated_paths),
@@ -245,11 +252,11 @@ def test_concurrent_starts_of_the_same_command(tiny: list[str], isolated_paths: 
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     repeats = check_study(str(folder / "study.journal"), name, folder, 4)
-    SUMMARY.append((f"{starts} concurrent starts", starts, 0, repeats))
+    summary_row(f"{starts} concurrent starts", starts, 0, repeats)
     assert repeats == 0
 
 
-def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Path) -> None:
+def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Path, summary_row: Row) -> None:
     """Three processes with their own results and lock folders (as three machines) on one PostgreSQL study."""
     url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
     if not url:
@@ -267,7 +274,7 @@ def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Pat
         folders = [tmp_path / f"machine{i}" / "default" / name for i in range(3)]
         last = max(folders, key=lambda f: (f / "trials.parquet").stat().st_mtime)  # the tables written last
         repeats = check_study(url, name, last, 5)
-        SUMMARY.append(("3 machines on PostgreSQL", 3, 0, repeats))
+        summary_row("3 machines on PostgreSQL", 3, 0, repeats)
         assert repeats == 0
     finally:
         optuna.delete_study(study_name=name, storage=url)

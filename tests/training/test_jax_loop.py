@@ -365,7 +365,7 @@ def test_jax_only_tests_pass_in_a_jax_session() -> None:
     """The README's test command runs on TensorFlow; the tests above and the packing tests need JAX: run them
     in a JAX session of their own, so CI covers both backends."""
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
                            "tests/training/test_jax_loop.py", "tests/search/test_packing.py"],
                           cwd=root, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
                           timeout=1200)
