@@ -20,60 +20,16 @@ class StudySource:
     label: str
 
 
-def open_study(source: str, study: str | None = None) -> StudySource:
-    """Open STUDY: a study folder (results/<exp>/<study>/ with study.journal or sweep.yaml) or a storage URL.
+def open_study(source: str, study: str | None = None, *, command: str = "reproduce") -> StudySource:
+    """Open STUDY: a study folder (results/<exp>/<study>/), a journal file or a storage URL (`study` names one
+    when it holds several), as the leaderboard opens it.
 
     Example: `open_study("results/default/mlp-rating")`, `open_study("sqlite:///s.db", "mlp-rating")`.
     """
-    import optuna
+    from recsearch.results.studies import load_target
 
-    from recsearch.search.storage import JOURNAL, open_storage, redact
-
-    path = Path(source)
-    folder = None
-    if path.is_dir():
-        folder, url = path.resolve(), _folder_storage(path)
-        study = study or _sweep_study_name(path)
-    elif "://" in source:
-        url = source
-    else:
-        raise ConfigError(f"{source!r} is neither a study folder (with {JOURNAL} or sweep.yaml) nor a storage URL")
-    storage = open_storage(url)
-    names = optuna.get_all_study_names(storage)
-    if study is None and len(names) == 1:
-        study = names[0]
-    if study is None or study not in names:
-        raise ConfigError(f"storage {redact(url)} holds studies {names}; choose one with --study NAME"
-                          if study is None else f"storage {redact(url)} has no study {study!r} (it has {names})")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return StudySource(optuna.load_study(study_name=study, storage=storage), folder, redact(url))
-
-
-def _folder_storage(folder: Path) -> str:
-    """The storage of a study folder: its journal file, else the RDB URL its sweep.yaml names."""
-    from recsearch.results.studies import RedactedStorageError, folder_storage_url
-    from recsearch.search.storage import JOURNAL
-
-    try:
-        url = folder_storage_url(folder, command="reproduce")
-    except RedactedStorageError as exc:
-        raise ConfigError(f"{exc} and --study NAME") from None
-    if "://" in url or Path(url).is_file():
-        return url
-    raise ConfigError(f"study folder {folder} has no {JOURNAL}")
-
-
-def _sweep_yaml(folder: Path) -> dict:
-    path = folder / "sweep.yaml"
-    return OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else {}
-
-
-def _sweep_study_name(folder: Path) -> str | None:
-    cfg = _sweep_yaml(folder).get("config") or {}
-    search, model, task = cfg.get("search") or {}, cfg.get("model") or {}, cfg.get("task") or {}
-    if search.get("study_name"):
-        return str(search["study_name"])
-    return f"{model['name']}-{task['name']}" if model.get("name") and task.get("name") else None
+    record = load_target(source, study, command=command)
+    return StudySource(record.study, record.folder.resolve() if record.folder else None, record.storage_url)
 
 
 def ranked_trials(study: Any) -> list[Any]:

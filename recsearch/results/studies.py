@@ -83,11 +83,13 @@ def make_record(study: Any, url: str, experiment: str, folder: Path | None, conf
 
 
 def folder_storage_url(folder: Path, *, command: str = "leaderboard") -> str:
-    """The storage URL of a study folder: its study.journal, else the storage its sweep.yaml names.
+    """The storage URL of a study folder: its study.journal, else the RDB URL its sweep.yaml names.
 
     sweep.yaml stores RDB URLs with the password redacted (user:***@host); such a URL cannot connect, so
-    RedactedStorageError says to pass the full storage URL (to `recsearch COMMAND`) instead. The returned path
-    may not exist (no journal and no sweep.yaml storage): callers say so.
+    RedactedStorageError says to pass the full storage URL (to `recsearch COMMAND`) instead. A journal study's
+    trials are in the folder's own study.journal and nowhere else: the journal path sweep.yaml recorded is
+    relative to where the sweep ran, so it is never followed (from elsewhere it names another study's file).
+    The returned journal path may not exist: callers say so.
     """
     from omegaconf import OmegaConf
 
@@ -99,11 +101,16 @@ def folder_storage_url(folder: Path, *, command: str = "leaderboard") -> str:
     sweep = folder / SWEEP_FILE
     doc = OmegaConf.to_container(OmegaConf.load(sweep)) if sweep.is_file() else {}
     url = str(doc.get("storage") or "")
-    if "://" in url and "***" in url:
+    if "://" not in url:
+        return str(folder / JOURNAL)
+    if "***" in url:
+        name = recorded_study_name(folder, doc.get("config") or {})
+        study = {"worker": f" {name}", "dashboard": ""}.get(command, f" --study {name}")
         raise RedactedStorageError(
             f"study folder {folder}: its storage URL {url} is redacted (sweep.yaml never holds the password); "
-            f"pass the full storage URL as the argument: `recsearch {command} 'postgresql://user:PASSWORD@host/db'`")
-    return url or str(folder / JOURNAL)
+            f"pass the full storage URL as the argument: `recsearch {command} 'postgresql://user:PASSWORD@host/db'"
+            f"{study}`")
+    return url
 
 
 def find_study_folders(root: Path) -> list[Path]:
@@ -132,21 +139,65 @@ def files_under(root: Path, name: str, depth: int = SEARCH_DEPTH) -> list[Path]:
     return found
 
 
-def load_study_folder(folder: Path) -> StudyRecord:
-    """The study of a study folder, opened from the storage its sweep.yaml names."""
-    from omegaconf import OmegaConf
+def load_study_folder(folder: Path, *, command: str = "leaderboard") -> StudyRecord:
+    """The study of a study folder, opened from its journal (or the RDB storage its sweep.yaml names); a folder
+    copied or renamed elsewhere opens as well, since the study's name comes from what the sweep recorded."""
+    import optuna
+
+    from recsearch.redact import redact
+    from recsearch.storage import JOURNAL, open_storage
 
     folder = Path(folder)
-    sweep = folder / SWEEP_FILE
-    if not sweep.is_file():
-        raise RecsearchError(f"{folder} is not a study folder (no {SWEEP_FILE}); run `recsearch sweep` first")
-    doc = OmegaConf.to_container(OmegaConf.load(sweep))
-    config = doc.get("config") or {}
-    url = folder_storage_url(folder)
-    name = (config.get("search") or {}).get("study_name") or folder.name
-    study = _load(url, name)
+    config = _sweep_config(folder)
+    url = folder_storage_url(folder, command=command)
+    if "://" not in url and not Path(url).is_file():
+        raise RecsearchError(f"study folder {folder} has no {JOURNAL} (the file that holds its trials); copy the "
+                             "study folder with it, or pass the journal file itself")
+    storage = open_storage(url)
+    names = [s.study_name for s in storage.get_all_studies()]
+    recorded = recorded_study_name(folder, config)
+    own_journal = "://" not in url and len(names) == 1  # a journal holds its folder's study alone
+    name = recorded if recorded in names else folder.name if folder.name in names else names[0] if own_journal else ""
+    if not name:
+        raise RecsearchError(f"storage {redact(url)} has no study {recorded!r} (the study of {folder}); it holds: "
+                             f"{', '.join(names) or 'none'}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=name, storage=storage)
     experiment = config.get("experiment") or folder.parent.name
     return make_record(study, url, str(experiment), folder, config)
+
+
+def recorded_study_name(folder: Path, config: dict | None = None) -> str:
+    """The name of the study a folder's sweep ran: `search.study_name`, else the sweep's default <model>-<task>
+    (as `recsearch.search.storage.study_name` names it), else the folder's name."""
+    if config is None:
+        try:
+            config = _sweep_config(folder)
+        except Exception:  # noqa: BLE001 - an unreadable sweep.yaml is reported when the study is loaded
+            return Path(folder).name
+    search, model, task = config.get("search") or {}, config.get("model") or {}, config.get("task") or {}
+    if search.get("study_name"):
+        return str(search["study_name"])
+    return f"{model['name']}-{task['name']}" if model.get("name") and task.get("name") else Path(folder).name
+
+
+def _sweep_config(folder: Path) -> dict:
+    """The composed config a study folder's sweep.yaml recorded; a folder without one is refused."""
+    from omegaconf import OmegaConf
+
+    sweep = Path(folder) / SWEEP_FILE
+    if not sweep.is_file():
+        raise RecsearchError(_not_a_study_folder(Path(folder)))
+    return OmegaConf.to_container(OmegaConf.load(sweep)).get("config") or {}
+
+
+def _not_a_study_folder(folder: Path) -> str:
+    """Why `folder` is not a study folder, and which study folders it holds when it is an experiment folder."""
+    inside = find_study_folders(folder) if folder.is_dir() else []
+    if inside:
+        shown = ", ".join(str(f) for f in inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
+        return f"{folder} is not a study folder but holds {len(inside)} studies ({shown}); pass one of them"
+    return f"{folder} is not a study folder (no {SWEEP_FILE}); run `recsearch sweep` first"
 
 
 def load_storage(url: str, study_name: str | None = None, *, single: bool = False) -> list[StudyRecord]:
@@ -168,14 +219,14 @@ def load_storage(url: str, study_name: str | None = None, *, single: bool = Fals
     return [_record_from_storage(url, storage, name) for name in names]
 
 
-def load_target(target: str, study_name: str | None = None) -> StudyRecord:
+def load_target(target: str, study_name: str | None = None, *, command: str = "leaderboard") -> StudyRecord:
     """One study: a study folder, or a storage URL / journal file (with `study_name` if it holds several)."""
     if is_storage(target):
         return load_storage(target, study_name, single=True)[0]
     path = Path(target)
     if not path.is_dir():
-        raise RecsearchError(f"{target}: no such study folder or storage")
-    record = load_study_folder(path)
+        raise RecsearchError(f"{target}: no such study folder, journal file or storage URL")
+    record = load_study_folder(path, command=command)
     if study_name is not None and study_name != record.name:
         raise RecsearchError(f"{target} is the folder of study {record.name!r}, not {study_name!r}; drop the study "
                              "name or pass that study's folder")
@@ -202,10 +253,10 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
         if not Path(target).is_dir():
             raise RecsearchError(f"{redact(target)}: no such results folder or storage")
         folders = find_study_folders(Path(target))
-        names += [folder.name for folder in folders]
+        names += [recorded_study_name(folder) for folder in folders]
         scanned = folders != [Path(target)]  # found under the target, not named by the user
         for folder in folders:
-            if study_name is not None and folder.name != study_name:
+            if study_name is not None and study_name not in (folder.name, recorded_study_name(folder)):
                 continue
             try:
                 records.append(load_study_folder(folder))
@@ -250,21 +301,6 @@ def read_baselines(path: Path) -> pd.DataFrame:
     frame = frame[list(BASELINE_COLUMNS)].copy()
     frame.insert(0, "experiment", Path(path).parent.name)
     return frame
-
-
-def _load(url: str, name: str) -> Any:
-    import optuna
-
-    from recsearch.redact import redact
-    from recsearch.storage import open_storage
-
-    if "://" not in url and not Path(url).is_file():
-        raise RecsearchError(f"storage {url} does not exist")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        return optuna.load_study(study_name=name, storage=open_storage(url))
-    except KeyError:
-        raise RecsearchError(f"storage {redact(url)} has no study {name!r}") from None
 
 
 def _record_from_storage(url: str, storage: Any, name: str) -> StudyRecord:

@@ -89,11 +89,11 @@ def test_export_bad_inputs_have_clear_messages(tiny_study, tmp_path: Path, capsy
     assert main(["export-best", str(tiny_study.folder), "--trial", "99"]) == 2
     assert "trial 99 cannot be used: there is no such trial; completed trials: [0, 1]" in capsys.readouterr().err
     assert main(["export-best", str(tmp_path / "nowhere")]) == 2
-    assert "is neither a study folder" in capsys.readouterr().err
+    assert "nowhere: no such study folder, journal file or storage URL" in capsys.readouterr().err
     empty = tmp_path / "empty-study"
     empty.mkdir()
     assert main(["export-best", str(empty)]) == 2
-    assert "has no study.journal" in capsys.readouterr().err
+    assert "is not a study folder (no sweep.yaml)" in capsys.readouterr().err
 
 
 def test_default_name_is_sanitized() -> None:
@@ -160,7 +160,7 @@ def test_study_folder_with_a_redacted_storage_url_says_to_pass_the_url(tmp_path:
     folder = tmp_path / "pg-study"
     folder.mkdir()
     (folder / "sweep.yaml").write_text("storage: postgresql://u:***@127.0.0.1:1/db\nconfig: {}\n")
-    with pytest.raises(ConfigError, match=r"redacted.*pass the full storage URL.*--study NAME"):
+    with pytest.raises(ConfigError, match=r"redacted.*pass the full storage URL.*'postgresql://.*' --study pg-study"):
         open_study(str(folder))
 
 

@@ -1,0 +1,77 @@
+"""A study folder opens from its own files wherever it is: copied, renamed, moved, or missing its journal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from results_helpers import RATING, fake_study
+
+import recsearch
+from recsearch.errors import RecsearchError
+from recsearch.reproduce import open_study
+from recsearch.results.studies import load_many, load_study_folder
+
+
+def _default_named(results: Path) -> Path:
+    """A study named as a sweep names it by default (<model>-<task>, no search.study_name recorded), its
+    sweep.yaml storage the relative journal path a sweep run from `results.parent` records."""
+    folder = fake_study(results, "mf-rating", RATING, [0.91, 0.87])
+    doc = yaml.safe_load((folder / "sweep.yaml").read_text())
+    doc["storage"] = "results/mixed/mf-rating/study.journal"
+    doc["config"].pop("search")
+    (folder / "sweep.yaml").write_text(yaml.safe_dump(doc))
+    return folder
+
+
+def test_a_copy_without_its_journal_is_refused_not_read_from_another_folder(tmp_path, monkeypatch, capsys):
+    """The journal path sweep.yaml recorded is relative to where the sweep ran: followed from there, a copy
+    without its journal showed the original study's trials (or another study of that name) as its own."""
+    from recsearch.cli import main
+
+    original = _default_named(tmp_path / "results")
+    copy = tmp_path / "backup" / "mf-rating"
+    shutil.copytree(original, copy)
+    (copy / "study.journal").unlink()
+    monkeypatch.chdir(tmp_path)  # where the recorded relative path leads to the original's journal
+    with pytest.raises(RecsearchError, match="has no study.journal"):
+        load_study_folder(copy)
+    assert main(["leaderboard", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no study.journal" in err[0] and "copy the study folder with it" in err[0]
+    with pytest.raises(RecsearchError, match="has no study.journal"):
+        open_study(str(copy))
+
+
+def test_a_renamed_or_moved_study_folder_opens_under_its_studys_name(tmp_path, capsys):
+    original = _default_named(tmp_path / "results")
+    renamed = tmp_path / "archive" / "mf-old"
+    shutil.copytree(original, renamed)
+    assert load_study_folder(renamed).name == "mf-rating"
+    assert open_study(str(renamed)).study.study_name == "mf-rating"
+    assert [r.name for r in load_many([str(tmp_path / "archive")], "mf-rating")] == ["mf-rating"]
+    best = recsearch.leaderboard(tmp_path / "archive", baselines=False)
+    assert list(best["study"]) == ["mf-rating"] and best["valid"].iloc[0] == pytest.approx(0.87)
+    assert recsearch.report(renamed).is_file()
+    # a sweep.yaml that names nothing: the folder's journal holds its study alone
+    (renamed / "sweep.yaml").write_text(yaml.safe_dump({"config": {}}))
+    assert load_study_folder(renamed).name == "mf-rating"
+
+
+def test_an_experiment_folder_given_for_a_study_lists_the_studies_in_it(mixed):
+    folder = mixed / "mixed"
+    for opener in (load_study_folder, recsearch.load_study, lambda f: open_study(str(f))):
+        with pytest.raises(RecsearchError) as caught:
+            opener(folder)
+        message = str(caught.value)
+        assert "is not a study folder but holds 3 studies" in message and str(folder / "b-rating") in message
+
+
+def test_export_and_reproduce_open_a_journal_file_as_the_leaderboard_does(mixed):
+    journal = mixed / "mixed" / "b-rating" / "study.journal"
+    source = open_study(str(journal))
+    assert source.study.study_name == "b-rating" and source.folder is None
+    with pytest.raises(RecsearchError, match="has no study 'nosuch'"):
+        open_study(str(journal), "nosuch")
