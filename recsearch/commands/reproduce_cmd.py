@@ -6,10 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+PROGRESS_FILE = ".reproduce-progress.json"
+
 HELP = ("Retrain the best config of a study (or its top K, or an exported experiment) with S fresh seeds on "
         "the same split; report the search's validation score, the mean and 95 percent t-interval of validation and "
         "test, a verdict (reproduced / optimistic / pessimistic) and, with K >= 2, which configs are ties "
-        "(paired Wilcoxon on per-user errors). Writes reproduce.csv and reproduce.md to the study folder.")
+        "(paired Wilcoxon on per-user errors). Writes reproduce.csv and reproduce.md to the study folder; "
+        "an interrupted reproduce continues from its finished re-runs when run again.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
     except WriteError as exc:
         raise exc.elsewhere("--out DIR") from None
     err = console(stderr=True)
-    with _Progress(len(candidates) * args.seeds) as progress:
-        report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance, refit=args.refit,
-                           on_warning=lambda note: err.print(f"[yellow]warning:[/] {note}"))
+    kept = Path(folder) / PROGRESS_FILE  # the re-runs finished so far: an interrupted command continues
+    try:
+        with _Progress(len(candidates) * args.seeds) as progress:
+            report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance, refit=args.refit,
+                               on_warning=lambda note: err.print(f"[yellow]warning:[/] {note}"), progress=kept)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished re-runs are kept in {kept}; run the same command to continue")
+        return 130
     paths = write_report(report, folder, title)
+    kept.unlink(missing_ok=True)
     out = console()
     out.print(_table(report, title))
     out.print(f"written: {', '.join(str(p) for p in paths)}")
@@ -57,7 +66,7 @@ def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
     from recsearch.reproduce import candidate_from_experiment, candidates_from_study, open_study
     from recsearch.search.storage import study_dir
 
-    if Path(args.source).is_dir() or "://" in args.source:
+    if Path(args.source).exists() or "://" in args.source:  # a study folder, journal file or storage URL
         source = open_study(args.source, args.study)
         candidates = candidates_from_study(source.study, top=args.top)
         folder = Path(args.out) if args.out else source.folder or study_dir(candidates[0].cfg)

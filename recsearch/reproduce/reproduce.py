@@ -158,11 +158,14 @@ def _pair_errors(cfg: Any) -> bool:
 
 def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
               on_run: Callable[[SeedRun], None] | None = None,
-              on_warning: Callable[[str], None] | None = None, refit: bool = False) -> ReproduceReport:
+              on_warning: Callable[[str], None] | None = None, refit: bool = False,
+              progress: Path | None = None) -> ReproduceReport:
     """Re-run every candidate with `n_seeds` fresh seeds; return the table with intervals and verdicts.
 
     With `refit`, each seed's chosen epochs (its best_epoch) are also retrained on train + validation and that
-    final model's test metric is reported beside (columns refit_test_*).
+    final model's test metric is reported beside (columns refit_test_*). With `progress` (a JSON file), each
+    finished re-run is kept there as it ends and a later call with the same configs, seeds and `refit` takes it
+    from there instead of training it again: an interrupted reproduction continues.
     Example: `reproduce(candidates_from_study(study, top=3), n_seeds=5)`.
     """
     from recsearch.provenance import environment_info
@@ -174,6 +177,7 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
         raise ConfigError(f"--seeds {n_seeds}: a confidence interval needs at least 2 seeds")
     cache: dict[str, Any] = {}
     runs, notes = [], []
+    kept = _read_progress(progress) if progress else {}
     for cand in candidates:
         setup_for(cand.cfg)
         key = json.dumps(OmegaConf.to_container(cand.cfg, resolve=True)["data"], sort_keys=True) \
@@ -188,6 +192,12 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
         for seed in seeds_for(int(cand.cfg.train.seed), n_seeds):
             cfg = copy.deepcopy(cand.cfg)
             cfg.train.seed = seed
+            key = _run_key(cand.label, cfg, refit)
+            if key in kept:
+                runs.append(_seed_run(kept[key]))
+                if on_run:
+                    on_run(runs[-1])
+                continue
             result = train(cfg, data)
             metric = cfg.task.metric
             run = SeedRun(cand.label, cand.trial, seed, result.metrics[f"valid_{metric}"],
@@ -197,11 +207,53 @@ def reproduce(candidates: list[Candidate], *, n_seeds: int = 5,
                 final = refit_model(cfg, data, epochs=max(1, result.best_epoch))
                 run.refit_test = final.metrics[f"test_{metric}"]
             runs.append(run)
+            if progress:
+                kept[key] = _run_record(run)
+                _write_progress(progress, kept)
             if on_run:
                 on_run(run)
     first = candidates[0].cfg.task
     return ReproduceReport(summary_table(candidates, runs, first.direction), runs_frame(runs), notes,
                            str(first.metric), str(first.direction), n_seeds)
+
+
+def _run_key(label: str, cfg: DictConfig, refit: bool) -> str:
+    """What makes two re-runs the same: the config (seed included, machine paths left out), label and refit."""
+    import hashlib
+
+    doc = OmegaConf.to_container(cfg, resolve=True)
+    doc.pop("paths", None)
+    return hashlib.sha256(json.dumps([label, refit, doc], sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _run_record(run: SeedRun) -> dict[str, Any]:
+    record = {k: getattr(run, k) for k in ("label", "trial", "seed", "valid", "test", "epochs_run", "refit_test")}
+    errors = run.user_errors
+    record["user_errors"] = None if errors is None else [errors.index.tolist(), errors.tolist()]
+    return record
+
+
+def _seed_run(record: dict[str, Any]) -> SeedRun:
+    """A kept re-run back (JSON holds NaN as null)."""
+    errors = record.get("user_errors")
+    fields = {k: v for k, v in record.items() if k != "user_errors"}
+    fields.update({k: float("nan") for k in ("valid", "test") if fields.get(k) is None})
+    return SeedRun(**fields, user_errors=None if errors is None else pd.Series(errors[1], index=errors[0], dtype=float))
+
+
+def _read_progress(path: Path) -> dict[str, dict[str, Any]]:
+    """The re-runs an earlier, interrupted call kept ({} when none or unreadable: they are trained again)."""
+    try:
+        runs = json.loads(Path(path).read_text()).get("runs")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return runs if isinstance(runs, dict) else {}
+
+
+def _write_progress(path: Path, runs: dict[str, dict[str, Any]]) -> None:
+    from recsearch.fileio import atomic_write_json
+
+    atomic_write_json(path, {"runs": runs})
 
 
 def summary_table(candidates: list[Candidate], runs: list[SeedRun], direction: str) -> pd.DataFrame:
