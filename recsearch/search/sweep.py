@@ -81,7 +81,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     from recsearch.search.kt.engine import check_same_engine
     from recsearch.search.parse import sweep_notices
     from recsearch.search.progress import SweepProgress
-    from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact
+    from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact, requeue_interrupted
 
     n_obj = 1 + len(cfg.search.objectives)
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,6 +102,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
+        resumed = requeue_interrupted(study)
         _enqueue_once(study, cfg, space)
     spec = WorkerSpec(overrides=tuple(overrides), storage_url=url, study_name=name, folder=str(folder),
                       deadline=time.time() + float(cfg.search.timeout) if cfg.search.timeout else None)
@@ -111,6 +112,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         print(line, file=sys.stderr)
     if recovered:  # before any new trial's line: these trials run again first
         print(f"recsearch: re-queued trials left RUNNING by a dead worker: {recovered}", file=sys.stderr)
+    if resumed:
+        print(f"recsearch: re-queued trials stopped by Ctrl-C or SIGTERM: {resumed}", file=sys.stderr)
     interrupted, tables_error = False, None
     try:
         with progress, interrupts.ctrl_c_remembered():

@@ -172,11 +172,12 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
     """
     from optuna.trial import TrialState
 
-    from recsearch.search.storage import budget_lock, recover_stale_trials
+    from recsearch.search.storage import budget_lock, recover_stale_trials, requeue_interrupted
 
     while True:
         with budget_lock(study, folder):
             recover_stale_trials(study)
+            requeue_interrupted(study)  # a worker on another machine goes on with what a Ctrl-C here stopped
             trials = study.get_trials(deepcopy=False)
             busy = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials)
             if busy < n_trials:

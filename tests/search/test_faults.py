@@ -82,7 +82,8 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_p
                                                      workers: int) -> None:
     """The signal goes to the sweep process alone (as `kill` or a scheduler sends it; with workers, they are
     told in turn): finished trials kept, running ones failed as interrupted, tables written, exit 130; the
-    same command then finishes the budget without re-running a finished configuration."""
+    same command then trains the interrupted configurations first and finishes the budget without re-running a
+    finished one."""
     name = f"{signal.Signals(sig).name.lower()}-{workers}"
     cmd = [*_command(tiny, name, 4), f"search.n_workers={workers}"]
     # A shell's background job inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
@@ -102,12 +103,17 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_p
     assert "RUNNING" not in [t.state.name for t in trials]
     finished = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
     assert (isolated_paths / "default" / name / "trials.parquet").is_file()
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    resumed = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
     after = _study(isolated_paths, name).trials
     assert [t.state.name for t in after].count("COMPLETE") == 4
     assert {t.number: t.params for t in after if t.number in finished} == finished  # nothing finished lost
     reran = [t.params for t in after if t.number not in finished and t.state.name == "COMPLETE"]
     assert not [p for p in reran if p in finished.values()]  # and none re-run
+    stopped = {t.number: t.params for t in interrupted if t.params}
+    retries = {t.user_attrs["retry_of"]: t for t in after if "retry_of" in t.user_attrs}
+    assert {n: retries[n].params for n in stopped if n in retries} == stopped  # each interrupted config trained
+    assert all(retries[n].state.name == "COMPLETE" for n in stopped)
+    assert not stopped or f"re-queued trials stopped by Ctrl-C or SIGTERM: {sorted(stopped)}" in resumed.stderr
 
 
 def test_two_workers_share_the_budget(tiny: list[str], isolated_paths: Path) -> None:
