@@ -9,6 +9,12 @@ import pandas as pd
 
 from recsearch.errors import DataError
 
+try:
+    from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value markers ("NA", "null", ...)
+except ImportError:  # a private name: the markers read_csv documents
+    STR_NA_VALUES = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+
 # Column kinds accepted by `read_table`: "int" (int64), "float" (float64), "str", "id" (int64 if
 # every value is an integer, else str).
 _DTYPES = {"int": "int64", "float": "float64", "str": str, "id": None}
@@ -26,9 +32,14 @@ def require_file(path: Path, hint: str) -> Path:
 
 
 def first_line(path: Path, encoding: str = "utf-8") -> str:
-    """The file's first line, without its line ending."""
+    """The file's first line, without its line ending or a UTF-8 byte-order mark (pandas skips one too)."""
     with open(path, "rb") as fh:
-        return fh.readline().decode(encoding, errors="replace").rstrip("\r\n")
+        return fh.readline().decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
+
+
+def column_label(label: object) -> str:
+    """A header name as matched against the configured ones: without surrounding spaces (`a, b` exports)."""
+    return str(label).strip()
 
 
 def read_table(
@@ -41,27 +52,36 @@ def read_table(
     n_fields: int | None = None,
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
-    """Read `columns` (name -> kind) from a delimited file, by header name or by `positions`."""
+    """Read `columns` (name -> kind) from a delimited file, by header name or by `positions`.
+
+    Only an empty field is a missing id: 'NA' or 'None' are ids like any other (pandas would read them as NaN).
+    """
     names = list(columns)
     if header:
-        _check_header(path, sep, names, encoding)
-        usecols: list = names
+        labels = _header_labels(path, sep, names, encoding)
+        usecols: list = [labels[n] for n in names]
     else:
         _check_field_count(path, sep, n_fields or len(names), encoding)
         usecols = positions if positions is not None else list(range(len(names)))
-    dtype = {k: _DTYPES[v] for k, v in zip(usecols, columns.values()) if _DTYPES[v] is not None}
+    kinds = dict(zip(usecols, columns.values()))
+    dtype = {k: _DTYPES[v] for k, v in kinds.items() if _DTYPES[v] is not None}
+    missing = sorted(STR_NA_VALUES) if _has_numeric(columns) else []
+    na_values = {k: [""] if kind == "id" else missing for k, kind in kinds.items()}
     try:
         frame = pd.read_csv(
-            path, sep=sep, header=0 if header else None, usecols=usecols, dtype=dtype,
-            encoding=encoding, engine="c", na_filter=_has_numeric(columns),
+            path, sep=sep, header=0 if header else None, usecols=usecols, dtype=dtype, encoding=encoding,
+            engine="c", na_filter=bool(missing) or "id" in kinds.values(), keep_default_na=False, na_values=na_values,
         )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
         raise DataError(f"{path}: cannot be parsed ({_first_line_of(exc)})") from None
-    if not header:
-        frame.columns = names
+    frame.columns = [names[usecols.index(c)] for c in frame.columns]
     frame = frame[names]
     for name, kind in columns.items():
+        if kind == "id" and has_missing_ids(frame[name]):
+            _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
+            raise DataError(f"{path}: column '{name}' has an empty id (every row needs one: fill it in or delete "
+                            f"the row)")
         if kind == "id":
             frame[name] = normalize_ids(frame[name])
         elif kind == "str":
@@ -74,24 +94,48 @@ def read_table(
 
 
 def normalize_ids(values: pd.Series) -> pd.Series:
-    """Ids as int64 when every value is an integer, else as str."""
+    """Ids as int64 when every value is an integer, else as str without surrounding spaces (`u1, i3` exports)."""
     if pd.api.types.is_integer_dtype(values):
         return values.astype("int64")
     as_num = pd.to_numeric(values, errors="coerce")
     if as_num.notna().all() and (as_num % 1 == 0).all():
         return as_num.astype("int64")
-    return values.astype(str)
+    return values.astype(str).str.strip()
 
 
 def check_numeric(values: pd.Series, path: Path, column: str, line_offset: int, what: str = "line") -> None:
-    """Raise a DataError naming the first row of `values` that is not a number."""
+    """Raise a DataError naming the first row of `values` that is not a number (its index label + `line_offset`)."""
     coerced = pd.to_numeric(values, errors="coerce")
     bad = np.flatnonzero(coerced.isna().to_numpy())
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{path}: {what} {row + line_offset}, column '{column}': expected a number, "
+            f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected a number, "
             f"got {str(values.iloc[row])!r}"
+        )
+
+
+def has_missing_ids(values: pd.Series) -> bool:
+    """Whether an id column holds a missing (NaN, None) or blank value; cheap for integer ids, which have none."""
+    if pd.api.types.is_integer_dtype(values):
+        return False
+    if values.isna().any():
+        return True
+    return pd.api.types.is_string_dtype(values) and bool(values.str.strip().eq("").any())
+
+
+def check_ids(values: pd.Series, path: Path, column: str, line_offset: int, what: str = "line") -> None:
+    """Raise a DataError naming the first row of `values` whose id is missing, empty or only spaces.
+
+    Without this an empty user id became a user called 'nan'.
+    """
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    bad = np.flatnonzero(text.str.strip().eq("").to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected an id, got "
+            f"{text.iloc[row]!r} (every row needs one: fill it in or delete the row)"
         )
 
 
@@ -111,18 +155,27 @@ def _has_numeric(columns: dict[str, str]) -> bool:
     return any(kind in ("int", "float") for kind in columns.values())
 
 
-def _check_header(path: Path, sep: str, names: list[str], encoding: str) -> None:
-    """Raise a DataError if the header does not split on `sep` or lacks a column."""
-    line = first_line(path, encoding)
-    fields = [f.strip().strip('"') for f in line.split(sep)]
-    if len(fields) < 2 and len(names) > 1:
+def _header_labels(path: Path, sep: str, names: list[str], encoding: str) -> dict[str, str]:
+    """{configured name: the file's own header label} (pandas' parse of line 1: quotes, byte-order mark),
+    or a DataError if the header does not split on `sep` or lacks a column."""
+    try:
+        labels = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, engine="c").columns]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: only blank lines
+        raise DataError(f"{path}: cannot read its header line ({_first_line_of(exc)})") from None
+    if len(labels) < 2 and len(names) > 1:
         raise DataError(
-            f"{path}: the header {line[:80]!r} does not split into columns with separator {sep!r} "
-            f"(wrong separator? set data.sep)"
+            f"{path}: the header {first_line(path, encoding)[:80]!r} does not split into columns with separator "
+            f"{sep!r} (wrong separator? set data.sep)"
         )
-    missing = [n for n in names if n not in fields]
+    found: dict[str, str] = {}
+    for label in labels:
+        found.setdefault(column_label(label), label)
+    missing = [n for n in names if n not in found]
     if missing:
-        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(fields)})")
+        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(found)})")
+    return {n: found[n] for n in names}
 
 
 def _check_field_count(path: Path, sep: str, n_fields: int, encoding: str) -> None:
@@ -137,7 +190,10 @@ def _check_field_count(path: Path, sep: str, n_fields: int, encoding: str) -> No
 
 
 def _diagnose(path: Path, *, sep: str, columns: dict[str, str], header: bool, usecols: list, encoding: str) -> None:
-    """Re-read `path` as text and raise a DataError for the first malformed value, if any."""
+    """Re-read `path` as text and raise a DataError for the first malformed value, if any.
+
+    Never raises anything else: a re-read that fails for another reason leaves the caller's own message.
+    """
     try:
         raw = pd.read_csv(
             path, sep=sep, header=0 if header else None, usecols=usecols, dtype=str,
@@ -147,10 +203,15 @@ def _diagnose(path: Path, *, sep: str, columns: dict[str, str], header: bool, us
         raise DataError(f"{path}: malformed row ({_first_line_of(exc)})") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except (ValueError, OSError):
+        return
+    raw = raw[~raw.fillna("").eq("").all(axis=1)]  # blank lines, which parsing skips; the index keeps line numbers
     offset = 2 if header else 1
     for key, (name, kind) in zip(usecols, columns.items()):
         if kind in ("int", "float"):
             check_numeric(raw[key], path, name, offset)
+        elif kind == "id":
+            check_ids(raw[key], path, name, offset)
 
 
 def _first_line_of(exc: BaseException) -> str:

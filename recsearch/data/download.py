@@ -30,9 +30,9 @@ def expected_files(data_cfg: Any) -> tuple[str, ...]:
 
 
 def is_laid_out(data_cfg: Any, target: Path) -> bool:
-    """Whether `target` already holds every expected file."""
+    """Whether `target` already holds every expected file (or, generic format, is the ratings file itself)."""
     names = expected_files(data_cfg)
-    if not names:
+    if not names or (data_cfg.format == "interactions" and target.is_file()):
         return target.is_file()
     return all((target / n).is_file() for n in names)
 

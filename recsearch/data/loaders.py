@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import movielens
-from recsearch.data._read import check_numeric, check_range, normalize_ids, read_table, require_file
+from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, has_missing_ids, normalize_ids,
+                                  read_table, require_file)
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
@@ -50,20 +51,34 @@ def rating_scale(data_cfg: Any) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def ratings_file_path(data_cfg: Any, folder: Path, filename: str | None) -> Path:
-    """A file of the generic format: absolute, or relative to the dataset folder."""
-    if filename is None:
-        if folder.is_file():
-            return folder
+def ratings_file_path(data_cfg: Any, folder: Path) -> Path:
+    """The ratings file of the generic format: data.path itself when it is a file (whatever data.ratings_file
+    says: the custom option sets it for a folder), else data.ratings_file, absolute or in that folder."""
+    if folder.is_file():
+        return folder
+    if not folder.exists():
+        if not data_cfg.path:
+            raise DataError(f"data={data_cfg.name} needs data.path=FOLDER_OR_FILE (the folder of "
+                            f"{data_cfg.ratings_file or 'the ratings file'}, or the file itself); {folder} does not "
+                            f"exist")
+        raise DataError(f"{folder} not found: set data.path to the folder of the ratings file, or to the file itself")
+    if not data_cfg.ratings_file:
         raise DataError(f"dataset {data_cfg.name!r}: format 'interactions' needs data.ratings_file (or data.path set to the file)")
+    return dataset_file(folder, data_cfg.ratings_file)
+
+
+def dataset_file(folder: Path, filename: str) -> Path:
+    """`filename` when absolute, else in the dataset folder (the folder of data.path when that is a file)."""
     path = Path(filename).expanduser()
-    base = folder.parent if folder.is_file() else folder
-    return path if path.is_absolute() else base / path
+    return path if path.is_absolute() else (folder.parent if folder.is_file() else folder) / path
 
 
-def read_interactions_file(data_cfg: Any, path: Path) -> pd.DataFrame:
-    """Read a generic CSV/TSV/Parquet interactions file into user_id, item_id, rating, timestamp."""
-    require_file(path, f"check data.ratings_file / data.path of dataset {data_cfg.name!r}")
+def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratings_file") -> pd.DataFrame:
+    """Read a generic CSV/TSV/Parquet interactions file into user_id, item_id, rating, timestamp.
+
+    `setting` is the config key that named the file, for the error when it is missing.
+    """
+    require_file(path, _missing_file_hint(data_cfg, setting))
     cols = data_cfg.columns
     wanted = {cols.user: "id", cols.item: "id"}
     if cols.rating:
@@ -83,16 +98,15 @@ def read_interactions_file(data_cfg: Any, path: Path) -> pd.DataFrame:
     })
 
 
-def read_split_file(data_cfg: Any, folder: Path, filename: str) -> pd.DataFrame:
-    """Read a predefined split file, in the same format as the dataset's main ratings file."""
+def read_split_file(data_cfg: Any, folder: Path, split_cfg: Any, key: str) -> pd.DataFrame:
+    """Read the predefined split file `split.<key>` (train_file, valid_file or test_file), in the same format
+    as the dataset's main ratings file."""
     fmt = str(data_cfg.format)
-    base = folder.parent if folder.is_file() else folder
-    path = Path(filename).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = dataset_file(folder, getattr(split_cfg, key))
     if fmt == "interactions":
-        frame = read_interactions_file(data_cfg, path)
+        frame = read_interactions_file(data_cfg, path, setting=f"split.{key}")
     elif fmt in movielens.MAIN_FILES:
-        require_file(path, f"the split file must be in the dataset folder {base}")
+        require_file(path, _missing_file_hint(data_cfg, f"split.{key}"))
         frame = movielens.read_ratings_file(path, fmt)
     else:
         raise DataError(f"predefined splits need files; dataset format {fmt!r} has none")
@@ -101,13 +115,18 @@ def read_split_file(data_cfg: Any, folder: Path, filename: str) -> pd.DataFrame:
     return frame
 
 
+def _missing_file_hint(data_cfg: Any, setting: str) -> str:
+    """The advice of a missing-file error: the key that named the file (relative to the dataset folder)."""
+    return f"check {setting} / data.path of dataset {data_cfg.name!r}"
+
+
 def _load_generic(data_cfg: Any, folder: Path, scale: tuple[float, float]) -> Interactions:
     """The generic `interactions` format: one ratings file plus an optional items file."""
-    path = ratings_file_path(data_cfg, folder, data_cfg.ratings_file)
+    path = ratings_file_path(data_cfg, folder)
     ratings = read_interactions_file(data_cfg, path)
     items, files = None, [path]
     if data_cfg.items_file:
-        items_path = ratings_file_path(data_cfg, folder, data_cfg.items_file)
+        items_path = dataset_file(folder, data_cfg.items_file)
         items = _read_items(data_cfg, items_path)
         files.append(items_path)
     return Interactions(str(data_cfg.name), ratings, items=items, rating_scale=scale, source_files=tuple(files))
@@ -115,16 +134,17 @@ def _load_generic(data_cfg: Any, folder: Path, scale: tuple[float, float]) -> In
 
 def _read_items(data_cfg: Any, path: Path) -> pd.DataFrame:
     """A generic items file: the item column, plus title and '|'-separated genres when present."""
-    require_file(path, f"check data.items_file of dataset {data_cfg.name!r}")
+    require_file(path, _missing_file_hint(data_cfg, "data.items_file"))
     item_col = data_cfg.columns.item
     if path.suffix.lower() in (".parquet", ".pq"):
         raw = _read_parquet(path, {item_col: "id"}, keep_all=True)
     else:
         raw = read_table(path, sep=_separator(data_cfg, path), columns={item_col: "id"}, header=True)
         full = pd.read_csv(path, sep=_separator(data_cfg, path), dtype=str, keep_default_na=False)
-        raw = full.assign(**{item_col: raw[item_col].to_numpy()})
-    titles = raw["title"].astype(str).to_numpy() if "title" in raw else np.full(len(raw), "", dtype=object)
-    genres = movielens.split_genres(raw["genres"], "|") if "genres" in raw else [[] for _ in range(len(raw))]
+        raw = full.rename(columns=column_label).assign(**{item_col: raw[item_col].to_numpy()})
+    text = {c: raw[c].astype(str).str.strip() for c in ("title", "genres") if c in raw}  # `a, b` exports: no spaces
+    titles = text["title"].to_numpy() if "title" in text else np.full(len(raw), "", dtype=object)
+    genres = movielens.split_genres(text["genres"], "|") if "genres" in text else [[] for _ in range(len(raw))]
     return pd.DataFrame({"item_id": raw[item_col].to_numpy(), "title": titles, "genres": genres})
 
 
@@ -139,11 +159,13 @@ def _read_parquet(path: Path, wanted: dict[str, str], keep_all: bool = False) ->
     missing = [c for c in wanted if c not in names]
     if missing:
         raise DataError(f"{path}: missing column '{missing[0]}' (the file has: {', '.join(names)})")
-    frame = pd.read_parquet(path, columns=None if keep_all else list(wanted))
+    frame = pd.read_parquet(path, columns=None if keep_all else list(wanted)).reset_index(drop=True)  # row = position
     if frame.empty:
         raise DataError(f"{path} has no data rows")
     for name, kind in wanted.items():
         if kind == "id":
+            if has_missing_ids(frame[name]):
+                check_ids(frame[name], path, name, 1, what="row")
             frame[name] = normalize_ids(frame[name])
         elif not pd.api.types.is_numeric_dtype(frame[name]):
             check_numeric(frame[name], path, name, 1, what="row")
@@ -202,48 +224,15 @@ def _without_duplicate_pairs(inter: Interactions) -> Interactions:
     return replace(inter, ratings=kept.reset_index(drop=True))
 
 
-def warn(message: str) -> None:
-    """A one-line warning on stderr, in the CLI's `recsearch: ...` style."""
+_WARNED: set[str] = set()
+
+
+def warn(message: str, *, once: bool = False) -> None:
+    """A one-line warning on stderr, in the CLI's `recsearch: ...` style; `once`: not again in this process
+    (a sweep's trials, validation and test, would each repeat it)."""
     import sys
 
-    print(f"recsearch: warning: {message}", file=sys.stderr)
-
-
-def require_splittable(name: str, n_ratings: int, part_sizes: tuple[int, int, int], split_cfg: Any) -> None:
-    """Refuse a split that leaves train, or a part the split config gives a positive share, empty.
-
-    Without this a tiny dataset trains on nothing and reports nan with exit code 0.
-    """
-    if all(size > 0 for size, needed in zip(part_sizes, _needed_parts(split_cfg)) if needed):
+    if once and message in _WARNED:
         return
-    raise DataError(f"dataset {name!r} is too small to split: {n_ratings} ratings, need at least "
-                    f"{min_ratings(split_cfg)} for split.method={split_cfg.method} (train {part_sizes[0]}, "
-                    f"validation {part_sizes[1]}, test {part_sizes[2]}); use a larger ratings file")
-
-
-def _needed_parts(split_cfg: Any) -> tuple[bool, bool, bool]:
-    """Which of train, validation, test must be non-empty under `split_cfg`."""
-    method = str(split_cfg.method)
-    if method == "predefined":
-        return True, bool(split_cfg.valid_file) or float(split_cfg.valid_ratio) > 0, True
-    if method == "leave_one_out" or (method == "temporal" and str(split_cfg.temporal_mode) == "per_user"):
-        return True, True, True
-    ratios = [float(r) for r in split_cfg.ratios]
-    return True, len(ratios) == 3 and ratios[1] > 0, len(ratios) == 3 and ratios[2] > 0
-
-
-def min_ratings(split_cfg: Any) -> int:
-    """The fewest ratings a split can turn into non-empty parts (per user, for the per-user methods)."""
-    method = str(split_cfg.method)
-    if method == "leave_one_out":
-        return 3
-    if method == "temporal" and str(split_cfg.temporal_mode) == "per_user":
-        return 2 * int(split_cfg.last_k) + 1
-    if method == "predefined":
-        return 2
-    ratios = [float(r) for r in split_cfg.ratios]
-    for n in range(3, 100_000):
-        a, b = round(n * ratios[0]), round(n * (ratios[0] + ratios[1]))
-        if a >= 1 and (b - a >= 1 or ratios[1] <= 0) and (n - b >= 1 or ratios[2] <= 0):
-            return n
-    return 100_000
+    _WARNED.add(message)
+    print(f"recsearch: warning: {message}", file=sys.stderr)

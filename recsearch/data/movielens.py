@@ -18,6 +18,9 @@ GENRES_100K = (
     "War", "Western",
 )
 RATING_COLUMNS = {"user_id": "int", "item_id": "int", "rating": "float", "timestamp": "int"}
+# The top folder of a GroupLens zip, where it is not the dataset's name: a data dir laid out like the zip
+# (unpacked by hand) is used as it is (`recsearch.data.paths.dataset_dir`); `fetch` renames it.
+ZIP_FOLDERS = {"ml-10m": "ml-10M100K"}
 MAIN_FILES = {
     "movielens_csv": ("ratings.csv", "movies.csv"),
     "movielens_100k": ("u.data", "u.item"),

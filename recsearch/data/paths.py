@@ -8,6 +8,8 @@ from typing import Any
 
 from platformdirs import user_cache_dir
 
+from recsearch.data.movielens import ZIP_FOLDERS
+
 
 def resolve_data_dir(paths_cfg: Any) -> Path:
     """`paths.data_dir`, else $RECSEARCH_DATA_DIR, else `<user cache>/recsearch/datasets`."""
@@ -26,10 +28,13 @@ def resolve_compile_cache_dir(paths_cfg: Any) -> Path:
 
 
 def dataset_dir(data_cfg: Any, data_dir: Path) -> Path:
-    """The dataset's folder (or file): `data.path` if set, else `<data_dir>/<data.name>`."""
+    """The dataset's folder (or file): `data.path` if set, else `<data_dir>/<data.name>`, or the folder its
+    zip unpacks to when only that one exists (`<data_dir>/ml-10M100K` for ml-10m)."""
     if data_cfg.path:
         return Path(data_cfg.path).expanduser()
-    return Path(data_dir).expanduser() / str(data_cfg.name)
+    folder = Path(data_dir).expanduser() / str(data_cfg.name)
+    unzipped = folder.with_name(ZIP_FOLDERS.get(folder.name, folder.name))
+    return unzipped if not folder.exists() and unzipped.is_dir() else folder
 
 
 def _resolve(configured: str | None, env_var: str, leaf: str) -> Path:

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import cache, splits
-from recsearch.data.loaders import (load_interactions, rating_scale, ratings_file_path, read_split_file,
-                                    require_splittable)
+from recsearch.data.loaders import dataset_file, load_interactions, rating_scale, ratings_file_path, read_split_file
 from recsearch.data.movielens import MAIN_FILES
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import GENERATOR_VERSION
@@ -53,7 +52,8 @@ def build_prepared(data_cfg: Any, split_cfg: Any, data_dir: Path, checksum: str,
     extras = {"split": str(split_cfg.method)}
     if split_cfg.method == "predefined":
         parts = _predefined_parts(data_cfg, split_cfg, dataset_dir(data_cfg, data_dir))
-        require_splittable(inter.name, sum(map(len, parts)), (len(parts[0]), len(parts[1]), len(parts[2])), split_cfg)
+        splits.require_splittable(inter.name, sum(map(len, parts)), (len(parts[0]), len(parts[1]), len(parts[2])),
+                                  split_cfg)
         return encode(inter, parts, checksum=checksum, split_key=key, extras=extras)
     return encode_and_split(inter, split_cfg, checksum=checksum, split_key=key, extras=extras)
 
@@ -83,7 +83,8 @@ def encode_and_split(inter: Interactions, split_cfg: Any, *, checksum: str, spli
         columns = [c[keep] for c in columns]
     labels = splits.split_labels(split_cfg, columns[0], columns[3])
     arrays = cut_by_label(columns, labels)
-    require_splittable(inter.name, len(labels), (len(arrays[0]), len(arrays[1]), len(arrays[2])), split_cfg)
+    splits.require_splittable(inter.name, len(labels), (len(arrays[0]), len(arrays[1]), len(arrays[2])), split_cfg,
+                              users=columns[0])
     return _prepared(inter, arrays, user_ids, item_ids, checksum=checksum, split_key=split_key, extras=extras)
 
 
@@ -142,15 +143,14 @@ def source_files(data_cfg: Any, split_cfg: Any, data_dir: Path) -> list[Path]:
     """The existing files a prepared split depends on (missing ones are reported by the loader)."""
     folder = dataset_dir(data_cfg, data_dir)
     if data_cfg.format == "interactions":
-        names = [n for n in (data_cfg.ratings_file, data_cfg.items_file) if n]
-        candidates = [ratings_file_path(data_cfg, folder, n) for n in names] if names else [folder]
+        candidates = [ratings_file_path(data_cfg, folder)]
+        candidates += [dataset_file(folder, data_cfg.items_file)] if data_cfg.items_file else []
     else:
         names = MAIN_FILES.get(str(data_cfg.format), ()) + _OPTIONAL_FILES.get(str(data_cfg.format), ())
         candidates = [folder / n for n in names]
     if split_cfg.method == "predefined":
-        base = folder.parent if folder.is_file() else folder
         extra = [split_cfg.train_file, split_cfg.test_file, split_cfg.valid_file]
-        candidates += [base / n for n in extra if n]
+        candidates += [dataset_file(folder, n) for n in extra if n]
     return [p for p in candidates if p.is_file()]
 
 
@@ -167,10 +167,10 @@ def split_key(data_cfg: Any, split_cfg: Any, checksum: str) -> str:
 
 def _predefined_parts(data_cfg: Any, split_cfg: Any, folder: Path) -> list[pd.DataFrame]:
     """Train, valid and test read from the split files; valid carved from train if not given."""
-    train = read_split_file(data_cfg, folder, split_cfg.train_file)
-    test = read_split_file(data_cfg, folder, split_cfg.test_file)
+    train = read_split_file(data_cfg, folder, split_cfg, "train_file")
+    test = read_split_file(data_cfg, folder, split_cfg, "test_file")
     if split_cfg.valid_file:
-        return [train, read_split_file(data_cfg, folder, split_cfg.valid_file), test]
+        return [train, read_split_file(data_cfg, folder, split_cfg, "valid_file"), test]
     rng = np.random.default_rng(int(split_cfg.seed))
     labels = splits.carve_valid(rng, len(train), float(split_cfg.valid_ratio))
     return [train[labels == splits.TRAIN], train[labels == splits.VALID], test]

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from recsearch.data.loaders import warn
 from recsearch.errors import DataError
 
 METHODS = ("random", "per_user", "temporal", "leave_one_out", "predefined")
@@ -25,8 +26,7 @@ def check_split_config(split_cfg: Any) -> None:
         if not 0.0 <= float(split_cfg.valid_ratio) < 1.0:
             raise DataError(f"split.valid_ratio must be in [0, 1), got {split_cfg.valid_ratio}")
         return
-    per_user_temporal = split_cfg.method == "temporal" and split_cfg.temporal_mode == "per_user"
-    if split_cfg.method == "leave_one_out" or per_user_temporal:
+    if _holds_out_last(split_cfg):
         if int(split_cfg.last_k) < 1:
             raise DataError(f"split.last_k must be at least 1, got {split_cfg.last_k}")
     else:
@@ -53,15 +53,95 @@ def split_labels(split_cfg: Any, users: np.ndarray, timestamps: np.ndarray) -> n
         return random_split(rng, users.size, ratios_of(split_cfg))
     if method == "per_user":
         return per_user_split(rng, users, ratios_of(split_cfg))
+    untimed = timestamps.size > 0 and bool((timestamps == timestamps[0]).all())  # a file without (real) timestamps
     if method == "leave_one_out":
+        if untimed:  # a random hold-out per user is a protocol of its own (not so a random "temporal" split): say so
+            warn("split.method=leave_one_out holds out each user's latest rating, but every rating has the same "
+                 "timestamp (a file without one, data.columns.timestamp=null): a random rating of each user is "
+                 "held out instead; name the timestamp column for the latest")
         return last_k_split(rng, users, timestamps, 1)
-    if timestamps.size and (timestamps == timestamps[0]).all():  # no time to order by: it would be a random split
+    if untimed:  # no time to order by: it would be a random split
         raise DataError("split.method=temporal orders ratings by time, but every rating has the same timestamp (a "
                         "file without one, data.columns.timestamp=null); name the timestamp column, or use "
                         "split=random or split=per_user")
     if split_cfg.temporal_mode == "per_user":
         return last_k_split(rng, users, timestamps, int(split_cfg.last_k))
     return global_temporal_split(rng, timestamps, ratios_of(split_cfg))
+
+
+def require_splittable(name: str, n_ratings: int, part_sizes: tuple[int, int, int], split_cfg: Any,
+                       users: np.ndarray | None = None) -> None:
+    """Refuse a split that leaves train, or a part the split config gives a positive share, empty.
+
+    Without this a tiny dataset trains on nothing and reports nan with exit code 0. A per-user split (with the
+    parts' user indices `users`) fails on many ratings too, when no user has enough: that is what it says then.
+    """
+    if all(size > 0 for size, needed in zip(part_sizes, _needed_parts(split_cfg)) if needed):
+        return
+    if users is not None and users.size and _per_user(split_cfg):
+        counts = np.bincount(users)
+        counts = counts[counts > 0]
+        raise DataError(f"dataset {name!r} cannot be split per user: {_per_user_rule(split_cfg)}, so it needs at "
+                        f"least {min_ratings(split_cfg)} ratings per user, and no user has as many ({counts.size:,} "
+                        f"users, at most {int(counts.max()):,} ratings each); use split=random, which splits all "
+                        f"{n_ratings:,} ratings at once")
+    raise DataError(f"dataset {name!r} is too small to split: {n_ratings} ratings, need at least "
+                    f"{min_ratings(split_cfg)} for split.method={split_cfg.method} (train {part_sizes[0]}, "
+                    f"validation {part_sizes[1]}, test {part_sizes[2]}); use a larger ratings file")
+
+
+def min_ratings(split_cfg: Any) -> int:
+    """The fewest ratings a split can turn into non-empty parts (per user, for the per-user methods)."""
+    method = str(split_cfg.method)
+    if method == "leave_one_out":
+        return 3
+    if method == "temporal" and str(split_cfg.temporal_mode) == "per_user":
+        return 2 * int(split_cfg.last_k) + 1
+    if method == "predefined":
+        return 2
+    ratios = [float(r) for r in split_cfg.ratios]
+    for n in range(1, 100_000):
+        a, b = round(n * ratios[0]), round(n * (ratios[0] + ratios[1]))
+        if method == "per_user":  # as `per_user_split`: every user keeps one in train
+            a = max(a, 1)
+            b = max(b, a)
+        if a >= 1 and (b - a >= 1 or ratios[1] <= 0) and (n - b >= 1 or ratios[2] <= 0):
+            return n
+    return 100_000
+
+
+def _needed_parts(split_cfg: Any) -> tuple[bool, bool, bool]:
+    """Which of train, validation, test must be non-empty under `split_cfg`."""
+    method = str(split_cfg.method)
+    if method == "predefined":
+        return True, bool(split_cfg.valid_file) or float(split_cfg.valid_ratio) > 0, True
+    if _holds_out_last(split_cfg):
+        return True, True, True
+    ratios = [float(r) for r in split_cfg.ratios]
+    return True, len(ratios) == 3 and ratios[1] > 0, len(ratios) == 3 and ratios[2] > 0
+
+
+def _holds_out_last(split_cfg: Any) -> bool:
+    """leave_one_out and per-user temporal: each user's last ratings to test, those before to validation."""
+    return split_cfg.method == "leave_one_out" or (split_cfg.method == "temporal" and
+                                                   split_cfg.temporal_mode == "per_user")
+
+
+def _per_user(split_cfg: Any) -> bool:
+    """Whether the split cuts each user's ratings (so its parts need enough ratings per user)."""
+    return split_cfg.method == "per_user" or _holds_out_last(split_cfg)
+
+
+def _per_user_rule(split_cfg: Any) -> str:
+    """What a per-user split does with each user's ratings, for the error when no user has enough."""
+    if split_cfg.method == "per_user":
+        return f"split.method=per_user cuts each user's ratings at split.ratios {[float(r) for r in split_cfg.ratios]}"
+    if split_cfg.method == "leave_one_out":
+        return ("split.method=leave_one_out holds out each user's latest rating for test and the one before for "
+                "validation")
+    k = int(split_cfg.last_k)
+    return (f"split.method=temporal with temporal_mode=per_user holds out each user's last {k} rating(s) for test "
+            f"and the {k} before for validation")
 
 
 def random_split(rng: np.random.Generator, n: int, ratios: tuple[float, float, float]) -> np.ndarray:

@@ -10,6 +10,12 @@ def pair_keys(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarra
     return np.unique(np.asarray(users, np.int64) * num_items + np.asarray(items, np.int64))
 
 
+def unseen_counts(known: np.ndarray, num_users: int, num_items: int) -> np.ndarray:
+    """Per user index, how many items it has no known interaction with (`known`: `pair_keys`): the pool its
+    negatives are drawn from (none left: `sample_negatives` cannot serve it; fewer than k: draws repeat)."""
+    return num_items - np.bincount(known // num_items, minlength=num_users)
+
+
 def is_known(users: np.ndarray, items: np.ndarray, keys: np.ndarray, num_items: int) -> np.ndarray:
     """Boolean array: (users[j], items[j]) is among `keys` (same shape as `items`)."""
     query = np.asarray(users, np.int64) * num_items + np.asarray(items, np.int64)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from recsearch.ranking.negatives import pair_keys, sample_negatives
+from recsearch.errors import DataError
+from recsearch.ranking.negatives import pair_keys, sample_negatives, unseen_counts
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,48 @@ def make_queries(data: Any, part_name: str, task: Any) -> RankingQueries | FullQ
         every = [data.train, data.valid, data.test]
         known = pair_keys(np.concatenate([p.users for p in every]), np.concatenate([p.items for p in every]),
                           data.num_items)
+        n = int(task.num_candidates)
+        keep = _sampleable(data, task, users, unseen_counts(known, data.num_users, data.num_items), part_name)
         seed = int(task.eval_seed) + (0 if part_name == "valid" else 1)
-        return sampled_queries(users, items, known=known, num_items=data.num_items, n=int(task.num_candidates),
-                               seed=seed)
+        return sampled_queries(users[keep], items[keep], known=known, num_items=data.num_items, n=n, seed=seed)
     seen = [data.train] + ([data.valid] if part_name == "test" else [])
     return full_queries(users, items, seen_users=np.concatenate([p.users for p in seen]),
                         seen_items=np.concatenate([p.items for p in seen]), num_items=data.num_items)
+
+
+def user_list(data: Any, indices: np.ndarray, limit: int = 5) -> str:
+    """The users of `indices` by their own ids (as in the ratings file, not indices), the first `limit` of them:
+    'user alice', 'users 3, 9 and 2 more'."""
+    shown = ", ".join(str(u) for u in data.user_ids[indices[:limit]])
+    more = f" and {indices.size - limit:,} more" if indices.size > limit else ""
+    return f"user{'s' if indices.size > 1 else ''} {shown}{more}"
+
+
+def _sampleable(data: Any, task: Any, users: np.ndarray, unseen: np.ndarray, part_name: str) -> np.ndarray:
+    """Keep-mask of the held-out `users` that have an item left to rank against (`unseen`: per user index).
+
+    A user who has interacted with every item has no negative: its queries are left out. Fewer unseen items than
+    task.num_candidates make the drawn candidates repeat. Both warn once, counted over validation and test together.
+    """
+    from recsearch.data.loaders import warn
+
+    held = np.unique(np.concatenate([positives(p, task.implicit_threshold)[0] for p in (data.valid, data.test)]))
+    keep = unseen[users] > 0
+    if users.size and not keep.any():
+        raise DataError(f"task.protocol=sampled ranks each held-out item against items its user has not interacted "
+                        f"with, but every user with held-out ratings has interacted with every item "
+                        f"({data.num_items:,}), so no {part_name} query is left; use task.protocol=full")
+    full = held[unseen[held] == 0]
+    if full.size:
+        who = "1 user has" if full.size == 1 else f"{full.size:,} users have"
+        warn(f"task.protocol=sampled: {who} interacted with every item ({user_list(data, full)}), so no negatives "
+             f"can be drawn: left out of the validation and test queries", once=True)
+    n = int(task.num_candidates)
+    short = held[(unseen[held] > 0) & (unseen[held] < n)]
+    if short.size:
+        fewest = int(unseen[short].min())
+        warn(f"task.num_candidates={n}, but {short.size:,} of {held.size:,} users with held-out ratings have fewer "
+             f"items they have not interacted with (fewest: {fewest}): their candidates repeat (drawn with "
+             f"replacement), which makes ranking easier than the protocol says; lower task.num_candidates to "
+             f"{fewest}", once=True)
+    return keep

@@ -9,8 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from recsearch.ranking.negatives import pair_keys, sample_negatives
-from recsearch.ranking.protocols import RankingQueries, make_queries, positives
+from recsearch.errors import DataError
+from recsearch.ranking.negatives import pair_keys, sample_negatives, unseen_counts
+from recsearch.ranking.protocols import RankingQueries, make_queries, positives, user_list
 from recsearch.training.losses import RANKING_LOSSES, in_batch_loss
 
 @keras.saving.register_keras_serializable(package="recsearch")
@@ -94,6 +95,26 @@ class RankingEvaluation(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in metrics.items()})
 
 
+def _with_unseen_items(data: Any, users: np.ndarray, items: np.ndarray,
+                       known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The train positives of users with an item left to draw negatives from (`known`: train pairs); those of a
+    user who has interacted with every item in train are left out, with one warning naming the users."""
+    from recsearch.data.loaders import warn
+
+    full = unseen_counts(known, data.num_users, data.num_items)[users] == 0
+    if not full.any():
+        return users, items
+    if full.all():
+        raise DataError("task=ranking draws negatives among the items a user has not interacted with, but every "
+                        "user has interacted with every item in train; use task.negatives=in_batch (two_tower) or "
+                        "data with more items")
+    left_out = np.unique(users[full])
+    who = "1 user has" if left_out.size == 1 else f"{left_out.size:,} users have"
+    warn(f"task=ranking: {who} interacted with every item in train ({user_list(data, left_out)}), so no negatives "
+         f"can be drawn: their {int(full.sum()):,} train positives are left out of training", once=True)
+    return users[~full], items[~full]
+
+
 def training_model(base: keras.Model, task: Any) -> keras.Model:
     """The model fit sees: {"user", "items"} -> logits, sharing every weight with `base`."""
     user = keras.Input(shape=(), dtype="int32", name="user")
@@ -115,17 +136,19 @@ def fit_ranking(model: Any, cfg: Any, data: Any, *, callbacks: Sequence[Any], ve
     from recsearch.training.trainer import monitor_mode
 
     task = cfg.task
+    valid_q, test_q = make_queries(data, "valid", task), make_queries(data, "test", task)  # refusals before training
     head = model.get_layer("rating")
     head.set_weights([head.get_weights()[0], np.zeros_like(head.get_weights()[1])])  # scores are logits
     users, items = positives(data.train, task.implicit_threshold)
     k = 0 if task.negatives == "in_batch" else int(task.num_negatives)
+    known = pair_keys(data.train.users, data.train.items, data.num_items)
+    if k:
+        users, items = _with_unseen_items(data, users, items, known)
     batches = NegativeBatches(users, items, k=k, num_items=data.num_items, batch_size=int(cfg.train.batch_size),
-                              known=pair_keys(data.train.users, data.train.items, data.num_items),
-                              seed=int(cfg.train.seed))
+                              known=known, seed=int(cfg.train.seed))
     trainer = training_model(model, task)
     trainer.compile(optimizer=optimizer, loss=in_batch_loss if k == 0 else RANKING_LOSSES[task.loss],
                     jit_compile=jit_enabled(cfg.train))
-    valid_q, test_q = make_queries(data, "valid", task), make_queries(data, "test", task)
     evaluation = RankingEvaluation(model, valid_q, ks=task.ks, num_items=data.num_items)
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{task.metric}", mode=monitor_mode(task),
                                             patience=int(cfg.train.patience), restore_best_weights=True)

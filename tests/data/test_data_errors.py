@@ -138,8 +138,8 @@ def test_a_file_given_as_the_dataset_folder_is_named_as_such(tmp_path):
     assert f"{path} is a file" in message and "ratings.csv, movies.csv" in message
 
 
-@pytest.mark.parametrize("n, method, extra", [(1, "random", {}), (3, "random", {}), (2, "leave_one_out", {}),
-                                              (4, "temporal", {"temporal_mode": "per_user", "last_k": 2})])
+@pytest.mark.parametrize("n, method, extra", [(1, "random", {}), (3, "random", {}),
+                                              (3, "temporal", {"ratios": [0.5, 0.25, 0.25]})])
 def test_too_small_to_split_gives_the_numbers(tmp_path, n, method, extra):
     body = "".join(f"1,{i},4.0,{10 + i}\n" for i in range(1, n + 1))
     cfg = _folder(tmp_path, HEADER + body, movies="movieId,title,genres\n" + "".join(f"{i},M{i},Drama\n" for i in range(1, n + 1)))
@@ -147,6 +147,21 @@ def test_too_small_to_split_gives_the_numbers(tmp_path, n, method, extra):
         prepare_data(cfg, split_cfg(method, **extra), data_dir=tmp_path, cache_dir=None)
     message = str(info.value)
     assert f"too small to split: {n} ratings, need at least" in message and f"split.method={method}" in message
+
+
+@pytest.mark.parametrize("method, extra, needed", [("per_user", {}, 8), ("leave_one_out", {}, 3),
+                                                   ("temporal", {"temporal_mode": "per_user", "last_k": 2}, 5)])
+def test_a_per_user_split_of_too_few_ratings_per_user_says_so(tmp_path, method, extra, needed):
+    """400 ratings are plenty, but no user has enough of them for a split that cuts each user's ratings."""
+    body = "".join(f"{u},{u % 50 + k},4.0,{10 + k}\n" for u in range(1, 201) for k in range(1 + u % 2))
+    cfg = _folder(tmp_path, HEADER + body)
+    with pytest.raises(DataError) as info:
+        prepare_data(cfg, split_cfg(method, **extra), data_dir=tmp_path, cache_dir=None)
+    message = str(info.value)
+    assert "too small" not in message and f"split.method={method}" in message, message
+    assert f"needs at least {needed} ratings per user" in message and "no user has as many" in message, message
+    assert "200 users, at most 2 ratings each" in message and "split=random" in message, message
+    assert len(prepare_data(cfg, split_cfg("random"), data_dir=tmp_path, cache_dir=None).test) == 30
 
 
 def test_duplicate_pairs_warn_once_and_data_info_counts_what_is_trained(tmp_path, capsys):

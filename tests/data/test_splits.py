@@ -116,3 +116,32 @@ def test_predefined_with_valid_file(fixtures_dir):
     split = split_cfg("predefined", train_file="u1.base", test_file="u1.test", valid_file="u1.test")
     data = _prepare(ml100k_cfg(), split, fixtures_dir)
     assert len(data.train) == 24 and len(data.valid) == 6 and len(data.test) == 6
+
+
+@pytest.mark.parametrize("timestamp", [None, "when"])
+def test_leave_one_out_without_time_warns_that_it_holds_out_a_random_rating(tmp_path, capsys, timestamp):
+    """The latest rating is undefined without timestamps (all equal): one warning line, then a random one per user."""
+    from data_helpers import write_csv
+    from recsearch.config.schema import ColumnsConfig, DataConfig
+
+    rows = "".join(f"{u},{i},3,7\n" for u in range(1, 6) for i in range(1, 5))
+    write_csv(tmp_path / "r.csv", "who,what,score,when\n" + rows)
+    cfg = DataConfig(name="shop", format="interactions", path=str(tmp_path / "r.csv"), rating_scale=[1.0, 5.0],
+                     columns=ColumnsConfig(user="who", item="what", rating="score", timestamp=timestamp))
+    data = _prepare(cfg, split_cfg("leave_one_out"), tmp_path)
+    assert len(data.test) == len(data.valid) == 5
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(warnings) == 1 and warnings[0].startswith("recsearch: warning: split.method=leave_one_out holds out "
+                                                         "each user's latest rating, but every rating has the same "
+                                                         "timestamp"), warnings
+
+
+def test_leave_one_out_with_time_does_not_warn(tmp_path, capsys):
+    from data_helpers import write_csv
+    from recsearch.config.schema import DataConfig
+
+    rows = "".join(f"{u},{i},3,{i}\n" for u in range(1, 6) for i in range(1, 5))
+    write_csv(tmp_path / "r.csv", "userId,movieId,rating,timestamp\n" + rows)
+    cfg = DataConfig(name="shop", format="interactions", path=str(tmp_path / "r.csv"), rating_scale=[1.0, 5.0])
+    data = _prepare(cfg, split_cfg("leave_one_out"), tmp_path)
+    assert set(data.item_ids[data.test.items].tolist()) == {4} and not capsys.readouterr().err

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recsearch.cli import main
 from recsearch.config import compose_config
+from recsearch.errors import DataError
 from recsearch.ranking.negatives import is_known, pair_keys, sample_negatives
 from recsearch.ranking.protocols import full_queries, make_queries, sampled_queries
 from recsearch.training.run import prepare_for
@@ -103,3 +105,84 @@ def test_implicit_threshold_filters_heldout_positives():
     data = prepare_for(cfg)
     q = make_queries(data, "test", cfg.task)
     assert len(q) == int((data.test.ratings >= 4.0).sum()) < len(data.test)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch):
+    """Each test sees its own once-per-process warnings."""
+    from recsearch.data import loaders
+
+    monkeypatch.setattr(loaders, "_WARNED", set())
+
+
+def _custom(tmp_path, rows: list[tuple[str, int, int]], *extra: str) -> list[str]:
+    """Overrides of a data=custom file of (user, item, timestamp) rows, ranked with leave-one-out."""
+    body = "".join(f"{u},{i},4,{t}\n" for u, i, t in rows)
+    (tmp_path / "r.csv").write_text("userId,movieId,rating,timestamp\n" + body)
+    return ["data=custom", f"data.path={tmp_path}", "data.ratings_file=r.csv", "data.rating_scale=[1,5]",
+            "task=ranking", "split=leave_one_out", *extra]
+
+
+def _warnings(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("recsearch: warning:")]
+
+
+def test_users_who_have_seen_every_item_are_left_out_of_sampled_queries(tmp_path, capsys):
+    """No negative exists for them: their queries go, with one warning naming them by their own ids."""
+    rows = [("alice", i, i) for i in range(12)] + [(f"u{u}", (u + i) % 12, i) for u in range(9) for i in range(4)]
+    cfg = compose_config(_custom(tmp_path, rows, "task.num_candidates=5"))
+    data = prepare_for(cfg)
+    alice = int(np.flatnonzero(data.user_ids == "alice")[0])
+    for part in ("valid", "test"):
+        q = make_queries(data, part, cfg.task)
+        assert len(q) == 9 and alice not in q.users.tolist()
+        assert (q.relevant.sum(axis=1) == 1).all()
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1, warnings  # once, not once per part
+    assert "1 user has interacted with every item (user alice)" in warnings[0] and "left out" in warnings[0]
+
+
+def test_fewer_unseen_items_than_candidates_warns_once(tmp_path, capsys):
+    rows = [(f"u{u}", (u + i) % 12, i) for u in range(9) for i in range(4 + u % 3)]
+    cfg = compose_config(_custom(tmp_path, rows, "task.num_candidates=8"))  # the users have 8, 7 or 6 unseen items
+    data = prepare_for(cfg)
+    q = make_queries(data, "valid", cfg.task)
+    assert q.candidates.shape == (9, 9)
+    make_queries(data, "test", cfg.task)
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1, warnings
+    assert "task.num_candidates=8" in warnings[0] and "6 of 9 users" in warnings[0], warnings[0]
+    assert "lower task.num_candidates to 6" in warnings[0], warnings[0]
+
+
+def test_no_sampled_query_left_is_refused(tmp_path):
+    rows = [(f"u{u}", i, i) for u in range(3) for i in range(4)]
+    cfg = compose_config(_custom(tmp_path, rows))
+    data = prepare_for(cfg)
+    with pytest.raises(DataError, match="every user with held-out ratings has interacted with every item.*"
+                                        "task.protocol=full"):
+        make_queries(data, "valid", cfg.task)
+
+
+def test_a_ranking_run_with_a_user_who_has_seen_every_item(tmp_path, capsys):
+    """The reporter's case end to end: trains and evaluates, warning once about user 'alice'."""
+    rows = [("alice", i, i) for i in range(20)] + [(f"u{u}", (u * 7 + i) % 20, i) for u in range(40) for i in range(6)]
+    argv = ["train", *_custom(tmp_path, rows), "model=gmf", "train.epochs=1"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("interacted with every item (user alice)") == 1, err
+
+
+def test_a_user_with_every_item_in_train_gets_no_training_negatives(tmp_path, capsys):
+    """Training negatives come from a user's unseen train items: a user with none is left out of training."""
+    header = "userId,movieId,rating,timestamp\n"
+    rows = [f"alice,{i},4,{i}\n" for i in range(10)] + [f"u{u},{(u + i) % 10},4,{i}\n" for u in range(20) for i in range(4)]
+    (tmp_path / "train.csv").write_text(header + "".join(rows))
+    for name, offset in (("valid.csv", 5), ("test.csv", 6)):
+        (tmp_path / name).write_text(header + "".join(f"u{u},{(u + offset) % 10},4,9\n" for u in range(20)))
+    argv = ["train", "data=custom", f"data.path={tmp_path}", "data.ratings_file=train.csv", "data.rating_scale=[1,5]",
+            "task=ranking", "split=predefined", "split.train_file=train.csv", "split.valid_file=valid.csv",
+            "split.test_file=test.csv", "model=gmf", "train.epochs=1"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "interacted with every item in train (user alice)" in err, err

@@ -1,0 +1,120 @@
+"""A user's own interactions file (data=custom): the header and id quirks of real exports, and the forms of
+data.path, each either read as meant or refused in one line that names the file, line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsearch.cli import main
+from recsearch.config import compose_config
+from recsearch.config.schema import ColumnsConfig, DataConfig
+from recsearch.data import load_interactions, prepare_data
+from recsearch.errors import DataError
+
+from data_helpers import split_cfg, write_csv
+
+ROWS = "u1,i1,4,10\nu1,i2,3,11\nu2,i1,5,12\n"
+
+
+def _custom(path, ratings_file: str | None = "ratings.csv", **kwargs) -> DataConfig:
+    """Like the packaged `data=custom` option (ratings_file ratings.csv), pointed at `path`."""
+    return DataConfig(name="custom", format="interactions", path=str(path), ratings_file=ratings_file,
+                      rating_scale=[1.0, 5.0], **kwargs)
+
+
+def _error(cfg, tmp_path) -> str:
+    with pytest.raises(DataError) as info:
+        load_interactions(cfg, tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("header", ["userId, movieId, rating, timestamp", "userId,movieId,rating ,timestamp",
+                                    "userId ,movieId\t, rating,timestamp"])
+def test_header_names_are_matched_without_surrounding_spaces(tmp_path, header):
+    write_csv(tmp_path / "ratings.csv", f"{header}\n" + ROWS.replace(",", ", "))
+    write_csv(tmp_path / "items.csv", "movieId, title, genres\ni1, One, A|B\ni2, Two,\n")
+    inter = load_interactions(_custom(tmp_path, items_file="items.csv"), tmp_path)
+    r = inter.ratings
+    assert r["user_id"].tolist() == ["u1", "u1", "u2"] and r["item_id"].tolist() == ["i1", "i2", "i1"]
+    assert r["rating"].tolist() == [4.0, 3.0, 5.0] and r["timestamp"].tolist() == [10, 11, 12]
+    assert inter.items["title"].tolist() == ["One", "Two"] and inter.items["genres"].tolist() == [["A", "B"], []]
+
+
+def test_a_bad_value_under_a_spaced_header_is_diagnosed_in_one_line(tmp_path):
+    """The diagnosis re-reads the file by the header's names: it must not fail on them itself."""
+    write_csv(tmp_path / "ratings.csv", "userId, movieId, rating, timestamp\nu1,i1,4,10\nu1,i2,good,11\n")
+    message = _error(_custom(tmp_path), tmp_path)
+    assert "line 3, column 'rating': expected a number, got 'good'" in message
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark."""
+    (tmp_path / "ratings.csv").write_bytes(b"\xef\xbb\xbfuserId,movieId,rating,timestamp\r\n" + ROWS.encode())
+    assert load_interactions(_custom(tmp_path), tmp_path).ratings["user_id"].tolist() == ["u1", "u1", "u2"]
+
+
+@pytest.mark.parametrize("rows, column", [(ROWS + ",i3,2,13\n", "userId"), (ROWS + "u3,,2,13\n", "movieId"),
+                                          (ROWS + "  ,i3,2,13\n", "userId"),
+                                          ("1,1,4,10\n1,2,4,11\n2,1,4,12\n3,,2,13\n", "movieId")])
+def test_an_empty_id_names_line_and_column(tmp_path, rows, column):
+    """Line 6 of the file: a blank line before it does not shift the number."""
+    lines = rows.splitlines(keepends=True)
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + "".join(lines[:3]) + "\n" + lines[3])
+    message = _error(_custom(tmp_path), tmp_path)
+    assert f"ratings.csv: line 6, column '{column}': expected an id, got" in message, message
+
+
+def test_an_empty_id_of_a_file_without_numeric_columns(tmp_path):
+    write_csv(tmp_path / "clicks.csv", "userId,movieId\nu1,i1\nu2,\n")
+    cfg = _custom(tmp_path, "clicks.csv", columns=ColumnsConfig(rating=None, timestamp=None))
+    assert "clicks.csv: line 3, column 'movieId': expected an id, got ''" in _error(cfg, tmp_path)
+
+
+def test_ids_that_pandas_would_read_as_missing_stay_ids(tmp_path):
+    """Only an empty field is a missing id: 'NA' or 'None' are names like any other."""
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\nNA,1,4,10\nNone,1,3,11\nNA,2,5,12\n")
+    r = load_interactions(_custom(tmp_path), tmp_path).ratings
+    assert r["user_id"].tolist() == ["NA", "None", "NA"] and r["item_id"].tolist() == [1, 1, 2]
+
+
+def test_a_file_given_as_data_path_is_the_ratings_file(tmp_path):
+    """data.ratings_file (ratings.csv in the custom option) names a file of a folder; a file path is the file."""
+    path = write_csv(tmp_path / "mine.csv", "userId,movieId,rating,timestamp\n" + ROWS)
+    cfg = _custom(path)
+    assert load_interactions(cfg, tmp_path).ratings["user_id"].tolist() == ["u1", "u1", "u2"]
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\nx,y,1,1\n")  # not read, not hashed
+    first = prepare_data(cfg, split_cfg(ratios=[0.34, 0.33, 0.33]), data_dir=tmp_path, cache_dir=None)
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\nx,y,2,1\n")
+    again = prepare_data(cfg, split_cfg(ratios=[0.34, 0.33, 0.33]), data_dir=tmp_path, cache_dir=None)
+    assert first.checksum == again.checksum and list(first.user_ids) == ["u1", "u2"]
+
+
+def test_data_custom_without_data_path_asks_for_it(tmp_path, capsys):
+    cfg = compose_config(["data=custom", f"paths.data_dir={tmp_path}"])
+    with pytest.raises(DataError) as info:
+        prepare_data(cfg.data, cfg.split, data_dir=tmp_path, cache_dir=None)
+    assert str(info.value).startswith("data=custom needs data.path=FOLDER_OR_FILE"), info.value
+    assert main(["data", "info", "custom", f"paths.data_dir={tmp_path}"]) == 2
+    assert "recsearch: error: data=custom needs data.path=FOLDER_OR_FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["train_file", "test_file"])
+def test_a_missing_predefined_split_file_names_its_split_key(tmp_path, key):
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + ROWS)
+    write_csv(tmp_path / "train.csv", "userId,movieId,rating,timestamp\n" + ROWS)
+    write_csv(tmp_path / "test.csv", "userId,movieId,rating,timestamp\nu2,i2,1,20\n")
+    files = {"train_file": "train.csv", "test_file": "test.csv", key: "gone.csv"}
+    with pytest.raises(DataError) as info:
+        prepare_data(_custom(tmp_path), split_cfg("predefined", **files), data_dir=tmp_path, cache_dir=None)
+    message = str(info.value)
+    assert f"{tmp_path / 'gone.csv'} not found" in message and f"split.{key}" in message, message
+    assert "data.ratings_file" not in message
+
+
+def test_a_missing_movielens_split_file_names_its_split_key(fixtures_dir):
+    cfg = DataConfig(name="ml-100k-mini", format="movielens_100k", rating_scale=[1.0, 5.0])
+    with pytest.raises(DataError, match=r"u9\.test not found: .*split\.test_file"):
+        prepare_data(cfg, split_cfg("predefined", train_file="u1.base", test_file="u9.test"), data_dir=fixtures_dir,
+                     cache_dir=None)
