@@ -99,9 +99,11 @@ def worker_seed(recorded: list[str], n_trials: int) -> int:
 
 
 def _existing_storage(storage: str) -> str:
-    """An RDB URL as given; a study folder as its storage (as `report` takes it); a journal file only when it
-    exists: a mistyped path is an error, never a new empty journal and its folders."""
+    """An RDB URL as given; a study folder as its storage (as `report` takes it); a journal or SQLite file only
+    when it exists: a mistyped path is an error, never a new empty journal or database and its folders."""
     from pathlib import Path
+
+    from sqlalchemy.engine import make_url
 
     from recsearch.errors import ConfigError
     from recsearch.results.studies import folder_storage_url
@@ -111,4 +113,9 @@ def _existing_storage(storage: str) -> str:
     if "://" not in storage and not Path(storage).is_file():
         raise ConfigError(f"{storage}: no such journal file; pass the study's study.journal (or its folder) or "
                           "its RDB URL")
+    if storage.startswith("sqlite"):
+        database = make_url(storage).database
+        if database and database != ":memory:" and not Path(database).is_file():
+            raise ConfigError(f"{storage}: no such SQLite file {database}; pass the storage URL the study's sweep "
+                              "used (sqlite:///relative/path or sqlite:////absolute/path)")
     return storage

@@ -90,7 +90,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
-    _check_same_study(study, _fingerprint(cfg, data, n_obj))
+    _check_same_study(study, _fingerprint(cfg, data, n_obj), joining=not record)
     _check_same_space(study, space)
     check_same_engine(study, cfg)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
@@ -321,8 +321,9 @@ def _fingerprint(cfg: Any, data: Any, n_obj: int) -> dict[str, Any]:
             "data_checksum": data.checksum, "split_key": data.split_key}
 
 
-def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
-    """Record the fingerprint of a new study; refuse to resume one that was run on something else."""
+def _check_same_study(study: Any, fingerprint: dict[str, Any], *, joining: bool = False) -> None:
+    """Record the fingerprint of a new study; refuse to resume one that was run on something else (`joining`:
+    for a `recsearch worker`, whose own overrides are what changed it)."""
     recorded = study.user_attrs.get("fingerprint")
     actual = [d.name.lower() for d in study.directions]
     if recorded is None and actual == fingerprint["directions"]:
@@ -332,8 +333,10 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any]) -> None:
     changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in fingerprint.items()
                if k in recorded and recorded[k] != v]
     if changed:
+        fix = ("a worker joins a study as its sweep ran it: drop the worker's override that changes this" if joining
+               else "choose another search.study_name (or +experiment) for this sweep")
         raise ConfigError(f"study {study.study_name!r} already holds trials of another setting ({'; '.join(changed)}); "
-                          "choose another search.study_name (or +experiment) for this sweep")
+                          f"{fix}")
 
 
 def _check_same_space(study: Any, space: Any) -> None:

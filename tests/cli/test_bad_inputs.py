@@ -33,7 +33,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sweep-expr-train", ["train", "model.depth=range(1,5)"], "search_space.params={model.depth:'range(1,5)'}"),
     ("sweep-expr-sweep", ["sweep", "model.depth=1,2"], "search_space.params={model.depth:'choice(1,2)'}"),
     ("sweep-expr-space-path", ["sweep", "search_space.params.model.depth=range(5,1)"],
-     "search_space.params={model.depth:'range(5,1)'}"),
+     "search_space.params holds flat keys such as 'model.depth' in one mapping, which a dotted override cannot "
+     "set; to search model.depth, run `recsearch sweep \"++search_space.params={model.depth:'range(5,1)'}\"`"),
     # value ranges declared on the schemas
     ("dropout-5", ["train", "model.dropout=5"], "'model.dropout': must be in [0, 1), got 5.0"),
     ("dropout-negative", ["train", "model.dropout=-0.1"], "model.dropout"),

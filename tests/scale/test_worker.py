@@ -130,3 +130,21 @@ def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(
     study.set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
     overrides = worker_overrides(str(folder), "s", [])  # the folder, as `report` and `dashboard` take it
     assert overrides[:2] == ["model=mf", f"search.storage={folder / 'study.journal'}"]
+    missing_db = tmp_path / "nope.db"
+    with pytest.raises(ConfigError, match=f"no such SQLite file {missing_db}"):
+        worker_overrides(f"sqlite:///{missing_db}", "s", [])
+    assert not missing_db.exists()
+
+
+def test_a_worker_whose_override_changes_the_study_is_told_to_drop_it(tmp_path: Path, capsys,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsearch.cli import main
+
+    monkeypatch.setenv("RECSEARCH_RESULTS_DIR", str(tmp_path / "results"))
+    assert main(["sweep", "--no-progress", *SWEEP, "search.n_trials=1", "search.study_name=join"]) == 0
+    journal = tmp_path / "results" / "default" / "join" / "study.journal"
+    capsys.readouterr()
+    assert main(["worker", "--no-progress", str(journal), "join", "split.seed=7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already holds trials of another setting (split_key:" in err and "drop the worker's override" in err
+    assert "search.study_name" not in err and len(err.splitlines()) == 1
