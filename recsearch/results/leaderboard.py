@@ -197,13 +197,18 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
         key = key.strip()
         if not sep or not key:
             raise RecsearchError(f"filter {item!r}: expected key=value (e.g. variant=mlp)")
+        params = sorted({name for p in frame["params"] for name in p})
+        short = [name for name in params if name.rpartition(".")[2] == key]  # `embedding_dim` for model.embedding_dim
+        if key not in params and key not in frame.columns and len(short) == 1:
+            key = short[0]
         if key in frame.columns and key != "params":
             cells = frame[key]
-        elif any(key in p for p in frame["params"]):
+        elif key in params:
             cells = frame["params"].map(lambda p, k=key: p.get(k))
         else:
             raise RecsearchError(f"filter {item!r}: no column or parameter {key!r}; columns: "
-                                 f"{', '.join(c for c in frame.columns if c != 'params')}")
+                                 f"{', '.join(c for c in frame.columns if c != 'params')}; parameters: "
+                                 f"{', '.join(params) or 'none'}")
         keep = cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)  # a mask even when empty
         frame = frame.loc[keep]
     return frame.reset_index(drop=True)

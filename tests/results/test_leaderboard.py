@@ -120,6 +120,8 @@ def test_filters_top_and_per_trial(sweeps, capsys):
     total = (pd.concat([pd.read_parquet(f / "trials.parquet") for f in (sweeps.a, sweeps.b)])["params_model.depth"]
              == depth).sum()
     assert len(rows) == total
+    _, out, _ = cli(capsys, str(sweeps.results), "--per-trial", "--format", "json", "--filter", f"depth={depth}")
+    assert json.loads(out) == rows  # a parameter by its last name, when only one parameter has it
     _, out, _ = cli(capsys, str(sweeps.results), "--format", "csv", "--filter", "variant=mlp", "--top", "1")
     top = pd.read_csv(io.StringIO(out))
     assert len(top) == 1 and top["kind"].iloc[0] == "study" and top["rank"].iloc[0] == 1
@@ -128,6 +130,7 @@ def test_filters_top_and_per_trial(sweeps, capsys):
 def test_bad_filter_and_bad_paths_say_why(sweeps, capsys, tmp_path):
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "colour=red")
     assert code == 2 and "no column or parameter 'colour'" in err and "variant" in err
+    assert "; parameters: " in err and "model.depth" in err
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "variant")
     assert code == 2 and "expected key=value" in err
     code, _, err = cli(capsys, str(tmp_path / "nowhere"))
