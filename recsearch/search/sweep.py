@@ -217,10 +217,12 @@ def _same_setting_without_data(study: Any, cfg: Any) -> bool:
 
 
 def _data_key(cfg: Any) -> str:
-    """A hash of the data and split config sections (paths to the data included)."""
+    """A hash of the data and split config sections and the data folder (not where results or caches go: a study
+    read through another results folder is the same study)."""
     import hashlib
 
-    sections = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split", "paths")}
+    sections = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split")}
+    sections["data_dir"] = str(cfg.paths.data_dir)
     return hashlib.sha256(repr(sorted(sections.items())).encode()).hexdigest()[:16]
 
 

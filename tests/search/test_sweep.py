@@ -382,6 +382,14 @@ def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: lis
     assert (rc, tf_loaded) == ("0", "False"), run.stderr
     assert run.stderr.strip() == ("recsearch: study 'full' already holds 1 finished trials (search.n_trials=1): "
                                   "nothing to run; raise search.n_trials to run more")
+    import shutil
+
+    moved = tmp_path / "moved"  # the results folder copied elsewhere (or mounted read-only there): the same study
+    shutil.copytree(isolated_paths, moved)
+    run = subprocess.run([sys.executable, "-c", code, "sweep", "--no-progress", *tiny, *SMALL_SPACE,
+                          "search.n_trials=1", "search.study_name=full", f"paths.results_dir={moved}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo})
+    assert run.stdout.strip().splitlines()[-1].split()[:2] == ["0", "False"], run.stderr
 
 
 def test_sweep_with_no_finished_trial_exits_2_with_the_most_common_reason(tiny: list[str], capsys) -> None:
