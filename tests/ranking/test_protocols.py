@@ -176,7 +176,8 @@ def test_a_ranking_run_with_a_user_who_has_seen_every_item(tmp_path, capsys):
 def test_a_user_with_every_item_in_train_gets_no_training_negatives(tmp_path, capsys):
     """Training negatives come from a user's unseen train items: a user with none is left out of training."""
     header = "userId,movieId,rating,timestamp\n"
-    rows = [f"alice,{i},4,{i}\n" for i in range(10)] + [f"u{u},{(u + i) % 10},4,{i}\n" for u in range(20) for i in range(4)]
+    rows = [f"alice,{i},4,{i}\n" for i in range(10)]
+    rows += [f"u{u},{(u + i) % 10},4,{i}\n" for u in range(20) for i in range(4)]
     (tmp_path / "train.csv").write_text(header + "".join(rows))
     for name, offset in (("valid.csv", 5), ("test.csv", 6)):
         (tmp_path / name).write_text(header + "".join(f"u{u},{(u + offset) % 10},4,9\n" for u in range(20)))

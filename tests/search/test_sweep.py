@@ -388,7 +388,8 @@ def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: lis
     shutil.copytree(isolated_paths, moved)
     run = subprocess.run([sys.executable, "-c", code, "sweep", "--no-progress", *tiny, *SMALL_SPACE,
                           "search.n_trials=1", "search.study_name=full", f"paths.results_dir={moved}"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo})
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": repo})
     assert run.stdout.strip().splitlines()[-1].split()[:2] == ["0", "False"], run.stderr
 
 
