@@ -50,10 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `recsearch` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
     if not args.command:
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         parser.print_help()
         return 1
+    if extras:
+        _take_extras(parser, args, extras)
     from recsearch.commands import command_module
 
     handler: Callable[[argparse.Namespace], int] = command_module(args.command).run
@@ -73,6 +77,34 @@ def main(argv: list[str] | None = None) -> int:
         if os_error is None:
             raise
         return _fail(describe_os_error(os_error), 2)
+
+
+def _take_extras(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> None:
+    """What argparse left over. Words after an option (`train model=mf --cfg job train.epochs=3`) join the
+    command's trailing OVERRIDE list; an unknown option exits with one line naming it alone (never the overrides
+    after it) and the commands it belongs to."""
+    commands = _command_parsers(parser)
+    own = commands[args.command]
+    unknown = [word for word in extras if word.startswith("-")]
+    trailing = next((a.dest for a in own._actions if not a.option_strings and a.nargs == "*"), None)
+    if not unknown and trailing:
+        setattr(args, trailing, [*getattr(args, trailing), *extras])
+        return
+    if not unknown:
+        own.error(f"unrecognized arguments: {' '.join(extras)}")
+    named = []
+    for option in unknown:
+        owners = [f"`recsearch {name}`" for name, sub in commands.items()
+                  if option.split("=", 1)[0] in sub._option_string_actions]
+        named.append(f"{option} (it belongs to {' and '.join(owners)})" if owners else option)
+    plural = "s" if len(named) > 1 else ""
+    own.error(f"unrecognized option{plural} {', '.join(named)}; see `recsearch {args.command} --help`")
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Command name -> its sub-parser, as `build_parser` made them."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(subparsers.choices)
 
 
 def entry_point() -> NoReturn:

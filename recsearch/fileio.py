@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -65,13 +66,26 @@ def write_error(path: Path | str, exc: OSError) -> WriteError:
         hint = "make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at a writable one"
     else:
         hint = "check the folder"
-    where = exc.filename if exc.filename and str(path) not in str(exc.filename) else path
+    where = _destination(exc.filename if exc.filename and str(path) not in str(exc.filename) else path)
     return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
                       where=where, reason=str(exc.strerror or exc), full=full)
 
 
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}-"
+
+
+# A temp file or folder of this module, `.NAME.<pid>-<8 random>.tmp` or `.NAME.<8 random>.tmp`, stands for NAME.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:\d+-)?[a-z0-9_]{8}\.tmp$")
+
+
+def _destination(path: Path | str) -> Path | str:
+    """`path` with each temp name of this module replaced by the name it is written for (else `path` as given):
+    an error names the file asked for (`report.html`, `runs/<run>/config.yaml`), not a hidden temp file."""
+    parts = Path(path).parts
+    if not any(_TEMP_NAME.match(part) for part in parts):
+        return path
+    return Path(*[match["name"] if (match := _TEMP_NAME.match(part)) else part for part in parts])
 
 
 def _umask_mode() -> int:
@@ -155,8 +169,6 @@ def _is_stale(path: Path) -> bool:
 
 def _writer_pid(name: str) -> int | None:
     """The pid in `.trials.csv.<pid>-xxxx.tmp` or `.tmp-<pid>-trial_3.keras`, else None."""
-    import re
-
     match = re.search(r"(?:\.|^\.tmp-)(\d+)-", name)
     return int(match.group(1)) if match else None
 
@@ -175,11 +187,17 @@ def _alive(pid: int) -> bool:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a temp folder beside `final`; on success it is renamed to `final`, on error removed."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise write_error(final, exc) from None
     try:
         yield tmp
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise write_error(final, exc) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -13,8 +13,9 @@ OVERRIDES_HELP = ("Hydra overrides: key=value, +key=value (add), ~key (remove), 
 
 
 def add_overrides(parser: argparse.ArgumentParser) -> None:
-    """Positional Hydra overrides."""
-    parser.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=OVERRIDES_HELP)
+    """Positional Hydra overrides, optional: argparse makes a `*` positional without a default required, and
+    `recsearch data` would then ask for OVERRIDE beside the action."""
+    parser.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE", help=OVERRIDES_HELP)
 
 
 def console(stderr: bool = False) -> Console:

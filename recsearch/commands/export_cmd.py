@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = ("Export the best (or a chosen) trial of a study as a self-contained experiment, "
         "experiments/<NAME>.yaml, that `recsearch train +experiment=NAME` runs; provenance goes beside it in "
@@ -14,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "storage URL (then name the study with --study)")
     parser.add_argument("--study", metavar="NAME", help="study name inside the storage (default: the only one)")
     parser.add_argument("--trial", type=int, metavar="N", help="export trial N instead of the best trial")
-    parser.add_argument("--name", metavar="NAME", help="experiment name (default: <study>-best)")
+    parser.add_argument("--name", metavar="NAME", help="experiment name, a plain file name: the experiment is "
+                        "written to experiments/NAME.yaml, in $RECSEARCH_EXPERIMENTS_DIR or ./experiments "
+                        "(default: <study>-best)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing experiment of that name")
 
 
@@ -24,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console, key_value_table
     from recsearch.reproduce import export_trial, open_study, pick_trial
 
-    source = open_study(args.source, args.study)
+    if args.name is not None:
+        check_plain_name(args.name)  # before the study is read: a bad name costs nothing
+    source = open_study(args.source, args.study, command="export-best")
     trial = pick_trial(source.study, args.trial)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -38,3 +43,21 @@ def run(args: argparse.Namespace) -> int:
         ("train it", f"recsearch train +experiment={result.name}"),
         ("check it", f"recsearch reproduce {result.name}")]))
     return 0
+
+
+def check_plain_name(name: str) -> None:
+    """Refuse an experiment name that is not a plain file name (empty, `.`, `..`, or with a path separator).
+
+    The experiment goes to `experiments_dir()/NAME.yaml`; a name like `../evil` would otherwise be cleaned into
+    `evil` and written somewhere other than asked, without a word.
+    """
+    from recsearch.config import experiments_dir
+    from recsearch.errors import ConfigError
+
+    if name.strip() not in ("", ".", "..") and not any(sep in name for sep in "/\\"):
+        return
+    last = Path(name.replace("\\", "/")).name.strip()
+    example = last if last not in ("", ".", "..") else "mlp-best"
+    raise ConfigError(f"--name {name!r} is not a plain file name: the experiment is written to "
+                      f"{experiments_dir()}/NAME.yaml (set RECSEARCH_EXPERIMENTS_DIR to write elsewhere); "
+                      f"give a name without '/', e.g. --name {example}")

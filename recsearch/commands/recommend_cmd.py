@@ -17,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of the model's item vectors (its item_embedding; NeuMF's two item tables; the "
                              "two-tower item tower's output; AutoRec has none) after centring them (minus the "
                              "mean item vector) and normalising them, in [-1, 1], and the past item's rank by "
-                             "that similarity among all items (#1 = the closest); items with fewer than 10 "
-                             "training ratings (embeddings still near their random start) neither explain nor "
-                             "are explained")
+                             "that similarity among the items with at least 10 training ratings (#1 = the "
+                             "closest); items with fewer (embeddings still near their random start) neither "
+                             "explain nor are explained")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from recsearch.data import load_interactions, resolve_data_dir
     from recsearch.errors import RecsearchError
     from recsearch.recommend.profile import user_profile, user_ratings
-    from recsearch.recommend.recommender import (item_embeddings, item_table, load_model_for, recommend_items,
-                                                 similar_past_items, user_index, well_trained_items)
+    from recsearch.recommend.recommender import (MIN_ITEM_RATINGS, item_embeddings, item_table, load_model_for,
+                                                 recommend_items, similar_past_items, user_index,
+                                                 well_trained_items)
     from recsearch.training.run import prepare_for
 
     if args.n < 1:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     profile = user_profile(raw.ratings, raw.items, user_id)
     out = console()
     out.print(f"model: {loaded.source}")
-    explained = None
+    explained, eligible = None, None
     if args.explain:
         emb = item_embeddings(loaded.model)
         if emb is None:
@@ -52,22 +53,29 @@ def run(args: argparse.Namespace) -> int:
                       "no explanation available")
         else:
             past = item_table(data).merge(mine[["item_id", "rating"]], on="item_id")
-            explained = similar_past_items(emb, recs, past, eligible=well_trained_items(data))
+            eligible = well_trained_items(data, MIN_ITEM_RATINGS)
+            explained = similar_past_items(emb, recs, past, eligible=eligible)
     from rich.columns import Columns
 
-    out.print(Columns([recommendations_table(recs, user_id, explained), profile_tables(profile)]))
+    ranked_among = int(eligible.sum()) if eligible is not None else 0
+    out.print(Columns([recommendations_table(recs, user_id, explained, ranked_among=ranked_among),
+                       profile_tables(profile)]))
     return 0
 
 
-def recommendations_table(recs, user_id, explained):  # noqa: ANN001, ANN201 - rich imported lazily
-    """Top-N items: rank, id, title, genres, score (and the closest past items with --explain)."""
+def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0):  # noqa: ANN001, ANN201
+    """Top-N items: rank, id, title, genres, score; with --explain, the closest past items and their rank among the
+    `ranked_among` items with enough training ratings (`similar_past_items` ranks within those, not all items)."""
     from rich.table import Table
+
+    from recsearch.recommend.recommender import MIN_ITEM_RATINGS
 
     table = Table(title=f"Top {len(recs)} unseen items for user {user_id}", title_justify="left")
     for col in ("#", "item", "title", "genres", "score"):
         table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
     if explained is not None:
-        table.add_column("similar past items (centred cosine, rank among all items, your rating)")
+        table.add_column(f"similar past items (centred cosine, rank among the {ranked_among:,} items with "
+                         f"{MIN_ITEM_RATINGS}+ training ratings, your rating)")
     for k, row in recs.iterrows():
         cells = [str(k + 1), str(row["item_id"]), str(row["title"]), "|".join(row["genres"]), f"{row['score']:.3f}"]
         if explained is not None:

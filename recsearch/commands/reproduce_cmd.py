@@ -11,7 +11,8 @@ PROGRESS_FILE = ".reproduce-progress.json"
 HELP = ("Retrain the best config of a study (or its top K, or an exported experiment) with S fresh seeds on "
         "the same split; report the search's validation score, the mean and 95 percent t-interval of validation and "
         "test, a verdict (reproduced / optimistic / pessimistic) and, with K >= 2, which configs are ties "
-        "(paired Wilcoxon on per-user errors). Writes reproduce.csv and reproduce.md to the study folder; "
+        "(paired Wilcoxon on per-user rating errors; n/a on the ranking task and for AutoRec, which have none). "
+        "Writes reproduce.csv and reproduce.md to the study folder; "
         "an interrupted reproduce continues from its finished re-runs when run again.")
 
 
@@ -104,6 +105,8 @@ class _Progress:
 def _table(report: Any, title: str) -> Any:
     from rich.table import Table
 
+    from recsearch.reproduce.reproduce import vs_best_text
+
     m, t = report.metric, report.table
     table = Table(title=f"reproduce {title}: {report.n_seeds} seeds, 95% t-intervals", title_justify="left")
     for col in ("config", f"search valid {m}", f"valid {m} [95% CI]", f"test {m} [95% CI]", "verdict", "gap"):
@@ -123,7 +126,8 @@ def _table(report: Any, title: str) -> Any:
             row.append(f"{r.refit_test_mean:.4f} [{r.refit_test_lo:.4f}, {r.refit_test_hi:.4f}]")
         if pairs:
             p = "p<0.0001" if r.p_vs_best < 1e-4 else f"p={_num(r.p_vs_best)}"
-            row.append(r.vs_best if r.vs_best in ("best", "n/a") else f"{r.vs_best} ({p})")
+            row.append(vs_best_text(r.vs_best, r.vs_best_note) if r.vs_best in ("best", "n/a")
+                       else f"{r.vs_best} ({p})")
         table.add_row(*row)
     return table
 

@@ -270,7 +270,7 @@ def summary_table(candidates: list[Candidate], runs: list[SeedRun], direction: s
                      "verdict": word, "gap": gap, **_refit_columns(mine)})
     table = pd.DataFrame(rows)
     if len(candidates) >= 2:
-        table = _compare_with_best(table, runs, direction)
+        table = _compare_with_best(table, runs, direction, {c.label: c.cfg for c in candidates})
     return table
 
 
@@ -282,10 +282,12 @@ def _refit_columns(runs: list[SeedRun]) -> dict[str, float]:
     return {"refit_test_mean": ci.mean, "refit_test_sd": ci.sd, "refit_test_lo": ci.lo, "refit_test_hi": ci.hi}
 
 
-def _compare_with_best(table: pd.DataFrame, runs: list[SeedRun], direction: str) -> pd.DataFrame:
+def _compare_with_best(table: pd.DataFrame, runs: list[SeedRun], direction: str,
+                       cfgs: dict[str, DictConfig | None]) -> pd.DataFrame:
     """Paired Wilcoxon on per-user validation errors (averaged over seeds) of each config vs the best one.
 
     The best is the config with the best mean over seeds; p-values are Holm-adjusted over the comparisons.
+    A config that cannot be paired is `n/a`, with why in `vs_best_note`.
     """
     errors = {label: pd.concat([r.user_errors for r in runs if r.label == label], axis=1).mean(axis=1)
               for label in table["config"]
@@ -300,7 +302,31 @@ def _compare_with_best(table: pd.DataFrame, runs: list[SeedRun], direction: str)
     table["p_vs_best"] = table["config"].map(lambda c: adjusted.get(c, np.nan))
     table["vs_best"] = table["config"].map(lambda c: "best" if c == best else (
         "n/a" if c not in adjusted else "differs" if adjusted[c] < ALPHA else "tie"))
+
+    def why_not(config: str) -> str:
+        """Why `config` was not tested against the best ("" when it was, or is the best)."""
+        if config == best or config in adjusted:
+            return ""
+        if config not in errors:
+            return _unpaired_reason(cfgs.get(config))
+        if best not in errors:
+            return _unpaired_reason(cfgs.get(best), of=f"the best, {best}")
+        return "validated on other users than the best"
+
+    table["vs_best_note"] = table["config"].map(why_not)
     return table
+
+
+def _unpaired_reason(cfg: DictConfig | None, *, of: str = "") -> str:
+    """Why a config has no per-user errors for the paired test, in a few words (the cases `_pair_errors` refuses)."""
+    what = "" if cfg is None else f"{cfg.task.name} task" if cfg.task.name != "rating" else f"model {cfg.model.name}"
+    return ": ".join(part for part in (of, what, "no per-user rating errors to pair") if part)
+
+
+def vs_best_text(vs_best: str, note: str) -> str:
+    """The `vs best` cell: the test's outcome, and why when it is `n/a`, e.g. `n/a (ranking task: no per-user
+    rating errors to pair)`."""
+    return f"{vs_best} ({note})" if vs_best == "n/a" and note else vs_best
 
 
 def runs_frame(runs: list[SeedRun]) -> pd.DataFrame:
@@ -320,6 +346,8 @@ def report_markdown(report: ReproduceReport, title: str) -> str:
             "p_vs_best": "p (Holm)"}
     shown = t.assign(valid_ci=[_ci(r.valid_mean, r.valid_lo, r.valid_hi) for r in t.itertuples()],
                      test_ci=[_ci(r.test_mean, r.test_lo, r.test_hi) for r in t.itertuples()])
+    if "vs_best" in t.columns:
+        shown["vs_best"] = [vs_best_text(r.vs_best, r.vs_best_note) for r in t.itertuples()]
     if "refit_test_mean" in t.columns:
         shown["refit_ci"] = [_ci(r.refit_test_mean, r.refit_test_lo, r.refit_test_hi) for r in t.itertuples()]
     shown = shown[[c for c in cols if c in shown.columns]].rename(columns=cols)
@@ -334,7 +362,9 @@ def report_markdown(report: ReproduceReport, title: str) -> str:
                   "(the final model's number)"]
     if "vs_best" in t.columns:
         lines += [f"- `vs best`: paired Wilcoxon signed-rank test on per-user validation errors (averaged "
-                  f"over seeds) against the config with the best mean; Holm-adjusted, `tie` when p >= {ALPHA}"]
+                  f"over seeds) against the config with the best mean; Holm-adjusted, `tie` when p >= {ALPHA}; "
+                  "`n/a` when there are no per-user errors to pair: only rating-task models scored on (user, "
+                  "item) pairs give them (not the ranking task, not AutoRec)"]
     lines += ["", markdown_table(shown), ""]
     ties = t.loc[t["vs_best"] == "tie", "config"].tolist() if "vs_best" in t.columns else []
     if ties:

@@ -58,7 +58,7 @@ def pick_trial(study: Any, number: int | None = None) -> Any:
         why = {None: "there is no such trial", "pruned": "it was pruned (stopped early)", "fail": "it failed",
                "complete": "it records no config"}.get(state, f"it is {state}")
         raise ConfigError(f"study {study.study_name!r}: trial {number} cannot be used: {why}; completed trials: "
-                          f"{sorted(t.number for t in ranked)}")
+                          f"{', '.join(str(n) for n in sorted(t.number for t in ranked))}")
     return match[0]
 
 

@@ -131,6 +131,14 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
              f"{cfg.search.n_trials} trials per variant, sampler={cfg.search.sampler} (seed {cfg.search.seed}), "
              f"pruner={cfg.search.pruner}\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
              f"{cfg.task.metric} of that selected trial; `second_*` are another metric of the same trial.\n\n")
-    atomic_write_text(folder / "comparison.md", title + markdown_table(frame.drop(columns=["study"])) + "\n")
-    print(markdown_table(frame.drop(columns=["study"])))
+    shown = markdown_table(_readable(frame.drop(columns=["study"])))
+    atomic_write_text(folder / "comparison.md", title + shown + "\n")
+    print(shown)
     return frame
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as comparison.md shows it: wall_seconds as seconds with one decimal (`2.1`, not `2.1000`);
+    comparison.csv keeps the number."""
+    seconds = frame["wall_seconds"].map(lambda s: "" if pd.isna(s) else f"{float(s):,.1f}")
+    return frame.assign(wall_seconds=seconds)

@@ -102,3 +102,68 @@ def test_console_script_process_exit_code_and_no_traceback(tmp_path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["data"], ["config"]])
+def test_a_missing_action_is_the_only_required_argument(argv: list[str], capsys) -> None:
+    """OVERRIDE is optional (`recsearch data list` runs without one): only the action is asked for."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and last.endswith("the following arguments are required: action"), last
+
+
+def test_an_unknown_option_is_named_alone_with_the_commands_that_take_it(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "data=synthetic", "model=mf", "--no-progress", "split=random"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and last.startswith("recsearch train: error: unrecognized option --no-progress"), last
+    assert "split=random" not in last and "recsearch sweep" in last and "recsearch worker" in last
+
+
+def test_an_unknown_option_of_no_command_is_named(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--bogus=1", "results"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "recsearch leaderboard: error: unrecognized option --bogus=1; see `recsearch leaderboard --help`"
+
+
+def test_overrides_may_follow_an_option(capsys) -> None:
+    """`train model=mf --cfg job train.epochs=3`: the override after the option is an override, not an error."""
+    code, out, _ = _run(["train", "model=mf", "--cfg", "job", "train.epochs=3"], capsys)
+    assert code == 0 and "name: mf" in out and "epochs: 3" in out
+
+
+def test_leaderboard_format_has_help(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--help"])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "{table,markdown,csv,html,json} output format:" in flat, flat
+
+
+@pytest.fixture(scope="module")
+def one_trial_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Path:
+    """A study folder of one finished trial on tiny synthetic data."""
+    from recsearch.search.sweep import run_sweep
+
+    overrides = ["data=synthetic", "data.synthetic.n_users=40", "data.synthetic.n_items=30",
+                 "data.synthetic.n_ratings=600", "train.epochs=1", "model=mf", "search.n_trials=1",
+                 "search.study_name=s", f"paths.results_dir={tmp_path_factory.mktemp('one-trial')}",
+                 f"paths.cache_dir={shared_cache}"]
+    return run_sweep(overrides, show_progress=False).folder
+
+
+@pytest.mark.parametrize("name", ["../evil", "sub/evil", "..", ".", "", " "])
+def test_export_best_refuses_a_name_that_is_not_a_plain_file_name(name: str, one_trial_study: Path, tmp_path: Path,
+                                                                  monkeypatch, capsys) -> None:
+    """The name is checked before the study is read, and nothing is written, not even elsewhere."""
+    experiments = tmp_path / "x" / "experiments"
+    monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(experiments))
+    code = main(["export-best", str(one_trial_study), "--name", name])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"recsearch: error: --name {name!r} is not a plain file name"), lines[0]
+    assert str(experiments) in lines[0]
+    assert not [p for p in (tmp_path / "x").rglob("*") if p.is_file()]
+    assert main(["export-best", str(one_trial_study), "--name", "fine"]) == 0  # a plain name is written
+    assert (experiments / "fine.yaml").is_file()

@@ -78,6 +78,7 @@ def test_report_and_reproduce_of_a_read_only_study_name_their_own_way_out(study_
     assert main(["report", study]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert "read-only" in line.lower() and "--output PATH" in line and "results_dir" not in line
+    assert f"cannot write {study}/report.html:" in line and ".tmp" not in line  # the file asked for, not a temp
     assert main(["reproduce", study, "--seeds", "2"]) == 2
     captured = capsys.readouterr()
     line = _one_error_line(captured.err)
@@ -143,3 +144,35 @@ def test_a_commands_own_way_out_keeps_the_remedy_of_the_cause(code, remedy, not_
     error = write_error("/srv/study", OSError(code, os.strerror(code), "/srv/study/report.html"))
     line = str(error.elsewhere("--out DIR"))
     assert "--out DIR" in line and remedy in line and not_said not in line, line
+
+
+def test_atomic_writes_name_the_destination_not_their_temp_file(read_only_dir) -> None:
+    """A failed atomic write names the file (or run folder) it was writing, never the hidden temp file beside it."""
+    import pandas as pd
+
+    from recsearch.fileio import WriteError, atomic_dir, atomic_write_frame, atomic_write_text
+
+    for write, target in [(lambda p: atomic_write_text(p, "x"), read_only_dir / "report.html"),
+                          (lambda p: atomic_write_frame(p, pd.DataFrame({"a": [1]})), read_only_dir / "t.csv"),
+                          (lambda p: atomic_dir(p).__enter__(), read_only_dir / "run-1")]:
+        with pytest.raises(WriteError) as err:
+            write(target)
+        line = str(err.value)
+        assert line.startswith(f"cannot write {target}: Read-only file system;") and ".tmp" not in line, line
+        assert err.value.where == target
+
+
+def test_a_failed_write_inside_an_atomic_run_folder_names_the_run_folder(tmp_path: Path, monkeypatch) -> None:
+    """A disk that fills while a run folder is written: the error names the run's file, not the temp folder."""
+    from recsearch.fileio import WriteError, atomic_dir, atomic_write_text
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    final = tmp_path / "runs" / "run-1"
+    with pytest.raises(WriteError) as err, atomic_dir(final) as tmp:
+        monkeypatch.setattr(os, "fsync", full)
+        atomic_write_text(tmp / "config.yaml", "x")
+    line = str(err.value)
+    assert line.startswith(f"cannot write {final}/config.yaml: No space left on device;") and ".tmp" not in line
+    assert not list((tmp_path / "runs").iterdir())  # the temp folder is gone

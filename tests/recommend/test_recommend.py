@@ -233,3 +233,16 @@ def test_a_storage_url_is_refused_with_its_slashes_intact(capsys) -> None:
     assert main(["recommend", "sqlite:////srv/studies.db", "--user", "1"]) == 2
     err = capsys.readouterr().err
     assert "sqlite:////srv/studies.db is a storage URL; give the run folder or the study folder" in err
+
+
+def test_explain_header_says_which_items_the_rank_is_among() -> None:
+    """The rank is among the items with enough training ratings (the pool that explains), not among all items."""
+    from recsearch.commands.recommend_cmd import recommendations_table
+    from recsearch.recommend.recommender import MIN_ITEM_RATINGS
+
+    recs = pd.DataFrame({"item_index": [0], "item_id": [7], "title": ["x"], "genres": [["Drama"]], "score": [4.0]})
+    near = pd.DataFrame({"title": ["y"], "similarity": [0.5], "rank": [2], "rating": [4.0]})
+    table = recommendations_table(recs, 1, {0: near}, ranked_among=1234)
+    header = str(table.columns[-1].header)
+    assert f"rank among the 1,234 items with {MIN_ITEM_RATINGS}+ training ratings" in header, header
+    assert "all items" not in header

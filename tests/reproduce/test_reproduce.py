@@ -165,3 +165,44 @@ def _same_config(a, b) -> bool:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(a) == OmegaConf.to_container(b)
+
+
+def _render(renderable) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=300)
+    console.print(renderable)
+    return " ".join(console.export_text().split())
+
+
+@pytest.mark.parametrize(("task", "model", "why"), [
+    ("ranking", "mf", "n/a (ranking task: no per-user rating errors to pair)"),
+    ("rating", "autorec", "n/a (model autorec: no per-user rating errors to pair)"),
+])
+def test_vs_best_says_why_it_is_not_available(task: str, model: str, why: str) -> None:
+    """`vs best: n/a` says why in a few words, in the terminal table and in reproduce.md."""
+    from omegaconf import OmegaConf
+
+    from recsearch.commands.reproduce_cmd import _table
+    from recsearch.reproduce.reproduce import ReproduceReport, report_markdown, runs_frame
+
+    cfg = OmegaConf.create({"task": {"name": task}, "model": {"name": model}})
+    runs = [SeedRun(label, None, 43 + i, v, v, 3, None) for label, values in (("a", [0.30, 0.31]), ("b", [0.2, 0.21]))
+            for i, v in enumerate(values)]
+    cands = [Candidate("a", None, cfg, 0.3, None), Candidate("b", None, cfg, 0.2, None)]
+    table = summary_table(cands, runs, "maximize")
+    assert table.set_index("config").loc["b", "vs_best"] == "n/a"
+    report = ReproduceReport(table, runs_frame(runs), [], "ndcg@10", "maximize", 2)
+    assert why in _render(_table(report, "t"))
+    md = report_markdown(report, "t")
+    assert why in md and "`n/a`" in md
+
+
+def test_vs_best_says_when_the_best_has_nothing_to_pair_with() -> None:
+    from omegaconf import OmegaConf
+
+    autorec = OmegaConf.create({"task": {"name": "rating"}, "model": {"name": "autorec"}})
+    runs = [SeedRun("a", None, 43 + i, v, v, 3, None) for i, v in enumerate([0.80, 0.81])] + _runs("b", [0.9, 0.91], 0)
+    cands = [Candidate("a", None, autorec, 0.8, None), Candidate("b", None, None, 0.9, None)]
+    row = summary_table(cands, runs, "minimize").set_index("config").loc["b"]
+    assert (row["vs_best"], row["vs_best_note"]) == ("n/a", "the best, a: model autorec: no per-user rating errors to pair")

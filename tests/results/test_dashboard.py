@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.request
 
+from results_helpers import RATING, fake_study
+
 from recsearch.cli import main
 
 
@@ -41,3 +43,18 @@ def test_dashboard_serves_the_study(sweeps):
 def test_dashboard_of_a_folder_without_study(capsys, tmp_path):
     assert main(["dashboard", str(tmp_path)]) == 2
     assert "not a study folder (no sweep.yaml)" in capsys.readouterr().err
+
+
+def test_a_busy_port_fails_before_anything_is_announced(tmp_path, capsys):
+    """Another server on the port: one error line naming the port and --port, and no `open http://...` first."""
+    study = fake_study(tmp_path / "results", "s", RATING, [0.9])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["dashboard", str(study), "--port", str(port)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"recsearch: error: cannot listen on 127.0.0.1:{port}: "), lines
+    assert "already in use" in lines[0] and "--port" in lines[0]

@@ -59,3 +59,19 @@ def test_comparison_rejects_variant_without_the_task():
 
     with pytest.raises(ConfigError, match="model 'autorec' does not support task 'ranking'"):
         run_comparison(["+experiment=compare_variants_ranking", "compare.variants=[mf,autorec]"], show_progress=False)
+
+
+def test_comparison_md_shows_wall_seconds_with_one_decimal(isolated_paths, capsys):
+    from recsearch.config import compose_config
+    from recsearch.search.compare import COLUMNS, write_comparison
+
+    cfg = compose_config(["+experiment=compare_variants", "compare.baselines=false"])
+    row = dict.fromkeys(COLUMNS) | {"variant": "mf", "kind": "search", "task": "rating", "metric": "rmse",
+                                     "valid": 0.91234, "wall_seconds": 2.1, "trials_complete": 2}
+    write_comparison(cfg, [row, row | {"variant": "gmf", "valid": 0.95, "wall_seconds": 1234.56}])
+    md = (isolated_paths / "compare_variants" / "comparison.md").read_text()
+    mf = next(line for line in md.splitlines() if line.startswith("| mf "))
+    gmf = next(line for line in md.splitlines() if line.startswith("| gmf "))
+    assert "| 2.1 |" in mf and "2.1000" not in mf and "| 0.9123 |" in mf, mf
+    assert "| 1,234.6 |" in gmf, gmf
+    assert "| 2.1 |" in capsys.readouterr().out
