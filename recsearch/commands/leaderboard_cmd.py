@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, metavar="N", help="show the N best rows (of each metric and dataset group)")
     parser.add_argument("--per-trial", action="store_true", help="one row per trial instead of per study")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                        help="keep rows where a column or parameter equals VALUE (repeatable), e.g. variant=mlp")
+                        help="keep rows where a column or parameter equals VALUE (repeatable), e.g. variant=mlp or "
+                             "model.depth=2 (depth=2 when only one parameter is called depth)")
     parser.add_argument("--format", default="table", choices=("table", "markdown", "csv", "html", "json"),
                         help="output format: table (for the terminal), markdown, csv (numbers kept as numbers, "
                              "seconds in seconds), html or json (default: table)")

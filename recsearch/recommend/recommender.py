@@ -51,9 +51,15 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
     cfg = load_config_file(folder / "best.yaml")
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
-    if kept.is_file():
+    if kept.is_file() and _is_archive(kept):
         return LoadedModel(_load_keras(kept), cfg, str(kept))
-    return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} (no {kept.name} kept)")
+    why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
+    if kept.is_file():
+        import sys
+
+        print(f"recsearch: warning: {kept} is not a complete .keras archive; retraining the best trial from "
+              f"{folder / 'best.yaml'}", file=sys.stderr)
+    return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} ({why})")
 
 
 def _setup_to_load(cfg: Any) -> None:
@@ -207,10 +213,21 @@ def _load_keras(path: Path) -> Any:
 
     register_layers()  # the custom layers of every model family, before Keras deserializes them
 
+    if path.is_file() and path.suffix == ".keras" and not _is_archive(path):  # Keras would say "File not found"
+        raise RecsearchError(f"cannot load {path}: not a complete .keras archive ({path.stat().st_size:,} bytes: cut "
+                             "short or damaged, e.g. by a full disk); delete it and retrain (`recsearch reproduce` or "
+                             "`recsearch train`)")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         raise RecsearchError(f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _is_archive(path: Path) -> bool:
+    """Whether a `.keras` file is a whole zip archive (a write cut short leaves one without its directory)."""
+    import zipfile
+
+    return zipfile.is_zipfile(path)
 
 
 def _retrain(cfg: Any, data: PreparedData | None) -> Any:

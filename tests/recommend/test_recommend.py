@@ -178,6 +178,24 @@ def test_study_folder_uses_kept_model_or_retrains(tmp_path, tiny, capsys):
     assert "retrained from" in out and "Top 3 unseen items for user 3" in out
 
 
+def test_a_damaged_model_file_is_named_and_a_studys_is_retrained(tmp_path, tiny, capsys):
+    """A .keras file cut short (a full disk) is said to be one, not "File not found"; a study folder's best
+    model that is damaged is retrained from best.yaml, with a warning."""
+    import recsearch
+    from recsearch.errors import RecsearchError
+    from recsearch.recommend import load_model_for
+    from recsearch.search.sweep import run_sweep
+
+    folder = run_sweep([*tiny, "search.n_trials=1", "search.study_name=torn"], show_progress=False).folder
+    kept = next((folder / "models").glob("trial_*.keras"))
+    kept.write_bytes(kept.read_bytes()[: kept.stat().st_size // 2])
+    with pytest.raises(RecsearchError, match=r"not a complete \.keras archive .*bytes: cut short or damaged"):
+        recsearch.load_model(kept)
+    loaded = load_model_for(folder)
+    assert loaded.source.endswith(f"({kept.name} is damaged)")
+    assert f"{kept} is not a complete .keras archive; retraining" in capsys.readouterr().err
+
+
 def test_unknown_user_and_bad_folder_say_why(ml_run, capsys, tmp_path):
     run_dir, _ = ml_run
     assert main(["recommend", str(run_dir), "--user", "999999"]) == 2
