@@ -253,11 +253,12 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
         if not Path(target).is_dir():
             raise RecsearchError(f"{redact(target)}: no such results folder or storage")
         folders = find_study_folders(Path(target))
-        names += [recorded_study_name(folder) for folder in folders]
         scanned = folders != [Path(target)]  # found under the target, not named by the user
+        if study_name is not None:  # by the study's recorded name, or its folder's (a renamed copy keeps both)
+            recorded = {folder: recorded_study_name(folder) for folder in folders}
+            names += list(recorded.values())
+            folders = [folder for folder in folders if study_name in (folder.name, recorded[folder])]
         for folder in folders:
-            if study_name is not None and study_name not in (folder.name, recorded_study_name(folder)):
-                continue
             try:
                 records.append(load_study_folder(folder))
             except RedactedStorageError as exc:
