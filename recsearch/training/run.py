@@ -29,6 +29,19 @@ def prepare_for(cfg: Any) -> PreparedData:
                         cache_dir=resolve_cache_dir(cfg.paths))
 
 
+def warn_if_nothing_to_learn(cfg: Any, data: PreparedData) -> None:
+    """One warning when the rating task meets ratings that are all one value (implicit feedback read without a
+    rating column): its model has nothing to learn and its RMSE says nothing. Said by `train` and a sweep's
+    own process, not by each of its workers."""
+    from recsearch.data.loaders import warn
+
+    ratings = data.train.ratings
+    if cfg.task.name == "rating" and ratings.size and ratings.min() == ratings.max():
+        warn(f"every training rating is {float(ratings.min()):g}: task=rating (predicting the rating) has nothing "
+             "to learn and its RMSE means nothing; for implicit feedback (clicks, views, purchases) use "
+             "task=ranking", once=True)
+
+
 def experiment_dir(cfg: Any) -> Path:
     """results/<experiment>/, with `default` when no +experiment was chosen."""
     return Path(cfg.paths.results_dir) / (cfg.experiment or "default")
@@ -45,6 +58,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
 
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)  # bad data fails before the framework is imported
+    warn_if_nothing_to_learn(cfg, data)
     prep_time = time.perf_counter() - start
     setup_for(cfg)
     from recsearch.training.tensorboard import run_tensorboard

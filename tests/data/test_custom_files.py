@@ -118,3 +118,23 @@ def test_a_missing_movielens_split_file_names_its_split_key(fixtures_dir):
     with pytest.raises(DataError, match=r"u9\.test not found: .*split\.test_file"):
         prepare_data(cfg, split_cfg("predefined", train_file="u1.base", test_file="u9.test"), data_dir=fixtures_dir,
                      cache_dir=None)
+
+
+def test_the_rating_task_on_ratings_all_one_value_warns(tmp_path, capsys, monkeypatch):
+    """Implicit feedback read without a rating column (every rating 1): the rating task would report an RMSE of
+    nearly 0 without a word."""
+    from recsearch.data import loaders
+    from recsearch.training.run import prepare_for, warn_if_nothing_to_learn
+
+    monkeypatch.setattr(loaders, "_WARNED", set())  # said once per process: not yet in this test's
+    rows = "".join(f"u{u},i{(u * 7 + k) % 40}\n" for u in range(30) for k in range(12))
+    write_csv(tmp_path / "clicks.csv", "userId,movieId\n" + rows)
+    base = ["data=custom", f"data.path={tmp_path / 'clicks.csv'}", "data.columns.rating=null",
+            "data.columns.timestamp=null"]
+    for overrides, said in ((base, True), ([*base, "task=ranking"], False)):
+        cfg = compose_config(overrides)
+        warn_if_nothing_to_learn(cfg, prepare_for(cfg))
+        assert ("every training rating is 1: task=rating" in capsys.readouterr().err) == said
+    loaders._WARNED.clear()
+    assert main(["train", *base, "model=mf", "train.epochs=1"]) == 0
+    assert "use task=ranking" in capsys.readouterr().err  # what `recsearch train` prints
