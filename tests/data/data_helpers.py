@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from recsearch.config.schema import DataConfig, SplitConfig, SyntheticConfig
+from recsearch.data import load_interactions
+from recsearch.errors import DataError
 
 
 def small_cfg() -> DataConfig:
@@ -33,3 +37,12 @@ def write_csv(path: Path, text: str, crlf: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.replace("\n", "\r\n" if crlf else "\n").encode())
     return path
+
+
+def load_error(cfg: DataConfig, data_dir: Path) -> str:
+    """The one-line DataError that loading `cfg` raises."""
+    with pytest.raises(DataError) as info:
+        load_interactions(cfg, data_dir)
+    message = str(info.value)
+    assert "\n" not in message
+    return message

@@ -11,7 +11,7 @@ from recsearch.config.schema import ColumnsConfig, DataConfig
 from recsearch.data import load_interactions, prepare_data
 from recsearch.errors import DataError
 
-from data_helpers import split_cfg, write_csv
+from data_helpers import load_error, split_cfg, write_csv
 
 ROWS = "u1,i1,4,10\nu1,i2,3,11\nu2,i1,5,12\n"
 
@@ -20,14 +20,6 @@ def _custom(path, ratings_file: str | None = "ratings.csv", **kwargs) -> DataCon
     """Like the packaged `data=custom` option (ratings_file ratings.csv), pointed at `path`."""
     return DataConfig(name="custom", format="interactions", path=str(path), ratings_file=ratings_file,
                       rating_scale=[1.0, 5.0], **kwargs)
-
-
-def _error(cfg, tmp_path) -> str:
-    with pytest.raises(DataError) as info:
-        load_interactions(cfg, tmp_path)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize("header", ["userId, movieId, rating, timestamp", "userId,movieId,rating ,timestamp",
@@ -45,7 +37,7 @@ def test_header_names_are_matched_without_surrounding_spaces(tmp_path, header):
 def test_a_bad_value_under_a_spaced_header_is_diagnosed_in_one_line(tmp_path):
     """The diagnosis re-reads the file by the header's names: it must not fail on them itself."""
     write_csv(tmp_path / "ratings.csv", "userId, movieId, rating, timestamp\nu1,i1,4,10\nu1,i2,good,11\n")
-    message = _error(_custom(tmp_path), tmp_path)
+    message = load_error(_custom(tmp_path), tmp_path)
     assert "line 3, column 'rating': expected a number, got 'good'" in message
 
 
@@ -62,14 +54,14 @@ def test_an_empty_id_names_line_and_column(tmp_path, rows, column):
     """Line 6 of the file: a blank line before it does not shift the number."""
     lines = rows.splitlines(keepends=True)
     write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + "".join(lines[:3]) + "\n" + lines[3])
-    message = _error(_custom(tmp_path), tmp_path)
+    message = load_error(_custom(tmp_path), tmp_path)
     assert f"ratings.csv: line 6, column '{column}': expected an id, got" in message, message
 
 
 def test_an_empty_id_of_a_file_without_numeric_columns(tmp_path):
     write_csv(tmp_path / "clicks.csv", "userId,movieId\nu1,i1\nu2,\n")
     cfg = _custom(tmp_path, "clicks.csv", columns=ColumnsConfig(rating=None, timestamp=None))
-    assert "clicks.csv: line 3, column 'movieId': expected an id, got ''" in _error(cfg, tmp_path)
+    assert "clicks.csv: line 3, column 'movieId': expected an id, got ''" in load_error(cfg, tmp_path)
 
 
 def test_ids_that_pandas_would_read_as_missing_stay_ids(tmp_path):

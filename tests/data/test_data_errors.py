@@ -9,7 +9,7 @@ from recsearch.config.schema import ColumnsConfig, DataConfig
 from recsearch.data import load_interactions, prepare_data
 from recsearch.errors import DataError
 
-from data_helpers import split_cfg, synthetic_cfg, write_csv
+from data_helpers import load_error, split_cfg, synthetic_cfg, write_csv
 
 HEADER = "userId,movieId,rating,timestamp\n"
 MOVIES = "movieId,title,genres\n1,A (2000),Drama\n2,B (2001),Comedy\n"
@@ -21,42 +21,34 @@ def _folder(tmp_path, ratings: str, movies: str = MOVIES, crlf: bool = False):
     return DataConfig(name="ml-bad", format="movielens_csv")
 
 
-def _load_error(cfg, data_dir) -> str:
-    with pytest.raises(DataError) as info:
-        load_interactions(cfg, data_dir)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
 @pytest.mark.parametrize("crlf", [False, True])
 def test_non_numeric_rating_names_line_and_column(tmp_path, crlf):
     cfg = _folder(tmp_path, HEADER + "1,1,4.0,10\n1,2,3.5,11\n2,1,good,12\n", crlf=crlf)
-    message = _load_error(cfg, tmp_path)
+    message = load_error(cfg, tmp_path)
     assert "ratings.csv" in message and "line 4" in message and "'rating'" in message and "'good'" in message
 
 
 def test_empty_rating_value(tmp_path):
-    message = _load_error(_folder(tmp_path, HEADER + "1,1,4.0,10\n1,2,,11\n"), tmp_path)
+    message = load_error(_folder(tmp_path, HEADER + "1,1,4.0,10\n1,2,,11\n"), tmp_path)
     assert "line 3" in message and "'rating'" in message
 
 
 def test_missing_column(tmp_path):
-    message = _load_error(_folder(tmp_path, "userId,movieId,timestamp\n1,1,10\n"), tmp_path)
+    message = load_error(_folder(tmp_path, "userId,movieId,timestamp\n1,1,10\n"), tmp_path)
     assert "missing column 'rating'" in message and "ratings.csv" in message
 
 
 def test_empty_file(tmp_path):
-    message = _load_error(_folder(tmp_path, ""), tmp_path)
+    message = load_error(_folder(tmp_path, ""), tmp_path)
     assert "ratings.csv" in message and "empty" in message
 
 
 def test_header_only_file(tmp_path):
-    assert "no data rows" in _load_error(_folder(tmp_path, HEADER), tmp_path)
+    assert "no data rows" in load_error(_folder(tmp_path, HEADER), tmp_path)
 
 
 def test_wrong_separator(tmp_path):
-    message = _load_error(_folder(tmp_path, "userId;movieId;rating;timestamp\n1;1;4.0;10\n"), tmp_path)
+    message = load_error(_folder(tmp_path, "userId;movieId;rating;timestamp\n1;1;4.0;10\n"), tmp_path)
     assert "separator ','" in message and "ratings.csv" in message
 
 
@@ -65,12 +57,12 @@ def test_wrong_separator_headerless(tmp_path, fixtures_dir):
     write_csv(folder / "u.data", "1,1,4,10\n")
     (folder / "u.item").write_bytes((fixtures_dir / "ml-100k-mini" / "u.item").read_bytes())
     cfg = DataConfig(name="ml-100k-mini", format="movielens_100k", rating_scale=[1.0, 5.0])
-    message = _load_error(cfg, tmp_path)
+    message = load_error(cfg, tmp_path)
     assert "u.data" in message and "separator" in message
 
 
 def test_rating_out_of_scale(tmp_path):
-    message = _load_error(_folder(tmp_path, HEADER + "1,1,4.0,10\n1,2,7.0,11\n"), tmp_path)
+    message = load_error(_folder(tmp_path, HEADER + "1,1,4.0,10\n1,2,7.0,11\n"), tmp_path)
     assert "line 3" in message and "outside the rating scale [0.5, 5]" in message
 
 
@@ -78,39 +70,39 @@ def test_rating_out_of_scale_names_the_files_own_column(tmp_path):
     write_csv(tmp_path / "shop" / "scores.csv", "who,what,score\n1,1,4.0\n1,2,9.0\n")
     cfg = DataConfig(name="shop", format="interactions", path=str(tmp_path / "shop"), ratings_file="scores.csv",
                      columns=ColumnsConfig(user="who", item="what", rating="score", timestamp=None))
-    message = _load_error(cfg, tmp_path)
+    message = load_error(cfg, tmp_path)
     assert "line 3, column 'score': rating 9 is outside the rating scale [0.5, 5]" in message, message
 
 
 def test_missing_file_suggests_fetch(tmp_path):
     (tmp_path / "ml-latest-small").mkdir()
-    message = _load_error(DataConfig(name="ml-latest-small", format="movielens_csv"), tmp_path)
+    message = load_error(DataConfig(name="ml-latest-small", format="movielens_csv"), tmp_path)
     assert "ratings.csv not found" in message and str(tmp_path / "ml-latest-small") in message
     assert "recsearch data fetch ml-latest-small" in message
 
 
 def test_missing_folder(tmp_path):
-    message = _load_error(DataConfig(name="ml-1m", format="movielens_dat"), tmp_path)
+    message = load_error(DataConfig(name="ml-1m", format="movielens_dat"), tmp_path)
     assert "does not exist" in message and "recsearch data fetch ml-1m" in message
 
 
 def test_generic_path_that_does_not_exist(tmp_path):
     cfg = DataConfig(name="mine", format="interactions", path=str(tmp_path / "nowhere"), ratings_file="r.csv")
-    assert "not found" in _load_error(cfg, tmp_path) and "nowhere" in _load_error(cfg, tmp_path)
+    assert "not found" in load_error(cfg, tmp_path) and "nowhere" in load_error(cfg, tmp_path)
 
 
 def test_unknown_format(tmp_path):
-    message = _load_error(DataConfig(name="x", format="excel"), tmp_path)
+    message = load_error(DataConfig(name="x", format="excel"), tmp_path)
     assert "'excel'" in message and "movielens_csv" in message and "synthetic" in message
 
 
 def test_parquet_missing_column_and_bad_rating(tmp_path):
     pd.DataFrame({"u": [1], "i": [2]}).to_parquet(tmp_path / "a.parquet")
     cfg = DataConfig(name="p", format="interactions", path=str(tmp_path / "a.parquet"), columns=ColumnsConfig(user="u", item="i"))
-    assert "missing column 'rating'" in _load_error(cfg, tmp_path)
+    assert "missing column 'rating'" in load_error(cfg, tmp_path)
     pd.DataFrame({"u": [1, 2], "i": [2, 3], "rating": ["4", "bad"]}).to_parquet(tmp_path / "a.parquet")
     cfg.columns.timestamp = None
-    message = _load_error(cfg, tmp_path)
+    message = load_error(cfg, tmp_path)
     assert "row 2" in message and "'rating'" in message
 
 
@@ -128,13 +120,13 @@ def test_unknown_split_method_and_bad_ratios(tmp_path):
 def test_a_directory_given_as_the_ratings_file_is_named_as_such(tmp_path):
     (tmp_path / "d" / "ratings.csv").mkdir(parents=True)
     cfg = DataConfig(name="d", format="interactions", path=str(tmp_path / "d"), ratings_file="ratings.csv")
-    message = _load_error(cfg, tmp_path)
+    message = load_error(cfg, tmp_path)
     assert f"{tmp_path / 'd' / 'ratings.csv'} is a directory, not a ratings file" in message
 
 
 def test_a_file_given_as_the_dataset_folder_is_named_as_such(tmp_path):
     path = write_csv(tmp_path / "ratings.csv", HEADER + "1,1,4.0,10\n")
-    message = _load_error(DataConfig(name="ml", format="movielens_csv", path=str(path)), tmp_path)
+    message = load_error(DataConfig(name="ml", format="movielens_csv", path=str(path)), tmp_path)
     assert f"{path} is a file" in message and "ratings.csv, movies.csv" in message
 
 
