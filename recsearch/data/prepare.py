@@ -170,10 +170,27 @@ def _predefined_parts(data_cfg: Any, split_cfg: Any, folder: Path) -> list[pd.Da
     train = read_split_file(data_cfg, folder, split_cfg, "train_file")
     test = read_split_file(data_cfg, folder, split_cfg, "test_file")
     if split_cfg.valid_file:
-        return [train, read_split_file(data_cfg, folder, split_cfg, "valid_file"), test]
-    rng = np.random.default_rng(int(split_cfg.seed))
-    labels = splits.carve_valid(rng, len(train), float(split_cfg.valid_ratio))
-    return [train[labels == splits.TRAIN], train[labels == splits.VALID], test]
+        parts = [train, read_split_file(data_cfg, folder, split_cfg, "valid_file"), test]
+    else:
+        rng = np.random.default_rng(int(split_cfg.seed))
+        labels = splits.carve_valid(rng, len(train), float(split_cfg.valid_ratio))
+        parts = [train[labels == splits.TRAIN], train[labels == splits.VALID], test]
+    _warn_cold(parts)
+    return parts
+
+
+def _warn_cold(parts: list[pd.DataFrame]) -> None:
+    """One warning when validation or test rows of a predefined split have a user or item train lacks: they are
+    scored from embeddings no rating trained (a cold-start test, which the random splits never make)."""
+    from recsearch.data.loaders import warn
+
+    train = parts[0]
+    cold = {name: int((~part["user_id"].isin(train["user_id"]) | ~part["item_id"].isin(train["item_id"])).sum())
+            for name, part in (("validation", parts[1]), ("test", parts[2]))}
+    if any(cold.values()):
+        counts = ", ".join(f"{n:,} of {len(part):,} {name}" for (name, n), part in zip(cold.items(), parts[1:]) if n)
+        warn(f"split.method=predefined: {counts} ratings are of a user or item that train lacks; they are scored "
+             "from untrained embeddings (a cold-start test); drop them from the split files for a warm-start one")
 
 
 def _encode_ids(columns: list[pd.Series]) -> tuple[np.ndarray, list[np.ndarray]]:

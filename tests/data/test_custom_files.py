@@ -105,6 +105,23 @@ def test_a_missing_predefined_split_file_names_its_split_key(tmp_path, key):
     assert "data.ratings_file" not in message
 
 
+def test_a_predefined_test_of_users_or_items_train_lacks_warns(tmp_path, capsys):
+    """u2 rated i2 only in test, u3 is new: scored from untrained embeddings, a cold-start test; said once."""
+    train = "".join(f"u{u},i{i},{1 + (u + i) % 5},{u * 10 + i}\n" for u in range(1, 3) for i in range(1, 4))
+    write_csv(tmp_path / "train.csv", "userId,movieId,rating,timestamp\n" + train)
+    write_csv(tmp_path / "test.csv", "userId,movieId,rating,timestamp\nu1,i2,3,50\nu3,i1,4,51\nu2,i9,2,52\n")
+    files = {"train_file": "train.csv", "test_file": "test.csv", "valid_ratio": 0.0}
+    data = prepare_data(_custom(tmp_path, ratings_file="train.csv"), split_cfg("predefined", **files),
+                        data_dir=tmp_path, cache_dir=None)
+    assert len(data.test) == 3
+    err = capsys.readouterr().err
+    assert "split.method=predefined: 2 of 3 test ratings are of a user or item that train lacks" in err
+    write_csv(tmp_path / "test.csv", "userId,movieId,rating,timestamp\nu1,i2,3,50\n")
+    prepare_data(_custom(tmp_path, ratings_file="train.csv"), split_cfg("predefined", **files), data_dir=tmp_path,
+                 cache_dir=None)
+    assert "train lacks" not in capsys.readouterr().err
+
+
 def test_a_missing_movielens_split_file_names_its_split_key(fixtures_dir):
     cfg = DataConfig(name="ml-100k-mini", format="movielens_100k", rating_scale=[1.0, 5.0])
     with pytest.raises(DataError, match=r"u9\.test not found: .*split\.test_file"):
