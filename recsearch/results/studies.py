@@ -168,8 +168,10 @@ def load_study_folder(folder: Path, *, command: str = "leaderboard") -> StudyRec
 
 
 def recorded_study_name(folder: Path, config: dict | None = None) -> str:
-    """The name of the study a folder's sweep ran: `search.study_name`, else the sweep's default <model>-<task>
-    (as `recsearch.search.storage.study_name` names it), else the folder's name."""
+    """The name of the study a folder's sweep ran: `search.study_name`, else the sweep's default <model>-<task>,
+    else the folder's name."""
+    from recsearch.storage import default_study_name
+
     if config is None:
         try:
             config = _sweep_config(folder)
@@ -178,7 +180,8 @@ def recorded_study_name(folder: Path, config: dict | None = None) -> str:
     search, model, task = config.get("search") or {}, config.get("model") or {}, config.get("task") or {}
     if search.get("study_name"):
         return str(search["study_name"])
-    return f"{model['name']}-{task['name']}" if model.get("name") and task.get("name") else Path(folder).name
+    return default_study_name(model["name"], task["name"]) if model.get("name") and task.get("name") \
+        else Path(folder).name
 
 
 def _sweep_config(folder: Path) -> dict:

@@ -14,11 +14,12 @@ from typing import Any, Iterator
 from recsearch.redact import redact  # noqa: F401 - re-exported: storage.redact is the name callers use
 # opening a storage (and the recovering journal) lives a layer below, so `results` reads studies without `search`
 from recsearch.storage import JOURNAL, RDB_PREFIXES, batched_writes, open_storage  # noqa: F401 - re-exported
+from recsearch.storage import default_study_name
 
 
 def study_name(cfg: Any) -> str:
     """`search.study_name`, defaulting to <model>-<task>."""
-    return cfg.search.study_name or f"{cfg.model.name}-{cfg.task.name}"
+    return cfg.search.study_name or default_study_name(cfg.model.name, cfg.task.name)
 
 
 def study_dir(cfg: Any) -> Path:

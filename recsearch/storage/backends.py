@@ -17,6 +17,12 @@ JOURNAL = "study.journal"
 RDB_PREFIXES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
 
 
+def default_study_name(model: str, task: str) -> str:
+    """A sweep's study name when `search.study_name` is unset, <model>-<task>: the sweep names its study so, and
+    `results` finds a copied or renamed study folder's study by it."""
+    return f"{model}-{task}"
+
+
 def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
     import optuna
