@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 HELP = ("Export the best (or a chosen) trial of a study as a self-contained experiment, "
         "experiments/<NAME>.yaml, that `recsearch train +experiment=NAME` runs; provenance goes beside it in "
@@ -26,9 +25,10 @@ def run(args: argparse.Namespace) -> int:
 
     from recsearch.commands.common import console, key_value_table
     from recsearch.reproduce import export_trial, open_study, pick_trial
+    from recsearch.reproduce.export import check_plain_name
 
     if args.name is not None:
-        check_plain_name(args.name)  # before the study is read: a bad name costs nothing
+        check_plain_name(args.name, label="--name")  # before the study is read: a bad name costs nothing
     source = open_study(args.source, args.study, command="export-best")
     trial = pick_trial(source.study, args.trial)
     with warnings.catch_warnings():
@@ -43,21 +43,3 @@ def run(args: argparse.Namespace) -> int:
         ("train it", f"recsearch train +experiment={result.name}"),
         ("check it", f"recsearch reproduce {result.name}")]))
     return 0
-
-
-def check_plain_name(name: str) -> None:
-    """Refuse an experiment name that is not a plain file name (empty, `.`, `..`, or with a path separator).
-
-    The experiment goes to `experiments_dir()/NAME.yaml`; a name like `../evil` would otherwise be cleaned into
-    `evil` and written somewhere other than asked, without a word.
-    """
-    from recsearch.config import experiments_dir
-    from recsearch.errors import ConfigError
-
-    if name.strip() not in ("", ".", "..") and not any(sep in name for sep in "/\\"):
-        return
-    last = Path(name.replace("\\", "/")).name.strip()
-    example = last if last not in ("", ".", "..") else "mlp-best"
-    raise ConfigError(f"--name {name!r} is not a plain file name: the experiment is written to "
-                      f"{experiments_dir()}/NAME.yaml (set RECSEARCH_EXPERIMENTS_DIR to write elsewhere); "
-                      f"give a name without '/', e.g. --name {example}")

@@ -93,6 +93,43 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Any:
     return matrix
 
 
+def _no_sampled_queries(data: Any, part_name: str) -> DataError:
+    return DataError(f"task.protocol=sampled ranks each held-out item against items its user has not interacted "
+                     f"with, but every user with held-out ratings has interacted with every item "
+                     f"({data.num_items:,}), so no {part_name} query is left; use task.protocol=full")
+
+
+def no_train_negatives() -> DataError:
+    """The refusal when no train positive has a negative to draw (every user has every item in train)."""
+    return DataError("task=ranking draws negatives among the items a user has not interacted with, but every "
+                     "user has interacted with every item in train; use task.negatives=in_batch (two_tower) or "
+                     "data with more items")
+
+
+def check_rankable(data: Any, task: Any) -> None:
+    """Raise the DataError every ranking trial on `data` would raise: no train positive with a negative left to
+    draw, or (sampled protocol) no held-out positive with one. A sweep says it once before any trial starts,
+    instead of failing each trial with it; the per-user cases only warn, in the trial."""
+    if task.negatives != "in_batch" and not _any_unseen(data, data.train, [data.train], task):
+        raise no_train_negatives()
+    if task.protocol == "sampled":
+        for part_name in ("valid", "test"):
+            if not _any_unseen(data, getattr(data, part_name), [data.train, data.valid, data.test], task):
+                raise _no_sampled_queries(data, part_name)
+
+
+def _any_unseen(data: Any, part: Any, seen: list, task: Any) -> bool:
+    """Whether `part` has no positives or one of its positive users has an item it has not interacted with in
+    `seen`. A user with fewer rows than items has one, so the pairs are only counted when none has fewer."""
+    users = positives(part, task.implicit_threshold)[0]
+    rows = sum(np.bincount(p.users, minlength=data.num_users) for p in seen)
+    if not users.size or (rows[users] < data.num_items).any():
+        return True
+    known = pair_keys(np.concatenate([p.users for p in seen]), np.concatenate([p.items for p in seen]),
+                      data.num_items)
+    return bool((unseen_counts(known, data.num_users, data.num_items)[users] > 0).any())
+
+
 def make_queries(data: Any, part_name: str, task: Any) -> RankingQueries | FullQueries:
     """The queries of `data.<part_name>` ("valid" or "test") under `task.protocol`."""
     part = getattr(data, part_name)
@@ -129,9 +166,7 @@ def _sampleable(data: Any, task: Any, users: np.ndarray, unseen: np.ndarray, par
     held = np.unique(np.concatenate([positives(p, task.implicit_threshold)[0] for p in (data.valid, data.test)]))
     keep = unseen[users] > 0
     if users.size and not keep.any():
-        raise DataError(f"task.protocol=sampled ranks each held-out item against items its user has not interacted "
-                        f"with, but every user with held-out ratings has interacted with every item "
-                        f"({data.num_items:,}), so no {part_name} query is left; use task.protocol=full")
+        raise _no_sampled_queries(data, part_name)
     full = held[unseen[held] == 0]
     if full.size:
         who = "1 user has" if full.size == 1 else f"{full.size:,} users have"

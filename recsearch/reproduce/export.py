@@ -117,6 +117,25 @@ def sanitize_name(name: str) -> str:
     return clean
 
 
+def check_plain_name(name: str, folder: Path | None = None, label: str = "name") -> None:
+    """Refuse an experiment name that is not a plain file name (empty, `.`, `..`, or with a path separator).
+
+    The experiment goes to `folder/NAME.yaml` (default `experiments_dir()`); a name like `../evil` would
+    otherwise be cleaned into `evil` and written somewhere other than asked, without a word. `label` names the
+    setting in the message (the CLI's `--name`)."""
+    from recsearch.config import experiments_dir
+
+    if name.strip() not in ("", ".", "..") and not any(sep in name for sep in "/\\"):
+        return
+    last = Path(name.replace("\\", "/")).name.strip()
+    example = last if last not in ("", ".", "..") else "mlp-best"
+    where = f"{folder}/NAME.yaml" if folder is not None else \
+        f"{experiments_dir()}/NAME.yaml (set RECSEARCH_EXPERIMENTS_DIR to write elsewhere)"
+    suggestion = f"{label} {example}" if label.startswith("--") else f"{label}={example!r}"
+    raise ConfigError(f"{label} {name!r} is not a plain file name: the experiment is written to {where}; "
+                      f"give a name without '/', e.g. {suggestion}")
+
+
 def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool = False,
                  folder: Path | None = None) -> ExportResult:
     """Write `<experiments>/<NAME>.yaml` and `<NAME>.provenance.json` for `trial` of `study`.
@@ -126,6 +145,8 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
     from recsearch.config import experiments_dir
     from recsearch.fileio import atomic_write_json, atomic_write_text
 
+    if name is not None:
+        check_plain_name(name, folder)
     name = sanitize_name(name) if name else default_name(study.study_name)
     folder = Path(folder) if folder is not None else experiments_dir()
     path, side = folder / f"{name}.yaml", folder / f"{name}.provenance.json"

@@ -18,9 +18,9 @@ from recsearch.results.studies import StudyRecord
 
 FORMATS = ("table", "markdown", "csv", "html", "json")
 STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "data", "metric", "valid", "test",
-                 "trial", "complete", "pruned", "failed", "wall_s", "n_params", "params"]
+                 "trial", "complete", "pruned", "failed", "wall_s", "n_params", "params", "folder"]
 TRIAL_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "data", "metric", "valid", "test",
-                 "trial", "state", "epochs_run", "duration_s", "n_params", "params"]
+                 "trial", "state", "epochs_run", "duration_s", "n_params", "params", "folder"]
 _MINIMIZED = {"rmse", "mae"}
 # Filter keys that are properties of a study (not of a trial): applied to the records before the metric is chosen.
 RECORD_KEYS = ("experiment", "study", "variant", "task", "data")
@@ -246,8 +246,14 @@ def render_folded_html(frame: pd.DataFrame) -> str:
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells as strings: metrics to 4 decimals, wall time readable, counts with separators, parameters as k=v."""
+    """Cells as strings: metrics to 4 decimals, wall time readable, counts with separators, parameters as k=v.
+    The folder column is shown (after study) only where it tells same-named studies apart."""
     shown = frame.astype(object).copy()
+    if "folder" in shown:
+        columns = [c for c in shown.columns if c != "folder"]
+        if same_names_apart(frame):
+            columns.insert(columns.index("study") + 1, "folder")
+        shown = shown[columns]
     for col in ("valid", "test"):
         shown[col] = frame[col].map(lambda v: "" if _missing(v) else f"{v:.4f}")
     for col in ("wall_s", "duration_s"):
@@ -257,6 +263,13 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         shown["n_params"] = frame["n_params"].map(format_count)
     shown["params"] = frame["params"].map(format_params)
     return shown.map(lambda v: "" if _missing(v) else str(v))
+
+
+def same_names_apart(frame: pd.DataFrame) -> bool:
+    """Whether two rows name the same experiment and study but come from different folders or storages (two
+    results folders both holding default/mlp-rating): only the folder column then tells them apart."""
+    studies = frame[frame["kind"] != "baseline"]
+    return bool(len(studies)) and bool(studies.groupby(["experiment", "study"])["folder"].nunique().gt(1).any())
 
 
 FOLD_NEVER = ("rank", "valid", "params")
@@ -328,7 +341,20 @@ def trial_params(trial: pd.Series) -> dict[str, Any]:
 
 def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
     return {"experiment": record.experiment, "study": record.name, "variant": record.variant,
-            "task": record.task, "data": record.data, "metric": metric}
+            "task": record.task, "data": record.data, "metric": metric, "folder": _where(record)}
+
+
+def _where(record: StudyRecord) -> str:
+    """The study's folder, relative to the working folder when under it; else its (redacted) storage URL."""
+    from pathlib import Path
+
+    if record.folder is None:
+        return record.storage_url
+    folder = Path(record.folder).resolve()
+    try:
+        return str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)
 
 
 def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str | None:

@@ -16,7 +16,7 @@ from recsearch.results.leaderboard import display_frame, fold_constant_columns, 
 
 # Left out first when the table is too wide; rank, study, valid and params always stay.
 DROP_ORDER = ("experiment", "kind", "task", "data", "metric", "complete", "pruned", "failed", "wall_s", "duration_s",
-              "epochs_run", "variant", "test", "n_params", "trial", "state")
+              "epochs_run", "variant", "test", "n_params", "trial", "state", "folder")
 PARAMS_MIN_WIDTH = 30
 RIGHT = ("rank", "valid", "test", "trial", "complete", "pruned", "failed", "epochs_run", "wall_s", "duration_s",
          "n_params")

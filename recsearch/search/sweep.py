@@ -61,10 +61,10 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once
     if done is not None:
         return done
-    from recsearch.training.run import prepare_for, warn_if_nothing_to_learn
+    from recsearch.training.run import prepare_for, check_something_to_learn
 
     data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
-    warn_if_nothing_to_learn(cfg, data)
+    check_something_to_learn(cfg, data)
     try:
         return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact

@@ -9,9 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from recsearch.errors import DataError
 from recsearch.ranking.negatives import pair_keys, sample_negatives, unseen_counts
-from recsearch.ranking.protocols import RankingQueries, make_queries, positives, user_list
+from recsearch.ranking.protocols import RankingQueries, make_queries, no_train_negatives, positives, user_list
 from recsearch.training.losses import RANKING_LOSSES, in_batch_loss
 
 @keras.saving.register_keras_serializable(package="recsearch")
@@ -105,9 +104,7 @@ def _with_unseen_items(data: Any, users: np.ndarray, items: np.ndarray,
     if not full.any():
         return users, items
     if full.all():
-        raise DataError("task=ranking draws negatives among the items a user has not interacted with, but every "
-                        "user has interacted with every item in train; use task.negatives=in_batch (two_tower) or "
-                        "data with more items")
+        raise no_train_negatives()
     left_out = np.unique(users[full])
     who = "1 user has" if left_out.size == 1 else f"{left_out.size:,} users have"
     warn(f"task=ranking: {who} interacted with every item in train ({user_list(data, left_out)}), so no negatives "

@@ -29,10 +29,11 @@ def prepare_for(cfg: Any) -> PreparedData:
                         cache_dir=resolve_cache_dir(cfg.paths))
 
 
-def warn_if_nothing_to_learn(cfg: Any, data: PreparedData) -> None:
-    """One warning when the rating task meets ratings that are all one value (implicit feedback read without a
-    rating column): its model has nothing to learn and its RMSE says nothing. Said by `train` and a sweep's
-    own process, not by each of its workers."""
+def check_something_to_learn(cfg: Any, data: PreparedData) -> None:
+    """Said once, before any training, by `train` and a sweep's own process (not by each of its workers):
+    ratings that are all one value under the rating task (implicit feedback read without a rating column) warn,
+    since the model has nothing to learn and its RMSE says nothing; ranking data on which every trial would fail
+    (no negative left to draw) is refused (`ranking.protocols.check_rankable`)."""
     from recsearch.data.loaders import warn
 
     ratings = data.train.ratings
@@ -40,6 +41,10 @@ def warn_if_nothing_to_learn(cfg: Any, data: PreparedData) -> None:
         warn(f"every training rating is {float(ratings.min()):g}: task=rating (predicting the rating) has nothing "
              "to learn and its RMSE means nothing; for implicit feedback (clicks, views, purchases) use "
              "task=ranking", once=True)
+    if cfg.task.name == "ranking":
+        from recsearch.ranking.protocols import check_rankable
+
+        check_rankable(data, cfg.task)
 
 
 def experiment_dir(cfg: Any) -> Path:
@@ -58,7 +63,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
 
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)  # bad data fails before the framework is imported
-    warn_if_nothing_to_learn(cfg, data)
+    check_something_to_learn(cfg, data)
     prep_time = time.perf_counter() - start
     setup_for(cfg)
     from recsearch.training.tensorboard import run_tensorboard

@@ -133,7 +133,7 @@ def test_the_rating_task_on_ratings_all_one_value_warns(tmp_path, capsys, monkey
     """Implicit feedback read without a rating column (every rating 1): the rating task would report an RMSE of
     nearly 0 without a word."""
     from recsearch.data import loaders
-    from recsearch.training.run import prepare_for, warn_if_nothing_to_learn
+    from recsearch.training.run import check_something_to_learn, prepare_for
 
     monkeypatch.setattr(loaders, "_WARNED", set())  # said once per process: not yet in this test's
     rows = "".join(f"u{u},i{(u * 7 + k) % 40}\n" for u in range(30) for k in range(12))
@@ -142,7 +142,7 @@ def test_the_rating_task_on_ratings_all_one_value_warns(tmp_path, capsys, monkey
             "data.columns.timestamp=null"]
     for overrides, said in ((base, True), ([*base, "task=ranking"], False)):
         cfg = compose_config(overrides)
-        warn_if_nothing_to_learn(cfg, prepare_for(cfg))
+        check_something_to_learn(cfg, prepare_for(cfg))
         assert ("every training rating is 1: task=rating" in capsys.readouterr().err) == said
     loaders._WARNED.clear()
     assert main(["train", *base, "model=mf", "train.epochs=1"]) == 0

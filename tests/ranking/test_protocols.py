@@ -9,7 +9,7 @@ from recsearch.cli import main
 from recsearch.config import compose_config
 from recsearch.errors import DataError
 from recsearch.ranking.negatives import is_known, pair_keys, sample_negatives
-from recsearch.ranking.protocols import full_queries, make_queries, sampled_queries
+from recsearch.ranking.protocols import check_rankable, full_queries, make_queries, sampled_queries
 from recsearch.training.run import prepare_for
 
 SYNTH = ["data=synthetic", "data.synthetic.n_users=80", "data.synthetic.n_items=300", "data.synthetic.n_ratings=3000",
@@ -162,6 +162,27 @@ def test_no_sampled_query_left_is_refused(tmp_path):
     with pytest.raises(DataError, match="every user with held-out ratings has interacted with every item.*"
                                         "task.protocol=full"):
         make_queries(data, "valid", cfg.task)
+
+
+def test_data_every_ranking_trial_would_fail_on_is_refused_before_any_trial(tmp_path, capsys):
+    """Every user has every item: a sweep says so once at its start (nothing is created) instead of failing each
+    trial with it; one such user among others, or the full protocol, goes on."""
+    full = [(f"u{u}", i, i) for u in range(3) for i in range(4)]
+    cfg = compose_config(_custom(tmp_path, full))
+    with pytest.raises(DataError, match="no valid query is left; use task.protocol=full"):
+        check_rankable(prepare_for(cfg), cfg.task)
+    cfg = compose_config(_custom(tmp_path, full, "task.protocol=full"))
+    check_rankable(prepare_for(cfg), cfg.task)
+    results = tmp_path / "results"
+    argv = ["sweep", *_custom(tmp_path, full), "model=gmf", "search.n_trials=3", "train.epochs=1",
+            f"paths.results_dir={results}"]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("every user with held-out ratings has interacted") == 1, err
+    assert not list(results.rglob("*.journal"))  # refused before the study was created: no failed trials
+    alice = [("alice", i, i) for i in range(12)] + [(f"u{u}", (u + i) % 12, i) for u in range(9) for i in range(4)]
+    cfg = compose_config(_custom(tmp_path, alice))
+    check_rankable(prepare_for(cfg), cfg.task)
 
 
 def test_a_ranking_run_with_a_user_who_has_seen_every_item(tmp_path, capsys):

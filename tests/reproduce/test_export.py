@@ -181,3 +181,17 @@ def test_a_pruned_trial_is_named_as_pruned() -> None:
     with pytest.raises(ConfigError, match=r"trial 1 cannot be used: it was pruned \(stopped early\); "
                                           r"completed trials: 0$"):
         pick_trial(study, 1)
+
+
+@pytest.mark.parametrize("name", ["../evil", "sub/evil", "..", ""])
+def test_the_library_refuses_a_name_that_is_not_a_plain_file_name(name: str, tiny_study, tmp_path: Path) -> None:
+    """`export_trial` itself, not only the CLI: `../evil` was cleaned into `evil` without a word."""
+    from recsearch.errors import ConfigError
+
+    study = open_study(str(tiny_study.folder)).study
+    folder = tmp_path / "experiments"
+    with pytest.raises(ConfigError, match=rf"^name {re.escape(repr(name))} is not a plain file name: .*"
+                                          rf"{re.escape(str(folder))}/NAME\.yaml"):
+        export_trial(study, pick_trial(study), name=name, folder=folder)
+    assert not list(tmp_path.rglob("*.yaml"))
+    assert export_trial(study, pick_trial(study), name="fine", folder=folder).path == folder / "fine.yaml"

@@ -75,7 +75,7 @@ def test_metric_option_selects_on_that_metric(sweeps, capsys):
 
 def test_every_format(sweeps, capsys):
     _, md, _ = cli(capsys, str(sweeps.results), "--format", "markdown")
-    assert md.splitlines()[0] == "| " + " | ".join(STUDY_COLUMNS) + " |"
+    assert md.splitlines()[0] == "| " + " | ".join(c for c in STUDY_COLUMNS if c != "folder") + " |"
     assert len(md.strip().splitlines()) == 2 + 4  # header, rule, 2 studies + 2 rmse baselines
     _, page, _ = cli(capsys, str(sweeps.results), "--format", "html")
     assert page.startswith("<table") and page.count("<tr") == 1 + 4 and "<th>params</th>" in page
@@ -84,6 +84,27 @@ def test_every_format(sweeps, capsys):
     assert lines[0].split()[:4] == ["rank", "kind", "experiment", "study"] and len(lines) == 5
     assert "┃" not in text and "│" not in text
     assert lines[1].split()[:2] == ["1", "baseline"]
+
+
+def test_same_named_studies_from_two_folders_are_told_apart(sweeps, capsys, tmp_path, monkeypatch):
+    """A copy of study `a` in another results folder: its rows read alike but for the folder, which every format
+    then shows; csv and json always carry it, the others only when it tells rows apart."""
+    import shutil
+
+    other = tmp_path / "other-results"
+    shutil.copytree(sweeps.a, other / "default" / "a")
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = cli(capsys, str(sweeps.results), str(other), "--format", "csv", "--filter", "kind=study")
+    board = pd.read_csv(io.StringIO(out))
+    copies = board[board["study"] == "a"]
+    assert sorted(copies["folder"]) == sorted([str(sweeps.a.resolve()), "other-results/default/a"])
+    _, md, _ = cli(capsys, str(sweeps.results), str(other), "--format", "markdown")
+    header = [c.strip() for c in md.splitlines()[0].strip("|").split("|")]
+    assert header[header.index("study") + 1] == "folder" and "other-results/default/a" in md
+    _, md, _ = cli(capsys, str(sweeps.results), "--format", "markdown")  # names unique: no folder column
+    assert "folder" not in md.splitlines()[0]
+    _, text, _ = cli(capsys, str(sweeps.results), str(other))
+    assert "other-results/default/a" in text
 
 
 def test_rich_table_in_a_terminal(sweeps):
