@@ -17,9 +17,10 @@ def _groups_epilog() -> str:
         opts = group_options(group)
         label = f"+{group}" if group == "experiment" else group
         lines.append(f"  {label:<14}{', '.join(opts) if opts else '(none yet)'}")
-    lines += ["", "your own data: data=custom data.path=FILE (CSV, TSV or Parquet, with a header row); its columns",
-              "  data.columns.user/item/rating/timestamp (rating or timestamp null when absent), data.sep,",
-              "  data.rating_scale=[LOW,HIGH]; `recsearch config show data=custom` shows them all.",
+    lines += ["", "your own data: data=custom data.path=FILE (CSV, TSV or Parquet); its columns",
+              "  data.columns.user/item/rating/timestamp (rating or timestamp null when absent; 0-based numbers",
+              "  with data.header=false), data.sep, data.rating_scale=[LOW,HIGH]; `recsearch config show",
+              "  data=custom` shows them all.",
               "", "override grammar: key=value, +key=value, ~key, group=option; see `recsearch config show`.",
               "environment: RECSEARCH_DATA_DIR (datasets), RECSEARCH_CACHE_DIR (prepared splits),",
               "             RECSEARCH_RESULTS_DIR (results/), KERAS_BACKEND (tensorflow | jax; default:",

@@ -9,7 +9,8 @@ HELP = "Recommend a user's top-N unseen items with the model of a run or study f
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="RUN_OR_STUDY",
-                        help="a run folder (results/<exp>/runs/<run>/) or a study folder (its best trial's model)")
+                        help="a run folder (results/<exp>/runs/<run>/) or a study folder (its best trial's model); "
+                        "a file in one (model.keras, study.journal) stands for its folder")
     parser.add_argument("--user", required=True, metavar="ID", help="the user's original id (MovieLens userId)")
     parser.add_argument("-n", type=int, default=10, help="how many items (default 10)")
     parser.add_argument("--explain", action="store_true",

@@ -12,7 +12,7 @@ from recsearch.bounds import BOUNDS, Bounds, bounded  # noqa: F401 - re-exported
 
 @dataclass
 class ColumnsConfig:
-    """Column names of a generic interactions file (CSV or Parquet)."""
+    """Column names of a generic interactions file (CSV or Parquet); 0-based column numbers with data.header=false."""
 
     user: str = "userId"
     item: str = "movieId"
@@ -47,6 +47,7 @@ class DataConfig:
     ratings_file: Optional[str] = None  # generic `interactions` format only
     items_file: Optional[str] = None
     sep: Optional[str] = None
+    header: bool = True  # interactions format: false for a CSV/TSV without a header row (columns.* are positions)
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     description: str = ""

@@ -51,15 +51,20 @@ def read_table(
     positions: list[int] | None = None,
     n_fields: int | None = None,
     encoding: str = "utf-8",
+    data_line_hint: str = "",
 ) -> pd.DataFrame:
-    """Read `columns` (name -> kind) from a delimited file, by header name or by `positions`.
+    """Read `columns` (name -> kind) from a delimited file, by header name or by `positions` (`n_fields`: the
+    fields a line must have; default as many as `columns`, or at least up to the last of `positions`).
 
     Only an empty field is a missing id: 'NA' or 'None' are ids like any other (pandas would read them as NaN).
     """
     names = list(columns)
     if header:
-        labels = _header_labels(path, sep, names, encoding)
+        labels = _header_labels(path, sep, names, encoding, data_line_hint)
         usecols: list = [labels[n] for n in names]
+    elif positions is not None and n_fields is None:  # a file of any width: the positions must exist
+        _check_field_count(path, sep, max(positions) + 1, encoding, at_least=True)
+        usecols = positions
     else:
         _check_field_count(path, sep, n_fields or len(names), encoding)
         usecols = positions if positions is not None else list(range(len(names)))
@@ -155,9 +160,10 @@ def _has_numeric(columns: dict[str, str]) -> bool:
     return any(kind in ("int", "float") for kind in columns.values())
 
 
-def _header_labels(path: Path, sep: str, names: list[str], encoding: str) -> dict[str, str]:
+def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_line_hint: str = "") -> dict[str, str]:
     """{configured name: the file's own header label} (pandas' parse of line 1: quotes, byte-order mark),
-    or a DataError if the header does not split on `sep` or lacks a column."""
+    or a DataError if the header does not split on `sep` or lacks a column (with `data_line_hint` when line 1
+    holds only numbers: a file without a header)."""
     try:
         labels = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, engine="c").columns]
     except UnicodeDecodeError as exc:
@@ -174,18 +180,27 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str) -> dic
         found.setdefault(column_label(label), label)
     missing = [n for n in names if n not in found]
     if missing:
-        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(found)})")
+        hint = f"; line 1 is data, not a header{data_line_hint}" if all(_is_number(lb) for lb in labels) else ""
+        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(found)}){hint}")
     return {n: found[n] for n in names}
 
 
-def _check_field_count(path: Path, sep: str, n_fields: int, encoding: str) -> None:
-    """Raise a DataError if the first line does not split into `n_fields` fields on `sep`."""
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_field_count(path: Path, sep: str, n_fields: int, encoding: str, *, at_least: bool = False) -> None:
+    """Raise a DataError if the first line does not split into `n_fields` fields (`at_least` that many) on `sep`."""
     line = first_line(path, encoding)
     found = len(line.split(sep))
-    if found != n_fields:
+    if found < n_fields or (found != n_fields and not at_least):
         raise DataError(
-            f"{path}: line 1 has {found} field(s) with separator {sep!r}, expected {n_fields} "
-            f"(wrong separator or wrong file?)"
+            f"{path}: line 1 has {found} field(s) with separator {sep!r}, expected {'at least ' * at_least}"
+            f"{n_fields} (wrong separator or wrong file?)"
         )
 
 

@@ -85,10 +85,19 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
         wanted[cols.rating] = "float"
     if cols.timestamp:
         wanted[cols.timestamp] = "int"
-    if path.suffix.lower() in (".parquet", ".pq"):
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if not getattr(data_cfg, "header", True):
+        if parquet:
+            raise DataError(f"{path}: data.header=false is for CSV and TSV files; a Parquet file names its columns "
+                            "(set data.columns.* to its column names and data.header=true)")
+        raw = read_table(path, sep=_separator(data_cfg, path), columns=wanted, header=False,
+                         positions=_positions(cols))
+    elif parquet:
         raw = _read_parquet(path, wanted)
     else:
-        raw = read_table(path, sep=_separator(data_cfg, path), columns=wanted, header=True)
+        raw = read_table(path, sep=_separator(data_cfg, path), columns=wanted, header=True,
+                         data_line_hint=": set data.header=false and give data.columns.* as 0-based column numbers "
+                                        "(data.columns.user=0 data.columns.item=1 ...)")
     n = len(raw)
     return pd.DataFrame({
         "user_id": raw[cols.user].to_numpy(),
@@ -96,6 +105,26 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
         "rating": raw[cols.rating].to_numpy(np.float32) if cols.rating else np.ones(n, np.float32),
         "timestamp": raw[cols.timestamp].to_numpy(np.int64) if cols.timestamp else np.zeros(n, np.int64),
     })
+
+
+def _positions(cols: Any) -> list[int]:
+    """The 0-based column numbers of a file without a header (data.header=false): user, item, then rating and
+    timestamp where set. A column name there is refused, naming the setting."""
+    positions = []
+    for key in ("user", "item", "rating", "timestamp"):
+        value = getattr(cols, key, None)
+        if value is None:
+            continue
+        text = str(value).strip()
+        if not text.isdigit():
+            raise DataError(f"data.header=false reads columns by position, but data.columns.{key}={value!r} is not "
+                            f"a 0-based column number; give e.g. data.columns.user=0 data.columns.item=1 "
+                            f"data.columns.rating=2 data.columns.timestamp=3 (null for a column the file lacks)")
+        positions.append(int(text))
+    if len(set(positions)) < len(positions):
+        raise DataError(f"data.header=false: data.columns.* name one column twice ({positions}); give each its own "
+                        "0-based column number")
+    return positions
 
 
 def read_split_file(data_cfg: Any, folder: Path, split_cfg: Any, key: str) -> pd.DataFrame:

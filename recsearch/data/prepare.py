@@ -159,6 +159,8 @@ def split_key(data_cfg: Any, split_cfg: Any, checksum: str) -> str:
     data_fields = _fields(data_cfg, ("format", "sep", "ratings_file", "items_file"))
     data_fields["rating_scale"] = [float(v) for v in data_cfg.rating_scale]
     data_fields["columns"] = _fields(data_cfg.columns, ("user", "item", "rating", "timestamp"))
+    if not getattr(data_cfg, "header", True):  # only when set: the keys of files with a header stay as they were
+        data_fields["header"] = False
     split_fields = _fields(split_cfg, ("method", "ratios", "seed", "temporal_mode", "last_k", "train_file",
                                        "test_file", "valid_file", "valid_ratio"))
     payload = {"version": cache.FORMAT_VERSION, "checksum": checksum, "data": data_fields, "split": split_fields}

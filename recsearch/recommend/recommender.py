@@ -40,6 +40,11 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
         raise RecsearchError(f"{redact(str(folder))} is a storage URL; give the run folder or the study folder (with "
                              "its best.yaml), e.g. results/default/mlp-rating")
     folder = Path(folder)
+    if folder.is_file():  # a study's journal or a run's model.keras: the folder it belongs to
+        if not any((folder.parent / name).is_file() for name in ("best.yaml", "config.yaml")):
+            raise RecsearchError(f"{folder} is a file, not a run or study folder; give the run folder (config.yaml + "
+                                 "model.keras) or the study folder (with its best.yaml), e.g. results/default/mlp-rating")
+        folder = folder.parent
     if (folder / "config.yaml").is_file():
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")

@@ -147,3 +147,51 @@ def test_the_rating_task_on_ratings_all_one_value_warns(tmp_path, capsys, monkey
     loaders._WARNED.clear()
     assert main(["train", *base, "model=mf", "train.epochs=1"]) == 0
     assert "use task=ranking" in capsys.readouterr().err  # what `recsearch train` prints
+
+
+def test_a_file_without_a_header_row_is_read_by_column_number(tmp_path):
+    """data.header=false: data.columns.* are 0-based positions, any order, in a file of any width."""
+    write_csv(tmp_path / "r.tsv", "10\tu1\ti1\t4\tx\n11\tu1\ti2\t3\ty\n12\tu2\ti1\t5\tz\n")
+    cols = ColumnsConfig(user="1", item="2", rating="3", timestamp="0")
+    r = load_interactions(_custom(tmp_path / "r.tsv", header=False, columns=cols), tmp_path).ratings
+    assert r["user_id"].tolist() == ["u1", "u1", "u2"] and r["item_id"].tolist() == ["i1", "i2", "i1"]
+    assert r["rating"].tolist() == [4.0, 3.0, 5.0] and r["timestamp"].tolist() == [10, 11, 12]
+    implicit = ColumnsConfig(user="1", item="2", rating=None, timestamp=None)
+    r = load_interactions(_custom(tmp_path / "r.tsv", header=False, columns=implicit), tmp_path).ratings
+    assert r["rating"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
+    write_csv(tmp_path / "ratings.csv", "1,31,2.5,1260759144\n1,1029,3.0,1260759179\n")
+    message = load_error(_custom(tmp_path), tmp_path)
+    assert "missing column 'userId' (the header has: 1, 31, 2.5, 1260759144)" in message
+    assert "line 1 is data, not a header: set data.header=false" in message and "data.columns.user=0" in message
+
+
+@pytest.mark.parametrize("columns, said", [
+    (ColumnsConfig(), "data.columns.user='userId' is not a 0-based column number"),
+    (ColumnsConfig(user="0", item="0", rating=None, timestamp=None), "name one column twice"),
+    (ColumnsConfig(user="0", item="5", rating=None, timestamp=None), "expected at least 6"),
+])
+def test_data_header_false_with_columns_that_are_not_positions_is_refused(tmp_path, columns, said):
+    write_csv(tmp_path / "ratings.csv", "1,31,2.5,1260759144\n")
+    assert said in load_error(_custom(tmp_path, header=False, columns=columns), tmp_path)
+
+
+def test_a_headerless_file_gets_its_own_split_key_and_runs_end_to_end(tmp_path, capsys):
+    from recsearch.data.prepare import split_key
+
+    rows = "".join(f"{u},{(u * 7 + k) % 40},{1 + (u + k) % 5},{k}\n" for u in range(30) for k in range(12))
+    write_csv(tmp_path / "plain.csv", rows)
+    write_csv(tmp_path / "named.csv", "userId,movieId,rating,timestamp\n" + rows)
+    named = _custom(tmp_path / "named.csv")
+    plain = _custom(tmp_path / "plain.csv", header=False, columns=ColumnsConfig(user="0", item="1", rating="2",
+                                                                                 timestamp="3"))
+    assert split_key(named, split_cfg(), "c") == split_key(_custom(tmp_path / "named.csv"), split_cfg(), "c")
+    assert split_key(plain, split_cfg(), "c") != split_key(_custom(tmp_path / "plain.csv"), split_cfg(), "c")
+    pd_named, pd_plain = (load_interactions(cfg, tmp_path).ratings for cfg in (named, plain))
+    assert pd_named.equals(pd_plain)
+    argv = ["train", "data=custom", f"data.path={tmp_path / 'plain.csv'}", "data.header=false", "data.columns.user=0",
+            "data.columns.item=1", "data.columns.rating=2", "data.columns.timestamp=3", "data.rating_scale=[1,5]",
+            "model=mf", "train.epochs=1", f"paths.results_dir={tmp_path / 'results'}"]
+    assert main(argv) == 0, capsys.readouterr().err

@@ -170,6 +170,7 @@ def test_study_folder_uses_kept_model_or_retrains(tmp_path, tiny, capsys):
     kept = run_sweep([*tiny, "search.n_trials=2", "search.study_name=kept"], show_progress=False).folder
     loaded = load_model_for(kept)
     assert loaded.source.endswith(".keras") and "models/trial_" in loaded.source
+    assert load_model_for(kept / "study.journal").source == loaded.source  # the journal names its study folder
     bare = run_sweep([*tiny, "search.n_trials=1", "search.study_name=bare", "search.keep_models=0"],
                      show_progress=False).folder
     assert not list((bare / "models").glob("*.keras")) if (bare / "models").exists() else True
@@ -202,6 +203,11 @@ def test_unknown_user_and_bad_folder_say_why(ml_run, capsys, tmp_path):
     assert "user '999999' is not in the training data" in capsys.readouterr().err
     assert main(["recommend", str(tmp_path), "--user", "1"]) == 2
     assert "neither a run folder" in capsys.readouterr().err
+    assert main(["recommend", str(run_dir / "model.keras"), "--user", "1"]) == 0  # a run's own model file
+    capsys.readouterr()
+    (tmp_path / "ratings.csv").write_text("userId,movieId\n")
+    assert main(["recommend", str(tmp_path / "ratings.csv"), "--user", "1"]) == 2
+    assert "is a file, not a run or study folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("family", ["mf", "neumf", "two_tower"])
