@@ -184,7 +184,7 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
     """One ranked table across the studies under `paths` (default: the results folder), with baselines; a
     `metric` that no study or baseline reports is an error listing those that are.
 
-    Example: `recsearch.leaderboard("results", filters=["task=rating"], top=5)`.
+    Example: `recsearch.leaderboard("results", filters=["task=rating"], top=5)`; a list of paths works as well.
     """
     import pandas as pd
 
@@ -195,7 +195,8 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
 
     if top is not None and top < 1:
         raise RecsearchError(f"top must be at least 1, got {top}")
-    targets = [str(p) for p in paths] or [str(compose().paths.results_dir)]
+    flat = [q for p in paths for q in (p if isinstance(p, (list, tuple)) else [p])]  # leaderboard(["r1", "r2"]) too
+    targets = [str(p) for p in flat] or [str(compose().paths.results_dir)]
     records = load_many(targets, study)
     files = baseline_files(targets) if baselines else []
     if not records and not files:

@@ -9,7 +9,10 @@ from recsearch.commands.common import add_overrides, console
 HELP = ("Search the config's search_space with Optuna: each trial trains one sampled config on the same split; "
         "pruned, failed and interrupted trials are recorded; re-running the same command resumes the study. "
         "Writes results/<experiment>/<study>/ (trials.parquet/csv, best.yaml, sweep.yaml, summary.md, storage). "
-        "Example: recsearch sweep model=mlp search.n_trials=50 search.sampler=tpe search.pruner=hyperband")
+        "Example: recsearch sweep model=mlp search.n_trials=50 search.sampler=tpe search.pruner=hyperband. "
+        "search.engine=kerastuner search.tuner=random|bayesian|hyperband searches with KerasTuner instead; "
+        "+experiment=compare_variants (or compare_search) runs one study per variant (or search strategy) and a "
+        "comparison table. A sweep that stops on failing trials before its budget exits 2.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     check_something_finished(report)
     print_report(report)
+    check_not_stopped_on_failures(report)
     return 0
 
 
@@ -52,6 +56,19 @@ def check_something_finished(report) -> None:
     raise RecsearchError(f"no trial of study {report.study_name!r} finished ({failed} failed; {count} with: "
                          f"{reason}); fix the cause and run the same command (see fail_reason in "
                          f"{report.folder / 'trials.csv'})")
+
+
+def check_not_stopped_on_failures(report) -> None:
+    """A sweep that gave up on failing trials before its budget is an error (scripts and CI must see it)."""
+    from recsearch.errors import RecsearchError
+
+    if not report.stopped_on_failures:
+        return
+    finished = report.counts.get("complete", 0) + report.counts.get("pruned", 0)
+    reason, count = report.top_failure or ("unknown", 0)
+    raise RecsearchError(f"the sweep stopped after {report.failed_now} failed trials with {finished} of "
+                         f"{report.n_trials} finished (most common, {count} trials: {reason}); fix the cause and "
+                         f"run the same command (see fail_reason in {report.folder / 'trials.csv'})")
 
 
 def print_report(report) -> None:

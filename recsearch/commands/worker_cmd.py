@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", metavar="N", help="run on this accelerator only (sets CUDA_VISIBLE_DEVICES "
                         "before the framework starts); start one worker per device")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
-    parser.add_argument("extra", nargs="*", metavar="OVERRIDE",
+    parser.add_argument("extra", nargs="*", default=[], metavar="OVERRIDE",
                         help="overrides applied after the recorded ones, for this worker only (e.g. train.backend=jax)")
     parser.epilog = EPILOG
 

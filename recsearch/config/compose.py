@@ -40,10 +40,22 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     except ConfigError as exc:
         raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", ""))) or _explained(str(exc))) from None
     _refuse_restored_removals(parsed, cfg)
+    _absolute_data_path(cfg)
     name = _experiment_name(overrides)
     if name is not None:
         cfg.experiment = name
     return cfg
+
+
+def _absolute_data_path(cfg: DictConfig) -> None:
+    """A relative `data.path` is taken from the working folder now, and kept absolute in the config, so the run's
+    and the study's saved configs read the same file from any folder (`recommend`, `reproduce`); `export-best`
+    writes it relative again when it lies under the folder exporting."""
+    import os
+
+    path = cfg.data.get("path")
+    if path and not os.path.isabs(os.path.expanduser(str(path))):
+        cfg.data.path = os.path.abspath(str(path))
 
 
 def parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:

@@ -180,7 +180,8 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
         found.setdefault(column_label(label), label)
     missing = [n for n in names if n not in found]
     if missing:
-        hint = f"; line 1 is data, not a header{data_line_hint}" if all(_is_number(lb) for lb in labels) else ""
+        hint = f"; line 1 is data, not a header{data_line_hint}" if all(_is_number(lb) for lb in labels) else \
+            "; column numbers are for a file without a header row (data.header=false)" if missing[0].isdigit() else ""
         raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(found)}){hint}")
     return {n: found[n] for n in names}
 

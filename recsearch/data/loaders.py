@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import movielens
-from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, has_missing_ids, normalize_ids,
-                                  read_table, require_file)
+from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, first_line, has_missing_ids,
+                                  normalize_ids, read_table, require_file)
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
@@ -90,8 +90,15 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
         if parquet:
             raise DataError(f"{path}: data.header=false is for CSV and TSV files; a Parquet file names its columns "
                             "(set data.columns.* to its column names and data.header=true)")
-        raw = read_table(path, sep=_separator(data_cfg, path), columns=wanted, header=False,
-                         positions=_positions(cols))
+        sep = _separator(data_cfg, path)
+        positions = _positions(cols)
+        fields = len(first_line(path).split(sep))
+        beyond = [(key, pos) for key, pos in positions.items() if pos >= fields]
+        if beyond:
+            key, pos = beyond[0]
+            raise DataError(f"{path}: data.columns.{key}={pos}, but line 1 has {fields} column(s) with separator "
+                            f"{sep!r} (0 to {fields - 1}); give a column number in that range (or set data.sep)")
+        raw = read_table(path, sep=sep, columns=wanted, header=False, positions=list(positions.values()))
     elif parquet:
         raw = _read_parquet(path, wanted)
     else:
@@ -107,10 +114,10 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
     })
 
 
-def _positions(cols: Any) -> list[int]:
+def _positions(cols: Any) -> dict[str, int]:
     """The 0-based column numbers of a file without a header (data.header=false): user, item, then rating and
     timestamp where set. A column name there is refused, naming the setting."""
-    positions = []
+    positions: dict[str, int] = {}
     for key in ("user", "item", "rating", "timestamp"):
         value = getattr(cols, key, None)
         if value is None:
@@ -120,8 +127,8 @@ def _positions(cols: Any) -> list[int]:
             raise DataError(f"data.header=false reads columns by position, but data.columns.{key}={value!r} is not "
                             f"a 0-based column number; give e.g. data.columns.user=0 data.columns.item=1 "
                             f"data.columns.rating=2 data.columns.timestamp=3 (null for a column the file lacks)")
-        positions.append(int(text))
-    if len(set(positions)) < len(positions):
+        positions[key] = int(text)
+    if len(set(positions.values())) < len(positions):
         raise DataError(f"data.header=false: data.columns.* name one column twice ({positions}); give each its own "
                         "0-based column number")
     return positions
@@ -189,6 +196,7 @@ def _read_parquet(path: Path, wanted: dict[str, str], keep_all: bool = False) ->
     if missing:
         raise DataError(f"{path}: missing column '{missing[0]}' (the file has: {', '.join(names)})")
     frame = pd.read_parquet(path, columns=None if keep_all else list(wanted)).reset_index(drop=True)  # row = position
+    frame.columns = [str(c) for c in frame.columns]  # as the schema names them (pandas restores integer labels)
     if frame.empty:
         raise DataError(f"{path} has no data rows")
     for name, kind in wanted.items():

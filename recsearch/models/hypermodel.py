@@ -1,8 +1,8 @@
 """Bring your own KerasTuner hypermodel: `model=hypermodel model.builder=my_module:build_model`.
 
 The builder is a KerasTuner `build_model(hp, ...)` function, a `keras_tuner.HyperModel` subclass or an
-instance of one. It receives `num_users`, `num_items` and `global_mean` as keyword arguments when its
-signature names them, and must return a Keras model taking {"user", "item"} int inputs and predicting a
+instance of one. It receives `num_users`, `num_items` and `global_mean` as keyword arguments where its
+signature names them (the function's; a HyperModel's `__init__` or `build`), and must return a Keras model taking {"user", "item"} int inputs and predicting a
 rating of shape (batch,). Under the Optuna engine each `hp.Int/Float/Choice/Boolean/Fixed` call (inside
 `hp.conditional_scope` too) becomes an Optuna suggestion named `model.hp.<name>`; the values are stored in
 `model.hp`, so the trial's config rebuilds the same model (best.yaml, export-best, reproduce).
@@ -73,8 +73,10 @@ def build_function(builder: Any, data: Any) -> Callable[[Any], Any]:
     extra = {"num_users": data.num_users, "num_items": data.num_items, "global_mean": float(data.global_mean)}
     if inspect.isclass(builder) and issubclass(builder, kt.HyperModel):
         builder = builder(**_accepted(builder.__init__, extra))
-    if isinstance(builder, kt.HyperModel):
-        return builder.build
+    if isinstance(builder, kt.HyperModel):  # its build(hp, ...) may name the data arguments as well
+        own = getattr(builder, "_build", builder.build)  # KerasTuner wraps build in (hp, *args, **kwargs)
+        hypermodel, build_kwargs = builder, _accepted(own, extra)
+        return lambda hp: hypermodel.build(hp, **build_kwargs)
     if callable(builder):
         kwargs = _accepted(builder, extra)
         return lambda hp: builder(hp, **kwargs)
@@ -129,7 +131,23 @@ def optuna_hyperparameters(trial: Any, *, fixed: dict[str, Any] | None = None) -
 
 
 def suggest(trial: Any, hp: Any) -> Any:
-    """The Optuna suggestion for one KerasTuner hyperparameter (Fixed: its value, not searched)."""
+    """The Optuna suggestion for one KerasTuner hyperparameter (Fixed: its value, not searched). A kind Optuna
+    cannot mix with the study's earlier trials of that name (an hp.Int become hp.Choice) fails the trial with
+    one line saying so."""
+    from recsearch.errors import ConfigError
+
+    try:
+        return _suggest(trial, hp)
+    except ValueError as exc:
+        if "different distribution kind" not in str(exc):
+            raise
+        raise ConfigError(f"hypermodel parameter {hp.name!r} is now {type(hp).__name__}"
+                          f"{' (log)' if getattr(hp, 'sampling', None) in ('log', 'reverse_log') else ''}, another kind "
+                          f"than in this study's earlier trials, which Optuna cannot mix in one study; restore the "
+                          f"earlier hp call or choose another search.study_name") from None
+
+
+def _suggest(trial: Any, hp: Any) -> Any:
     from keras_tuner.engine import hyperparameters as hps
 
     name = PREFIX + hp.name

@@ -41,7 +41,8 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     """The data/split/model/train/task sections of `cfg` (task keys of the other task left out) without
     machine paths, and warnings on what was cut.
 
-    data.path, when absolute, is left out (the data group's default applies); any other absolute (or `~`)
+    data.path is written relative to the working folder when under it, else left out (the data group's default
+    applies); any other absolute (or `~`)
     path anywhere in the sections (data.ratings_file, split.train_file, model.pretrained_gmf, ...) is set
     to null.
     """
@@ -51,7 +52,10 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     out = {k: view[k] for k in SECTIONS if k in view}
     notes = []
     path = (out.get("data") or {}).get("path")
-    if isinstance(path, str) and is_machine_path(path):
+    inside = _under_working_folder(path) if isinstance(path, str) else None
+    if inside is not None:
+        out["data"]["path"] = inside  # a project's own data file: as the user would write it from here
+    elif isinstance(path, str) and is_machine_path(path):
         del out["data"]["path"]
         notes.append(f"data.path {path} is an absolute path and was left out; "
                      f"pass data.path=... when you train the experiment on another machine")
@@ -59,6 +63,17 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
         notes.append(f"{key} {value} is an absolute path and was set to null; "
                      f"pass {key}=... when you train the experiment on another machine")
     return out, notes
+
+
+def _under_working_folder(path: str) -> str | None:
+    """`path` relative to the working folder when it lies under it (data.path is stored absolute), else None."""
+    import os
+
+    try:
+        relative = Path(os.path.expanduser(path)).relative_to(Path.cwd())
+    except ValueError:
+        return None
+    return str(relative) if str(relative) != "." else None
 
 
 def is_machine_path(value: str) -> bool:

@@ -178,8 +178,11 @@ def rank_within_data(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataF
 
 
 def top_rows(frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """The first `top` rows of each (metric, data) group of a ranked leaderboard."""
-    return frame.groupby(["metric", "data"], sort=False, dropna=False).head(top).reset_index(drop=True)
+    """The first `top` rows of each (metric, data) group of a ranked leaderboard (still showing the folder
+    column when the whole board needed it)."""
+    kept = frame.groupby(["metric", "data"], sort=False, dropna=False).head(top).reset_index(drop=True)
+    kept.attrs["names_apart"] = same_names_apart(frame)
+    return kept
 
 
 def rank(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataFrame:
@@ -251,7 +254,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame.astype(object).copy()
     if "folder" in shown:
         columns = [c for c in shown.columns if c != "folder"]
-        if same_names_apart(frame):
+        if frame.attrs.get("names_apart") or same_names_apart(frame):
             columns.insert(columns.index("study") + 1, "folder")
         shown = shown[columns]
     for col in ("valid", "test"):
@@ -263,6 +266,21 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         shown["n_params"] = frame["n_params"].map(format_count)
     shown["params"] = frame["params"].map(format_params)
     return shown.map(lambda v: "" if _missing(v) else str(v))
+
+
+def study_labels(frame: pd.DataFrame) -> pd.Series:
+    """Each row's study name, with its folder where same-named studies from different folders meet (plots and
+    headings name them apart, as the folder column does in the table)."""
+    if "folder" not in frame or not same_names_apart(frame):
+        return frame["study"].astype(str)
+    return frame["study"].astype(str) + " (" + frame["folder"].astype(str) + ")"
+
+
+def record_labels(records: list[StudyRecord]) -> list[str]:
+    """`study_labels` of records: their names, with the folder where two share one."""
+    frame = pd.DataFrame({"kind": "study", "experiment": [r.experiment for r in records],
+                          "study": [r.name for r in records], "folder": [_where(r) for r in records]})
+    return study_labels(frame).tolist() if len(frame) else []
 
 
 def same_names_apart(frame: pd.DataFrame) -> bool:

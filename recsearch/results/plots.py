@@ -133,10 +133,12 @@ def comparison_bar_figure(board: pd.DataFrame, metric: str) -> Any:
     """Each study's best validation metric as a bar; baselines as dashed horizontal lines."""
     import plotly.graph_objects as go
 
+    from recsearch.results.leaderboard import study_labels
+
     studies = board[(board["kind"] == "study") & board["valid"].notna()]
     if studies.empty:
         return empty_figure("no finished study")
-    labels = [f"{v} / {s}" for v, s in zip(studies["variant"], studies["study"])]
+    labels = [f"{v} / {s}" for v, s in zip(studies["variant"], study_labels(studies))]
     fig = go.Figure(go.Bar(x=labels, y=studies["valid"], marker={"color": BLUE}, name="best validation",
                            text=[f"{v:.4f}" for v in studies["valid"]], textposition="outside"))
     for _, base in board[board["kind"] == "baseline"].iterrows():

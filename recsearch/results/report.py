@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_trials, render_folded_html,
-                                          selected_trial)
+from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_labels, record_trials,
+                                          render_folded_html, selected_trial)
 from recsearch.results.studies import COMPARISON_FILE, StudyRecord
 from recsearch.redact import redact
 
@@ -168,11 +168,11 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
     if (folder / COMPARISON_FILE).is_file():
         sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
             index=False, na_rep="", border=0)))
-    for record in records:
+    for record, label in zip(records, record_labels(records)):
         best = selected_trial(record_trials(record), record.metric, metric_ascending(record.metric, [record]),
                               record_metric=record.metric)
         text = best_config_text(record, record_trials(record)) if best is not None else ""
-        sections.append(Section(f"Best config: {record.name}", html=f"<pre>{html.escape(text)}</pre>"))
+        sections.append(Section(f"Best config: {label}", html=f"<pre>{html.escape(text)}</pre>"))
     per_metric = ", ".join(f"{m} ({sum(r.metric == m for r in records)})" for m in metrics)
     selection = f"validation {metrics[0]}" if len(metrics) == 1 else f"each on its validation metric: {per_metric}"
     subtitle = f"{len(records)} studies, selection on {selection}; folder {folder}"
@@ -185,7 +185,8 @@ def _metric_sections(records: list[StudyRecord], baselines: pd.DataFrame | None,
     from recsearch.results import plots
 
     board = leaderboard(records, baselines, metric=metric)
-    histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=r.name) for r in records],
+    histories = pd.concat([history_frame(record_trials(r), r.direction).assign(study=label)
+                           for r, label in zip(records, record_labels(records))],
                           ignore_index=True) if records else pd.DataFrame(columns=["number", "best", "study"])
     return [Section(f"Leaderboard{suffix}", html=render_folded_html(board)),
             Section(f"Best metric per variant{suffix}", plots.comparison_bar_figure(board, metric)),

@@ -250,6 +250,7 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
     records: list[StudyRecord] = []
     names: list[str] = []  # of the study folders found, for a `study_name` that matches none
     for target in targets:
+        target = _study_folder_of_journal(target)
         if is_storage(target):
             records += load_storage(target, study_name)
             continue
@@ -274,7 +275,27 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
         listed = ", ".join(sorted(set(names))[:20]) or "none"
         raise RecsearchError(f"no study named {study_name!r} under {', '.join(redact(t) for t in targets)} "
                              f"(studies there: {listed})")
-    return records
+    unique: dict[tuple[str, str], StudyRecord] = {}
+    for record in records:  # a study reached twice (`r1` and `./r1`, a folder and one inside it) is listed once
+        unique.setdefault(_identity_key(record), record)
+    return list(unique.values())
+
+
+def _study_folder_of_journal(target: str) -> str:
+    """A study folder's own study.journal stands for the folder (its experiment, sweep.yaml and tables)."""
+    from recsearch.storage import JOURNAL
+
+    path = Path(target)
+    if "://" not in target and path.name == JOURNAL and path.is_file() and (path.parent / SWEEP_FILE).is_file():
+        return str(path.parent)
+    return target
+
+
+def _identity_key(record: StudyRecord) -> tuple[str, str]:
+    """What makes two records one study: its storage (a folder or journal resolved, an RDB URL as given) and
+    its name."""
+    where = record.folder if record.folder is not None else record.storage_url
+    return (record.storage_url if "://" in record.storage_url else str(Path(where).resolve()), record.name)
 
 
 def baseline_files(targets: list[str]) -> list[Path]:

@@ -118,6 +118,7 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table."""
     from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
+    from recsearch.results.study_tables import search_method
     from recsearch.training.run import experiment_dir
 
     folder = experiment_dir(cfg)
@@ -128,8 +129,8 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = comparison_frame(cfg, rows, baselines)
     atomic_write_frame(folder / "comparison.csv", frame)
     title = (f"# Equal-budget comparison: {cfg.data.name}, split={cfg.split.method}, task={cfg.task.name}, "
-             f"{cfg.search.n_trials} trials per variant, sampler={cfg.search.sampler} (seed {cfg.search.seed}), "
-             f"pruner={cfg.search.pruner}\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
+             f"{cfg.search.n_trials} trials per variant, {search_method(cfg.search)} (seed {cfg.search.seed})"
+             f"\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
              f"{cfg.task.metric} of that selected trial; `second_*` are another metric of the same trial.\n\n")
     shown = markdown_table(_readable(frame.drop(columns=["study"])))
     atomic_write_text(folder / "comparison.md", title + shown + "\n")

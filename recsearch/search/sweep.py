@@ -33,6 +33,17 @@ class SweepReport:
     already_done: bool = False  # the budget was reached before this run: nothing ran
     n_trials: int = 0  # search.n_trials
     timed_out_s: float | None = None  # search.timeout, when it ended this run before the budget was reached
+    failed_now: int = 0  # trials that failed in this run
+
+    @property
+    def stopped_on_failures(self) -> bool:
+        """This run ended short of the budget after its workers gave up on failing trials (not a timeout, not
+        Ctrl-C): the sweep did not do what was asked, so the command exits non-zero."""
+        from recsearch.search.worker import MAX_FAILURES_IN_A_ROW
+
+        finished = self.counts.get("complete", 0) + self.counts.get("pruned", 0)
+        return (not self.interrupted and self.timed_out_s is None and finished < self.n_trials
+                and self.failed_now >= MAX_FAILURES_IN_A_ROW)
 
 
 def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool = True) -> SweepReport:
@@ -92,7 +103,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj), joining=not record)
-    _check_same_space(study, space)
+    _check_same_space(study, space, kerastuner=cfg.search.engine == "kerastuner")
     check_same_engine(study, cfg)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
     _note_if_search_changed(study, cfg)
@@ -115,7 +126,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         print(f"recsearch: re-queued trials left RUNNING by a dead worker: {recovered}", file=sys.stderr)
     if resumed:
         print(f"recsearch: re-queued trials stopped by Ctrl-C or SIGTERM: {resumed}", file=sys.stderr)
-    interrupted, tables_error = False, None
+    interrupted, tables_error, failed_before = False, None, progress.counts().get("fail", 0)
     try:
         with progress, interrupts.ctrl_c_remembered():
             _run_workers(spec, cfg, progress)
@@ -130,7 +141,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                  and counts.get("complete", 0) + counts.get("pruned", 0) < n_trials)
     report = SweepReport(folder, redact(url), name, counts, recovered, cfg.task.metric, cfg.task.direction,
                          interrupted, top_failure(study), n_trials=n_trials,
-                         timed_out_s=float(cfg.search.timeout) if timed_out else None)
+                         timed_out_s=float(cfg.search.timeout) if timed_out else None,
+                         failed_now=counts.get("fail", 0) - failed_before)
     if interrupted:
         raise SweepInterrupted(report)
     return report
@@ -342,10 +354,11 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any], *, joining: bool 
                           f"{fix}")
 
 
-def _check_same_space(study: Any, space: Any) -> None:
+def _check_same_space(study: Any, space: Any, *, kerastuner: bool = False) -> None:
     """Refuse, before any trial, a search space that gives a parameter of the study's trials a distribution
     Optuna cannot mix with the recorded one (another kind, log scale or choices): every trial would fail.
-    Ranges may change (narrowing a space is a normal next step)."""
+    Ranges may change (narrowing a space is a normal next step), except under KerasTuner, whose saved state
+    (kerastuner/) keeps sampling the space of the study's first run."""
     from optuna.distributions import check_distribution_compatibility
 
     from recsearch.search.space import describe_distribution
@@ -357,13 +370,17 @@ def _check_same_space(study: Any, space: Any) -> None:
         old, new = recorded.get(param.key), param.distribution()
         if old is None or new is None:
             continue
+        searched = f"study {study.study_name!r} searched {param.key} as {describe_distribution(old)}"
+        if kerastuner and old != new:
+            raise ConfigError(f"{searched}; this search space gives {describe_distribution(new)}, but KerasTuner "
+                              "resumes a study with the space of its first run (saved in its kerastuner/ folder); "
+                              "keep the old expression or choose another search.study_name")
         try:
             check_distribution_compatibility(old, new)
         except ValueError:
-            raise ConfigError(f"study {study.study_name!r} searched {param.key} as {describe_distribution(old)}; "
-                              f"this search space gives {describe_distribution(new)}, which Optuna cannot mix in "
-                              "one study; keep the old expression (ranges may change) or choose another "
-                              "search.study_name") from None
+            raise ConfigError(f"{searched}; this search space gives {describe_distribution(new)}, which Optuna "
+                              "cannot mix in one study; keep the old expression (ranges may change) or choose "
+                              "another search.study_name") from None
 
 
 RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "pad_embeddings", "steps_per_execution",

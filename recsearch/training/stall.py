@@ -17,28 +17,37 @@ from typing import Any
 import keras
 
 STALL_FRACTION = 0.1  # of the way from the mean's error to the biases' error a run must have come
-_FLOORS: dict[tuple, float] = {}  # (the data and its sample, metric, clipped) -> floor
+_BANDS: dict[tuple, tuple[float, float]] = {}  # (the data and its sample, metric, clipped) -> (floor, ceiling)
 
 
-def stall_floor(data: Any, metric: str, clip: bool) -> float:
-    """The validation `metric` (rmse | mae) a run must beat after `train.stall_epochs` epochs on `data`."""
+def stall_band(data: Any, metric: str, clip: bool) -> tuple[float, float]:
+    """The validation `metric` (rmse | mae) band of a run still at the trivial solution on `data`: from the floor
+    it must beat after `train.stall_epochs` epochs (a tenth of the way from the training mean's error to that of
+    user + item biases) up to one such gap above the mean's error. A run worse than that ceiling is not sitting
+    at the mean (a model of the user's whose output starts far from the ratings, still coming down): early
+    stopping and the pruner judge it, not this rule."""
     from recsearch.training.rating_baselines import bias_baseline, global_mean_baseline
 
     key = (data.checksum, data.split_key, data.extras.get("fidelity"), len(data.train), len(data.valid), metric, clip)
-    if key not in _FLOORS:
+    if key not in _BANDS:
         mean = global_mean_baseline(data, clip=clip)[f"valid_{metric}"]
-        biases = bias_baseline(data, clip=clip)[f"valid_{metric}"]
-        _FLOORS[key] = mean - STALL_FRACTION * max(0.0, mean - biases)
-    return _FLOORS[key]
+        gap = max(0.0, mean - bias_baseline(data, clip=clip)[f"valid_{metric}"])
+        _BANDS[key] = (mean - STALL_FRACTION * gap, mean + gap)
+    return _BANDS[key]
+
+
+def stall_floor(data: Any, metric: str, clip: bool) -> float:
+    """The validation `metric` a run must beat after `train.stall_epochs` epochs on `data` (`stall_band`)."""
+    return stall_band(data, metric, clip)[0]
 
 
 class StallStop(keras.callbacks.Callback):
-    """Stop training once `epochs` epochs have passed without `monitor` (minimised) going below `floor`; never
-    when the logs have held no finite value of it (TerminateOnNaN ends a diverged run)."""
+    """Stop training once `epochs` epochs have passed with the best `monitor` (minimised) between `floor` and
+    `ceiling`; never when the logs have held no finite value of it (TerminateOnNaN ends a diverged run)."""
 
-    def __init__(self, monitor: str, floor: float, epochs: int):
+    def __init__(self, monitor: str, floor: float, epochs: int, ceiling: float = math.inf):
         super().__init__()
-        self.monitor, self.floor, self.epochs = monitor, floor, epochs
+        self.monitor, self.floor, self.epochs, self.ceiling = monitor, floor, epochs, ceiling
         self.best = math.inf
         self.stalled_at: int | None = None
 
@@ -49,7 +58,8 @@ class StallStop(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and math.isfinite(float(value)):
             self.best = min(self.best, float(value))
-        if epoch + 1 >= self.epochs and self.stalled_at is None and self.floor <= self.best < math.inf:
+        if (epoch + 1 >= self.epochs and self.stalled_at is None and self.floor <= self.best < math.inf
+                and self.best <= self.ceiling):
             self.stalled_at = epoch + 1
             self.model.stop_training = True
 
@@ -61,4 +71,5 @@ def stall_stop(cfg: Any, data: Any) -> StallStop | None:
             or int(cfg.train.epochs) <= epochs):
         return None
     metric = str(cfg.task.metric)
-    return StallStop(f"val_{metric}", stall_floor(data, metric, bool(cfg.task.clip_predictions)), epochs)
+    floor, ceiling = stall_band(data, metric, bool(cfg.task.clip_predictions))
+    return StallStop(f"val_{metric}", floor, epochs, ceiling)

@@ -171,7 +171,7 @@ def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
 @pytest.mark.parametrize("columns, said", [
     (ColumnsConfig(), "data.columns.user='userId' is not a 0-based column number"),
     (ColumnsConfig(user="0", item="0", rating=None, timestamp=None), "name one column twice"),
-    (ColumnsConfig(user="0", item="5", rating=None, timestamp=None), "expected at least 6"),
+    (ColumnsConfig(user="0", item="5", rating=None, timestamp=None), "data.columns.item=5, but line 1 has 4 column(s)"),
 ])
 def test_data_header_false_with_columns_that_are_not_positions_is_refused(tmp_path, columns, said):
     write_csv(tmp_path / "ratings.csv", "1,31,2.5,1260759144\n")
@@ -195,3 +195,23 @@ def test_a_headerless_file_gets_its_own_split_key_and_runs_end_to_end(tmp_path, 
             "data.columns.item=1", "data.columns.rating=2", "data.columns.timestamp=3", "data.rating_scale=[1,5]",
             "model=mf", "train.epochs=1", f"paths.results_dir={tmp_path / 'results'}"]
     assert main(argv) == 0, capsys.readouterr().err
+
+
+def test_a_parquet_file_with_integer_column_labels_is_read_by_their_names(tmp_path):
+    """pandas writes a frame's default 0..3 labels as Parquet columns "0".."3" and restores them as integers."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"u": ["a", "b", "c"], "i": [4, 5, 6], "r": [3.0, 4.0, 5.0], "t": [1, 2, 3]})
+    frame.columns = [0, 1, 2, 3]
+    frame.to_parquet(tmp_path / "intcols.parquet")
+    cols = ColumnsConfig(user="0", item="1", rating="2", timestamp="3")
+    r = load_interactions(_custom(tmp_path / "intcols.parquet", columns=cols), tmp_path).ratings
+    assert r["user_id"].tolist() == ["a", "b", "c"] and r["rating"].tolist() == [3.0, 4.0, 5.0]
+
+
+def test_column_numbers_for_a_file_with_a_header_say_they_need_data_header_false(tmp_path):
+    write_csv(tmp_path / "ratings.csv", "uid,iid,score,ts\nu1,i1,4,10\n")
+    cols = ColumnsConfig(user="0", item="1", rating="2", timestamp="3")
+    message = load_error(_custom(tmp_path, columns=cols), tmp_path)
+    assert "missing column '0' (the header has: uid, iid, score, ts); column numbers are for a file without a " \
+           "header row (data.header=false)" in message

@@ -141,3 +141,44 @@ def test_a_builder_that_cannot_be_imported_is_one_error_line(tiny, user_dir, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("recsearch: error: model.builder 'nope_hm:build_model': cannot import 'nope_hm'")
     assert "PYTHONPATH" in err and len(err.splitlines()) == 1
+
+
+def test_an_hp_call_of_another_kind_than_the_studys_fails_with_one_line(user_dir) -> None:
+    """hp.Int("units") become hp.Choice("units") in the user's module: Optuna cannot mix the two in one study."""
+    from recsearch.errors import ConfigError
+
+    study = optuna.create_study()
+    trial = study.ask()
+    optuna_hyperparameters(trial).Int("units", 4, 64, sampling="log")
+    study.tell(trial, 0.5)
+    with pytest.raises(ConfigError, match=r"^hypermodel parameter 'units' is now Choice, another kind than in this "
+                                          r"study's earlier trials.*choose another search.study_name$"):
+        optuna_hyperparameters(study.ask()).Choice("units", [8, 16, 32])
+    assert isinstance(optuna_hyperparameters(study.ask()).Int("units", 4, 32, sampling="log"), int)  # a range: fine
+
+
+def test_a_hypermodel_class_or_instance_gets_the_data_arguments_its_init_or_build_names() -> None:
+    """A subclass is built with what its __init__ names; its build(hp, ...) gets what it names; an instance, the
+    latter only. A build without them is called with hp alone, as KerasTuner calls it."""
+    from types import SimpleNamespace
+
+    import keras_tuner as kt
+
+    from recsearch.models.hypermodel import build_function
+
+    class Sized(kt.HyperModel):
+        def __init__(self, num_users=None):
+            super().__init__()
+            self.num_users = num_users
+
+        def build(self, hp, num_items=None, global_mean=None):
+            return (self.num_users, num_items, global_mean)
+
+    class Plain(kt.HyperModel):
+        def build(self, hp):
+            return "plain"
+
+    data = SimpleNamespace(num_users=7, num_items=11, global_mean=3.5)
+    assert build_function(Sized, data)(kt.HyperParameters()) == (7, 11, 3.5)
+    assert build_function(Sized(), data)(kt.HyperParameters()) == (None, 11, 3.5)
+    assert build_function(Plain, data)(kt.HyperParameters()) == "plain"

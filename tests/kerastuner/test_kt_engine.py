@@ -104,6 +104,11 @@ def test_a_kerastuner_sweep_does_not_resume_another_engines_or_tuners_study(kt_s
             run_sweep([*base, "search.study_name=kt", "search.n_trials=9", "search.engine=optuna"], show_progress=False)
         assert count() == before  # nothing ran
         assert "note:" not in capsys.readouterr().err  # refused before any note about the changed search
+        narrower = [o.replace("3e-2", "1e-2") for o in kt_study.overrides if not o.startswith("search.n_trials")]
+        with pytest.raises(ConfigError, match=r"searched train.learning_rate as .*KerasTuner resumes a study with "
+                                              r"the space of its first run"):
+            run_sweep([*narrower, "search.n_trials=5"], show_progress=False)  # its saved state would sample the old
+        assert count() == before
 
 
 def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths) -> None:

@@ -195,3 +195,23 @@ def test_the_library_refuses_a_name_that_is_not_a_plain_file_name(name: str, tin
         export_trial(study, pick_trial(study), name=name, folder=folder)
     assert not list(tmp_path.rglob("*.yaml"))
     assert export_trial(study, pick_trial(study), name="fine", folder=folder).path == folder / "fine.yaml"
+
+
+def test_a_relative_data_path_is_stored_absolute_and_exported_relative(tmp_path: Path, monkeypatch) -> None:
+    """Read from the folder the command ran in, kept absolute (a run found from elsewhere still reads it), and
+    written relative again by an export from that folder; from another folder it is a machine path."""
+    from recsearch.reproduce.export import portable_sections
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    cfg = compose_config(["data=custom", "data.path=data/r.csv"])
+    assert cfg.data.path == str(project / "data" / "r.csv")
+    sections, notes = portable_sections(cfg)
+    assert sections["data"]["path"] == "data/r.csv" and notes == []
+    monkeypatch.chdir(tmp_path)
+    assert portable_sections(cfg)[0]["data"]["path"] == "project/data/r.csv"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    sections, notes = portable_sections(cfg)
+    assert "path" not in sections["data"] and "is an absolute path and was left out" in notes[0]

@@ -105,6 +105,13 @@ def test_same_named_studies_from_two_folders_are_told_apart(sweeps, capsys, tmp_
     assert "folder" not in md.splitlines()[0]
     _, text, _ = cli(capsys, str(sweeps.results), str(other))
     assert "other-results/default/a" in text
+    _, md, _ = cli(capsys, str(sweeps.results), str(other), "--format", "markdown", "--top", "1")
+    assert "| folder |" in md.splitlines()[0]  # still told apart when --top leaves one of them
+    _, out, _ = cli(capsys, str(sweeps.a / "study.journal"), "other-results/default/a/study.journal", str(other),
+                    "./other-results", "--format", "csv", "--filter", "kind=study")
+    board = pd.read_csv(io.StringIO(out))  # a study's own journal stands for its folder; each study once
+    assert sorted(board["folder"]) == sorted([str(sweeps.a.resolve()), "other-results/default/a"])
+    assert set(board["experiment"]) == {"default"}
 
 
 def test_rich_table_in_a_terminal(sweeps):
@@ -517,3 +524,5 @@ def test_the_python_leaderboard_refuses_what_the_cli_refuses(mixed):
     with pytest.raises(RecsearchError, match="top must be at least 1, got 0"):
         recsearch.leaderboard(mixed, top=0)
     assert recsearch.leaderboard(mixed, metric="rmse", top=1)["study"].tolist()[:1] == ["b-rating"]
+    as_list = recsearch.leaderboard([mixed], metric="rmse")  # a list of paths, as one would pass
+    assert as_list.equals(recsearch.leaderboard(mixed, metric="rmse"))

@@ -97,6 +97,22 @@ def test_comparison_report_with_baselines(sweeps, capsys, tmp_path):
     assert len(plots) == 2 and all(plots.values()) and errors == []
 
 
+def test_same_named_studies_of_two_folders_are_named_apart_in_an_experiment_report(sweeps, capsys, tmp_path,
+                                                                                     monkeypatch):
+    """Two results folders copied under one: their plots and headings add the folder, as the table does."""
+    both = tmp_path / "both"
+    for copy in ("r1", "r2"):
+        shutil.copytree(sweeps.a, both / copy / "default" / "a")
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = report(capsys, "both", "--output", str(tmp_path / "both.html"))
+    text = (tmp_path / "both.html").read_text()
+    assert code == 0
+    for copy in ("r1", "r2"):
+        assert f"Best config: a (both/{copy}/default/a)" in text
+        bar = f"mlp / a (both/{copy}/default/a)".replace("/", "\\u002f")  # as plotly writes it in its JSON
+        assert bar in text  # the bar of each: not one bar drawn over the other
+
+
 def test_an_experiment_of_rating_and_ranking_studies_ranks_each_on_its_own_metric(mixed, capsys, tmp_path):
     """A ranking study is not put in the RMSE table: each metric has its leaderboard, bars and histories."""
     out_file = tmp_path / "mixed.html"

@@ -29,6 +29,7 @@ def test_rating_comparison_tables(isolated_paths):
     assert list(base.columns) == ["variant", "task", "metric", "valid", "test"]
     assert {"global_mean", "biases"} == set(base["variant"])
     assert "| mf" in (folder / "comparison.md").read_text() or "mf" in (folder / "comparison.md").read_text()
+    assert "Optuna sampler `tpe`, pruner `median` (seed 0)" in (folder / "comparison.md").read_text().splitlines()[0]
     for v in ("mf", "autorec"):
         assert (folder / v / "trials.csv").is_file()
 

@@ -405,6 +405,21 @@ def test_sweep_with_no_finished_trial_exits_2_with_the_most_common_reason(tiny: 
                     r"TrainingDiverged: .*diverged.*trials\.csv\)$", err[-1]), err[-1]
 
 
+def test_a_resume_that_gives_up_on_failing_trials_exits_2(tiny: list[str], capsys) -> None:
+    """Earlier trials finished, but this run's all failed and it stopped short of its budget: not a success."""
+    from recsearch.cli import main
+
+    base = ["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.study_name=gaveup",
+            "train.optimizer=sgd", "search.n_workers=1"]
+    assert main([*base, "search.n_trials=1", *space("train.learning_rate: 'interval(0.001, 0.01)'")]) == 0
+    capsys.readouterr()
+    rc = main([*base, "search.n_trials=3", *space("train.learning_rate: 'interval(1e25, 1e26)'")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert re.match(r"recsearch: error: the sweep stopped after 10 failed trials with 1 of 3 finished \(most "
+                    r"common, 10 trials: TrainingDiverged: .*trials\.csv\)$", err[-1]), err[-1]
+
+
 def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[str]) -> None:
     from omegaconf import OmegaConf
 

@@ -14,7 +14,7 @@ import pytest
 from recsearch.baselines import bias_baseline, global_mean_baseline
 from recsearch.config import compose_config
 from recsearch.training.run import prepare_for, refit_model
-from recsearch.training.stall import STALL_FRACTION, StallStop, stall_floor
+from recsearch.training.stall import STALL_FRACTION, StallStop, stall_band, stall_floor
 from recsearch.training.trainer import train
 
 SMALL = ["model=mlp", "model.depth=1", "model.width=16", "model.embedding_dim=8", "train.batch_size=4096",
@@ -33,6 +33,7 @@ def test_the_floor_lies_a_tenth_of_the_way_from_the_mean_to_the_biases(data):
     assert biases < mean
     assert stall_floor(data, "rmse", True) == pytest.approx(mean - STALL_FRACTION * (mean - biases))
     assert bias_baseline(data)["valid_mae"] < stall_floor(data, "mae", True) < global_mean_baseline(data)["valid_mae"]
+    assert stall_band(data, "rmse", True)[1] == pytest.approx(mean + (mean - biases))  # one gap above the mean
 
 
 @pytest.mark.parametrize(("values", "stalled_at"), [
@@ -41,11 +42,13 @@ def test_the_floor_lies_a_tenth_of_the_way_from_the_mean_to_the_biases(data):
     ([0.9, 1.1, 1.1], None),
     ([None, None, None], None),  # the metric never logged: never stopped by this rule
     ([float("nan")] * 3, None),  # diverged: TerminateOnNaN's business
+    ([3.214, 3.207, 3.1], None),  # far above the mean's error, still coming down: not sitting at the mean
+    ([1.3, 1.2, 1.2], 2),  # back inside the band
 ])
 def test_the_rule_watches_the_best_value_against_the_floor(values: list, stalled_at: int | None) -> None:
     from types import SimpleNamespace
 
-    rule = StallStop("val_rmse", floor=1.0, epochs=2)
+    rule = StallStop("val_rmse", floor=1.0, epochs=2, ceiling=1.25)
     rule.set_model(SimpleNamespace(stop_training=False))
     rule.on_train_begin()
     for epoch, value in enumerate(values):
