@@ -35,6 +35,12 @@ def run(args: argparse.Namespace) -> int:
         print_config(cfg)
         return 0
     out = console()
+    if cfg.compare.variants or cfg.compare.strategies:  # an experiment made for `sweep`
+        import sys
+
+        print(f"recsearch: note: compare.{'variants' if cfg.compare.variants else 'strategies'} is used by "
+              f"`recsearch sweep`, which runs the comparison; `train` trains this config's model={cfg.model.name} "
+              "once", file=sys.stderr)
     with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
         record = recsearch.train(cfg, save_model=not args.no_save_model)
     s = record.summary

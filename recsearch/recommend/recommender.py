@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data.types import PreparedData
-from recsearch.errors import DataError, RecsearchError
+from recsearch.errors import ConfigError, DataError, RecsearchError
 from recsearch.recommend.profile import titles_or_ids
 from recsearch.redact import redact
 
@@ -34,8 +34,6 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
     A study folder's model is models/trial_<N>.keras of its best trial; when that was not kept, the
     best trial is retrained from best.yaml (with `data` when given).
     """
-    from recsearch.config import load_config_file
-
     if "://" in str(folder):  # Path() would fold its slashes into a misleading name
         raise RecsearchError(f"{redact(str(folder))} is a storage URL; give the run folder or the study folder (with "
                              "its best.yaml), e.g. results/default/mlp-rating")
@@ -48,12 +46,12 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
     if (folder / "config.yaml").is_file():
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
-        cfg = load_config_file(folder / "config.yaml")
+        cfg = _saved_config(folder / "config.yaml")
         _setup_to_load(cfg)
         return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
-    cfg = load_config_file(folder / "best.yaml")
+    cfg = _saved_config(folder / "best.yaml")
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
     if kept.is_file() and _is_archive(kept):
@@ -65,6 +63,21 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
         print(f"recsearch: warning: {kept} is not a complete .keras archive; retraining the best trial from "
               f"{folder / 'best.yaml'}", file=sys.stderr)
     return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} ({why})")
+
+
+def _saved_config(path: Path) -> Any:
+    """A run's or study's saved config; a model family registered by the user's own code must be registered in
+    this process too, which the error then says."""
+    from recsearch.config import load_config_file
+
+    try:
+        return load_config_file(path)
+    except ConfigError as exc:
+        if "unknown model" not in str(exc):
+            raise
+        raise ConfigError(f"{path}: {exc}. A model registered by your code (recsearch.register_model) must be "
+                          "registered in this process too: import the module that registers it first, or load the "
+                          ".keras file itself") from None
 
 
 def _setup_to_load(cfg: Any) -> None:

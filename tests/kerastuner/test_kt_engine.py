@@ -66,6 +66,9 @@ def test_leaderboard_export_and_reproduce_read_a_kerastuner_study(kt_study, caps
     (["search.storage=sqlite:///x.db"], "drop search.storage"),
     (["search.n_workers=2"], "set search.n_workers=1"),
     (["search.enqueue_defaults=true"], "no trial queue"),
+    (["search.pack_size=4"], "drop search.pack_size"),
+    (["search.fidelity=data"], "search.fidelity=data needs Optuna's pruner"),
+    (["model=hypermodel"], "model=hypermodel runs under search.engine=optuna"),
     (["+search_space.conditions={model.l2: {model.dropout: '> 0.1'}}"], "'model.dropout' is continuous"),
 ])
 def test_what_kerastuner_lacks_is_one_error_line(extra, message, isolated_paths, capsys) -> None:

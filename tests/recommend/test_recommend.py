@@ -270,3 +270,20 @@ def test_explain_header_says_which_items_the_rank_is_among() -> None:
     header = str(table.columns[-1].header)
     assert f"rank among the 1,234 items with {MIN_ITEM_RATINGS}+ training ratings" in header, header
     assert "all items" not in header
+
+
+def test_a_run_of_a_model_registered_elsewhere_says_to_register_it_first(tmp_path) -> None:
+    """A new process has not run the user's `register_model`: the folder's config names an unknown family."""
+    from omegaconf import OmegaConf
+
+    from recsearch.config import compose_config
+    from recsearch.errors import ConfigError
+    from recsearch.recommend import load_model_for
+
+    cfg = OmegaConf.to_container(compose_config(["model=mf"]))
+    cfg["model"]["name"] = "dot"
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    (tmp_path / "model.keras").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"unknown model 'dot'.*import the module that registers it first, or load "
+                                          r"the \.keras file itself"):
+        load_model_for(tmp_path)

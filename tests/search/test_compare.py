@@ -76,3 +76,10 @@ def test_comparison_md_shows_wall_seconds_with_one_decimal(isolated_paths, capsy
     assert "| 2.1 |" in mf and "2.1000" not in mf and "| 0.9123 |" in mf, mf
     assert "| 1,234.6 |" in gmf, gmf
     assert "| 2.1 |" in capsys.readouterr().out
+
+
+def test_train_on_a_comparison_experiment_says_it_trains_one_model(isolated_paths, capsys):
+    from recsearch.cli import main
+
+    assert main(["train", *SYNTH, "+experiment=compare_variants", "train.epochs=1", "model=mf"]) == 0
+    assert "compare.variants is used by `recsearch sweep`" in capsys.readouterr().err

@@ -58,6 +58,13 @@ def _refuse_unsupported(cfg: Any) -> None:
     if cfg.search.enqueue_defaults or cfg.search.enqueue_file:
         raise ConfigError(f"{why}: KerasTuner has no trial queue; drop search.enqueue_defaults/enqueue_file "
                           "or use search.engine=optuna")
+    if int(cfg.search.pack_size) > 1:
+        raise ConfigError(f"{why}: KerasTuner trains one trial at a time; drop search.pack_size or use "
+                          "search.engine=optuna to pack trials")
+    if cfg.search.fidelity != "none":
+        raise ConfigError(f"{why}: search.fidelity={cfg.search.fidelity} needs Optuna's pruner to stop weak trials "
+                          "between rungs (under KerasTuner every trial would run every rung); drop it or use "
+                          "search.engine=optuna (search.tuner=hyperband budgets epochs by itself)")
     if cfg.model.name == "hypermodel":
         raise ConfigError(f"{why}: model=hypermodel runs under search.engine=optuna (its hp calls become Optuna "
                           "suggestions); or run your hypermodel with KerasTuner directly")
