@@ -2,8 +2,8 @@
 
 The builder is a KerasTuner `build_model(hp, ...)` function, a `keras_tuner.HyperModel` subclass or an
 instance of one. It receives `num_users`, `num_items` and `global_mean` as keyword arguments where its
-signature names them (the function's; a HyperModel's `__init__` or `build`), and must return a Keras model taking {"user", "item"} int inputs and predicting a
-rating of shape (batch,). Under the Optuna engine each `hp.Int/Float/Choice/Boolean/Fixed` call (inside
+signature names them (the function's; a HyperModel's `__init__` or `build`), and must return a Keras model
+taking {"user", "item"} int inputs and predicting a rating of shape (batch,). Under the Optuna engine each `hp.Int/Float/Choice/Boolean/Fixed` call (inside
 `hp.conditional_scope` too) becomes an Optuna suggestion named `model.hp.<name>`; the values are stored in
 `model.hp`, so the trial's config rebuilds the same model (best.yaml, export-best, reproduce).
 """
