@@ -12,7 +12,7 @@ HELP = ("Search the config's search_space with Optuna: each trial trains one sam
         "Example: recsearch sweep model=mlp search.n_trials=50 search.sampler=tpe search.pruner=hyperband. "
         "search.engine=kerastuner search.tuner=random|bayesian|hyperband searches with KerasTuner instead; "
         "+experiment=compare_variants (or compare_search) runs one study per variant (or search strategy) and a "
-        "comparison table. A sweep that stops on failing trials before its budget exits 2.")
+        "comparison table. A single study's sweep that stops on failing trials before its budget exits 2.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,8 +66,8 @@ def check_not_stopped_on_failures(report) -> None:
         return
     finished = report.counts.get("complete", 0) + report.counts.get("pruned", 0)
     reason, count = report.top_failure or ("unknown", 0)
-    raise RecsearchError(f"the sweep stopped after {report.failed_now} failed trials with {finished} of "
-                         f"{report.n_trials} finished (most common, {count} trials: {reason}); fix the cause and "
+    raise RecsearchError(f"the sweep stopped short of its budget because its trials kept failing ({finished} of "
+                         f"{report.n_trials} finished; most common, {count} trials: {reason}); fix the cause and "
                          f"run the same command (see fail_reason in {report.folder / 'trials.csv'})")
 
 

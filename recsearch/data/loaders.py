@@ -123,7 +123,7 @@ def _positions(cols: Any) -> dict[str, int]:
         if value is None:
             continue
         text = str(value).strip()
-        if not text.isdigit():
+        if not text.isdecimal():
             raise DataError(f"data.header=false reads columns by position, but data.columns.{key}={value!r} is not "
                             f"a 0-based column number; give e.g. data.columns.user=0 data.columns.item=1 "
                             f"data.columns.rating=2 data.columns.timestamp=3 (null for a column the file lacks)")
@@ -147,7 +147,7 @@ def read_split_file(data_cfg: Any, folder: Path, split_cfg: Any, key: str) -> pd
     else:
         raise DataError(f"predefined splits need files; dataset format {fmt!r} has none")
     _check_frame_scale(frame, rating_scale(data_cfg), path, column=_rating_column(data_cfg),
-                       line_offset=2 if fmt in ("movielens_csv", "interactions") else 1)
+                       line_offset=_first_data_line(data_cfg))
     return frame
 
 
@@ -161,6 +161,10 @@ def _load_generic(data_cfg: Any, folder: Path, scale: tuple[float, float]) -> In
     path = ratings_file_path(data_cfg, folder)
     ratings = read_interactions_file(data_cfg, path)
     items, files = None, [path]
+    if data_cfg.items_file and not getattr(data_cfg, "header", True):
+        raise DataError(f"data.items_file is read by the name of its item column, data.columns.item, which "
+                        f"data.header=false makes a column number ({data_cfg.columns.item}); drop data.items_file, "
+                        "or give the ratings file a header row")
     if data_cfg.items_file:
         items_path = dataset_file(folder, data_cfg.items_file)
         items = _read_items(data_cfg, items_path)
@@ -232,8 +236,15 @@ def _rating_column(data_cfg: Any) -> str:
 def _validate_scale(inter: Interactions, data_cfg: Any) -> None:
     """Ratings outside the rating scale are an error (implicit data, all 1.0, must include 1)."""
     path = inter.source_files[0] if inter.source_files else Path(str(data_cfg.name))
-    offset = 2 if data_cfg.format in ("movielens_csv", "interactions") else 1
-    _check_frame_scale(inter.ratings, inter.rating_scale, path, offset, column=_rating_column(data_cfg))
+    _check_frame_scale(inter.ratings, inter.rating_scale, path, _first_data_line(data_cfg),
+                       column=_rating_column(data_cfg))
+
+
+def _first_data_line(data_cfg: Any) -> int:
+    """The file line of the first data row, for messages: 2 under a header row, else 1."""
+    header = data_cfg.format == "movielens_csv" or (data_cfg.format == "interactions"
+                                                     and getattr(data_cfg, "header", True))
+    return 2 if header else 1
 
 
 _LOADERS: dict[str, Callable[[Any, Path, tuple[float, float]], Interactions]] = {

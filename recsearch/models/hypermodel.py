@@ -131,20 +131,21 @@ def optuna_hyperparameters(trial: Any, *, fixed: dict[str, Any] | None = None) -
 
 
 def suggest(trial: Any, hp: Any) -> Any:
-    """The Optuna suggestion for one KerasTuner hyperparameter (Fixed: its value, not searched). A kind Optuna
-    cannot mix with the study's earlier trials of that name (an hp.Int become hp.Choice) fails the trial with
-    one line saying so."""
+    """The Optuna suggestion for one KerasTuner hyperparameter (Fixed: its value, not searched). A distribution
+    Optuna cannot mix with the study's earlier trials of that name (an hp.Int become hp.Choice, other choices,
+    another log scale) fails the trial with one line saying so."""
     from recsearch.errors import ConfigError
 
     try:
         return _suggest(trial, hp)
-    except ValueError as exc:
-        if "different distribution kind" not in str(exc):
+    except ValueError as exc:  # Optuna's check_distribution_compatibility, against the study's earlier trials
+        if not any(text in str(exc) for text in ("Cannot set different", "does not support dynamic value space")):
             raise
         raise ConfigError(f"hypermodel parameter {hp.name!r} is now {type(hp).__name__}"
-                          f"{' (log)' if getattr(hp, 'sampling', None) in ('log', 'reverse_log') else ''}, another kind "
-                          f"than in this study's earlier trials, which Optuna cannot mix in one study; restore the "
-                          f"earlier hp call or choose another search.study_name") from None
+                          f"{' (log)' if getattr(hp, 'sampling', None) in ('log', 'reverse_log') else ''}, searched "
+                          f"otherwise than in this study's earlier trials (another kind, log scale or choices), which "
+                          f"Optuna cannot mix in one study; restore the earlier hp call or choose another "
+                          f"search.study_name") from None
 
 
 def _suggest(trial: Any, hp: Any) -> Any:

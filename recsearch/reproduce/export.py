@@ -41,8 +41,8 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     """The data/split/model/train/task sections of `cfg` (task keys of the other task left out) without
     machine paths, and warnings on what was cut.
 
-    data.path is written relative to the working folder when under it, else left out (the data group's default
-    applies); any other absolute (or `~`)
+    data.path is written relative to the working folder when the two share a folder below the root, else left
+    out (the data group's default applies); any other absolute (or `~`)
     path anywhere in the sections (data.ratings_file, split.train_file, model.pretrained_gmf, ...) is set
     to null.
     """
@@ -52,9 +52,9 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     out = {k: view[k] for k in SECTIONS if k in view}
     notes = []
     path = (out.get("data") or {}).get("path")
-    inside = _under_working_folder(path) if isinstance(path, str) else None
-    if inside is not None:
-        out["data"]["path"] = inside  # a project's own data file: as the user would write it from here
+    near = _relative_to_working_folder(path) if isinstance(path, str) else None
+    if near is not None:
+        out["data"]["path"] = near  # a project's own data file: as the user would write it from here
     elif isinstance(path, str) and is_machine_path(path):
         del out["data"]["path"]
         notes.append(f"data.path {path} is an absolute path and was left out; "
@@ -65,15 +65,19 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     return out, notes
 
 
-def _under_working_folder(path: str) -> str | None:
-    """`path` relative to the working folder when it lies under it (data.path is stored absolute), else None."""
+def _relative_to_working_folder(path: str) -> str | None:
+    """`path` (stored absolute) as written from the working folder, `data/r.csv` or `../shared/r.csv`, when the
+    two share a folder below the file system's root; else None (a path of this machine only)."""
     import os
 
+    path, here = os.path.abspath(os.path.expanduser(path)), os.getcwd()
     try:
-        relative = Path(os.path.expanduser(path)).relative_to(Path.cwd())
-    except ValueError:
+        common = os.path.commonpath([path, here])
+    except ValueError:  # another drive
         return None
-    return str(relative) if str(relative) != "." else None
+    if os.path.dirname(common) == common:  # only the root in common
+        return None
+    return os.path.relpath(path, here)
 
 
 def is_machine_path(value: str) -> bool:

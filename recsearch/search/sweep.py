@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from recsearch.errors import ConfigError, RecsearchError
 from recsearch.search import interrupts
-from recsearch.search.worker import WorkerSpec, run_worker, worker_process
+from recsearch.search.worker import GAVE_UP_EXIT, WorkerSpec, run_worker, worker_process
 
 
 @dataclass
@@ -33,17 +33,14 @@ class SweepReport:
     already_done: bool = False  # the budget was reached before this run: nothing ran
     n_trials: int = 0  # search.n_trials
     timed_out_s: float | None = None  # search.timeout, when it ended this run before the budget was reached
-    failed_now: int = 0  # trials that failed in this run
+    gave_up: bool = False  # a worker of this run stopped because its trials kept failing
 
     @property
     def stopped_on_failures(self) -> bool:
-        """This run ended short of the budget after its workers gave up on failing trials (not a timeout, not
-        Ctrl-C): the sweep did not do what was asked, so the command exits non-zero."""
-        from recsearch.search.worker import MAX_FAILURES_IN_A_ROW
-
+        """This run ended short of the budget because a worker gave up on failing trials (not a timeout, Ctrl-C,
+        or a used-up space): the sweep did not do what was asked, so the command exits non-zero."""
         finished = self.counts.get("complete", 0) + self.counts.get("pruned", 0)
-        return (not self.interrupted and self.timed_out_s is None and finished < self.n_trials
-                and self.failed_now >= MAX_FAILURES_IN_A_ROW)
+        return self.gave_up and not self.interrupted and finished < self.n_trials
 
 
 def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool = True) -> SweepReport:
@@ -103,8 +100,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
     _check_same_study(study, _fingerprint(cfg, data, n_obj), joining=not record)
+    check_same_engine(study, cfg)  # first: another engine's study is refused as such, whatever its space
     _check_same_space(study, space, kerastuner=cfg.search.engine == "kerastuner")
-    check_same_engine(study, cfg)
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
     _note_if_search_changed(study, cfg)
     if study.user_attrs.get("data_config") != _data_key(cfg):
@@ -126,10 +123,10 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         print(f"recsearch: re-queued trials left RUNNING by a dead worker: {recovered}", file=sys.stderr)
     if resumed:
         print(f"recsearch: re-queued trials stopped by Ctrl-C or SIGTERM: {resumed}", file=sys.stderr)
-    interrupted, tables_error, failed_before = False, None, progress.counts().get("fail", 0)
+    interrupted, tables_error, gave_up = False, None, False
     try:
         with progress, interrupts.ctrl_c_remembered():
-            _run_workers(spec, cfg, progress)
+            gave_up = _run_workers(spec, cfg, progress)
     except KeyboardInterrupt:
         interrupted = True
     finally:  # whatever happened, the tables show what the study holds
@@ -141,18 +138,17 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
                  and counts.get("complete", 0) + counts.get("pruned", 0) < n_trials)
     report = SweepReport(folder, redact(url), name, counts, recovered, cfg.task.metric, cfg.task.direction,
                          interrupted, top_failure(study), n_trials=n_trials,
-                         timed_out_s=float(cfg.search.timeout) if timed_out else None,
-                         failed_now=counts.get("fail", 0) - failed_before)
+                         timed_out_s=float(cfg.search.timeout) if timed_out else None, gave_up=gave_up)
     if interrupted:
         raise SweepInterrupted(report)
     return report
 
 
-def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
+def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
     """One worker in this process, or several worker processes (`search.n_workers`, resolved by
     `parallel.sweep_workers`; never more than trials are missing: a worker without a trial to run would only
     load the data and the backend). The count goes to the workers as an override: TPE's constant liar is on
-    when more than one runs."""
+    when more than one runs. True when a worker gave up on failing trials."""
     from recsearch.search.parallel import sweep_workers, usable_cores
 
     counts = progress.counts()
@@ -171,9 +167,8 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> None:
 
         setup_for(cfg)
         runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
-        runner(spec, on_trial_end=progress.update)
-    else:
-        _run_processes(spec, n_workers, progress)
+        return runner(spec, on_trial_end=progress.update).gave_up
+    return _run_processes(spec, n_workers, progress)
 
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
@@ -279,8 +274,9 @@ class SweepInterrupted(KeyboardInterrupt):
         self.report = report
 
 
-def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
-    """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores."""
+def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> bool:
+    """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores; True when
+    one of them gave up on failing trials (its exit code)."""
     from multiprocessing.connection import wait
 
     from recsearch.search.parallel import usable_cores
@@ -310,10 +306,11 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> None:
         messages.append(errors.get())
     if messages:
         raise RecsearchError(messages[0])
-    bad = [p.exitcode for p in procs if p.exitcode not in (0, 130, -2)]
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, 130, -2, GAVE_UP_EXIT)]
     if bad:
         raise RecsearchError(f"{len(bad)} sweep worker(s) exited with codes {bad}; see the messages above "
                              "(finished trials are kept: the same command resumes)")
+    return any(p.exitcode == GAVE_UP_EXIT for p in procs)
 
 
 def _interrupt_workers(procs: list, grace_s: float = WORKER_GRACE_S) -> None:

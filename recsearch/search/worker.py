@@ -14,6 +14,15 @@ from recsearch.search import interrupts
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
+GAVE_UP_EXIT = 3  # a worker process that stopped on failing trials (the sweep then exits 2 if short of its budget)
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    """How a worker's loop ended: the trials it ran, and whether it stopped because they kept failing."""
+
+    ran: int
+    gave_up: bool = False
 UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
 
 
@@ -85,7 +94,7 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
     try:
         cfg = compose_config(list(spec.overrides))
         setup_for(cfg, threads=spec.threads)
-        run_worker(spec, cfg=cfg)
+        gave_up = run_worker(spec, cfg=cfg).gave_up
     except KeyboardInterrupt:
         sys.exit(130)
     except (RecsearchError, OSError) as exc:
@@ -100,11 +109,12 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
 
     from recsearch.process_exit import exit_now
 
-    exit_now(0)  # every trial it ran is stored: the interpreter's teardown would only delay the sweep's end
+    exit_now(GAVE_UP_EXIT if gave_up else 0)  # every trial it ran is stored: teardown would only delay the sweep
 
 
-def run_worker(spec: WorkerSpec, *, cfg: Any = None, on_trial_end: Callable[[], None] | None = None) -> int:
-    """Run trials until the study holds `search.n_trials` finished-or-pruned trials; return how many ran.
+def run_worker(spec: WorkerSpec, *, cfg: Any = None, on_trial_end: Callable[[], None] | None = None) -> WorkerRun:
+    """Run trials until the study holds `search.n_trials` finished-or-pruned trials; say how many ran and
+    whether the loop gave up on failing trials.
 
     `cfg`: the config of `spec.overrides`, when the caller composed it already."""
     from recsearch.config import compose_config
@@ -124,8 +134,8 @@ def run_worker(spec: WorkerSpec, *, cfg: Any = None, on_trial_end: Callable[[], 
 
 
 def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
-                on_trial_end: Callable[[], None] | None) -> int:
-    """Claim, run and tell trials (or packs of them) until the budget or the deadline; return how many ran."""
+                on_trial_end: Callable[[], None] | None) -> WorkerRun:
+    """Claim, run and tell trials (or packs of them) until the budget, the deadline, or too many failures."""
     folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
     while spec.deadline is None or time.time() < spec.deadline:
         interrupts.stop_if_interrupted()
@@ -152,8 +162,8 @@ def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
         if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
             print(f"recsearch: worker {spec.index}: {failures} trials failed ({in_a_row} in a row); stopping. "
                   "See fail_reason in trials.csv.", file=sys.stderr)
-            break
-    return ran
+            return WorkerRun(ran, gave_up=True)
+    return WorkerRun(ran)
 
 
 MAX_REASKS = 3

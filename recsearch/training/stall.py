@@ -4,7 +4,9 @@ Some configurations never leave the trivial solution (SGD with a small learning 
 their validation error stays at that of predicting the training mean, epoch after epoch, and early stopping's
 patience never runs out because the error still creeps down. After `train.stall_epochs` epochs such a run
 stops if its best validation error has not come a tenth of the way from the training mean's error to that of
-user + item biases (`rating_baselines`), two baselines fitted in milliseconds. It ends like an early-stopped
+user + item biases (`rating_baselines`), two baselines fitted in milliseconds. A run far worse than the mean
+(more than that whole gap above it: a model whose output starts elsewhere) is not sitting at the mean; its
+epochs are counted only once it comes within that gap. It ends like an early-stopped
 run (best weights, test scored, a complete trial), so a sweep's sampler and median pruner learn from it as from
 any finished trial, and `reproduce` stops it at the same epoch.
 """
@@ -42,24 +44,28 @@ def stall_floor(data: Any, metric: str, clip: bool) -> float:
 
 
 class StallStop(keras.callbacks.Callback):
-    """Stop training once `epochs` epochs have passed with the best `monitor` (minimised) between `floor` and
-    `ceiling`; never when the logs have held no finite value of it (TerminateOnNaN ends a diverged run)."""
+    """Stop training once the best `monitor` (minimised) has stayed between `floor` and `ceiling` for `epochs`
+    epochs, counted from the first epoch at or below the ceiling (from the start, for a run that begins at the
+    mean); never when the logs have held no finite value of it (TerminateOnNaN ends a diverged run)."""
 
     def __init__(self, monitor: str, floor: float, epochs: int, ceiling: float = math.inf):
         super().__init__()
         self.monitor, self.floor, self.epochs, self.ceiling = monitor, floor, epochs, ceiling
         self.best = math.inf
+        self.entered: int | None = None  # the first epoch (0-based) whose best was at or below the ceiling
         self.stalled_at: int | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.best, self.stalled_at = math.inf, None
+        self.best, self.entered, self.stalled_at = math.inf, None, None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is not None and math.isfinite(float(value)):
             self.best = min(self.best, float(value))
-        if (epoch + 1 >= self.epochs and self.stalled_at is None and self.floor <= self.best < math.inf
-                and self.best <= self.ceiling):
+        if self.entered is None and self.best <= self.ceiling:
+            self.entered = epoch
+        if (self.entered is not None and epoch + 1 - self.entered >= self.epochs and self.stalled_at is None
+                and self.floor <= self.best < math.inf):
             self.stalled_at = epoch + 1
             self.model.stop_training = True
 

@@ -179,6 +179,9 @@ def test_data_header_false_with_columns_that_are_not_positions_is_refused(tmp_pa
 
 
 def test_a_headerless_file_gets_its_own_split_key_and_runs_end_to_end(tmp_path, capsys):
+    from dataclasses import fields
+    from types import SimpleNamespace
+
     from recsearch.data.prepare import split_key
 
     rows = "".join(f"{u},{(u * 7 + k) % 40},{1 + (u + k) % 5},{k}\n" for u in range(30) for k in range(12))
@@ -187,7 +190,8 @@ def test_a_headerless_file_gets_its_own_split_key_and_runs_end_to_end(tmp_path, 
     named = _custom(tmp_path / "named.csv")
     plain = _custom(tmp_path / "plain.csv", header=False, columns=ColumnsConfig(user="0", item="1", rating="2",
                                                                                  timestamp="3"))
-    assert split_key(named, split_cfg(), "c") == split_key(_custom(tmp_path / "named.csv"), split_cfg(), "c")
+    before = SimpleNamespace(**{f.name: getattr(named, f.name) for f in fields(named) if f.name != "header"})
+    assert split_key(named, split_cfg(), "c") == split_key(before, split_cfg(), "c")  # the keys of files with a header
     assert split_key(plain, split_cfg(), "c") != split_key(_custom(tmp_path / "plain.csv"), split_cfg(), "c")
     pd_named, pd_plain = (load_interactions(cfg, tmp_path).ratings for cfg in (named, plain))
     assert pd_named.equals(pd_plain)
@@ -215,3 +219,13 @@ def test_column_numbers_for_a_file_with_a_header_say_they_need_data_header_false
     message = load_error(_custom(tmp_path, columns=cols), tmp_path)
     assert "missing column '0' (the header has: uid, iid, score, ts); column numbers are for a file without a " \
            "header row (data.header=false)" in message
+
+
+def test_a_headerless_file_names_its_own_lines_and_refuses_an_items_file(tmp_path):
+    write_csv(tmp_path / "r.csv", "u1,i1,4\nu2,i1,9\n")
+    cols = ColumnsConfig(user="0", item="1", rating="2", timestamp=None)
+    message = load_error(_custom(tmp_path / "r.csv", header=False, columns=cols), tmp_path)
+    assert "line 2" in message and "9" in message, message  # the second line of the file: there is no header
+    write_csv(tmp_path / "items.csv", "movieId,title\ni1,One\n")
+    message = load_error(_custom(tmp_path / "r.csv", header=False, columns=cols, items_file="items.csv"), tmp_path)
+    assert "data.items_file is read by the name of its item column" in message

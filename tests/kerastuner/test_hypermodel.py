@@ -151,10 +151,17 @@ def test_an_hp_call_of_another_kind_than_the_studys_fails_with_one_line(user_dir
     trial = study.ask()
     optuna_hyperparameters(trial).Int("units", 4, 64, sampling="log")
     study.tell(trial, 0.5)
-    with pytest.raises(ConfigError, match=r"^hypermodel parameter 'units' is now Choice, another kind than in this "
-                                          r"study's earlier trials.*choose another search.study_name$"):
+    with pytest.raises(ConfigError, match=r"^hypermodel parameter 'units' is now Choice, searched otherwise than in "
+                                          r"this study's earlier trials.*choose another search.study_name$"):
         optuna_hyperparameters(study.ask()).Choice("units", [8, 16, 32])
+    with pytest.raises(ConfigError, match=r"^hypermodel parameter 'units' is now Int, searched otherwise"):
+        optuna_hyperparameters(study.ask()).Int("units", 4, 64)  # no longer log
     assert isinstance(optuna_hyperparameters(study.ask()).Int("units", 4, 32, sampling="log"), int)  # a range: fine
+    trial = study.ask()
+    optuna_hyperparameters(trial).Choice("act", ["relu", "tanh"])
+    study.tell(trial, 0.4)
+    with pytest.raises(ConfigError, match=r"^hypermodel parameter 'act' is now Choice, searched otherwise"):
+        optuna_hyperparameters(study.ask()).Choice("act", ["relu", "gelu"])  # other choices
 
 
 def test_a_hypermodel_class_or_instance_gets_the_data_arguments_its_init_or_build_names() -> None:

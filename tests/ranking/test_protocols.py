@@ -176,7 +176,7 @@ def test_data_every_ranking_trial_would_fail_on_is_refused_before_any_trial(tmp_
     results = tmp_path / "results"
     argv = ["sweep", *_custom(tmp_path, full), "model=gmf", "search.n_trials=3", "train.epochs=1",
             f"paths.results_dir={results}"]
-    assert main(argv) != 0
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("every user with held-out ratings has interacted") == 1, err
     assert not list(results.rglob("*.journal"))  # refused before the study was created: no failed trials

@@ -47,8 +47,10 @@ def test_export_leaks_no_path_or_storage_url(tiny_study, experiments: Path) -> N
     assert "paths" not in data and "search" not in data and "experiment" not in data
 
 
-def test_export_drops_credentials_and_absolute_data_path(tmp_path: Path, experiments: Path) -> None:
+def test_export_drops_credentials_and_absolute_data_path(tmp_path: Path, experiments: Path, monkeypatch) -> None:
     import optuna
+
+    monkeypatch.chdir("/")  # the data folder shares only the root with the folder exporting
 
     folder = tmp_path / "my-data"
     folder.mkdir()
@@ -199,7 +201,7 @@ def test_the_library_refuses_a_name_that_is_not_a_plain_file_name(name: str, tin
 
 def test_a_relative_data_path_is_stored_absolute_and_exported_relative(tmp_path: Path, monkeypatch) -> None:
     """Read from the folder the command ran in, kept absolute (a run found from elsewhere still reads it), and
-    written relative again by an export from that folder; from another folder it is a machine path."""
+    written relative again by an export from a folder it shares more than the root with."""
     from recsearch.reproduce.export import portable_sections
 
     project = tmp_path / "project"
@@ -213,5 +215,7 @@ def test_a_relative_data_path_is_stored_absolute_and_exported_relative(tmp_path:
     assert portable_sections(cfg)[0]["data"]["path"] == "project/data/r.csv"
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
+    assert portable_sections(cfg)[0]["data"]["path"] == "../project/data/r.csv"  # as `../shared/r.csv` was typed
+    monkeypatch.chdir("/")  # nothing in common but the root: a path of this machine
     sections, notes = portable_sections(cfg)
     assert "path" not in sections["data"] and "is an absolute path and was left out" in notes[0]

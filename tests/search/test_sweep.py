@@ -98,6 +98,7 @@ def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampl
         trained = frame[~frame["fail_reason"].fillna("").str.startswith("sampler repeated")]
         assert sorted(trained["params_model.width"]) == [8, 16] and (trained["state"] == "COMPLETE").all(), frame
         assert "the study has tried all 2 configurations of its search space" in capfd.readouterr().err
+        assert not report.stopped_on_failures  # a used-up space (its repeats failed as such) is not a failure
 
 
 def test_the_grid_sampler_trains_each_point_once_across_a_resume(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
@@ -126,6 +127,7 @@ def test_a_conditional_discrete_space_is_used_up_too(tiny: list[str], capfd: pyt
     configs = {tuple("-" if pd.isna(v) else v for v in row) for row in trained[cols].itertuples(index=False)}
     assert len(trained) == 6 and len(configs) == 6, trained[cols]
     assert "the study has tried all 6 configurations of its search space" in capfd.readouterr().err
+    assert not report.stopped_on_failures
 
 
 def test_no_more_workers_than_missing_trials(tiny: list[str]) -> None:
@@ -416,8 +418,8 @@ def test_a_resume_that_gives_up_on_failing_trials_exits_2(tiny: list[str], capsy
     rc = main([*base, "search.n_trials=3", *space("train.learning_rate: 'interval(1e25, 1e26)'")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
-    assert re.match(r"recsearch: error: the sweep stopped after 10 failed trials with 1 of 3 finished \(most "
-                    r"common, 10 trials: TrainingDiverged: .*trials\.csv\)$", err[-1]), err[-1]
+    assert re.match(r"recsearch: error: the sweep stopped short of its budget because its trials kept failing "
+                    r"\(1 of 3 finished; most common, 10 trials: TrainingDiverged: .*trials\.csv\)$", err[-1]), err[-1]
 
 
 def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[str]) -> None:

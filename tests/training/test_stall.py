@@ -43,7 +43,8 @@ def test_the_floor_lies_a_tenth_of_the_way_from_the_mean_to_the_biases(data):
     ([None, None, None], None),  # the metric never logged: never stopped by this rule
     ([float("nan")] * 3, None),  # diverged: TerminateOnNaN's business
     ([3.214, 3.207, 3.1], None),  # far above the mean's error, still coming down: not sitting at the mean
-    ([1.3, 1.2, 1.2], 2),  # back inside the band
+    ([3.2, 2.0, 1.05], None),  # came into the band at epoch 3: its stall epochs count from there
+    ([1.3, 1.2, 1.2], 3),  # in the band from epoch 2, still there two epochs later
 ])
 def test_the_rule_watches_the_best_value_against_the_floor(values: list, stalled_at: int | None) -> None:
     from types import SimpleNamespace

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from recsearch.errors import ConfigError
-from recsearch.search.worker import MAX_FAILURES_IN_A_ROW, WorkerSpec
+from recsearch.search.worker import MAX_FAILURES_IN_A_ROW, WorkerRun, WorkerSpec
 
 PROJECT = "kerastuner"  # KerasTuner's project folder inside the study folder
 
@@ -105,16 +105,16 @@ def kerastuner_seed(seed: int) -> int:
     return 1 + seed * SEED_SPACING
 
 
-def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> int:
-    """Run KerasTuner's search until the study holds `search.n_trials` finished trials; return how many ran.
-    A second process on the same study is refused: both would train the same trials past the budget."""
+def run_kerastuner(spec: WorkerSpec, *, on_trial_end: Callable[[], None] | None = None) -> WorkerRun:
+    """Run KerasTuner's search until the study holds `search.n_trials` finished trials (or its trials keep
+    failing); say how many ran and whether it gave up. A second process on the same study is refused: both would train the same trials past the budget."""
     from recsearch.search.storage import one_process_only
 
     with one_process_only(Path(spec.folder), "KerasTuner searches a study in one process"):
         return _search(spec, on_trial_end)
 
 
-def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> int:
+def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> WorkerRun:
     """run_kerastuner's search, in the process that holds the study folder."""
     import optuna
 
@@ -139,7 +139,8 @@ def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> int:
             raise
         print(f"recsearch: {MAX_FAILURES_IN_A_ROW} trials failed in a row; stopping. See fail_reason in trials.csv.",
               file=sys.stderr)
-    return tuner.ran
+        return WorkerRun(tuner.ran, gave_up=True)
+    return WorkerRun(tuner.ran)
 
 
 def check_same_engine(study: Any, cfg: Any) -> None:
