@@ -422,7 +422,23 @@ def test_a_resume_that_gives_up_on_failing_trials_exits_2(tiny: list[str], capsy
                     r"\(1 of 3 finished; most common, 10 trials: TrainingDiverged: .*trials\.csv\)$", err[-1]), err[-1]
 
 
-def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[str]) -> None:
+def test_worker_processes_that_give_up_make_the_sweep_exit_2(tiny: list[str], capfd) -> None:
+    """The same with two worker processes: each one's exit code tells the parent it gave up."""
+    from recsearch.cli import main
+
+    base = ["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.study_name=gaveup2",
+            "train.optimizer=sgd"]
+    assert main([*base, "search.n_trials=1", "search.n_workers=1",
+                 *space("train.learning_rate: 'interval(0.001, 0.01)'")]) == 0
+    capfd.readouterr()
+    assert main([*base, "search.n_trials=30", "search.n_workers=2",
+                 *space("train.learning_rate: 'interval(1e25, 1e26)'")]) == 2
+    err = capfd.readouterr().err
+    assert "worker 0:" in err and "worker 1:" in err and "stopping" in err, err
+    assert "the sweep stopped short of its budget because its trials kept failing (1 of 30 finished" in err, err
+
+
+
     from omegaconf import OmegaConf
 
     from recsearch.config import compose_config
