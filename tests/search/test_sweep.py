@@ -438,7 +438,7 @@ def test_worker_processes_that_give_up_make_the_sweep_exit_2(tiny: list[str], ca
     assert "the sweep stopped short of its budget because its trials kept failing (1 of 30 finished" in err, err
 
 
-
+def test_trial_config_applies_sampled_values_to_the_base_like_hydra(tiny: list[str]) -> None:
     from omegaconf import OmegaConf
 
     from recsearch.config import compose_config
