@@ -407,33 +407,34 @@ def test_sweep_with_no_finished_trial_exits_2_with_the_most_common_reason(tiny: 
                     r"TrainingDiverged: .*diverged.*trials\.csv\)$", err[-1]), err[-1]
 
 
-def test_a_resume_that_gives_up_on_failing_trials_exits_2(tiny: list[str], capsys) -> None:
-    """Earlier trials finished, but this run's all failed and it stopped short of its budget: not a success."""
+def _resume_into_divergence(tiny: list[str], study: str, n_trials: int, n_workers: int, capture) -> tuple[int, str]:
+    """One trial finished with a sane learning rate, then a resume whose every trial diverges: its exit code and
+    stderr (`capture`: capsys, or capfd for worker processes)."""
     from recsearch.cli import main
 
-    base = ["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.study_name=gaveup",
-            "train.optimizer=sgd", "search.n_workers=1"]
-    assert main([*base, "search.n_trials=1", *space("train.learning_rate: 'interval(0.001, 0.01)'")]) == 0
-    capsys.readouterr()
-    rc = main([*base, "search.n_trials=3", *space("train.learning_rate: 'interval(1e25, 1e26)'")])
-    err = capsys.readouterr().err.strip().splitlines()
+    base = ["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", f"search.study_name={study}",
+            "train.optimizer=sgd"]
+    assert main([*base, "search.n_trials=1", "search.n_workers=1",
+                 *space("train.learning_rate: 'interval(0.001, 0.01)'")]) == 0
+    capture.readouterr()
+    rc = main([*base, f"search.n_trials={n_trials}", f"search.n_workers={n_workers}",
+               *space("train.learning_rate: 'interval(1e25, 1e26)'")])
+    return rc, capture.readouterr().err
+
+
+def test_a_resume_that_gives_up_on_failing_trials_exits_2(tiny: list[str], capsys) -> None:
+    """Earlier trials finished, but this run's all failed and it stopped short of its budget: not a success."""
+    rc, err = _resume_into_divergence(tiny, "gaveup", 3, 1, capsys)
+    last = err.strip().splitlines()[-1]
     assert rc == 2
     assert re.match(r"recsearch: error: the sweep stopped short of its budget because its trials kept failing "
-                    r"\(1 of 3 finished; most common, 10 trials: TrainingDiverged: .*trials\.csv\)$", err[-1]), err[-1]
+                    r"\(1 of 3 finished; most common, 10 trials: TrainingDiverged: .*trials\.csv\)$", last), last
 
 
 def test_worker_processes_that_give_up_make_the_sweep_exit_2(tiny: list[str], capfd) -> None:
     """The same with two worker processes: each one's exit code tells the parent it gave up."""
-    from recsearch.cli import main
-
-    base = ["sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random", "search.study_name=gaveup2",
-            "train.optimizer=sgd"]
-    assert main([*base, "search.n_trials=1", "search.n_workers=1",
-                 *space("train.learning_rate: 'interval(0.001, 0.01)'")]) == 0
-    capfd.readouterr()
-    assert main([*base, "search.n_trials=30", "search.n_workers=2",
-                 *space("train.learning_rate: 'interval(1e25, 1e26)'")]) == 2
-    err = capfd.readouterr().err
+    rc, err = _resume_into_divergence(tiny, "gaveup2", 30, 2, capfd)
+    assert rc == 2
     assert "worker 0:" in err and "worker 1:" in err and "stopping" in err, err
     assert "the sweep stopped short of its budget because its trials kept failing (1 of 30 finished" in err, err
 
