@@ -140,9 +140,10 @@ def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str, *,
 def trial_rows(record: StudyRecord, frame: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
     """One row per trial of the study."""
     col = _valid_column(frame, metric, record.metric)
+    identity = _identity(record, metric)  # the study's columns (its folder resolved once, not per trial)
     rows = []
     for _, trial in frame.iterrows():
-        rows.append({**_identity(record, metric), "kind": "trial", "valid": _num(trial, col),
+        rows.append({**identity, "kind": "trial", "valid": _num(trial, col),
                      "test": _num(trial, f"test_{metric}"), "trial": int(trial["number"]), "state": trial["state"],
                      "epochs_run": _int(trial, "epochs_run"), "duration_s": _num(trial, "duration_s"),
                      "n_params": _int(trial, "n_params"), "params": trial_params(trial)})
