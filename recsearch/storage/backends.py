@@ -5,6 +5,7 @@ Below both `recsearch.search` (which runs studies) and `recsearch.results` (whic
 
 from __future__ import annotations
 
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,20 +34,24 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     from recsearch.storage.journal import RecoveringJournalBackend, StorageWriteError
 
     if url.startswith(RDB_PREFIXES):
-        try:
-            with warnings.catch_warnings():  # heartbeats are experimental in Optuna: said once per reader otherwise
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
-                                  heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
-                                  engine_kwargs={"pool_pre_ping": True})
-        except (ImportError, ModuleNotFoundError) as exc:
-            from recsearch.extras import install_hint
+        for attempt in range(SCHEMA_RACE_TRIES):
+            try:
+                with warnings.catch_warnings():  # heartbeats are experimental in Optuna: said once per reader else
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
+                                      heartbeat_stale_trial_callback=_retry_stale(RetryHeartbeatStaleTrialCallback),
+                                      engine_kwargs={"pool_pre_ping": True})
+            except (ImportError, ModuleNotFoundError) as exc:
+                from recsearch.extras import install_hint
 
-            raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); PostgreSQL needs "
-                              f"{install_hint('psycopg')}") from None
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
-            raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0]})") from None
+                raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); PostgreSQL "
+                                  f"needs {install_hint('psycopg')}") from None
+            except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
+                if attempt + 1 < SCHEMA_RACE_TRIES and _schema_race(exc):
+                    time.sleep(0.5 * (attempt + 1))  # another process created the tables this moment: they exist now
+                    continue
+                raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0]})") from None
     if "://" in url:
         raise ConfigError(f"search.storage {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -55,6 +60,18 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
         return JournalStorage(RecoveringJournalBackend(url))
     except OSError as exc:
         raise StorageWriteError(str(write_error(url, exc))) from None
+
+
+SCHEMA_RACE_TRIES = 3
+
+
+def _schema_race(exc: Exception) -> bool:
+    """Whether opening an empty database failed because another process (a second machine starting at the same
+    moment) created Optuna's tables or types concurrently: PostgreSQL's duplicate pg_type key, or "already
+    exists"."""
+    text = str(exc)
+    return type(exc).__name__ in ("IntegrityError", "ProgrammingError") and (
+        "already exists" in text or "duplicate key" in text)
 
 
 @contextmanager

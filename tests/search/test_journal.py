@@ -159,3 +159,26 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     removed = set(remove_stale_temp_files(tmp_path))
     assert removed == {dead, old, model}
     assert live.exists() and young.exists()
+
+
+def test_an_rdb_whose_tables_another_process_creates_at_the_same_moment_opens(tmp_path, monkeypatch) -> None:
+    """Three machines starting on an empty PostgreSQL database: one lost the race to create Optuna's tables
+    (a duplicate pg_type key) and stopped; it now opens the tables the winner created."""
+    import optuna.storages
+    from sqlalchemy.exc import IntegrityError
+
+    from recsearch.storage import backends
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("CREATE TABLE studies", {}, Exception(
+                'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(backends.time, "sleep", lambda s: None)
+    storage = backends.open_storage(f"sqlite:///{tmp_path / 'race.db'}")
+    assert isinstance(storage, real) and len(calls) == 2
