@@ -8,6 +8,11 @@ trial compiles cold) and prints
 per variant: compile seconds (tracing included), the median second-and-later
 epoch, and a trial's cost at `--epochs-per-trial` epochs (default 4.25: the default sweep's average with
 median pruning, peers.py). The loop's choice is `CPU_XLA_FLAGS` in recsearch/training/backend.py.
+Variants `recsearch` (as shipped) and `threefry dropout` (dropout masks from JAX's threefry instead of
+the loop's hashed masks, `HASHED_DROPOUT` in recsearch/training/jax_loop.py) compare a switch of the loop
+under its own XLA flags: `--only recsearch --only 'threefry dropout'`. Across processes compile times vary
+more than such a switch changes them; `--switch HASHED_DROPOUT` compares it in one process instead: each
+shape (and `neumf`, `deepfm`) compiled alternately off and on, then their epoch programs run alternately.
 With --task ranking: Keras `fit`'s programs instead (ranking trains through `fit`, not the loop): a few ranking
 models (leave-one-out, sampled negatives), compared by a whole trial's wall time (fit and ranking evaluation;
 the first epoch holds the compile), XLA's defaults against the legacy emitters.
@@ -15,7 +20,7 @@ With --cache: the persistent compile cache (train.compile_cache) instead: the sa
 processes one after the other sharing an empty cache folder, compile seconds of the first (cold) and of
 the later ones (what a resumed sweep, a second worker, `reproduce` or `export-best` pays for a shape seen
 before).
-Usage: python benchmarks/compile_options.py [--quick] [--cache] [--task rating|ranking]
+Usage: python benchmarks/compile_options.py [--quick] [--cache] [--task rating|ranking] [--switch NAME]
                                            [--variant 'NAME=FLAGS' ...] [--only NAME ...]
                                            [--data-dir DIR]
 """
@@ -39,10 +44,14 @@ SHAPES = [
     ["model=mlp", "model.depth=4", "model.width=256", "model.width_schedule=constant", "model.activation=tanh"],
     ["model=mlp", "model.depth=1", "model.embedding_dim=64", "model.activation=gelu", "train.optimizer=rmsprop"],
 ]
+SWITCH_SHAPES = [["model=neumf"], ["model=deepfm"]]  # --switch also compiles the other families with dropout
 RANKING = ["task=ranking", "split=leave_one_out"]
 RANKING_SHAPES = [["model=mlp", *RANKING], ["model=gmf", *RANKING], ["model=neumf", *RANKING],
                   ["model=mlp", *RANKING, "model.depth=2", "model.width=64", "model.embedding_dim=16"]]
-VARIANTS = {  # name -> XLA_FLAGS of the variant's processes (flags read when XLA starts, so one process each)
+VARIANTS = {  # name -> XLA_FLAGS of the variant's processes (flags read when XLA starts, so one process each),
+    # or "loop:NAME=0|1,..." for recsearch's own XLA flags with these jax_loop switches set (none: as shipped)
+    "recsearch": "loop:",
+    "threefry dropout": "loop:HASHED_DROPOUT=0",
     "XLA defaults": "",
     "no fusion emitters": "--xla_cpu_use_fusion_emitters=false",
     "LLVM level 1": "--xla_backend_optimization_level=1",
@@ -56,6 +65,9 @@ setup_backend("jax")
 import keras
 from recsearch.config import compose_config
 from recsearch.training import jax_loop as J
+import os
+for name, value in json.loads(os.environ.get("RECSEARCH_BENCH_LOOP", "{}")).items():
+    setattr(J, name, value)
 from recsearch.training.run import prepare_for
 from recsearch.training.trainer import train
 
@@ -82,11 +94,83 @@ for s, shape in enumerate(shapes):
 print(json.dumps(out))
 """
 
+SWITCH_CHILD = r"""
+import json, sys, time
+from recsearch.training.backend import setup_backend
+setup_backend("jax")
+import jax, jax.numpy as jnp, keras, numpy as np
+from recsearch.config import compose_config
+from recsearch.models import build_model
+from recsearch.training import jax_loop as J
+from recsearch.training.run import prepare_for
+from recsearch.training.trainer import compile_model, make_optimizer, schedule_for
+
+switch, shapes, reps, epochs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+no_eval = tuple(jnp.zeros((0, J.EVAL_CHUNK), t) for t in ("int32", "int32", "float32", "float32"))
+out = []
+for shape in shapes:
+    cfg = compose_config(shape)
+    data = prepare_for(cfg)
+    sched, train = schedule_for(cfg, data), J._on_device(data.train)
+    order = lambda e: jnp.asarray(J._orders([1], e, len(data.train), sched.batch_size))
+    compiles, steps = {False: [], True: []}, {}
+    for r in range(reps):
+        for on in ((False, True) if r % 2 == 0 else (True, False)):
+            setattr(J, switch, on)
+            keras.utils.set_random_seed(r)
+            model = build_model(cfg.model, data)
+            compile_model(model, cfg, data, optimizer=make_optimizer(cfg.train))
+            program = J._Program(model, sched)
+            state, knobs = program.initial_state([J.Member(model, 1)])
+            fn, seconds = program.compile("epoch_shared", state, knobs, order(0), np.asarray(True), jnp.ones(1, bool),
+                                          train, no_eval)
+            compiles[on].append(seconds)
+            steps[on] = [fn, state, knobs, []]
+    for e in range(epochs + 1):  # the epoch program alone, the two variants alternating; epoch 0 is a warm-up
+        for on, run in steps.items():
+            start = time.perf_counter()
+            run[1] = run[0](run[1], run[2], order(e), np.asarray(True), jnp.ones(1, bool), train, no_eval)[0]
+            jax.block_until_ready(run[1])
+            run[3].append(time.perf_counter() - start)
+    out.append({"compile": {str(k): v for k, v in compiles.items()},
+                "epoch": {str(k): run[3][1:] for k, run in steps.items()}})
+print(json.dumps(out))
+"""
+
+
+def switch_rounds(switch: str, shapes: list, reps: int, epochs: int) -> None:
+    """jax_loop's `switch` off and on in one process: each shape compiled `reps` times per setting, alternating,
+    then its epoch program run `epochs` times per setting, alternating (see the docstring)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", SWITCH_CHILD, switch, json.dumps(shapes), str(reps), str(epochs)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"machine: {machine()}")
+    print(f"ml-latest-small, jax_loop.{switch} off and on in one process: {reps} compiles of each shape per setting "
+          f"and {epochs} epochs after a warm-up, alternating; medians\n")
+    print(f"{'shape':<72} {'compile off':>11} {'on':>6} {'ratio':>6} {'s/epoch off':>11} {'on':>6} {'ratio':>6}")
+    totals = {"compile": [0.0, 0.0], "epoch": [0.0, 0.0]}
+    for shape, run in zip(shapes, runs):
+        row = []
+        for part in ("compile", "epoch"):
+            off, on = median(run[part]["False"]), median(run[part]["True"])
+            totals[part][0] += off / len(shapes)
+            totals[part][1] += on / len(shapes)
+            row.append(f"{off:11.3f} {on:6.3f} {off / on:5.2f}x")
+        print(f"{' '.join(shape):<72} {row[0]} {row[1]}")
+    print(f"{'mean over shapes':<72} " + " ".join(f"{off:11.3f} {on:6.3f} {off / on:5.2f}x" for off, on in totals.values()))
+
 
 def run_child(shapes: list, epochs: int, *extra: str, flags: str | None = None) -> dict:
-    """Train each shape once in a fresh JAX process; `flags` replace XLA_FLAGS (None: the loop's own)."""
+    """Train each shape once in a fresh JAX process; `flags` replace XLA_FLAGS (None: the loop's own), or
+    "loop:NAME=0|1,..." set jax_loop's switches under the loop's own XLA flags."""
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    if flags is not None:
+    if flags is not None and flags.startswith("loop:"):
+        switches = [item.partition("=") for item in flags[len("loop:"):].split(",") if item]
+        env["RECSEARCH_BENCH_LOOP"] = json.dumps({name: value == "1" for name, _, value in switches})
+    elif flags is not None:
         env["RECSEARCH_XLA_FLAGS"] = flags
     proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(shapes), str(epochs), *extra],
                           capture_output=True, text=True, env=env)
@@ -162,6 +246,8 @@ def main() -> None:
                         help="one more variant: its name and the XLA_FLAGS of its processes (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="measure only these variants, the first the baseline (repeatable)")
+    parser.add_argument("--switch", metavar="NAME", help="instead: jax_loop's switch NAME (e.g. HASHED_DROPOUT) off "
+                        "and on, compiles and epochs alternating in one process")
     args = parser.parse_args()
     for spec in args.variant:
         name, sep, flags = spec.partition("=")
@@ -183,6 +269,10 @@ def main() -> None:
         return
     if args.cache:
         cache_rounds(shapes, epochs, 2 if args.quick else 3)
+        return
+    if args.switch:
+        switch_rounds(args.switch, shapes if args.quick else SHAPES + SWITCH_SHAPES, 2 if args.quick else 4,
+                      3 if args.quick else 6)
         return
     runs_of, child = rotated_runs(shapes, epochs, rounds, list(VARIANTS))
     header(child, f"ml-latest-small, {len(shapes)} mlp shapes, {epochs} epochs, one process per variant and "

@@ -7,8 +7,9 @@ two paths alternate (fit, recsearch, fit, recsearch) and backends alternate acro
 give the per-epoch median (the first holds tracing/compilation); the fixed cost is measured on a second,
 warm trial of the same shape (what every later trial of a sweep pays) and on the first (cold).
 With --loop: the JAX loop's epoch alone (no evaluation), side by side in one process, with its speed-ups
-off (in-program per-member shuffle, JAX's rolled, partitionable threefry) and on (host-drawn shared order,
-unrolled threefry using both words of each hash), at 1 and 16 members of `mlp`; the variants alternate epoch by epoch, medians and their ratio.
+off (in-program per-member shuffle, dropout masks from JAX's rolled, partitionable threefry) and on
+(host-drawn shared order, hashed dropout masks; other draws from unrolled threefry using both words of each
+hash), at 1 and 16 members of `mlp`; the variants alternate epoch by epoch, medians and their ratio.
 Usage: python benchmarks/epoch.py [--quick] [--loop] [--data-dir DIR]
 """
 
@@ -94,7 +95,7 @@ for n in (1, 16):
     active = jnp.ones(n, bool)
     runs = {}
     for name, fast in (("off", False), ("on", True)):
-        J.UNROLLED_RNG = J.PAIRED_THREEFRY = fast
+        J.UNROLLED_RNG = J.PAIRED_THREEFRY = J.HASHED_DROPOUT = fast
         program = J._Program(members[0].model, sched)
         state, knobs = program.initial_state(members)
         if fast:  # zero evaluation chunks: the epoch only, as the "off" program
@@ -108,7 +109,7 @@ for n in (1, 16):
             fn, _ = program.compile("epoch", state, knobs, keys, jnp.int32(0), active, train)
             step = lambda st, e, fn=fn, keys=keys, knobs=knobs: fn(st, knobs, keys, jnp.int32(e), active, train)
         runs[name] = [step, state, []]
-    J.UNROLLED_RNG = J.PAIRED_THREEFRY = True
+    J.UNROLLED_RNG = J.PAIRED_THREEFRY = J.HASHED_DROPOUT = True
     for e in range(rounds + 1):
         for name, run in runs.items():
             start = time.perf_counter()

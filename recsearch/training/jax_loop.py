@@ -13,10 +13,12 @@ callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_train
 stops updating while the rest go on. Afterwards each Keras model holds its best weights.
 
 Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
-the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); our
-programs lower threefry unrolled and with both words of each hash used, which is most of dropout's cost.
+the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); dropout
+masks come from a short integer hash fused into the layers' kernels (`training/hashed_dropout.py`), and any
+other random draw (a user layer's noise) from threefry lowered unrolled with both words of each hash used.
 Compile time (most of a new shape's cost on CPU) is kept down by one program per shape (not an epoch
-program and an evaluation program) and by updating the small variables as one vector (`_FlatLayout`).
+program and an evaluation program), by updating the small variables as one vector (`_FlatLayout`), and by
+those hashed dropout masks (threefry's were the longest kernels LLVM compiled).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from recsearch.models.host_init import host_initial_values
+from recsearch.training.hashed_dropout import hashed_dropout_while_tracing
 from recsearch.training.widths import WidthMap, width_map
 
 EVAL_CHUNK = 8192
@@ -43,7 +46,8 @@ _PROGRAMS: OrderedDict[str, "_Program"] = OrderedDict()
 _TWINS: OrderedDict[tuple[str, int], "Twin | None"] = OrderedDict()  # (member architecture, padded width)
 _DEVICE_DATA: OrderedDict[Any, tuple[Any, tuple]] = OrderedDict()  # id(part) or (id, chunks)
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
-PAIRED_THREEFRY = True  # each threefry hash yields two dropout words, not one (see _paired_threefry)
+PAIRED_THREEFRY = True  # each threefry hash yields two random words, not one (see _paired_threefry)
+HASHED_DROPOUT = True  # dropout masks from a short integer hash, not threefry (training/hashed_dropout.py)
 
 
 @dataclass
@@ -419,7 +423,8 @@ class _Program:
         fn = {"epoch": self.epoch_fn, "epoch_shared": self.epoch_shared_fn, "epoch_own": self.epoch_own_fn}[kind]
         members, rows = int(args[1].shape[0]), int(args[5][0].shape[0])  # knobs (members, k); data (users, ...)
         options = compiler_options(self.model, self.optimizer, members, steps=-(-rows // self.schedule.batch_size))
-        with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY):
+        with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY), \
+                hashed_dropout_while_tracing(HASHED_DROPOUT):
             self.compiled[shapes] = fn.lower(*args).compile(options)  # XLA flags: training/backend.py
         return self.compiled[shapes], time.perf_counter() - start
 
@@ -524,8 +529,9 @@ class _FlatLayout:
 def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
     """Lower JAX's threefry hash unrolled on CPU while our programs are traced and compiled.
 
-    JAX lowers threefry on CPU as a 5-iteration loop (short compiles), so every dropout mask costs five
-    passes over memory plus loop overhead per step; unrolled, XLA fuses the hash into one pass. The bits
+    JAX lowers threefry on CPU as a 5-iteration loop (short compiles), so every random draw (dropout's
+    masks before `hashed_dropout`; now a user layer's noise) costs five passes over memory plus loop
+    overhead per step; unrolled, XLA fuses the hash into one pass. The bits
     are the same (same algorithm), only the lowering differs. Falls back to JAX's default when its
     internals differ from what this expects.
     """
@@ -554,9 +560,9 @@ def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
 @contextmanager
 def _paired_threefry(enabled: bool = True) -> Iterator[None]:
     """Trace our programs with `jax_threefry_partitionable` off: random bits use both 32-bit words of each
-    threefry hash, so a dropout mask costs half the hashes (the partitionable default hashes once per word,
-    which only matters for sharded arrays). Masks stay independent Bernoulli draws from the member's seed,
-    but a different stream than JAX's default, so dropout masks differ from Keras `fit`'s."""
+    threefry hash, so a random draw costs half the hashes (the partitionable default hashes once per word,
+    which only matters for sharded arrays). Draws stay independent and from the member's seed, but a
+    different stream than JAX's default, so they differ from Keras `fit`'s."""
     import jax
 
     manager = getattr(jax, "threefry_partitionable", None)

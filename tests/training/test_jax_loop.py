@@ -314,6 +314,30 @@ def test_a_new_shape_compiles_one_program(tiny):
 
 
 @needs_jax
+def test_dropout_layers_in_the_loop_draw_hashed_masks(tiny, monkeypatch):
+    """The loop's programs trace Keras's Dropout layers with the hashed masks (`HASHED_DROPOUT`): the same
+    trial trains differently with threefry's masks, and alike without dropout (the switch touches nothing else)."""
+    from collections import OrderedDict
+
+    from keras.src.backend.jax import random as keras_random
+
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    data = prepare_for(compose_config(tiny))
+    runs = {}
+    for dropout in (0.0, 0.3):
+        for hashed in (True, False):
+            monkeypatch.setattr(jax_loop, "_PROGRAMS", OrderedDict())
+            monkeypatch.setattr(jax_loop, "HASHED_DROPOUT", hashed)
+            result = train(compose_config([*tiny, "model.width=21", f"model.dropout={dropout}"]), data)
+            runs[dropout, hashed] = result.metrics["valid_rmse"]
+    assert runs[0.0, True] == runs[0.0, False]
+    assert runs[0.3, True] != runs[0.3, False]
+    assert keras_random.dropout.__module__ == "keras.src.backend.jax.random"  # Keras's own again after tracing
+
+
+@needs_jax
 def test_a_new_architecture_builds_with_no_compilation(tiny):
     """Initial values are drawn on the host: building an unseen shape compiles nothing (Keras's own eager
     initializers compile one program per variable shape: the control), the same seed gives the same weights,
