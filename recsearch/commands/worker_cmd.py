@@ -1,4 +1,4 @@
-"""`recsearch worker STORAGE_URL STUDY_NAME`: join a running study from any machine, with the config it records."""
+"""`recsearch worker STORAGE_URL [STUDY_NAME]`: join a running study from any machine, with the config it records."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ EPILOG = """examples:
   recsearch worker postgresql://user:pass@db-host/recsearch mlp-rating --device 1   # this worker on GPU 1 only
   for d in 0 1 2 3; do recsearch worker URL NAME --device $d & done; wait           # one worker per GPU
 
+STUDY_NAME may be left out when the storage holds one study (a study folder or its study.journal always does).
 The budget (search.n_trials) is the study's: workers stop when it is spent. Each writes the study's tables
 under its own results/ folder; `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the
-storage alone.
+storage alone. Exit status 2 when the worker stops short of the budget because the study's trials keep failing.
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("storage", metavar="STORAGE_URL", help="the study's RDB URL (postgresql://..., mysql://..., "
                         "sqlite:///...), its journal file, or its study folder")
-    parser.add_argument("study", metavar="STUDY_NAME", help="the study to join (as `recsearch sweep` named it)")
+    parser.add_argument("study", metavar="STUDY_NAME", nargs="?", default=None,
+                        help="the study to join (as `recsearch sweep` named it); optional when the storage holds one")
     parser.add_argument("--device", metavar="N", help="run on this accelerator only (sets CUDA_VISIBLE_DEVICES "
                         "before the framework starts); start one worker per device")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
@@ -34,12 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console
-    from recsearch.commands.sweep_cmd import print_report
+    from recsearch.commands.sweep_cmd import check_not_stopped_on_failures, print_report
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
     if args.device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(args.device)
-    overrides = worker_overrides(args.storage, args.study, list(args.extra))
+    study, extra = args.study, list(args.extra)
+    if study is not None and "=" in study:  # `worker URL key=value`: no study name given, an override
+        study, extra = None, [study, *extra]
+    overrides = worker_overrides(args.storage, study, extra)
     try:
         report = run_sweep(overrides, show_progress=not args.no_progress, record=False)
     except SweepInterrupted as stop:
@@ -47,13 +52,16 @@ def run(args: argparse.Namespace) -> int:
                         f"({stop.report.folder})")
         return 130
     print_report(report)
+    check_not_stopped_on_failures(report)
     return 0
 
 
-def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
-    """The recorded sweep overrides of `study` in `storage`, pointed at that storage, then `extra`.
+def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[str]:
+    """The recorded sweep overrides of `study` (None: the storage's only study) in `storage`, pointed at that
+    storage, then `extra`.
 
-    Raises RecsearchError when the storage has no such study or the study was not started by `recsearch sweep`.
+    Raises RecsearchError when the storage has no such study (or, with None, not exactly one) or the study was
+    not started by `recsearch sweep`.
     """
     import optuna
 
@@ -65,6 +73,12 @@ def worker_overrides(storage: str, study: str, extra: list[str]) -> list[str]:
     storage = _existing_storage(storage)
     opened = open_storage(storage)
     names = optuna.get_all_study_names(opened)
+    if study is None:
+        if len(names) != 1:
+            listed = f"{len(names)} studies ({', '.join(sorted(names))})" if names else "no study"
+            raise ConfigError(f"storage {redact(storage)} holds {listed}; name the one to join: "
+                              f"recsearch worker {redact(storage)} STUDY_NAME")
+        study = names[0]
     if study not in names:
         known = ", ".join(sorted(names)) or "none"
         raise ConfigError(f"storage {redact(storage)} holds no study {study!r} (studies: {known}); start it with "

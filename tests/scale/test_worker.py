@@ -114,6 +114,39 @@ def test_unknown_study_is_a_one_line_error(tmp_path: Path) -> None:
         assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_one(tmp_path: Path) -> None:
+    from recsearch.commands.worker_cmd import worker_overrides
+    from recsearch.errors import ConfigError
+    from recsearch.search.sweep import SWEEP_OVERRIDES
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    optuna.storages.RDBStorage(url)  # an empty storage
+    with pytest.raises(ConfigError, match="holds no study; name the one to join"):
+        worker_overrides(url, None, [])
+    optuna.create_study(study_name="first", storage=url).set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
+    overrides = worker_overrides(url, None, ["train.epochs=2"])
+    assert overrides[0] == "model=mf" and "search.study_name=first" in overrides and overrides[-1] == "train.epochs=2"
+    optuna.create_study(study_name="second", storage=url)
+    with pytest.raises(ConfigError, match=r"holds 2 studies \(first, second\); name the one to join"):
+        worker_overrides(url, None, [])
+
+
+def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[str]) -> None:
+    """`recsearch worker FOLDER` (no study name: the folder holds one) on a study whose every trial diverges:
+    it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does."""
+    sweep = _recsearch("sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random",
+                       "search.study_name=diverges", "search.n_trials=2", "search.n_workers=1", "train.optimizer=sgd",
+                       "+search_space.params={train.learning_rate: 'interval(1e25, 1e26)'}")
+    first = subprocess.run(sweep, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
+    joined = subprocess.run(_recsearch("worker", "--no-progress", "results/default/diverges"), cwd=tmp_path,
+                            env=_env(), capture_output=True, text=True, timeout=300)
+    last = joined.stderr.strip().splitlines()[-1]
+    assert joined.returncode == 2, joined.stderr[-800:]
+    assert last.startswith("recsearch: error: the sweep stopped short of its budget because its trials kept failing "
+                           "(0 of 2 finished"), last
+
+
 def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(tmp_path: Path) -> None:
     from recsearch.commands.worker_cmd import worker_overrides
     from recsearch.errors import ConfigError
@@ -130,6 +163,7 @@ def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(
     study.set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
     overrides = worker_overrides(str(folder), "s", [])  # the folder, as `report` and `dashboard` take it
     assert overrides[:2] == ["model=mf", f"search.storage={folder / 'study.journal'}"]
+    assert worker_overrides(str(folder), None, []) == overrides  # its only study, named or not
     missing_db = tmp_path / "nope.db"
     with pytest.raises(ConfigError, match=f"no such SQLite file {missing_db}"):
         worker_overrides(f"sqlite:///{missing_db}", "s", [])
