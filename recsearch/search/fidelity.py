@@ -44,16 +44,18 @@ def user_sample(data: PreparedData, fraction: float, *, seed: int) -> PreparedDa
                    extras={**data.extras, "fidelity": fraction})
 
 
-def train_by_fidelity(trial: Any, cfg: Any, data: PreparedData, train: Callable[..., Any]) -> tuple[Any, bool]:
-    """`train_with_fidelity` over the rungs of `cfg.search`; (last result, pruned)."""
+def train_by_fidelity(trial: Any, cfg: Any, data: PreparedData,
+                      train: Callable[..., Any]) -> tuple[Any, int | None]:
+    """`train_with_fidelity` over the rungs of `cfg.search`; (last result, the rung it was pruned after, 1-based,
+    or None: the trial's `pruned_at`, which also tells a recovered trial's state, storage._tell_from_attrs)."""
     from recsearch.errors import ConfigError
 
     if len(cfg.search.objectives):
         raise ConfigError("search.fidelity=data needs a single objective (Optuna prunes single-objective studies "
                           "only); drop search.objectives or use search.fidelity=none")
     fractions = rung_fractions(float(cfg.search.fidelity_min_fraction), int(cfg.search.fidelity_eta))
-    result, _, pruned = train_with_fidelity(trial, cfg, data, train, fractions=fractions)
-    return result, pruned
+    result, reached, pruned = train_with_fidelity(trial, cfg, data, train, fractions=fractions)
+    return result, (fractions.index(reached) + 1 if pruned else None)
 
 
 def train_with_fidelity(trial: Any, cfg: Any, data: PreparedData, train: Callable[..., Any], *,

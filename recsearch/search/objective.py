@@ -124,12 +124,13 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
         def fit(c: Any, d: Any) -> Any:
             return train(c, d, callbacks=callbacks)
 
-        result, rung_pruned = train_by_fidelity(trial, cfg, ctx.data, fit) if by_data else (fit(cfg, ctx.data), False)
+        result, rung_pruned_at = train_by_fidelity(trial, cfg, ctx.data, fit) if by_data else (fit(cfg, ctx.data), None)
     finally:
         attrs.update(val_curve=pruning.curve, duration_s=round(time.perf_counter() - start, 3))
         if result is not None:
             attrs.update(**result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
-                         n_params=result.n_params, pruned_at=pruning.pruned_at, stalled_at=result.stalled_at)
+                         n_params=result.n_params, pruned_at=pruning.pruned_at if not by_data else rung_pruned_at,
+                         stalled_at=result.stalled_at)
         bookkeeping_s = write_attrs(trial, attrs)
     timing = {"config_s": round(config_s, 4), "bookkeeping_s": round(bookkeeping_s, 4),
               **getattr(result, "timings", {})}
@@ -138,7 +139,8 @@ def run_trial(trial: Any, ctx: TrialContext) -> TrialOutcome:
         from recsearch.training.trainer import TrainingDiverged
 
         raise TrainingDiverged(f"validation {cfg.task.metric} is not finite")
-    return TrialOutcome(values=values, pruned=pruning.pruned or rung_pruned, model=result.model, timing=timing)
+    return TrialOutcome(values=values, pruned=pruning.pruned or rung_pruned_at is not None, model=result.model,
+                        timing=timing)
 
 
 def _provenance(cfg: Any, ctx: TrialContext) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_rungs_report_and_stop_when_pruned(prune_at, reached, pruned):
 
 
 @pytest.mark.slow
-def test_sweep_with_data_fidelity_records_the_rung_reached():
+def test_sweep_with_data_fidelity_records_the_rung_reached_and_pruned_at():
     from recsearch.search.sweep import run_sweep
 
     report = run_sweep([*SYNTH, "model=mf", "model.embedding_dim=4", "train.epochs=1", "search.n_trials=4",
@@ -78,3 +78,6 @@ def test_sweep_with_data_fidelity_records_the_rung_reached():
     assert len(done) + len(pruned) == 4 and len(done) >= 1
     assert (done["fidelity"] == 1.0).all() and (pruned["fidelity"] < 1.0).all()
     assert set(frame["fidelity"]) <= {0.25, 0.5, 1.0}
+    assert len(pruned) >= 1
+    rung = {0.25: 1, 0.5: 2}  # a pruned trial's pruned_at is the rung it stopped after (a recovery reads it)
+    assert list(pruned["pruned_at"]) == [rung[f] for f in pruned["fidelity"]] and done["pruned_at"].isna().all()
