@@ -6,6 +6,7 @@ Example: `recsearch sweep +experiment=compare_variants` (compare.variants set by
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pandas as pd
@@ -133,9 +134,25 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
              f"\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
              f"{cfg.task.metric} of that selected trial; `second_*` are another metric of the same trial.\n\n")
     shown = markdown_table(_readable(frame.drop(columns=["study"])))
-    atomic_write_text(folder / "comparison.md", title + shown + "\n")
+    note = over_budget_note(rows, int(cfg.search.n_trials))
+    atomic_write_text(folder / "comparison.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
     print(shown)
+    if note:
+        print(f"recsearch: note: {note}", file=sys.stderr)
     return frame
+
+
+def over_budget_note(rows: list[dict[str, Any]], n_trials: int) -> str | None:
+    """What makes the comparison unequal, when a variant's study holds more finished trials than this budget
+    (kept from an earlier run with a larger search.n_trials, which a smaller budget does not remove)."""
+    over = [(r["variant"], int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0)) for r in rows
+            if r.get("kind") == "search" and int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0) > n_trials]
+    if not over:
+        return None
+    listed = ", ".join(f"{variant} {count}" for variant, count in over)
+    return (f"not an equal budget: finished trials {listed}, more than this run's {n_trials} per variant (their "
+            f"studies keep an earlier, larger run); compare afresh under another results folder "
+            f"(RECSEARCH_RESULTS_DIR=...) or run with search.n_trials of at least the largest count")
 
 
 def _readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -78,6 +78,23 @@ def test_comparison_md_shows_wall_seconds_with_one_decimal(isolated_paths, capsy
     assert "| 2.1 |" in capsys.readouterr().out
 
 
+def test_a_variant_with_more_trials_than_the_budget_is_noted(isolated_paths, capsys):
+    """A study kept from an earlier, larger comparison makes the table unequal: comparison.md and stderr say so."""
+    from recsearch.config import compose_config
+    from recsearch.search.compare import COLUMNS, write_comparison
+
+    cfg = compose_config(["+experiment=compare_variants", "compare.baselines=false", "search.n_trials=4"])
+    row = dict.fromkeys(COLUMNS) | {"kind": "search", "task": "rating", "metric": "rmse", "valid": 0.9}
+    write_comparison(cfg, [row | {"variant": "mf", "trials_complete": 3, "trials_pruned": 1},
+                           row | {"variant": "gmf", "trials_complete": 5, "trials_pruned": 3}])
+    md = (isolated_paths / "compare_variants" / "comparison.md").read_text()
+    expected = "not an equal budget: finished trials gmf 8, more than this run's 4 per variant"
+    assert expected in md and "mf 4" not in md
+    assert expected in capsys.readouterr().err
+    write_comparison(cfg, [row | {"variant": "mf", "trials_complete": 3, "trials_pruned": 1}])
+    assert "equal budget" not in (isolated_paths / "compare_variants" / "comparison.md").read_text()
+
+
 def test_train_on_a_comparison_experiment_says_it_trains_one_model(isolated_paths, capsys):
     from recsearch.cli import main
 
