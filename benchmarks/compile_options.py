@@ -106,6 +106,8 @@ from recsearch.training.run import prepare_for
 from recsearch.training.trainer import compile_model, make_optimizer, schedule_for
 
 switch, shapes, reps, epochs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if not isinstance(getattr(J, switch, None), bool):
+    raise SystemExit(f"--switch {switch}: not a switch of recsearch/training/jax_loop.py (e.g. HASHED_DROPOUT)")
 no_eval = tuple(jnp.zeros((0, J.EVAL_CHUNK), t) for t in ("int32", "int32", "float32", "float32"))
 out = []
 for shape in shapes:

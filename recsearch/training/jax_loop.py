@@ -169,16 +169,32 @@ def _knobs_set(slots: list[tuple[Any, str]], values: Any) -> Iterator[None]:
             setattr(obj, attr, value)
 
 
+KNOB_PLACEHOLDER = -1.0  # what a per-member value reads as in the architecture key (no real rate or factor)
+
+
+def _config_without_knobs(model: Any) -> Any:
+    """`model.get_config()` with every per-member value (`_knob_slots`: dropout rates above zero, L2 factors)
+    read as KNOB_PLACEHOLDER: trials that differ only in these share a key, while a value compiled into the
+    program (a zero rate, which is no slot; another layer's rate; an L1 factor) stays in it."""
+    slots = _knob_slots(model)
+    saved = [getattr(obj, attr) for obj, attr in slots]
+    try:
+        for obj, attr in slots:
+            setattr(obj, attr, KNOB_PLACEHOLDER)
+        return model.get_config()
+    finally:
+        for (obj, attr), value in zip(slots, saved):
+            setattr(obj, attr, value)
+
+
 def _strip(config: Any, names: dict[str, str]) -> Any:
-    """A config without the values members may differ in (rates, L2, seeds, initialisers), layer names
-    replaced by their position (auto-generated names count up from build to build)."""
+    """A config without the values members may differ in and that are not knobs (seeds, initialisers), layer
+    names replaced by their position (auto-generated names count up from build to build)."""
     if isinstance(config, dict):
         out = {}
         for key, value in config.items():
-            if key in ("rate", "seed", "l2", "l1") or key.endswith("_initializer"):
+            if key == "seed" or key.endswith("_initializer"):
                 continue
-            if key.endswith("_regularizer"):
-                value = None if value is None else value.get("class_name", str(value))
             out[key] = _strip(value, names)
         return out
     if isinstance(config, (list, tuple)):
@@ -187,17 +203,19 @@ def _strip(config: Any, names: dict[str, str]) -> Any:
 
 
 def architecture_key(model: Any, schedule: Schedule) -> str:
-    """What a compiled program depends on: layers and weight shapes, optimizer kind, batch and clipping."""
+    """What a compiled program depends on: layers and weight shapes, optimizer kind, batch, clipping and how
+    random bits are drawn."""
     optimizer = model.optimizer
     opt_config = {k: (v if k not in OPTIMIZER_KNOBS else (v is not None and v != 0))
                   for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
     layers = list(model._flatten_layers(include_self=True, recursive=True))
     names = {layer.name: f"layer{k}" for k, layer in enumerate(layers)}
     key = {
-        "model": _strip(model.get_config(), names),
+        "model": _strip(_config_without_knobs(model), names),
         "weights": [[(tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in layer.weights] for layer in layers],
         "optimizer": [type(optimizer).__name__, opt_config],
         "batch": schedule.batch_size, "clip": [schedule.low, schedule.high],
+        "random": [UNROLLED_RNG, PAIRED_THREEFRY, HASHED_DROPOUT],  # traced into the program (JAX caches traces)
     }
     return json.dumps(key, sort_keys=True, default=str)
 
@@ -424,8 +442,9 @@ class _Program:
         members, rows = int(args[1].shape[0]), int(args[5][0].shape[0])  # knobs (members, k); data (users, ...)
         options = compiler_options(self.model, self.optimizer, members, steps=-(-rows // self.schedule.batch_size))
         with _unrolled_threefry(UNROLLED_RNG), _paired_threefry(PAIRED_THREEFRY), \
-                hashed_dropout_while_tracing(HASHED_DROPOUT):
-            self.compiled[shapes] = fn.lower(*args).compile(options)  # XLA flags: training/backend.py
+                hashed_dropout_while_tracing(HASHED_DROPOUT):  # tracing and lowering: all they change
+            lowered = fn.lower(*args)
+        self.compiled[shapes] = lowered.compile(options)  # XLA flags: training/backend.py
         return self.compiled[shapes], time.perf_counter() - start
 
 

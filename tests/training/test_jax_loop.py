@@ -316,11 +316,8 @@ def test_a_new_shape_compiles_one_program(tiny):
 @needs_jax
 def test_dropout_layers_in_the_loop_draw_hashed_masks(tiny, monkeypatch):
     """The loop's programs trace Keras's Dropout layers with the hashed masks (`HASHED_DROPOUT`): the same
-    trial trains differently with threefry's masks, and alike without dropout (the switch touches nothing else)."""
-    from collections import OrderedDict
-
-    from keras.src.backend.jax import random as keras_random
-
+    trial trains differently with threefry's masks (a cached program of the other setting is not reused), and
+    alike without dropout (the switch touches nothing else); the hashed masks do drop."""
     from recsearch.training import jax_loop
     from recsearch.training.trainer import train
 
@@ -328,13 +325,11 @@ def test_dropout_layers_in_the_loop_draw_hashed_masks(tiny, monkeypatch):
     runs = {}
     for dropout in (0.0, 0.3):
         for hashed in (True, False):
-            monkeypatch.setattr(jax_loop, "_PROGRAMS", OrderedDict())
             monkeypatch.setattr(jax_loop, "HASHED_DROPOUT", hashed)
             result = train(compose_config([*tiny, "model.width=21", f"model.dropout={dropout}"]), data)
             runs[dropout, hashed] = result.metrics["valid_rmse"]
     assert runs[0.0, True] == runs[0.0, False]
-    assert runs[0.3, True] != runs[0.3, False]
-    assert keras_random.dropout.__module__ == "keras.src.backend.jax.random"  # Keras's own again after tracing
+    assert runs[0.3, True] != runs[0.3, False] and runs[0.3, True] != runs[0.0, True]
 
 
 @needs_jax
@@ -395,6 +390,29 @@ def test_jax_only_tests_pass_in_a_jax_session() -> None:
                           timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.strip().splitlines()[-1], done.stdout[-500:]
+
+
+def test_architecture_key_ignores_per_member_values_and_keeps_compiled_ones():
+    """Trials that differ only in per-member values (a dropout rate above zero, an L2 factor) share a program;
+    a value compiled into the program (a zero rate, which is no per-member slot; another noise layer's rate; an
+    L1 factor) gives another key, or a program would be reused with the wrong value or slots."""
+    from recsearch.training.jax_loop import Schedule, architecture_key
+
+    def key(dropout=0.2, l2=1e-4, noise=0.1, l1=0.0):
+        users = keras.Input((), dtype="int32", name="user")
+        items = keras.Input((), dtype="int32", name="item")
+        x = keras.layers.Concatenate()([keras.layers.Embedding(10, 4)(users), keras.layers.Embedding(10, 4)(items)])
+        x = keras.layers.Dense(8, kernel_regularizer=keras.regularizers.L2(l2))(x)
+        x = keras.layers.Dropout(dropout)(x)
+        x = keras.layers.GaussianDropout(noise)(x)
+        x = keras.layers.Dense(1, kernel_regularizer=keras.regularizers.L1L2(l1=l1, l2=0.0))(x)
+        model = keras.Model({"user": users, "item": items}, x)
+        model.compile(optimizer="adam", loss="mse")
+        return architecture_key(model, Schedule(batch_size=32, epochs=1, patience=1, metric="rmse", mode="min"))
+
+    base = key()
+    assert key(dropout=0.4, l2=1e-2) == base
+    assert key(dropout=0.0) != base and key(noise=0.3) != base and key(l1=0.01) != base
 
 
 def test_orders_shared_and_per_member():
