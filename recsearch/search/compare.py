@@ -43,7 +43,8 @@ def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
         if cfg.task.name not in model_spec(variant).tasks:
             raise ConfigError(f"compare.variants: model {variant!r} does not support task {cfg.task.name!r}")
     rows, code = [], 0
-    for variant in variants:
+    for k, variant in enumerate(variants, start=1):
+        print(f"variant {variant} ({k}/{len(variants)}): model={variant}, search_space={variant}", flush=True)
         try:
             run_sweep(variant_overrides(overrides, variant), show_progress=show_progress)
         except SweepInterrupted:
@@ -137,6 +138,7 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
     note = over_budget_note(rows, int(cfg.search.n_trials))
     atomic_write_text(folder / "comparison.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
     print(shown)
+    print(f"results: {folder / 'comparison.md'} (and comparison.csv; each variant's study in its folder there)")
     if note:
         print(f"recsearch: note: {note}", file=sys.stderr)
     return frame

@@ -59,6 +59,7 @@ def run_race(overrides: list[str], *, show_progress: bool = True) -> int:
             left = budget - (_elapsed(compose_config(run)) or 0.0)
             if left <= 0:
                 continue
+            print(f"strategy {strategy}, seed {seed}: {left:.0f} s of its budget left", flush=True)
             try:
                 run_sweep([*run, f"search.timeout={left}"], show_progress=show_progress)
             except SweepInterrupted:
@@ -236,4 +237,6 @@ def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: lis
         fig = race_figure(by_time, by_trial, str(cfg.task.metric))
         atomic_write_text(folder / "comparison.html", fig.to_html(include_plotlyjs=True, full_html=True))
     print(markdown_table(comparison))
+    html = "comparison.html, " if len(curves) else ""
+    print(f"results: {folder / 'comparison.md'} (and {html}comparison.csv, runs.csv, curves.csv there)")
     return comparison

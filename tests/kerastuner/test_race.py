@@ -32,12 +32,15 @@ def test_spread_over_seeds_is_a_step_function_of_the_best_so_far() -> None:
 
 
 @pytest.mark.slow
-def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments) -> None:
+def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments, capsys) -> None:
     shutil.copy(Path(__file__).resolve().parents[2] / "recsearch" / "conf" / "experiment" / "compare_search.yaml", experiments)
     overrides = [*tiny, "+experiment=compare_search", "model.depth=1", "compare.strategies=[random,kt_random]",
                  "compare.seeds=[0,1]", "compare.budget_seconds=600", "search.n_trials=1"]
     assert run_race(overrides, show_progress=False) == 0
     folder = isolated_paths / "compare_search"
+    out = capsys.readouterr().out  # each run is named before its trials, and the run ends with where things are
+    assert "strategy random, seed 1: 600 s of its budget left" in out and "strategy kt_random, seed 0:" in out
+    assert out.strip().splitlines()[-1].startswith(f"results: {folder / 'comparison.md'} (and comparison.html")
     runs = pd.read_csv(folder / "runs.csv")
     assert sorted(zip(runs["strategy"], runs["seed"])) == [("kt_random", 0), ("kt_random", 1), ("random", 0),
                                                            ("random", 1)]

@@ -12,11 +12,14 @@ SYNTH = ["data=synthetic", "data.synthetic.n_users=60", "data.synthetic.n_items=
 
 
 @pytest.mark.slow
-def test_rating_comparison_tables(isolated_paths):
+def test_rating_comparison_tables(isolated_paths, capsys):
     code = run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf,autorec]"],
                           show_progress=False)
     assert code == 0
     folder = isolated_paths / "compare_variants"
+    out = capsys.readouterr().out  # each variant is named before its trials, and the run ends with where things are
+    assert "variant mf (1/2)" in out and "variant autorec (2/2)" in out
+    assert out.strip().splitlines()[-1].startswith(f"results: {folder / 'comparison.md'}")
     frame = pd.read_csv(folder / "comparison.csv")
     assert set(frame["variant"]) == {"mf", "autorec", "global_mean", "biases"}
     searched = frame[frame["kind"] == "search"].set_index("variant")
