@@ -147,8 +147,9 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
 def over_budget_note(rows: list[dict[str, Any]], n_trials: int) -> str | None:
     """What makes the comparison unequal, when a variant's study holds more finished trials than this budget
     (kept from an earlier run with a larger search.n_trials, which a smaller budget does not remove)."""
-    over = [(r["variant"], int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0)) for r in rows
-            if r.get("kind") == "search" and int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0) > n_trials]
+    finished = {r["variant"]: int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0) for r in rows
+                if r.get("kind") == "search"}
+    over = [(variant, count) for variant, count in finished.items() if count > n_trials]
     if not over:
         return None
     listed = ", ".join(f"{variant} {count}" for variant, count in over)

@@ -15,6 +15,7 @@ from recsearch.search import interrupts
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
 GAVE_UP_EXIT = 3  # a worker process that stopped on failing trials (the sweep then exits 2 if short of its budget)
+UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,6 @@ class WorkerRun:
 
     ran: int
     gave_up: bool = False
-UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
 
 
 @dataclass(frozen=True)

@@ -156,13 +156,13 @@ def knob_values(model: Any) -> list[float]:
 
 
 @contextmanager
-def _knobs_set(slots: list[tuple[Any, str]], values: Any) -> Iterator[None]:
+def _knobs_set(slots: list[tuple[Any, str]], values: Any, *, traced: bool = True) -> Iterator[None]:
     """Temporarily put traced values into the template's dropout rates and L2 factors, or into the program's
-    optimizer's momentum and weight decay."""
+    optimizer's momentum and weight decay (`traced=False`: plain values, as they are)."""
     saved = [getattr(obj, attr) for obj, attr in slots]
     try:
         for k, (obj, attr) in enumerate(slots):
-            setattr(obj, attr, values[k] if attr == "l2" else _TracedRate(values[k]))
+            setattr(obj, attr, _TracedRate(values[k]) if traced and attr != "l2" else values[k])
         yield
     finally:
         for (obj, attr), value in zip(slots, saved):
@@ -177,14 +177,8 @@ def _config_without_knobs(model: Any) -> Any:
     read as KNOB_PLACEHOLDER: trials that differ only in these share a key, while a value compiled into the
     program (a zero rate, which is no slot; another layer's rate; an L1 factor) stays in it."""
     slots = _knob_slots(model)
-    saved = [getattr(obj, attr) for obj, attr in slots]
-    try:
-        for obj, attr in slots:
-            setattr(obj, attr, KNOB_PLACEHOLDER)
+    with _knobs_set(slots, [KNOB_PLACEHOLDER] * len(slots), traced=False):
         return model.get_config()
-    finally:
-        for (obj, attr), value in zip(slots, saved):
-            setattr(obj, attr, value)
 
 
 def _strip(config: Any, names: dict[str, str]) -> Any:
