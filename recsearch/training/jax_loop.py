@@ -9,8 +9,9 @@ fixed-size batches built from Keras's `stateless_call` and the optimizer's `stat
 evaluation of the resulting weights. One compilation serves every epoch with its validation, the test
 scoring of the best weights, and every later trial of the same shape (programs are cached by that shape).
 Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
-callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member
-stops updating while the rest go on. Afterwards each Keras model holds its best weights.
+callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member's
+results are final while the rest go on (its lane of the pack computes on, unread). Afterwards each Keras
+model holds its best weights.
 
 Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
 the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); dropout
@@ -48,6 +49,7 @@ _DEVICE_DATA: OrderedDict[Any, tuple[Any, tuple]] = OrderedDict()  # id(part) or
 UNROLLED_RNG = True  # threefry lowered unrolled on CPU while our programs compile (see _unrolled_threefry)
 PAIRED_THREEFRY = True  # each threefry hash yields two random words, not one (see _paired_threefry)
 HASHED_DROPOUT = True  # dropout masks from a short integer hash, not threefry (training/hashed_dropout.py)
+FREEZE_STOPPED = False  # a stopped member's values kept as they were by a select in the program (_member_train)
 
 
 @dataclass
@@ -197,8 +199,8 @@ def _strip(config: Any, names: dict[str, str]) -> Any:
 
 
 def architecture_key(model: Any, schedule: Schedule) -> str:
-    """What a compiled program depends on: layers and weight shapes, optimizer kind, batch, clipping and how
-    random bits are drawn."""
+    """What a compiled program depends on: layers and weight shapes, optimizer kind, batch, clipping, and the
+    loop's switches (how random bits are drawn, FREEZE_STOPPED)."""
     optimizer = model.optimizer
     opt_config = {k: (v if k not in OPTIMIZER_KNOBS else (v is not None and v != 0))
                   for k, v in optimizer.get_config().items() if k not in ("learning_rate", "name")}
@@ -209,7 +211,8 @@ def architecture_key(model: Any, schedule: Schedule) -> str:
         "weights": [[(tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in layer.weights] for layer in layers],
         "optimizer": [type(optimizer).__name__, opt_config],
         "batch": schedule.batch_size, "clip": [schedule.low, schedule.high],
-        "random": [UNROLLED_RNG, PAIRED_THREEFRY, HASHED_DROPOUT],  # traced into the program (JAX caches traces)
+        # switches traced into the program (JAX caches traces)
+        "switches": [UNROLLED_RNG, PAIRED_THREEFRY, HASHED_DROPOUT, FREEZE_STOPPED],
     }
     return json.dumps(key, sort_keys=True, default=str)
 
@@ -357,7 +360,13 @@ class _Program:
 
     def _member_train(self, state: tuple, knobs: Any, idx: Any, active: Any, data: tuple) -> tuple:
         """One member's epoch: a scan over the batches of row indices `idx` (steps, batch), padded with index n
-        (weight 0); no update when not active. Returns the state and the epoch's mean loss, mse, mae."""
+        (weight 0). Returns the state and the epoch's mean loss, mse, mae.
+
+        A member that is not `active` (stopped) trains on in its lane of a pack: vmapped, its lane is computed
+        either way, and `fit_members` never reads it again (its best values are on the host; the test split
+        is scored from those). Keeping its old values (FREEZE_STOPPED) costs a select per state array, about
+        a tenth of an `mlp` program's kernels and ~6% of its compile time (benchmarks/compile_options.py
+        --switch FREEZE_STOPPED)."""
         import jax
         import jax.numpy as jnp
 
@@ -381,8 +390,9 @@ class _Program:
             return (tv, ntv, ov), jnp.stack([loss * real, jnp.sum(w * err * err), jnp.sum(w * jnp.abs(err))])
 
         final, stats = jax.lax.scan(step, state, (idx, wts))
-        kept = jax.tree_util.tree_map(lambda new, old: jnp.where(active, new, old), final, state)
-        return kept, jnp.sum(stats, axis=0) / n
+        if FREEZE_STOPPED:
+            final = jax.tree_util.tree_map(lambda new, old: jnp.where(active, new, old), final, state)
+        return final, jnp.sum(stats, axis=0) / n
 
     def _member_eval(self, tv: list, ntv: list, chunk: tuple) -> Any:
         """Sums of squared error, clipped squared error and clipped absolute error over one padded chunk."""

@@ -113,7 +113,8 @@ def test_packed_members_reproduce_alone(tiny):
 
 
 @needs_jax
-def test_a_stopped_member_is_masked_while_the_rest_train_on(tiny):
+def test_a_stopped_member_keeps_its_results_while_the_rest_train_on(tiny):
+    """Its lane of the pack computes on, unread (FREEZE_STOPPED off): metrics and weights are its own."""
     from recsearch.training.jax_loop import fit_members
     from recsearch.training.trainer import schedule_for
 
@@ -122,11 +123,13 @@ def test_a_stopped_member_is_masked_while_the_rest_train_on(tiny):
     stopped, other = _member(cfgs[0], data, [StopAt(1)]), _member(cfgs[1], data)
     fits, _ = fit_members([stopped, other], data.train, data.valid, data.test, schedule_for(cfgs[0], data))
     [alone], _ = fit_members([_member(cfgs[1], data)], data.train, data.valid, data.test, schedule_for(cfgs[1], data))
-    [first], _ = fit_members([_member(cfgs[0], data, [StopAt(1)])], data.train, data.valid, data.test,
-                             schedule_for(cfgs[0], data))
+    first_member = _member(cfgs[0], data, [StopAt(1)])
+    [first], _ = fit_members([first_member], data.train, data.valid, data.test, schedule_for(cfgs[0], data))
     assert len(fits[0].history["loss"]) == 1 and len(fits[1].history["loss"]) == 3
     assert fits[1].history["val_rmse"] == pytest.approx(alone.history["val_rmse"], rel=1e-4)
     assert fits[0].metrics["test_rmse"] == pytest.approx(first.metrics["test_rmse"], rel=1e-4)
+    for packed, single in zip(stopped.model.get_weights(), first_member.model.get_weights()):
+        np.testing.assert_allclose(packed, single, rtol=1e-4, atol=1e-6)
 
 
 def _member(cfg, data, callbacks=()):
