@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -548,36 +549,54 @@ class _FlatLayout:
         return out
 
 
-@contextmanager
-def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
-    """Lower JAX's threefry hash unrolled on CPU while our programs are traced and compiled.
+_UNROLLING = threading.local()  # .depth > 0 while this thread lowers one of the loop's programs
 
-    JAX lowers threefry on CPU as a 5-iteration loop (short compiles), so every random draw (dropout's
-    masks before `hashed_dropout`; now a user layer's noise) costs five passes over memory plus loop
-    overhead per step; unrolled, XLA fuses the hash into one pass. The bits
-    are the same (same algorithm), only the lowering differs. Falls back to JAX's default when its
-    internals differ from what this expects.
-    """
-    if not enabled:
-        yield
-        return
+
+def _install_threefry_dispatch() -> bool:
+    """Replace JAX's CPU lowering rule of threefry, once, by one that lowers it unrolled in a thread inside
+    `_unrolled_threefry` and as JAX does everywhere else. False when JAX's internals differ from what this
+    expects (then JAX's rule stays)."""
     try:
         from jax._src.interpreters import mlir
         from jax._src.random import threefry2x32 as tf
 
         table = mlir._platform_specific_lowerings["cpu"]
         saved = table.get(tf.threefry2x32_p)
-        if saved is None or not hasattr(saved, "inline"):
-            raise AttributeError("unexpected lowering table")
-        unrolled = mlir.LoweringRuleEntry(tf._threefry2x32_lowering_rule, saved.inline)
+        if saved is None or not hasattr(saved, "inline") or not hasattr(saved, "rule"):
+            return False
+        if getattr(saved.rule, "_recsearch_dispatch", False):
+            return True
+        jax_rule, unrolled = saved.rule, tf._threefry2x32_lowering_rule
+
+        def dispatch(ctx: Any, *args: Any, **params: Any) -> Any:
+            rule = unrolled if getattr(_UNROLLING, "depth", 0) > 0 else jax_rule
+            return rule(ctx, *args, **params)
+
+        dispatch._recsearch_dispatch = True  # type: ignore[attr-defined]
+        table[tf.threefry2x32_p] = mlir.LoweringRuleEntry(dispatch, saved.inline)
+        return True
     except (ImportError, AttributeError, KeyError, TypeError):
+        return False
+
+
+@contextmanager
+def _unrolled_threefry(enabled: bool = True) -> Iterator[None]:
+    """Lower JAX's threefry hash unrolled on CPU while this thread lowers one of our programs.
+
+    JAX lowers threefry on CPU as a 5-iteration loop (short compiles), so every random draw (dropout's
+    masks before `hashed_dropout`; now a user layer's noise) costs five passes over memory plus loop
+    overhead per step; unrolled, XLA fuses the hash into one pass. The bits are the same (same algorithm),
+    only the lowering differs. JAX's rule is replaced once by one that decides per thread
+    (`_install_threefry_dispatch`), so another thread lowering at the same time keeps JAX's lowering.
+    """
+    if not enabled or not _install_threefry_dispatch():
         yield
         return
-    table[tf.threefry2x32_p] = unrolled
+    _UNROLLING.depth = getattr(_UNROLLING, "depth", 0) + 1
     try:
         yield
     finally:
-        table[tf.threefry2x32_p] = saved
+        _UNROLLING.depth -= 1
 
 
 @contextmanager

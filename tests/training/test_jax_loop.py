@@ -453,6 +453,34 @@ def test_unrolled_threefry_same_bits():
 
 
 @needs_jax
+def test_threefry_is_unrolled_only_in_the_lowering_thread_inside_the_context():
+    """Another thread lowering at the same time, and every lowering afterwards, keeps JAX's rolled loop."""
+    import threading
+
+    import jax
+
+    from recsearch.training.jax_loop import _unrolled_threefry
+
+    key = jax.random.PRNGKey(3)
+
+    def loops() -> int:  # JAX's CPU lowering of threefry is a while loop; unrolled it has none
+        return jax.jit(lambda k: jax.random.bernoulli(k, 0.8, (64, 33))).lower(key).as_text().count("stablehlo.while")
+
+    assert loops() == 1
+    seen: dict[str, int] = {}
+    with _unrolled_threefry(True):
+        with _unrolled_threefry(True):  # nested: still unrolled after the inner one ends
+            pass
+        assert loops() == 0
+        thread = threading.Thread(target=lambda: seen.setdefault("other", loops()))
+        thread.start()
+        thread.join(60)
+    assert seen == {"other": 1} and loops() == 1
+    with _unrolled_threefry(False):
+        assert loops() == 1
+
+
+@needs_jax
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
 def test_small_variables_updated_as_one_vector_train_the_same(tiny, monkeypatch, optimizer):
     """The small variables share one optimizer update (fewer kernels to compile): the same metrics as
