@@ -9,9 +9,13 @@ HELP = "Recommend a user's top-N unseen items with the model of a run or study f
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="RUN_OR_STUDY",
-                        help="a run folder (results/<exp>/runs/<run>/) or a study folder (its best trial's model); "
-                        "a file in one (model.keras, study.journal) stands for its folder")
+                        help="a run folder (results/<exp>/runs/<run>/) or a study folder (its best trial's model, "
+                        "or --trial's); a file in one (model.keras, study.journal) stands for its folder, and a "
+                        "study's models/trial_<N>.keras for trial N")
     parser.add_argument("--user", required=True, metavar="ID", help="the user's original id (MovieLens userId)")
+    parser.add_argument("--trial", type=int, metavar="N",
+                        help="a study's completed trial N instead of its best: its kept models/trial_<N>.keras, "
+                             "else N retrained from the config it recorded")
     parser.add_argument("-n", type=int, default=10, help="how many items (default 10)")
     parser.add_argument("--explain", action="store_true",
                         help="for each item, the 3 past items of the user most similar to it: cosine similarity "
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise RecsearchError(f"-n must be at least 1, got {args.n}")
-    loaded = load_model_for(args.target)
+    loaded = load_model_for(args.target, trial=args.trial)
     data = prepare_for(loaded.cfg)
     raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
     uidx = user_index(data, args.user)

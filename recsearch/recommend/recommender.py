@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from recsearch.recommend.profile import titles_or_ids
 from recsearch.redact import redact
 
 EMBEDDING_LAYER = "item_embedding"
+KEPT_MODEL = re.compile(r"trial_(\d+)\.keras")  # a study folder's models/trial_<N>.keras
 ITEM_TOWER = "item_tower"  # two_tower's item sub-model (recsearch/models/two_tower.py)
 
 
@@ -28,22 +29,33 @@ class LoadedModel:
     source: str
 
 
-def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> LoadedModel:
-    """The model of a run folder (config.yaml + model.keras) or of a study folder's best trial.
+def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None) -> LoadedModel:
+    """The model of a run folder (config.yaml + model.keras), or of a study folder's best trial (or `trial`).
 
     A study folder's model is models/trial_<N>.keras of its best trial; when that was not kept, the
-    best trial is retrained from best.yaml (with `data` when given).
+    best trial is retrained from best.yaml (with `data` when given). Another completed trial's model is its
+    kept file, or that trial retrained from the config it recorded. A kept models/trial_<N>.keras given as
+    `folder` stands for its study folder and trial N.
     """
     if "://" in str(folder):  # Path() would fold its slashes into a misleading name
         raise RecsearchError(f"{redact(str(folder))} is a storage URL; give the run folder or the study folder (with "
                              "its best.yaml), e.g. results/default/mlp-rating")
     folder = Path(folder)
-    if folder.is_file():  # a study's journal or a run's model.keras: the folder it belongs to
+    kept_trial = KEPT_MODEL.fullmatch(folder.name)
+    if folder.is_file() and kept_trial and folder.parent.name == "models" \
+            and (folder.parent.parent / "best.yaml").is_file():  # a study's kept model: its study folder
+        if trial is not None and trial != int(kept_trial.group(1)):
+            raise RecsearchError(f"{folder} is trial {kept_trial.group(1)}'s model, not trial {trial}'s; give the "
+                                 "study folder with --trial, or the model file alone")
+        folder, trial = folder.parent.parent, int(kept_trial.group(1))
+    elif folder.is_file():  # a study's journal or a run's model.keras: the folder it belongs to
         if not any((folder.parent / name).is_file() for name in ("best.yaml", "config.yaml")):
             raise RecsearchError(f"{folder} is a file, not a run or study folder; give the run folder (config.yaml + "
                                  "model.keras) or the study folder (with its best.yaml), e.g. results/default/mlp-rating")
         folder = folder.parent
     if (folder / "config.yaml").is_file():
+        if trial is not None:
+            raise RecsearchError(f"{folder} is a run folder (one model); a trial number applies to a study folder")
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
         cfg = _saved_config(folder / "config.yaml")
@@ -51,27 +63,37 @@ def load_model_for(folder: Path | str, *, data: PreparedData | None = None) -> L
         return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
-    cfg = _saved_config(folder / "best.yaml")
+    best = best_trial_number(folder)
+    number = best if trial is None else trial
+    if number == best:
+        label, recorded = "the best trial", str(folder / "best.yaml")
+        cfg = _saved_config(folder / "best.yaml")
+    else:  # another completed trial: the config it recorded in the study
+        from recsearch.reproduce.source import open_study, pick_trial, trial_config
+
+        picked = pick_trial(open_study(str(folder), command="recommend").study, number)
+        label, recorded = f"trial {number}", f"trial {number}'s recorded config"
+        cfg = _saved_config(f"trial {number} of {folder}", lambda: trial_config(picked))
     _setup_to_load(cfg)
-    kept = folder / "models" / f"trial_{best_trial_number(folder)}.keras"
+    kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
         return LoadedModel(_load_keras(kept), cfg, str(kept))
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
     if kept.is_file():
         import sys
 
-        print(f"recsearch: warning: {kept} is not a complete .keras archive; retraining the best trial from "
-              f"{folder / 'best.yaml'}", file=sys.stderr)
-    return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {folder / 'best.yaml'} ({why})")
+        print(f"recsearch: warning: {kept} is not a complete .keras archive; retraining {label} from {recorded}",
+              file=sys.stderr)
+    return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {recorded} ({why})")
 
 
-def _saved_config(path: Path) -> Any:
-    """A run's or study's saved config; a model family registered by the user's own code must be registered in
-    this process too, which the error then says."""
+def _saved_config(path: Path | str, load: Callable[[], Any] | None = None) -> Any:
+    """A run's or study's saved config (`load` reads it, by default from the file `path`); a model family
+    registered by the user's own code must be registered in this process too, which the error then says."""
     from recsearch.config import load_config_file
 
     try:
-        return load_config_file(path)
+        return load() if load is not None else load_config_file(Path(path))
     except ConfigError as exc:
         if "unknown model" not in str(exc):
             raise

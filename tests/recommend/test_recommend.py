@@ -179,6 +179,37 @@ def test_study_folder_uses_kept_model_or_retrains(tmp_path, tiny, capsys):
     assert "retrained from" in out and "Top 3 unseen items for user 3" in out
 
 
+def test_another_trial_by_number_or_by_its_kept_file(tmp_path, tiny, capsys):
+    """--trial N (or models/trial_N.keras as the target) gives trial N's model, not the best one's: its kept
+    file, else N retrained from the config it recorded; pruned or unknown trials and a mismatched pair say why."""
+    from recsearch.recommend import load_model_for
+    from recsearch.recommend.recommender import best_trial_number
+    from recsearch.reproduce.source import open_study, trial_config
+    from recsearch.search.sweep import run_sweep
+
+    folder = run_sweep([*tiny, "search.n_trials=3", "search.pruner=none", "search.keep_models=2",
+                        "search.study_name=several"], show_progress=False).folder
+    best = best_trial_number(folder)
+    kept = sorted(int(p.stem.split("_")[1]) for p in (folder / "models").glob("trial_*.keras"))
+    other = next(n for n in kept if n != best)
+    dropped = next(n for n in range(3) if n not in kept)
+    study = open_study(str(folder)).study
+    loaded = load_model_for(folder, trial=other)
+    assert loaded.source == str(folder / "models" / f"trial_{other}.keras")
+    assert loaded.cfg.model == trial_config(study.trials[other]).model
+    assert load_model_for(folder / "models" / f"trial_{other}.keras").source == loaded.source
+    assert load_model_for(folder, trial=best).source == load_model_for(folder).source
+    retrained = load_model_for(folder, trial=dropped)
+    assert retrained.source == f"retrained from trial {dropped}'s recorded config (no trial_{dropped}.keras kept)"
+    assert retrained.cfg.model == trial_config(study.trials[dropped]).model
+    assert main(["recommend", str(folder), "--trial", str(other), "--user", "3", "-n", "3"]) == 0
+    assert f"model: {loaded.source}" in capsys.readouterr().out
+    assert main(["recommend", str(folder), "--trial", "7", "--user", "3"]) == 2
+    assert "trial 7 cannot be used: there is no such trial; completed trials: 0, 1, 2" in capsys.readouterr().err
+    assert main(["recommend", str(folder / "models" / f"trial_{other}.keras"), "--trial", str(best), "--user", "3"]) == 2
+    assert f"is trial {other}'s model, not trial {best}'s" in capsys.readouterr().err
+
+
 def test_a_damaged_model_file_is_named_and_a_studys_is_retrained(tmp_path, tiny, capsys):
     """A .keras file cut short (a full disk) is said to be one, not "File not found"; a study folder's best
     model that is damaged is retrained from best.yaml, with a warning."""
