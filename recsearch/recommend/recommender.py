@@ -32,8 +32,9 @@ class LoadedModel:
 def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None) -> LoadedModel:
     """The model of a run folder (config.yaml + model.keras), or of a study folder's best trial (or `trial`).
 
-    A study folder's model is models/trial_<N>.keras of its best trial; when that was not kept, the
-    best trial is retrained from best.yaml (with `data` when given). Another completed trial's model is its
+    A study folder's model is models/trial_<N>.keras of its best trial (the study's best now: another worker
+    may have finished a better one than best.yaml names); when that was not kept, the best trial is retrained
+    from its config (with `data` when given). Another completed trial's model is its
     kept file, or that trial retrained from the config it recorded. A kept models/trial_<N>.keras given as
     `folder` stands for its study folder and trial N.
     """
@@ -63,28 +64,51 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
         return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
-    best = best_trial_number(folder)
-    number = best if trial is None else trial
-    if number == best:
+    from recsearch.results.study_tables import best_yaml_trial
+
+    written = best_yaml_trial(folder)
+    if written is None:
+        raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
+    picked = _current_best(folder) if trial is None else None
+    number = trial if trial is not None else picked.number if picked is not None else written
+    if number == written:
         label, recorded = "the best trial", str(folder / "best.yaml")
         cfg = _saved_config(folder / "best.yaml")
-    else:  # another completed trial: the config it recorded in the study
+    else:  # another completed trial, or a better one finished since best.yaml: the config it recorded
         from recsearch.reproduce.source import open_study, pick_trial, trial_config
 
-        picked = pick_trial(open_study(str(folder), command="recommend").study, number)
-        label, recorded = f"trial {number}", f"trial {number}'s recorded config"
+        picked = picked or pick_trial(open_study(str(folder), command="recommend").study, number)
+        label = f"trial {number}" if trial is not None else f"the best trial ({number})"
+        recorded = f"trial {number}'s recorded config"
         cfg = _saved_config(f"trial {number} of {folder}", lambda: trial_config(picked))
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
         return LoadedModel(_load_keras(kept), cfg, str(kept))
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
+    if trial is None and number != written and not kept.is_file():
+        why += (f" here: it finished after this folder's best.yaml (trial {written}) was written; a worker with "
+                "its own results folder keeps its models there")
     if kept.is_file():
         import sys
 
         print(f"recsearch: warning: {kept} is not a complete .keras archive; retraining {label} from {recorded}",
               file=sys.stderr)
     return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {recorded} ({why})")
+
+
+def _current_best(folder: Path) -> Any:
+    """The study's best trial now, from its storage: another worker may have finished a better one since this
+    folder's best.yaml was written. None when the storage cannot be opened (best.yaml is used then)."""
+    from recsearch.reproduce.source import open_study
+    from recsearch.results.study_tables import best_trial
+
+    try:
+        study = open_study(str(folder), command="recommend").study
+    except RecsearchError:
+        return None
+    best = best_trial(study)
+    return best if best is not None and "config" in best.user_attrs else None
 
 
 def _saved_config(path: Path | str, load: Callable[[], Any] | None = None) -> Any:
@@ -111,15 +135,6 @@ def _setup_to_load(cfg: Any) -> None:
 
     if "keras" not in sys.modules:
         setup_for(cfg)
-
-
-def best_trial_number(folder: Path) -> int:
-    """The best trial's number, from best.yaml's header (written by the sweep)."""
-    head = (Path(folder) / "best.yaml").read_text(encoding="utf-8").splitlines()[:1]
-    match = re.match(r"# Best trial (\d+) ", head[0]) if head else None
-    if match is None:
-        raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
-    return int(match.group(1))
 
 
 def user_index(data: PreparedData, user_id: str | int) -> int:

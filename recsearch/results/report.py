@@ -111,11 +111,21 @@ def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES)
 
 
 def best_config_text(record: StudyRecord, trials: pd.DataFrame) -> str:
-    """best.yaml of the study folder, else the config attr of the selected trial."""
-    if record.folder is not None and (record.folder / "best.yaml").is_file():
-        return (record.folder / "best.yaml").read_text(encoding="utf-8")
+    """The selected trial's config: the study folder's best.yaml when it was written for that trial, else the
+    config the trial recorded (a worker elsewhere may have finished it after best.yaml was written)."""
+    from recsearch.results.study_tables import best_yaml_trial
+
     trial = _best_frozen(record, trials)
-    return trial.user_attrs.get("config", "") if trial is not None else ""
+    written = best_yaml_trial(record.folder) if record.folder is not None else None
+    if written is not None and (trial is None or written == trial.number):
+        return (record.folder / "best.yaml").read_text(encoding="utf-8")
+    if trial is None or "config" not in trial.user_attrs:
+        return ""
+    if written is None:
+        return trial.user_attrs["config"]
+    return (f"# Best trial {trial.number} of study {record.study.study_name}: value = {trial.values[0]:.6f}\n"
+            f"# It finished after this folder's best.yaml (trial {written}) was written; "
+            f"recsearch export-best {record.folder} writes it as an experiment\n" + trial.user_attrs["config"])
 
 
 def environment_of(record: StudyRecord, trials: pd.DataFrame) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,26 @@ def best_trial(study: Any) -> Any | None:
     return min(front, key=lambda t: sign * t.values[0]) if front else None
 
 
+BEST_HEADER = re.compile(r"# Best trial (\d+) ")  # best.yaml's first line names its trial
+
+
+def best_yaml_text(study: Any, best: Any, folder: Path) -> str:
+    """best.yaml: a header naming the trial and how to run it, then the complete config the trial recorded."""
+    return (f"# Best trial {best.number} of study {study.study_name}: value = {best.values[0]:.6f}\n"
+            f"# Run it with: recsearch train --config {folder / 'best.yaml'}\n" + best.user_attrs["config"])
+
+
+def best_yaml_trial(folder: Path) -> int | None:
+    """The trial best.yaml was written for (its header), or None without a best.yaml or a header. Another
+    process may have finished a better trial since: the study itself says which is best now."""
+    try:
+        head = (Path(folder) / "best.yaml").read_text(encoding="utf-8").splitlines()[:1]
+    except OSError:
+        return None
+    match = BEST_HEADER.match(head[0]) if head else None
+    return int(match.group(1)) if match else None
+
+
 def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
     """Write every table of the study atomically; return the trials frame."""
     names = objective_names(cfg)
@@ -70,9 +91,7 @@ def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
     atomic_write_frame(folder / "trials.csv", csv)
     best = best_trial(study)
     if best is not None and "config" in best.user_attrs:
-        header = f"# Best trial {best.number} of study {study.study_name}: {names[0]} = {best.values[0]:.6f}\n" \
-                 f"# Run it with: recsearch train --config {folder / 'best.yaml'}\n"
-        atomic_write_text(folder / "best.yaml", header + best.user_attrs["config"])
+        atomic_write_text(folder / "best.yaml", best_yaml_text(study, best, folder))
     if len(study.directions) > 1:
         front = {t.number for t in study.best_trials}
         atomic_write_frame(folder / "pareto.csv", csv[csv["number"].isin(front)])

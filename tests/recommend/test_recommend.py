@@ -183,13 +183,13 @@ def test_another_trial_by_number_or_by_its_kept_file(tmp_path, tiny, capsys):
     """--trial N (or models/trial_N.keras as the target) gives trial N's model, not the best one's: its kept
     file, else N retrained from the config it recorded; pruned or unknown trials and a mismatched pair say why."""
     from recsearch.recommend import load_model_for
-    from recsearch.recommend.recommender import best_trial_number
+    from recsearch.results.study_tables import best_yaml_trial
     from recsearch.reproduce.source import open_study, trial_config
     from recsearch.search.sweep import run_sweep
 
     folder = run_sweep([*tiny, "search.n_trials=3", "search.pruner=none", "search.keep_models=2",
                         "search.study_name=several"], show_progress=False).folder
-    best = best_trial_number(folder)
+    best = best_yaml_trial(folder)
     kept = sorted(int(p.stem.split("_")[1]) for p in (folder / "models").glob("trial_*.keras"))
     other = next(n for n in kept if n != best)
     dropped = next(n for n in range(3) if n not in kept)
@@ -208,6 +208,39 @@ def test_another_trial_by_number_or_by_its_kept_file(tmp_path, tiny, capsys):
     assert "trial 7 cannot be used: there is no such trial; completed trials: 0, 1, 2" in capsys.readouterr().err
     assert main(["recommend", str(folder / "models" / f"trial_{other}.keras"), "--trial", str(best), "--user", "3"]) == 2
     assert f"is trial {other}'s model, not trial {best}'s" in capsys.readouterr().err
+
+
+def test_a_better_trial_from_a_worker_elsewhere_is_the_best_model_and_config(tmp_path, tiny, capsys):
+    """A worker with its own results folder finishes a better trial after the first sweep wrote its best.yaml:
+    the first folder's best model and the report's best config are that trial's (from the study), not
+    best.yaml's, and the model is retrained from its recorded config since its file is in the other folder."""
+    from recsearch.recommend import load_model_for
+    from recsearch.reproduce.source import open_study, trial_config
+    from recsearch.results.report import best_config_text, record_trials
+    from recsearch.results.studies import load_target
+    from recsearch.results.study_tables import best_trial, best_yaml_trial
+    from recsearch.search.sweep import run_sweep
+
+    poor = tmp_path / "poor.yaml"
+    poor.write_text("- {train.optimizer: sgd, train.learning_rate: 0.0001, train.momentum: 0.0}\n")
+    folder = run_sweep([*tiny, "search.n_trials=1", "search.pruner=none", "search.study_name=shared",
+                        f"search.enqueue_file={poor}", f"paths.results_dir={tmp_path / 'first'}"],
+                       show_progress=False).folder
+    assert best_yaml_trial(folder) == 0
+    assert main(["worker", "--no-progress", str(folder), "search.n_trials=3",
+                 f"paths.results_dir={tmp_path / 'second'}"]) == 0
+    capsys.readouterr()
+    best = best_trial(open_study(str(folder)).study)
+    assert best.number != 0 and best_yaml_trial(folder) == 0  # the worker wrote its tables in its own folder
+    loaded = load_model_for(folder)
+    assert loaded.cfg.model == trial_config(best).model
+    assert loaded.source == (f"retrained from trial {best.number}'s recorded config (no trial_{best.number}.keras "
+                             f"kept here: it finished after this folder's best.yaml (trial 0) was written; a worker "
+                             "with its own results folder keeps its models there)")
+    record = load_target(str(folder), None, command="report")
+    text = best_config_text(record, record_trials(record))
+    assert text.startswith(f"# Best trial {best.number} of study shared: value = {best.values[0]:.6f}\n"
+                           "# It finished after this folder's best.yaml (trial 0) was written")
 
 
 def test_a_damaged_model_file_is_named_and_a_studys_is_retrained(tmp_path, tiny, capsys):
