@@ -56,14 +56,16 @@ def ensure_writable(folder: Path) -> None:
         raise write_error(folder, exc) from None
 
 
-def write_error(path: Path | str, exc: OSError) -> WriteError:
-    """A one-line WriteError naming `path`, the OS reason and what to do about it."""
+def write_error(path: Path | str, exc: OSError, *, readonly_hint: str | None = None) -> WriteError:
+    """A one-line WriteError naming `path`, the OS reason and what to do about it (`readonly_hint`: what to do
+    when the folder is read-only or not ours, when the caller knows better than writing elsewhere)."""
     code = exc.errno
     full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     if full:
         hint = "free disk space (or raise the quota)"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
-        hint = "make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at a writable one"
+        hint = readonly_hint or ("make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at "
+                                 "a writable one")
     else:
         hint = "check the folder"
     where = _destination(exc.filename if exc.filename and str(path) not in str(exc.filename) else path)

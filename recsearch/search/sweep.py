@@ -76,9 +76,10 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     try:
         return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
-        from recsearch.fileio import write_error
+        from recsearch.storage import JOURNAL
+        from recsearch.storage.journal import study_write_error
 
-        raise write_error(exc.filename or folder, exc) from None
+        raise study_write_error(exc.filename or folder, exc, folder / JOURNAL) from None
 
 
 def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
@@ -173,15 +174,17 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
     """Write the study's tables; return (not raise) a write failure, so it never hides another error."""
-    from recsearch.fileio import WriteError, write_error
+    from recsearch.fileio import WriteError
     from recsearch.results.study_tables import write_study_results
+    from recsearch.storage import JOURNAL
+    from recsearch.storage.journal import study_write_error
 
     try:
         write_study_results(study, folder, cfg)
     except WriteError as exc:
         return exc
     except OSError as exc:
-        return write_error(exc.filename or folder, exc)
+        return study_write_error(exc.filename or folder, exc, folder / JOURNAL)
     return None
 
 

@@ -101,9 +101,10 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
         if errors is None:
             raise
         if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
-            from recsearch.fileio import write_error
+            from recsearch.storage import JOURNAL
+            from recsearch.storage.journal import study_write_error
 
-            exc = write_error(exc.filename or spec.folder, exc)
+            exc = study_write_error(exc.filename or spec.folder, exc, Path(spec.folder) / JOURNAL)
         errors.put(str(exc))
         sys.exit(exc.exit_code)
 

@@ -30,8 +30,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalStorage
 
-    from recsearch.fileio import write_error
-    from recsearch.storage.journal import RecoveringJournalBackend, StorageWriteError
+    from recsearch.storage.journal import RecoveringJournalBackend, StorageWriteError, study_write_error
 
     if url.startswith(RDB_PREFIXES):
         for attempt in range(SCHEMA_RACE_TRIES):
@@ -59,7 +58,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(RecoveringJournalBackend(url))
     except OSError as exc:
-        raise StorageWriteError(str(write_error(url, exc))) from None
+        raise StorageWriteError(str(study_write_error(url, exc, url))) from None
 
 
 SCHEMA_RACE_TRIES = 3

@@ -38,6 +38,16 @@ class StorageWriteError(WriteError):
     """The study journal could not be written (disk full, read-only folder); nothing finished is lost."""
 
 
+KEPT_STUDY_HINT = ("make the folder writable: its study journal holds the finished trials (another paths.results_dir "
+                   "would start a new, empty study; to go on elsewhere, copy this folder there first)")
+
+
+def study_write_error(path: Path | str, exc: OSError, journal: Path | str) -> WriteError:
+    """`write_error` for a file of a study folder: when its `journal` exists, only that folder resumes the study,
+    so a read-only one is to be made writable, not swapped for another results folder."""
+    return write_error(path, exc, readonly_hint=KEPT_STUDY_HINT if Path(journal).is_file() else None)
+
+
 class RecoveringJournalBackend(BaseJournalBackend):
     """Optuna's journal file format, surviving torn and corrupt lines (see the module docstring)."""
 
@@ -83,7 +93,8 @@ class RecoveringJournalBackend(BaseJournalBackend):
             finally:
                 os.close(fd)  # releases the lock
         except OSError as exc:
-            raise StorageWriteError(f"{write_error(self._file_path, exc)} (finished trials are kept)") from None
+            raise StorageWriteError(f"{study_write_error(self._file_path, exc, self._file_path)} (finished trials are "
+                                    "kept)") from None
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -112,6 +112,25 @@ def test_os_errors_however_wrapped_are_one_line(error, words, monkeypatch, capsy
     assert code == 2 and error.filename in line and all(word in line for word in words), line
 
 
+def test_a_read_only_study_folder_is_to_be_made_writable_not_swapped(tmp_path) -> None:
+    """Another results folder starts a new study: for a folder whose journal holds trials, the line says so
+    instead of offering paths.results_dir; a full disk, or a folder with no study yet, keeps the usual advice."""
+    from recsearch.storage.journal import study_write_error
+
+    journal = tmp_path / "study.journal"
+    denied = PermissionError(errno.EROFS, "Read-only file system", str(tmp_path / "trials.csv"))
+    fresh = str(study_write_error(tmp_path / "trials.csv", denied, journal))
+    assert "RECSEARCH_RESULTS_DIR" in fresh and "journal" not in fresh
+    journal.write_text("")
+    line = str(study_write_error(tmp_path / "trials.csv", denied, journal))
+    assert line.startswith(f"cannot write {tmp_path / 'trials.csv'}: Read-only file system; make the folder writable: "
+                           "its study journal holds the finished trials (another paths.results_dir would start a new, "
+                           "empty study; to go on elsewhere, copy this folder there first), then run the same "
+                           "command again"), line
+    full = str(study_write_error(journal, OSError(errno.ENOSPC, "No space left on device", str(journal)), journal))
+    assert "free disk space" in full and "journal holds" not in full
+
+
 def test_injected_permission_error_on_mkdir(monkeypatch, capsys, isolated_paths) -> None:
     real_mkdir = Path.mkdir
 

@@ -232,7 +232,8 @@ def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_path
     err = stderr.strip().splitlines()
     assert proc.returncode == 2 and "Traceback" not in stderr, stderr
     assert err[-1].startswith(f"recsearch: error: cannot write {folder}"), err[-1]
-    assert "writable" in err[-1]
+    assert "make the folder writable: its study journal holds the finished trials" in err[-1], err[-1]
+    assert "start a new, empty study" in err[-1]  # not just "point paths.results_dir elsewhere"
     done = subprocess.run(_cmd(tiny, name, 4), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lost = sum(_finished(_study(url, name)).get(k) != v for k, v in kept.items())
