@@ -104,6 +104,7 @@ def _experiment_name(overrides: list[str] | tuple[str, ...]) -> str | None:
 
 
 SCHEMA_SECTIONS = ("data", "split", "model", "train", "task", "search", "paths", "compare")  # typed: no new keys
+ROOT_KEYS = (*SCHEMA_SECTIONS, "search_space", "experiment")  # what a config's top level may hold
 _EXPRESSION = re.compile(r"(?<!['\"])\b(choice|range|interval|tag|int)\(")
 
 
@@ -113,11 +114,24 @@ def _explained(message: str) -> str:
     unquoted inside `{...}` (Hydra says only "Error merging override")."""
     match = re.match(r"Could not override '([^']+)'", message) or \
         re.match(r"config key '([^']+)': unknown key", message)
-    if match and match.group(1).split(".")[0] in SCHEMA_SECTIONS and match.group(1) not in _schema_keys():
-        key = match.group(1)  # (a schema key the chosen option leaves out, `data.path`: Hydra's `+key=` is right)
-        close = difflib.get_close_matches(key, _schema_keys(), n=1, cutoff=0.75)
+    key = match.group(1) if match else ""
+    root = key.split(".")[0]
+    if match and ((root in SCHEMA_SECTIONS and key not in _schema_keys()) or root not in ROOT_KEYS):
+        # (a schema key the chosen option leaves out, `data.path`: Hydra's `+key=` is right)
+        close = difflib.get_close_matches(key, [*_schema_keys(), *ROOT_KEYS], n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
         return f"'{key}' is not a config key{hint} (`recsearch config show` lists them)"
+    match = re.match(r"In '[^']*': Could not find '([^'/]+)/([^']+)' Available options in '[^']*': (.*)", message)
+    if match:  # a misspelt option of a config group: `model=mpl`
+        group, name, options = match.group(1), match.group(2), match.group(3).split()
+        close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {group}={close[0]}?" if close else ""
+        where = ""
+        if group == "experiment":
+            from recsearch.config.searchpath import experiments_dir
+
+            where = f"; your own are read from {experiments_dir()}/NAME.yaml (recsearch export-best writes them)"
+        return f"{group}={name}: no such {group}{hint} (the {group} options: {', '.join(options)}){where}"
     match = re.match(r"Error merging override (.*)", message)
     if match and "{" in match.group(1) and _EXPRESSION.search(match.group(1)):
         return (f"{message}: inside {{...}} quote each search expression, e.g. "

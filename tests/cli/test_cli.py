@@ -65,8 +65,8 @@ def _bad_ratings(tmp_path: Path, text: str, name: str = "ratings.csv") -> list[s
         (lambda t: _bad_ratings(t, ""), "empty"),
         (lambda t: _bad_ratings(t, "userId;movieId;rating;timestamp\n1;1;4.0;10\n"), "separator"),
         (lambda t: ["data=ml_latest_small", f"data.path={t / 'nowhere'}"], "nowhere"),
-        (lambda t: ["model=transformer"], "Available options in 'model'"),
-        (lambda t: ["data=ml_2b"], "Available options in 'data'"),
+        (lambda t: ["model=transformer"], "model=transformer: no such model (the model options: autorec, "),
+        (lambda t: ["data=ml_2b"], "(the data options: custom, ml_100k"),
         (lambda t: ["model.depth=deep"], "model.depth"),
     ],
 )
