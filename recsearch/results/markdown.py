@@ -25,7 +25,7 @@ def _cell(value: object, floatfmt: str) -> str:
     if isinstance(value, float):
         if abs(value) >= 1e5:
             return f"{value:,.0f}"
-        if 0 < abs(value) < 1e-3:  # an L2 factor or weight decay: 1.157e-05, never 0.0000
+        if 0 < abs(value) < 1e-2:  # a learning rate, L2 factor or weight decay: 0.003912, 1.157e-05, never 0.0000
             return f"{value:.4g}"
         return format(value, floatfmt) if abs(value) < 100 else f"{value:,.1f}"
     return str(value).replace("|", "\\|")

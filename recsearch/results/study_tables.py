@@ -17,6 +17,7 @@ ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run"
                 "fidelity")
 
 COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
+WHOLE_COLUMNS = (*COUNT_COLUMNS, "pruned_at", "stalled_at", "seed", "retry_of", "pid")  # trials.csv writes 3, not 3.0
 
 
 def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.DataFrame:
@@ -88,6 +89,8 @@ def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
     atomic_write_frame(folder / "trials.parquet", frame)
     csv = frame.copy()
     csv["val_curve"] = csv["val_curve"].map(lambda c: json.dumps(c) if isinstance(c, list) else "[]")
+    for col in set(WHOLE_COLUMNS) & set(csv.columns):  # floats once a trial has none (NaN): written as integers
+        csv[col] = pd.to_numeric(csv[col], errors="coerce").round().astype("Int64")
     atomic_write_frame(folder / "trials.csv", csv)
     best = best_trial(study)
     if best is not None and "config" in best.user_attrs:

@@ -489,14 +489,34 @@ def test_summary_prints_small_factors_and_integer_parameters_as_they_are():
     cfg = compose_config([])
     study = optuna.create_study()
     dists = {"model.embedding_dim": IntDistribution(8, 128, log=True),
-             "model.l2": FloatDistribution(1e-7, 1e-2, log=True)}
-    study.add_trial(create_trial(value=0.86, params={"model.embedding_dim": 9, "model.l2": 1.157e-05},
+             "model.l2": FloatDistribution(1e-7, 1e-2, log=True),
+             "train.learning_rate": FloatDistribution(1e-4, 1e-1, log=True)}
+    study.add_trial(create_trial(value=0.86, params={"model.embedding_dim": 9, "model.l2": 1.157e-05,
+                                                     "train.learning_rate": 0.003912},
                                  distributions=dists, user_attrs={"valid_rmse": 0.86}))
     study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": "boom"}))
     names = objective_names(cfg)
     text = summary_markdown(study, trials_frame(study, names), cfg, names)
     row = next(line for line in text.splitlines() if line.startswith("| 0 |"))
     assert "| 9 |" in row and "1.157e-05" in row and "0.0000" not in row and "9.0000" not in row, row
+    assert "| 0.003912 |" in row, row  # a learning rate keeps 4 significant digits, not 0.0039
+
+
+def test_trials_csv_writes_whole_numbers_as_integers(tmp_path):
+    """retry_of, pruned_at, seed... are whole numbers even when some trial has none (a float column in pandas)."""
+    from optuna.trial import create_trial
+
+    from recsearch.config import compose_config
+    from recsearch.results.study_tables import write_study_results
+
+    study = optuna.create_study()
+    study.add_trial(create_trial(value=0.9, user_attrs={"seed": 7, "epochs_run": 3}))
+    study.add_trial(create_trial(value=0.8, user_attrs={"seed": 8, "retry_of": 0, "epochs_run": 2, "pid": 4242}))
+    write_study_results(study, tmp_path, compose_config([]))
+    rows = pd.read_csv(tmp_path / "trials.csv", dtype=str, keep_default_na=False)
+    assert rows["retry_of"].tolist() == ["", "0"] and rows["seed"].tolist() == ["7", "8"]
+    assert rows["pid"].tolist() == ["", "4242"] and rows["epochs_run"].tolist() == ["3", "2"]
+    assert pd.read_parquet(tmp_path / "trials.parquet")["retry_of"].isna().tolist() == [True, False]
 
 
 def test_the_study_scan_looks_where_studies_are_written_not_the_whole_tree(tmp_path):
