@@ -95,34 +95,34 @@ class SweepProgress:
         done = c.get("complete", 0) + c.get("pruned", 0)
         if self._initial_done is None:
             self._initial_done = done
-        repeats = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)  # never trained
-        self._summary = (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - repeats} best {self._best()}"
-                         + (f" (repeats skipped {repeats})" if repeats else ""))
+        self._summary = _summary(trials, self.study.directions)
         self._progress.update(self._task, completed=min(done, self.n_trials), eta=clock(self._eta(done)))
         if self._plain:
             self._log_ended(trials, done)
         self._show()
 
     def _log_ended(self, trials: list, done: int) -> None:
-        """Plain mode: one line per trial that ended since the last update (not rejected repeats); trials that
-        had ended before this sweep started are not listed again."""
+        """Plain mode: one line per trial that ended since the last update (not rejected repeats), in the order
+        they ended, each with the counts and best value as of its end (several workers' trials may end between
+        two updates); trials that had ended before this sweep started are not listed again."""
         ended = {t.number: t for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")}
         if self._logged is None:
             self._logged = set(ended)
             return
         elapsed = time.time() - self._start
-        new = sorted(set(ended) - self._logged)
-        counted = done - sum(ended[n].state.name in ("COMPLETE", "PRUNED") for n in new)  # each line its own count
+        new = sorted(set(ended) - self._logged, key=lambda n: _end_key(ended[n]))
         for number in new:
             t = ended[number]
             self._logged.add(number)
-            counted += t.state.name in ("COMPLETE", "PRUNED")
             if "repeat_of" in t.user_attrs:
                 continue
+            upto = [u for u in ended.values() if _end_key(u) <= _end_key(t)]
+            counted = sum(u.state.name in ("COMPLETE", "PRUNED") for u in upto)
             what = (f"{t.state.name.lower()} {t.values[0]:.4f}" if t.values else
                     f"failed: {str(t.user_attrs.get('fail_reason', 'no reason recorded'))[:80]}"
                     if t.state.name == "FAIL" else t.state.name.lower())
-            print(f"trial {number} {what} | {min(counted, self.n_trials)}/{self.n_trials} {self._summary} | elapsed "
+            print(f"trial {number} {what} | {min(counted, self.n_trials)}/{self.n_trials} "
+                  f"{_summary(upto, self.study.directions)} | elapsed "
                   f"{clock(elapsed)} eta {clock(self._eta(done))}", flush=True)
 
     def detail(self) -> str:
@@ -138,13 +138,6 @@ class SweepProgress:
         if self.enabled:
             self._progress.update(self._task, detail=self.detail())
 
-    def _best(self) -> str:
-        try:
-            values = self.study.best_trial.values if len(self.study.directions) == 1 else None
-        except ValueError:
-            return "-"
-        return f"{values[0]:.4f}" if values else "pareto"
-
     def _eta(self, done: int) -> float | None:
         """Seconds left: the trials still missing at the pace so far, never past `search.timeout`."""
         elapsed = time.time() - self._start
@@ -154,6 +147,27 @@ class SweepProgress:
             return left
         by_trials = elapsed / new * max(0, self.n_trials - done)
         return by_trials if left is None else min(by_trials, left)
+
+
+def _summary(trials: list, directions: list) -> str:
+    """'pruned P failed F best B' over `trials` (rejected repeats, which never trained, counted apart)."""
+    c = _tally(trials)
+    repeats = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)
+    done = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
+    if not done:
+        best = "-"
+    elif len(directions) > 1:
+        best = "pareto"
+    else:
+        best = f"{(min if directions[0].name == 'MINIMIZE' else max)(done):.4f}"
+    return (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - repeats} best {best}"
+            + (f" (repeats skipped {repeats})" if repeats else ""))
+
+
+def _end_key(trial: Any) -> tuple:
+    """When a trial ended, for ordering (its number breaks ties; a trial with no end time sorts by number)."""
+    end = trial.datetime_complete
+    return (end.timestamp() if end is not None else float("inf"), trial.number)
 
 
 def _tally(trials: list) -> dict[str, int]:

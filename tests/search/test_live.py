@@ -171,7 +171,8 @@ def test_without_a_terminal_each_trial_that_ends_is_one_plain_line(tiny, capsys)
 
 
 def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):
-    """Two workers' trials can end between two looks at the storage: their lines count 1/4, 2/4, not 2/4 twice."""
+    """Two workers' trials can end between two looks at the storage: each line has the counts and best value as
+    of its trial's end (1/4, 2/4, not 2/4 twice; the best then, not the best at the look)."""
     import optuna
 
     study = optuna.create_study()
@@ -183,6 +184,6 @@ def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     study.add_trial(optuna.trial.create_trial(value=0.7))
     progress.update()
-    counts = [line.split("|")[1].split()[0] for line in capsys.readouterr().out.splitlines()
-              if line.startswith("trial ")]
-    assert counts == ["1/4", "2/4", "2/4", "3/4"], counts
+    counts = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
+    assert counts == ["1/4 pruned 0 failed 0 best 0.9000", "2/4 pruned 0 failed 0 best 0.8000",
+                      "2/4 pruned 0 failed 1 best 0.8000", "3/4 pruned 0 failed 1 best 0.7000"], counts
