@@ -26,9 +26,11 @@ def second_metric(task: str, metric: str) -> str:
     return f"hr@{k}" if metric.startswith("ndcg") else f"ndcg@{k}"
 
 
-def variant_overrides(overrides: list[str], variant: str) -> list[str]:
-    """The sweep overrides of one variant: its model, its default search space and its own study."""
-    return [*overrides, f"model={variant}", f"search_space={variant}", f"search.study_name={variant}"]
+def variant_overrides(overrides: list[str], variant: str, prefix: str | None = None) -> list[str]:
+    """The sweep overrides of one variant: its model, its default search space and its own study, named after
+    the variant (`<prefix>-<variant>` when the comparison's search.study_name is set: a new set of studies)."""
+    name = f"{prefix}-{variant}" if prefix else variant
+    return [*overrides, f"model={variant}", f"search_space={variant}", f"search.study_name={name}"]
 
 
 def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
@@ -38,7 +40,7 @@ def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
     cfg = compose_config(overrides)
-    variants = list(cfg.compare.variants)
+    variants, prefix = list(cfg.compare.variants), cfg.search.study_name
     for variant in variants:
         if cfg.task.name not in model_spec(variant).tasks:
             raise ConfigError(f"compare.variants: model {variant!r} does not support task {cfg.task.name!r}")
@@ -46,10 +48,10 @@ def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
     for k, variant in enumerate(variants, start=1):
         print(f"variant {variant} ({k}/{len(variants)}): model={variant}, search_space={variant}", flush=True)
         try:
-            run_sweep(variant_overrides(overrides, variant), show_progress=show_progress)
+            run_sweep(variant_overrides(overrides, variant, prefix), show_progress=show_progress)
         except SweepInterrupted:
             code = 130
-        rows.append(study_row(compose_config(variant_overrides(overrides, variant)), variant))
+        rows.append(study_row(compose_config(variant_overrides(overrides, variant, prefix)), variant))
         if code:
             break
     write_comparison(cfg, rows)
@@ -154,8 +156,9 @@ def over_budget_note(rows: list[dict[str, Any]], n_trials: int) -> str | None:
         return None
     listed = ", ".join(f"{variant} {count}" for variant, count in over)
     return (f"not an equal budget: finished trials {listed}, more than this run's {n_trials} per variant (their "
-            f"studies keep an earlier, larger run); compare afresh under another results folder "
-            f"(RECSEARCH_RESULTS_DIR=...) or run with search.n_trials of at least the largest count")
+            f"studies keep an earlier, larger run); compare afresh with search.study_name=NAME (studies NAME-<variant>) "
+            f"or another results folder (RECSEARCH_RESULTS_DIR=...), or run with search.n_trials of at least the "
+            f"largest count")
 
 
 def _readable(frame: pd.DataFrame) -> pd.DataFrame:

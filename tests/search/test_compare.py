@@ -35,6 +35,11 @@ def test_rating_comparison_tables(isolated_paths, capsys):
     assert "Optuna sampler `tpe`, pruner `median` (seed 0)" in (folder / "comparison.md").read_text().splitlines()[0]
     for v in ("mf", "autorec"):
         assert (folder / v / "trials.csv").is_file()
+    # the comparison's own search.study_name starts a new set of studies, <name>-<variant>, beside the first
+    assert run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf]", "compare.baselines=false",
+                           "search.n_trials=1", "search.study_name=v2"], show_progress=False) == 0
+    assert pd.read_csv(folder / "comparison.csv")["study"].tolist() == [str(folder / "v2-mf")]
+    assert (folder / "v2-mf" / "trials.csv").is_file() and (folder / "mf" / "trials.csv").is_file()
 
 
 @pytest.mark.slow
@@ -55,6 +60,9 @@ def test_variant_overrides_pick_model_space_and_study():
 
     cfg = compose_config(variant_overrides(["+experiment=compare_variants"], "gmf"))
     assert cfg.model.name == "gmf" and cfg.search.study_name == "gmf"
+    # a comparison's own search.study_name names a new set of studies (the sweep's advice on a changed setting)
+    named = compose_config(variant_overrides(["+experiment=compare_variants", "search.study_name=v2"], "gmf", "v2"))
+    assert named.search.study_name == "v2-gmf"
     assert "model.l2" in cfg.search_space.params and "model.depth" not in cfg.search_space.params
 
 
