@@ -29,12 +29,13 @@ DEAD_WRITER_TMP_S = 60.0  # a temp file of a dead local writer is stale after th
 class WriteError(RecsearchError):
     """A file or folder could not be written (disk full, read-only, permissions); the old file is kept.
 
-    `where`, `reason` and `full` (when known) let a command name its own way out (`elsewhere`)."""
+    `where`, `reason`, `full` and the errno `code` (when known) let a command name its own way out
+    (`elsewhere`, `in_study`)."""
 
-    def __init__(self, message: str, *, where: Path | str | None = None, reason: str = "", full: bool = False
-                 ) -> None:
+    def __init__(self, message: str, *, where: Path | str | None = None, reason: str = "", full: bool = False,
+                 code: int | None = None) -> None:
         super().__init__(message)
-        self.where, self.reason, self.full = where, reason, full
+        self.where, self.reason, self.full, self.code = where, reason, full, code
 
     def elsewhere(self, option: str) -> "WriteError":
         """The same failure, pointing at the command's `option` that writes to another place."""
@@ -42,7 +43,33 @@ class WriteError(RecsearchError):
             return self
         remedy = "free disk space there" if self.full else "make that folder writable"
         return WriteError(f"cannot write {self.where}: {self.reason}; write elsewhere with {option}, or {remedy}",
-                          where=self.where, reason=self.reason, full=self.full)
+                          where=self.where, reason=self.reason, full=self.full, code=self.code)
+
+    def in_study(self, journal: Path | str) -> "WriteError":
+        """The same failure in a study folder whose `journal` exists (a resume): the folder is to be made
+        writable, since another results folder would start a new, empty study. Unchanged for a full disk, a
+        write outside that folder (a cache), or a folder with no study yet."""
+        if (self.where is None or self.code not in READ_ONLY_CODES or KEPT_STUDY_HINT in str(self)
+                or not Path(journal).is_file() or not _inside(self.where, Path(journal).parent)):
+            return self
+        return write_error(self.where, OSError(self.code, self.reason), readonly_hint=KEPT_STUDY_HINT)
+
+
+READ_ONLY_CODES = (errno.EROFS, errno.EACCES, errno.EPERM)
+KEPT_STUDY_HINT = ("make the folder writable: its study journal holds the finished trials (another paths.results_dir "
+                   "would start a new, empty study; to go on elsewhere, copy this folder there first)")
+
+
+def study_write_error(path: Path | str, exc: OSError, journal: Path | str) -> WriteError:
+    """`write_error` for a write of a sweep or worker whose study journal is `journal` (see `WriteError.in_study`)."""
+    return write_error(path, exc).in_study(journal)
+
+
+def _inside(path: Path | str, folder: Path) -> bool:
+    try:
+        return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+    except (OSError, ValueError):
+        return False
 
 
 def ensure_writable(folder: Path) -> None:
@@ -63,14 +90,14 @@ def write_error(path: Path | str, exc: OSError, *, readonly_hint: str | None = N
     full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     if full:
         hint = "free disk space (or raise the quota)"
-    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+    elif code in READ_ONLY_CODES:
         hint = readonly_hint or ("make the folder writable, or point paths.results_dir (env RECSEARCH_RESULTS_DIR) at "
                                  "a writable one")
     else:
         hint = "check the folder"
     where = _destination(exc.filename if exc.filename and str(path) not in str(exc.filename) else path)
     return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
-                      where=where, reason=str(exc.strerror or exc), full=full)
+                      where=where, reason=str(exc.strerror or exc), full=full, code=code)
 
 
 def _temp_prefix(path: Path) -> str:

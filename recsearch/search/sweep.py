@@ -73,12 +73,14 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
 
     data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     check_something_to_learn(cfg, data)
+    from recsearch.fileio import WriteError, study_write_error
+    from recsearch.storage import JOURNAL
+
     try:
         return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
+    except WriteError as exc:  # in a study folder that holds trials: make it writable, not go elsewhere
+        raise exc.in_study(folder / JOURNAL) from None
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
-        from recsearch.storage import JOURNAL
-        from recsearch.storage.journal import study_write_error
-
         raise study_write_error(exc.filename or folder, exc, folder / JOURNAL) from None
 
 
@@ -174,15 +176,14 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
     """Write the study's tables; return (not raise) a write failure, so it never hides another error."""
-    from recsearch.fileio import WriteError
+    from recsearch.fileio import WriteError, study_write_error
     from recsearch.results.study_tables import write_study_results
     from recsearch.storage import JOURNAL
-    from recsearch.storage.journal import study_write_error
 
     try:
         write_study_results(study, folder, cfg)
     except WriteError as exc:
-        return exc
+        return exc.in_study(folder / JOURNAL)
     except OSError as exc:
         return study_write_error(exc.filename or folder, exc, folder / JOURNAL)
     return None

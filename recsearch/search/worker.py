@@ -100,11 +100,13 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
     except (RecsearchError, OSError) as exc:
         if errors is None:
             raise
-        if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
-            from recsearch.storage import JOURNAL
-            from recsearch.storage.journal import study_write_error
+        from recsearch.fileio import WriteError, study_write_error
+        from recsearch.storage import JOURNAL
 
+        if isinstance(exc, OSError):  # a file the worker writes (lock, model): one line naming it
             exc = study_write_error(exc.filename or spec.folder, exc, Path(spec.folder) / JOURNAL)
+        elif isinstance(exc, WriteError):  # in its study folder: make it writable, not go elsewhere
+            exc = exc.in_study(Path(spec.folder) / JOURNAL)
         errors.put(str(exc))
         sys.exit(exc.exit_code)
 

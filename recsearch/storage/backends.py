@@ -30,7 +30,8 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalStorage
 
-    from recsearch.storage.journal import RecoveringJournalBackend, StorageWriteError, study_write_error
+    from recsearch.fileio import study_write_error
+    from recsearch.storage.journal import RecoveringJournalBackend, StorageWriteError
 
     if url.startswith(RDB_PREFIXES):
         for attempt in range(SCHEMA_RACE_TRIES):

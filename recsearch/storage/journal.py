@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from optuna.storages.journal import BaseJournalBackend
 
-from recsearch.fileio import WriteError, write_error
+from recsearch.fileio import WriteError, study_write_error
 
 TORN_SUFFIX = ".torn"
 _WARNED: set[tuple[str, int | str]] = set()
@@ -36,16 +36,6 @@ _WARNED: set[tuple[str, int | str]] = set()
 
 class StorageWriteError(WriteError):
     """The study journal could not be written (disk full, read-only folder); nothing finished is lost."""
-
-
-KEPT_STUDY_HINT = ("make the folder writable: its study journal holds the finished trials (another paths.results_dir "
-                   "would start a new, empty study; to go on elsewhere, copy this folder there first)")
-
-
-def study_write_error(path: Path | str, exc: OSError, journal: Path | str) -> WriteError:
-    """`write_error` for a file of a study folder: when its `journal` exists, only that folder resumes the study,
-    so a read-only one is to be made writable, not swapped for another results folder."""
-    return write_error(path, exc, readonly_hint=KEPT_STUDY_HINT if Path(journal).is_file() else None)
 
 
 class RecoveringJournalBackend(BaseJournalBackend):

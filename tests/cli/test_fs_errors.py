@@ -115,7 +115,7 @@ def test_os_errors_however_wrapped_are_one_line(error, words, monkeypatch, capsy
 def test_a_read_only_study_folder_is_to_be_made_writable_not_swapped(tmp_path) -> None:
     """Another results folder starts a new study: for a folder whose journal holds trials, the line says so
     instead of offering paths.results_dir; a full disk, or a folder with no study yet, keeps the usual advice."""
-    from recsearch.storage.journal import study_write_error
+    from recsearch.fileio import study_write_error
 
     journal = tmp_path / "study.journal"
     denied = PermissionError(errno.EROFS, "Read-only file system", str(tmp_path / "trials.csv"))
@@ -129,6 +129,35 @@ def test_a_read_only_study_folder_is_to_be_made_writable_not_swapped(tmp_path) -
                            "command again"), line
     full = str(study_write_error(journal, OSError(errno.ENOSPC, "No space left on device", str(journal)), journal))
     assert "free disk space" in full and "journal holds" not in full
+    cache = tmp_path.parent / "cache" / "split.npz"  # a write outside the study folder: not the study's advice
+    elsewhere = str(study_write_error(cache, PermissionError(errno.EACCES, "Permission denied", str(cache)), journal))
+    assert "RECSEARCH_RESULTS_DIR" in elsewhere and "journal holds" not in elsewhere
+
+
+def test_resuming_a_study_in_a_folder_turned_read_only_says_to_make_it_writable(tmp_path, monkeypatch, capsys):
+    """The tables and sweep.yaml go through fileio's atomic writes (a WriteError, not an OSError): on a resume
+    their failure gets the study folder's advice too, and the trials already finished are still there."""
+    import tempfile
+
+    from recsearch.search.sweep import run_sweep
+
+    args = [*TINY, "search.study_name=frozen", f"paths.results_dir={tmp_path / 'results'}"]
+    folder = run_sweep([*args, "search.n_trials=1"], show_progress=False).folder
+    real = tempfile.mkstemp
+
+    def denied(*a, **kw):
+        if str(kw.get("dir", "")).startswith(str(folder)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(kw["dir"]))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    code = main(["sweep", *args, "search.n_trials=2"])
+    err = capsys.readouterr().err  # (TINY's fixed model values are noted first: the mlp space searches them)
+    line = err.strip().splitlines()[-1]
+    assert code == 2 and "Traceback" not in err and line.startswith("recsearch: error: cannot write "), err
+    assert "make the folder writable: its study journal holds the finished trials" in line, line
+    monkeypatch.setattr(tempfile, "mkstemp", real)
+    assert main(["sweep", *args, "search.n_trials=2"]) == 0
 
 
 def test_injected_permission_error_on_mkdir(monkeypatch, capsys, isolated_paths) -> None:
