@@ -124,8 +124,8 @@ def _explained(message: str) -> str:
     match = re.match(r"In '[^']*': Could not find '([^'/]+)/([^']+)' Available options in '[^']*': (.*)", message)
     if match:  # a misspelt option of a config group: `model=mpl`
         group, name, options = match.group(1), match.group(2), match.group(3).split()
-        close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-        hint = f"; did you mean {group}={close[0]}?" if close else ""
+        close = _clear_match(name, options)
+        hint = f"; did you mean {group}={close}?" if close else ""
         where = ""
         if group == "experiment":
             from recsearch.config.searchpath import experiments_dir
@@ -137,6 +137,14 @@ def _explained(message: str) -> str:
         return (f"{message}: inside {{...}} quote each search expression, e.g. "
                 "'search_space.params={model.depth: \"range(1, 5)\"}'")
     return message
+
+
+def _clear_match(name: str, options: list[str]) -> str | None:
+    """The option `name` most likely misspells, when one stands out (ml_2b is as near ml_25m as ml_32m: none)."""
+    ranked = sorted(((difflib.SequenceMatcher(None, name, o).ratio(), o) for o in options), reverse=True)
+    if not ranked or ranked[0][0] < 0.6 or (len(ranked) > 1 and ranked[0][0] - ranked[1][0] < 0.05):
+        return None
+    return ranked[0][1]
 
 
 _MODEL_KEY = re.compile(r"Could not override '(model\.[^'.]+)'|config key '(model\.[^'.]+)': unknown key")

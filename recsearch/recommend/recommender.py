@@ -67,17 +67,23 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     from recsearch.results.study_tables import best_yaml_trial
 
     written = best_yaml_trial(folder)
-    if written is None:
-        raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
-    picked = _current_best(folder) if trial is None else None
+    picked = _current_best(folder, written) if trial is None else None
     number = trial if trial is not None else picked.number if picked is not None else written
+    if number is None:
+        raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
     if number == written:
         label, recorded = "the best trial", str(folder / "best.yaml")
         cfg = _saved_config(folder / "best.yaml")
     else:  # another completed trial, or a better one finished since best.yaml: the config it recorded
-        from recsearch.reproduce.source import open_study, pick_trial, trial_config
+        from recsearch.reproduce.source import pick_trial, trial_config
 
-        picked = picked or pick_trial(open_study(str(folder), command="recommend").study, number)
+        if picked is None:
+            study, why = _folder_study(folder)
+            if study is None:
+                raise RecsearchError(f"trial {number} of {folder}: {why}, where its config is; export the trial from "
+                                     f"the study's storage instead (recsearch export-best URL --study NAME --trial "
+                                     f"{number} --name NAME), train it, and recommend with that run")
+            picked = pick_trial(study, number)
         label = f"trial {number}" if trial is not None else f"the best trial ({number})"
         recorded = f"trial {number}'s recorded config"
         cfg = _saved_config(f"trial {number} of {folder}", lambda: trial_config(picked))
@@ -86,9 +92,9 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     if kept.is_file() and _is_archive(kept):
         return LoadedModel(_load_keras(kept), cfg, str(kept))
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
-    if trial is None and number != written and not kept.is_file():
-        why += (f" here: it finished after this folder's best.yaml (trial {written}) was written; a worker with "
-                "its own results folder keeps its models there")
+    if trial is None and number != written and written is not None and not kept.is_file():
+        why += (f" here: this folder's best.yaml names trial {written}, so it finished later, perhaps in a worker "
+                "that keeps its models in its own results folder")
     if kept.is_file():
         import sys
 
@@ -97,18 +103,48 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {recorded} ({why})")
 
 
-def _current_best(folder: Path) -> Any:
+def _current_best(folder: Path, written: int | None) -> Any:
     """The study's best trial now, from its storage: another worker may have finished a better one since this
-    folder's best.yaml was written. None when the storage cannot be opened (best.yaml is used then)."""
-    from recsearch.reproduce.source import open_study
+    folder's best.yaml (trial `written`) was written. None when the study cannot be read here: best.yaml is used
+    then, with a warning unless the storage is a database whose password sweep.yaml never keeps (README)."""
+    import sys
+
     from recsearch.results.study_tables import best_trial
 
-    try:
-        study = open_study(str(folder), command="recommend").study
-    except RecsearchError:
+    study, why = _folder_study(folder)
+    if study is None:
+        if not why.startswith(REDACTED_WHY) and written is not None:
+            print(f"recsearch: warning: {folder}: {why}; using best.yaml's trial {written} (a better one may have "
+                  "finished since)", file=sys.stderr)
         return None
     best = best_trial(study)
     return best if best is not None and "config" in best.user_attrs else None
+
+
+REDACTED_WHY = "its study is in a database whose password sweep.yaml does not keep"
+
+
+def _folder_study(folder: Path) -> tuple[Any, str]:
+    """(the study of a study folder, "") or (None, why it cannot be read from here). Opening never creates a
+    storage: a sqlite file named relative to where the sweep ran is not looked for elsewhere."""
+    from recsearch.reproduce.source import open_study
+    from recsearch.results.studies import RedactedStorageError, folder_storage_url
+
+    try:
+        url = folder_storage_url(folder, command="recommend")
+    except RedactedStorageError:
+        return None, REDACTED_WHY
+    except Exception as exc:  # a damaged sweep.yaml: recommend needs only best.yaml and models/ for the best
+        return None, f"its sweep.yaml cannot be read ({type(exc).__name__})"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None, f"its storage {url} is not there from {Path.cwd()}"
+    if "://" not in url and not Path(url).is_file():
+        return None, f"it has no {Path(url).name}"
+    try:
+        return open_study(str(folder), command="recommend").study, ""
+    except Exception as exc:  # an unreadable journal, a database down: one line, as for the others
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"its study cannot be read ({redact(reason)})"
 
 
 def _saved_config(path: Path | str, load: Callable[[], Any] | None = None) -> Any:

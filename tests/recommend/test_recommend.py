@@ -235,12 +235,44 @@ def test_a_better_trial_from_a_worker_elsewhere_is_the_best_model_and_config(tmp
     loaded = load_model_for(folder)
     assert loaded.cfg.model == trial_config(best).model
     assert loaded.source == (f"retrained from trial {best.number}'s recorded config (no trial_{best.number}.keras "
-                             f"kept here: it finished after this folder's best.yaml (trial 0) was written; a worker "
-                             "with its own results folder keeps its models there)")
+                             "kept here: this folder's best.yaml names trial 0, so it finished later, perhaps in a "
+                             "worker that keeps its models in its own results folder)")
     record = load_target(str(folder), None, command="report")
     text = best_config_text(record, record_trials(record))
     assert text.startswith(f"# Best trial {best.number} of study shared: value = {best.values[0]:.6f}\n"
                            "# It finished after this folder's best.yaml (trial 0) was written")
+
+
+def test_a_study_folder_whose_storage_cannot_be_read_here_uses_best_yaml(tmp_path, tiny, capsys, monkeypatch):
+    """A database study (sweep.yaml keeps no password) or a relative sqlite path seen from elsewhere: the best
+    model comes from best.yaml (with a warning for the latter, whose file is never created), and --trial N,
+    whose config is in the storage, says where to get it."""
+    import shutil
+
+    import yaml
+
+    from recsearch.errors import RecsearchError
+    from recsearch.recommend import load_model_for
+    from recsearch.search.sweep import run_sweep
+
+    folder = run_sweep([*tiny, "search.n_trials=2", "search.pruner=none", "search.study_name=elsewhere"],
+                       show_progress=False).folder
+    kept = load_model_for(folder).source
+    for url, warned in (("postgresql://u:***@db.example/studies", False), ("sqlite:///rel.db", True)):
+        copy = tmp_path / url.split(":")[0] / "elsewhere"
+        shutil.copytree(folder, copy)
+        (copy / "study.journal").unlink()
+        doc = yaml.safe_load((copy / "sweep.yaml").read_text())
+        (copy / "sweep.yaml").write_text(yaml.safe_dump({**doc, "storage": url}))
+        monkeypatch.chdir(tmp_path)
+        capsys.readouterr()
+        assert load_model_for(copy).source == kept.replace(str(folder), str(copy))
+        err = capsys.readouterr().err
+        assert ("using best.yaml's trial" in err) == warned, err
+        assert not (tmp_path / "rel.db").exists()
+        with pytest.raises(RecsearchError, match=r"trial 1 of .*: its (study is in a database|storage sqlite:///rel.db)"
+                                                 r".* export the trial from the study's storage"):
+            load_model_for(copy, trial=1 - int(kept.split("trial_")[1].split(".")[0]))
 
 
 def test_a_damaged_model_file_is_named_and_a_studys_is_retrained(tmp_path, tiny, capsys):
