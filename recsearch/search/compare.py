@@ -54,7 +54,12 @@ def run_comparison(overrides: list[str], *, show_progress: bool = True) -> int:
         rows.append(study_row(compose_config(variant_overrides(overrides, variant, prefix)), variant))
         if code:
             break
-    write_comparison(cfg, rows)
+    write_comparison(cfg, rows, variants)
+    if code:
+        from recsearch.training.run import experiment_dir
+
+        print(f"interrupted: finished trials are kept in each variant's study under {experiment_dir(cfg)}; run the "
+              "same command to resume", flush=True)
     return code
 
 
@@ -118,8 +123,9 @@ def comparison_frame(cfg: Any, rows: list[dict[str, Any]], baselines: pd.DataFra
     return frame.sort_values("valid", ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
 
 
-def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table."""
+def write_comparison(cfg: Any, rows: list[dict[str, Any]], variants: list[str] | None = None) -> pd.DataFrame:
+    """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table.
+    `variants`: every variant of the comparison (those without a row were not run: interrupted)."""
     from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
     from recsearch.results.study_tables import search_method
@@ -137,7 +143,8 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
              f"\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
              f"{cfg.task.metric} of that selected trial; `second_*` are another metric of the same trial.\n\n")
     shown = markdown_table(_readable(frame.drop(columns=["study"])))
-    note = over_budget_note(rows, int(cfg.search.n_trials))
+    note = over_budget_note(rows, int(cfg.search.n_trials)) or short_budget_note(rows, variants or [],
+                                                                                  int(cfg.search.n_trials))
     atomic_write_text(folder / "comparison.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
     print(shown)
     print(f"results: {folder / 'comparison.md'} (and comparison.csv; each variant's study in its folder there)")
@@ -159,6 +166,19 @@ def over_budget_note(rows: list[dict[str, Any]], n_trials: int) -> str | None:
             f"studies keep an earlier, larger run); compare afresh with search.study_name=NAME (studies NAME-<variant>) "
             f"or another results folder (RECSEARCH_RESULTS_DIR=...), or run with search.n_trials of at least the "
             f"largest count")
+
+
+def short_budget_note(rows: list[dict[str, Any]], variants: list[str], n_trials: int) -> str | None:
+    """What makes the comparison unequal, when a variant was not run or finished fewer trials than the budget
+    (an interrupted comparison; a variant whose trials kept failing)."""
+    finished = {r["variant"]: int(r["trials_complete"] or 0) + int(r["trials_pruned"] or 0) for r in rows
+                if r.get("kind") == "search"}
+    short = [f"{v} {finished[v]}" if v in finished else f"{v} 0 (not run)" for v in variants
+             if finished.get(v, -1) < n_trials]
+    if not short:
+        return None
+    return (f"not an equal budget yet: finished trials {', '.join(short)}, of {n_trials} per variant (interrupted, "
+            "or its trials kept failing); run the same command to finish the comparison")
 
 
 def _readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,7 @@ STRATEGY_OVERRIDES: dict[str, list[str]] = {
 }
 assert set(STRATEGY_OVERRIDES) == set(STRATEGIES)
 GRID_POINTS = 200
-MAX_GAP_SECONDS = 30.0  # a longer pause between two trials is a stop and resume, not the strategy's own time
+MAX_GAP_SECONDS = 30.0  # without sessions (older studies): a longer pause is a stop and resume
 
 
 def run_overrides(overrides: list[str], strategy: str, seed: int) -> list[str]:
@@ -63,7 +63,11 @@ def run_race(overrides: list[str], *, show_progress: bool = True) -> int:
             try:
                 run_sweep([*run, f"search.timeout={left}"], show_progress=show_progress)
             except SweepInterrupted:
-                write_race(cfg, overrides, runnable, seeds)
+                write_race(cfg, overrides, runnable, seeds, interrupted=True)
+                from recsearch.training.run import experiment_dir
+
+                print(f"interrupted: finished trials are kept in each run's study under {experiment_dir(cfg)}; run "
+                      "the same command to resume", flush=True)
                 return 130
     write_race(cfg, overrides, runnable, seeds)
     return 0
@@ -107,13 +111,17 @@ def _elapsed(cfg: Any) -> float | None:
 
 def run_clock(trials: list[Any]) -> list[float]:
     """Seconds of the run's clock at the end of each trial (sorted by end): trial durations plus the time
-    between trials (the sampler's own work), except pauses over MAX_GAP_SECONDS (the run was stopped)."""
-    clock, last, out = 0.0, None, []
+    between trials of one run of the command (the sampler's own work), not the time between a run that was
+    stopped and the one that resumed it (other strategies ran meanwhile). Trials tell their run by the sweep
+    session they record; for trials without one, a pause over MAX_GAP_SECONDS is taken for such a stop."""
+    clock, last, previous, out = 0.0, None, None, []
     for t in trials:
         start = t.datetime_start if last is None else max(t.datetime_start, last)
         gap = 0.0 if last is None else (start - last).total_seconds()
-        clock += (gap if gap <= MAX_GAP_SECONDS else 0.0) + (t.datetime_complete - start).total_seconds()
-        last = t.datetime_complete
+        session, before = t.user_attrs.get("session"), previous.user_attrs.get("session") if previous else None
+        same_run = session == before if session is not None or before is not None else gap <= MAX_GAP_SECONDS
+        clock += (gap if same_run else 0.0) + (t.datetime_complete - start).total_seconds()
+        last, previous = t.datetime_complete, t
         out.append(clock)
     return out
 
@@ -210,8 +218,14 @@ def race_figure(by_time: pd.DataFrame, by_trial: pd.DataFrame, metric: str) -> A
     return fig
 
 
-def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: list[int]) -> pd.DataFrame:
-    """Write comparison.csv/md, runs.csv, curves.csv and comparison.html; print the comparison table."""
+INTERRUPTED_NOTE = ("interrupted before every run had used its budget: the runs not finished are compared on less "
+                    "time; run the same command to finish the race")
+
+
+def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: list[int], *,
+               interrupted: bool = False) -> pd.DataFrame:
+    """Write comparison.csv/md, runs.csv, curves.csv and comparison.html; print the comparison table (with a
+    note when the race was `interrupted`)."""
     from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
     from recsearch.training.run import experiment_dir
@@ -229,14 +243,16 @@ def write_race(cfg: Any, overrides: list[str], strategies: list[str], seeds: lis
              f"over seeds); `selected_test_mean` the test {cfg.task.metric} of the trial each run selected within the "
              "budget; "
              f"`trials_mean` the trials finished within the budget.\n\n")
-    atomic_write_text(folder / "comparison.md", title + markdown_table(comparison) + "\n")
+    note = f"**Note:** {INTERRUPTED_NOTE}\n\n" if interrupted else ""
+    shown = markdown_table(comparison.assign(trials_mean=comparison["trials_mean"].map(lambda x: f"{x:.1f}")))
+    atomic_write_text(folder / "comparison.md", title + note + shown + "\n")
     if len(curves):
         last = float(curves["trial"].max())
         by_time = spread_over_seeds(curves, "seconds", np.linspace(0, budget, GRID_POINTS))
         by_trial = spread_over_seeds(curves, "trial", np.arange(1, last + 1))
         fig = race_figure(by_time, by_trial, str(cfg.task.metric))
         atomic_write_text(folder / "comparison.html", fig.to_html(include_plotlyjs=True, full_html=True))
-    print(markdown_table(comparison))
+    print(shown)
     html = "comparison.html, " if len(curves) else ""
     print(f"results: {folder / 'comparison.md'} (and {html}comparison.csv, runs.csv, curves.csv there)")
     return comparison

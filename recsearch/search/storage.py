@@ -130,10 +130,24 @@ def _mysql_lock(engine: Any, name: str) -> Iterator[None]:
             conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 
 
+SESSION_ENV = "RECSEARCH_SWEEP_SESSION"  # one id per sweep or worker command run (its worker processes inherit it)
+
+
+def new_session() -> str:
+    """Start a new sweep session: the trials this command's processes run record it (`process_identity`), so
+    the time between two runs of a study (stopped, resumed) is told from the time between its trials."""
+    session = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}"
+    os.environ[SESSION_ENV] = session
+    return session
+
+
 def process_identity(pid: int | None = None) -> dict[str, Any]:
-    """host, pid and the process start time (pids are reused; start time tells them apart)."""
+    """host, pid and the process start time (pids are reused; start time tells them apart), and the sweep
+    session (`new_session`) when there is one."""
     pid = os.getpid() if pid is None else pid
-    return {"host": socket.gethostname(), "pid": pid, "pid_start": _start_time(pid)}
+    session = os.environ.get(SESSION_ENV)
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": _start_time(pid),
+            **({"session": session} if session else {})}
 
 
 def _start_time(pid: int) -> str | None:

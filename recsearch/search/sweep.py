@@ -69,10 +69,12 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once
     if done is not None:
         return done
+    from recsearch.search.storage import new_session
     from recsearch.training.run import prepare_for, check_something_to_learn
 
     data = prepare_for(cfg)  # data errors surface now, and workers then read the prepared-split cache
     check_something_to_learn(cfg, data)
+    new_session()  # this run's trials tell it from earlier and later runs of the study (race.run_clock)
     from recsearch.fileio import WriteError, study_write_error
     from recsearch.storage import JOURNAL
 

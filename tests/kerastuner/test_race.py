@@ -14,12 +14,30 @@ import pytest
 from recsearch.search.race import run_clock, run_race, spread_over_seeds
 
 
-def test_run_clock_counts_sampler_time_but_not_a_stop_and_resume() -> None:
+def _trial(start: float, end: float, session: str | None = None) -> SimpleNamespace:
     t0 = datetime(2026, 1, 1)
-    trial = lambda start, end: SimpleNamespace(datetime_start=t0 + timedelta(seconds=start),  # noqa: E731
-                                               datetime_complete=t0 + timedelta(seconds=end))
-    # 10 s trial, 2 s of sampling, 10 s trial, then a 1-hour pause (resumed later), 5 s trial
-    assert run_clock([trial(0, 10), trial(12, 22), trial(3622, 3627)]) == [10.0, 22.0, 27.0]
+    return SimpleNamespace(datetime_start=t0 + timedelta(seconds=start), datetime_complete=t0 + timedelta(seconds=end),
+                           user_attrs={"session": session} if session else {})
+
+
+def test_run_clock_counts_sampler_time_but_not_a_stop_and_resume() -> None:
+    # without sessions (older studies): 10 s trial, 2 s of sampling, 10 s trial, a 1-hour pause, 5 s trial
+    assert run_clock([_trial(0, 10), _trial(12, 22), _trial(3622, 3627)]) == [10.0, 22.0, 27.0]
+    # with them: the time between two runs of the command is never the strategy's, however short (other
+    # strategies ran meanwhile), while the time between trials of one run is, however long
+    assert run_clock([_trial(0, 10, "a"), _trial(12, 22, "a"), _trial(47, 52, "b"), _trial(92, 97, "b")]) == \
+        [10.0, 22.0, 27.0, 72.0]
+
+
+def test_an_interrupted_race_says_so_in_its_table(tiny, isolated_paths) -> None:
+    from recsearch.config import compose_config
+    from recsearch.search.race import INTERRUPTED_NOTE, write_race
+
+    overrides = [*tiny, "+experiment=compare_search", "compare.strategies=[random]", "compare.seeds=[0]"]
+    write_race(compose_config(overrides), overrides, ["random"], [0], interrupted=True)
+    assert f"**Note:** {INTERRUPTED_NOTE}" in (isolated_paths / "compare_search" / "comparison.md").read_text()
+    write_race(compose_config(overrides), overrides, ["random"], [0])
+    assert "Note" not in (isolated_paths / "compare_search" / "comparison.md").read_text()
 
 
 def test_spread_over_seeds_is_a_step_function_of_the_best_so_far() -> None:
@@ -64,5 +82,7 @@ def test_race_of_two_strategies_over_two_seeds(tiny, isolated_paths, experiments
     # the seeds really differ, and each run is a study every other command reads
     first = [open_study(str(folder / f"random-seed{s}")).study.trials[0].params for s in (0, 1)]
     assert first[0] != first[1]
+    for run in ("random-seed0", "kt_random-seed0"):  # both engines' trials record their run of the command
+        assert open_study(str(folder / run)).study.trials[0].user_attrs["session"]
     assert run_race(overrides, show_progress=False) == 0  # re-running a finished race runs nothing new
     assert pd.read_csv(folder / "runs.csv")["trials"].tolist() == runs["trials"].tolist()

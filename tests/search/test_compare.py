@@ -106,6 +106,34 @@ def test_a_variant_with_more_trials_than_the_budget_is_noted(isolated_paths, cap
     assert "equal budget" not in (isolated_paths / "compare_variants" / "comparison.md").read_text()
 
 
+@pytest.mark.slow
+def test_an_interrupted_comparison_says_so_and_notes_what_is_missing(isolated_paths, capsys, monkeypatch):
+    """Ctrl-C during the second variant: the tables say which variants are short of the budget, the last line
+    says how to resume, and the same command then finishes the comparison."""
+    from recsearch.search import sweep as sweep_module
+
+    real = sweep_module.run_sweep
+
+    def interrupted_in_autorec(overrides, **kwargs):
+        if "model=autorec" in overrides:  # one trial finishes, then Ctrl-C
+            raise sweep_module.SweepInterrupted(real([*overrides, "search.n_trials=1"], **kwargs))
+        return real(overrides, **kwargs)
+
+    args = [*SYNTH, "+experiment=compare_variants", "compare.variants=[mf,autorec,gmf]", "compare.baselines=false"]
+    monkeypatch.setattr(sweep_module, "run_sweep", interrupted_in_autorec)
+    assert run_comparison(args, show_progress=False) == 130
+    folder = isolated_paths / "compare_variants"
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (f"interrupted: finished trials are kept in each variant's study under {folder}; run the same "
+                    "command to resume"), last
+    note = "not an equal budget yet: finished trials autorec 1, gmf 0 (not run), of 2 per variant"
+    assert note in (folder / "comparison.md").read_text()
+    monkeypatch.setattr(sweep_module, "run_sweep", real)
+    assert run_comparison(args, show_progress=False) == 0
+    assert "equal budget" not in (folder / "comparison.md").read_text()
+    assert set(pd.read_csv(folder / "comparison.csv")["variant"]) == {"mf", "autorec", "gmf"}
+
+
 def test_train_on_a_comparison_experiment_says_it_trains_one_model(isolated_paths, capsys):
     from recsearch.cli import main
 
