@@ -34,9 +34,9 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
 
     A study folder's model is models/trial_<N>.keras of its best trial (the study's best now: another worker
     may have finished a better one than best.yaml names); when that was not kept, the best trial is retrained
-    from its config (with `data` when given). Another completed trial's model is its
-    kept file, or that trial retrained from the config it recorded. A kept models/trial_<N>.keras given as
-    `folder` stands for its study folder and trial N.
+    from its config (with `data` when given). Another completed trial's model is its kept file, or that trial
+    retrained from the config it recorded. A kept models/trial_<N>.keras given as `folder` stands for its
+    study folder and trial N.
     """
     if "://" in str(folder):  # Path() would fold its slashes into a misleading name
         raise RecsearchError(f"{redact(str(folder))} is a storage URL; give the run folder or the study folder (with "
