@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Rank every study (or trial) under results/ or in an Optuna storage, with baselines"
+HELP = ("Rank every study (or trial) under results/ or in an Optuna storage, with the non-neural baselines "
+        "of comparison experiments (compare_variants*)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
