@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a study's completed trial N instead of its best: its kept models/trial_<N>.keras, "
                              "else N retrained from the config it recorded")
     parser.add_argument("-n", type=int, default=10, help="how many items (default 10)")
+    parser.add_argument("--min-ratings", type=int, default=0, metavar="K",
+                        help="recommend only items with at least K training ratings (default 0: any item); a "
+                             "rating model scores a rarely rated item high on little evidence, and --explain "
+                             "explains items with 10 or more")
     parser.add_argument("--explain", action="store_true",
                         help="for each item, the 3 past items of the user most similar to it: cosine similarity "
                              "of the model's item vectors (its item_embedding; NeuMF's two item tables; the "
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise RecsearchError(f"-n must be at least 1, got {args.n}")
+    if args.min_ratings < 0:
+        raise RecsearchError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
     loaded = load_model_for(args.target, trial=args.trial)
     data = prepare_for(loaded.cfg)
     raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     user_id = data.user_ids[uidx]
     mine = user_ratings(raw.ratings, user_id)
     recs = recommend_items(loaded.model, data, uidx, set(mine["item_id"]), args.n,
-                           clip=bool(loaded.cfg.task.clip_predictions))
+                           clip=bool(loaded.cfg.task.clip_predictions), min_ratings=args.min_ratings)
     profile = user_profile(raw.ratings, raw.items, user_id)
     out = console()
     out.print(f"model: {loaded.source}")

@@ -187,8 +187,10 @@ def user_index(data: PreparedData, user_id: str | int) -> int:
 
 
 def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids: set, n: int = 10, *,
-                    clip: bool = True) -> pd.DataFrame:
-    """The `n` highest-scored items for user index `user`, skipping original item ids in `exclude_item_ids`.
+                    clip: bool = True, min_ratings: int = 0) -> pd.DataFrame:
+    """The `n` highest-scored items for user index `user`, skipping original item ids in `exclude_item_ids` and
+    items with fewer than `min_ratings` training ratings (a rating model scores a rarely rated item high on
+    little evidence).
 
     Returns item_index, item_id, title, genres, score (clipped to the rating scale when `clip`).
     """
@@ -201,6 +203,8 @@ def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids:
         scores = np.clip(scores, *data.rating_scale)
     table = item_table(data).assign(score=scores)
     table = table[~table["item_id"].isin(exclude_item_ids)]
+    if min_ratings > 0:
+        table = table[well_trained_items(data, min_ratings)[table["item_index"].to_numpy()]]
     return table.sort_values(["score", "item_index"], ascending=[False, True], kind="stable").head(n).reset_index(drop=True)
 
 

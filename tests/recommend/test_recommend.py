@@ -90,6 +90,27 @@ def test_recommend_command_prints_items_profile_and_explanations(ml_run, capsys)
     assert re.search(r"\(-?[01]\.\d\d, #\d+, [0-5](\.5)?\)", flat) or "too few ratings to explain" in flat
 
 
+def test_min_ratings_recommends_only_items_rated_often_enough_and_they_are_explained(ml_run, capsys):
+    """--min-ratings 10: every recommended item has 10+ training ratings, so --explain explains each of them."""
+    from recsearch.recommend import load_model_for
+    from recsearch.recommend.recommender import recommend_items, user_index, well_trained_items
+    from recsearch.training.run import prepare_for
+
+    run_dir, data_dir = ml_run
+    ratings, _ = raw_files(data_dir)
+    loaded = load_model_for(run_dir)
+    data = prepare_for(loaded.cfg)
+    seen = set(ratings.loc[ratings["userId"] == 414, "movieId"])
+    recs = recommend_items(loaded.model, data, user_index(data, "414"), seen, 10, min_ratings=10)
+    assert len(recs) == 10 and well_trained_items(data, 10)[recs["item_index"].to_numpy()].all()
+    unfiltered = recommend_items(loaded.model, data, user_index(data, "414"), seen, 10)
+    assert recs["score"].iloc[0] <= unfiltered["score"].iloc[0]
+    assert main(["recommend", str(run_dir), "--user", "414", "-n", "10", "--min-ratings", "10", "--explain"]) == 0
+    assert "too few ratings to explain" not in capsys.readouterr().out
+    assert main(["recommend", str(run_dir), "--user", "414", "--min-ratings", "-1"]) == 2
+    assert "--min-ratings must be 0 or more, got -1" in capsys.readouterr().err
+
+
 def test_explanations_are_nearest_past_items_by_centred_cosine():
     from recsearch.recommend import similar_past_items
 
