@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, NoReturn
 
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     from recsearch import __version__
 
     parser.add_argument("--version", action="version", version=f"recsearch {__version__}")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (repeatable; before the command): your code that calls "
+                             "recsearch.register_model, so its model families work here and in sweep workers; "
+                             "the current folder is importable (also: env RECSEARCH_IMPORTS=a,b)")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     from recsearch.commands import COMMAND_MODULES, command_module
 
@@ -66,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
     handler: Callable[[argparse.Namespace], int] = command_module(args.command).run
     try:
+        from recsearch.plugins import IMPORTS_ENV, import_user_modules
+
+        import_user_modules([*os.environ.get(IMPORTS_ENV, "").split(","), *args.imports])
         if getattr(args, "overrides", None):
             from recsearch.config.validate import check_overrides
 

@@ -127,6 +127,8 @@ def _explained(message: str) -> str:
         close = _clear_match(name, options)
         hint = f"; did you mean {group}={close}?" if close else ""
         where = ""
+        if group == "model":
+            where = "; your own model families: recsearch --import MODULE (the module that registers them)"
         if group == "experiment":
             from recsearch.config.searchpath import experiments_dir
 

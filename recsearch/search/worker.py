@@ -92,6 +92,9 @@ def worker_process(spec: WorkerSpec, errors: Any = None) -> None:
 
     keep_keras_lean()  # a process recsearch runs itself: Keras without its scikit-learn wrappers
     try:
+        from recsearch.plugins import import_recorded_modules
+
+        import_recorded_modules()  # the user's model families its command imported (`recsearch --import`)
         cfg = compose_config(list(spec.overrides))
         setup_for(cfg, threads=spec.threads)
         gave_up = run_worker(spec, cfg=cfg).gave_up

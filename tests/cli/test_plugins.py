@@ -1,0 +1,77 @@
+"""`recsearch --import MODULE`: a model family registered by the user's own code, used from the command line
+(in sweep workers too), from the folder that holds the module, as a user runs it (the console script)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MODULE = '''
+from dataclasses import dataclass
+
+import recsearch
+from recsearch.models.schemas import ModelConfig
+
+
+@dataclass
+class CliDotConfig(ModelConfig):
+    name: str = "clidot"
+    embedding_dim: int = 8
+
+
+@recsearch.register_model("clidot", schema=CliDotConfig, tasks=("rating",),
+                          search_space={"params": {"model.embedding_dim": "choice(4, 6, 8, 12, 16)"}})
+def build_clidot(model_cfg, data):
+    import keras  # imported here: recsearch picks the backend first
+
+    user = keras.Input((), dtype="int32", name="user")
+    item = keras.Input((), dtype="int32", name="item")
+    u = keras.layers.Embedding(data.num_users, model_cfg.embedding_dim)(user)
+    i = keras.layers.Embedding(data.num_items, model_cfg.embedding_dim)(item)
+    score = keras.layers.Reshape(())(keras.layers.Dot(axes=1)([u, i]))
+    return keras.Model({"user": user, "item": item}, keras.layers.Rescaling(1.0, offset=data.global_mean)(score))
+'''
+SYNTH = ["data=synthetic", "data.synthetic.n_users=120", "data.synthetic.n_items=80", "data.synthetic.n_ratings=3000",
+         "train.epochs=1", "train.batch_size=256"]
+
+
+def _recsearch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("recsearch")  # the console script: the folder is not on sys.path
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "recsearch"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RECSEARCH_RESULTS_DIR", "RECSEARCH_IMPORTS")}
+    return subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_model_registered_in_the_users_module_runs_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "mymodels.py").write_text(MODULE)
+    sweep = _recsearch("--import", "mymodels", "sweep", "--no-progress", "model=clidot", *SYNTH, "search.n_trials=2",
+                       "search.n_workers=2", cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    import optuna
+
+    journal = tmp_path / "results" / "default" / "clidot-rating" / "study.journal"
+    study = optuna.load_study(study_name="clidot-rating", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))))
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 2 and len({t.user_attrs["pid"] for t in done}) == 2  # both workers built the user's model
+    recommended = _recsearch("--import", "mymodels", "recommend", "results/default/clidot-rating", "--user", "3",
+                             "-n", "3", cwd=tmp_path)
+    assert recommended.returncode == 0 and "Top 3 unseen items for user 3" in recommended.stdout, recommended.stderr
+    without = _recsearch("recommend", "results/default/clidot-rating", "--user", "3", cwd=tmp_path)
+    assert without.returncode == 2 and "recsearch --import MODULE" in without.stderr, without.stderr
+
+
+def test_an_import_that_fails_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom in the user code')\n")
+    missing = _recsearch("--import", "nosuchmodule", "config", "show", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == (
+        "recsearch: error: --import nosuchmodule: no module 'nosuchmodule' here; run from the folder that holds "
+        "nosuchmodule.py, or install the package that has it"), missing.stderr
+    broken = _recsearch("--import", "broken", "config", "show", cwd=tmp_path)
+    assert broken.returncode == 2 and broken.stderr.strip() == (
+        "recsearch: error: --import broken: importing it failed: RuntimeError: boom in the user code"), broken.stderr
