@@ -15,6 +15,7 @@ import pandas as pd
 
 from recsearch.errors import RecsearchError
 from recsearch.results.studies import StudyRecord
+from recsearch.results.study_tables import failed_count
 
 FORMATS = ("table", "markdown", "csv", "html", "json")
 STUDY_COLUMNS = ["rank", "kind", "experiment", "study", "variant", "task", "data", "metric", "valid", "test",
@@ -132,7 +133,7 @@ def study_row(record: StudyRecord, frame: pd.DataFrame, metric: str, *,
     best = selected_trial(frame, metric, ascending, record_metric=record.metric)
     row = {**_identity(record, metric), "kind": "study", "valid": _num(best, col), "test": _num(best, f"test_{metric}"),
            "trial": None if best is None else int(best["number"]), "complete": counts.get("COMPLETE", 0),
-           "pruned": counts.get("PRUNED", 0), "failed": counts.get("FAIL", 0), "wall_s": wall_seconds(frame),
+           "pruned": counts.get("PRUNED", 0), "failed": failed_count(frame), "wall_s": wall_seconds(frame),
            "n_params": _int(best, "n_params"), "params": {} if best is None else trial_params(best)}
     return row
 

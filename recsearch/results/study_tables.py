@@ -13,11 +13,11 @@ from recsearch.fileio import atomic_write_frame, atomic_write_json, atomic_write
 from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
-                "stalled_at", "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "host", "pid",
-                "fidelity")
+                "stalled_at", "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "repeat_of",
+                "host", "pid", "fidelity")
 
 COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
-WHOLE_COLUMNS = (*COUNT_COLUMNS, "pruned_at", "stalled_at", "seed", "retry_of", "pid")  # trials.csv writes 3, not 3.0
+WHOLE_COLUMNS = (*COUNT_COLUMNS, "pruned_at", "stalled_at", "seed", "retry_of", "repeat_of", "pid")  # trials.csv writes 3, not 3.0
 
 
 def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.DataFrame:
@@ -48,6 +48,19 @@ def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.Dat
 def objective_names(cfg: Any) -> list[str]:
     """Column names of the objective values: the validation metric, then the extra objectives."""
     return ["value"] + [f"value_{name}" for name in cfg.search.objectives]
+
+
+def failed_count(frame: pd.DataFrame) -> int:
+    """Trials that failed as trials: FAIL, but not a sampled repeat that never trained (`repeat_of`), nor one
+    stopped by Ctrl-C or a dead worker that a later trial re-ran with its parameters (another's `retry_of`)."""
+    if not len(frame):
+        return 0
+    failed = frame["state"] == "FAIL"
+    if "repeat_of" in frame:
+        failed &= frame["repeat_of"].isna()
+    if "retry_of" in frame:
+        failed &= ~frame["number"].isin(pd.to_numeric(frame["retry_of"], errors="coerce").dropna().astype(int))
+    return int(failed.sum())
 
 
 def best_trial(study: Any) -> Any | None:

@@ -70,7 +70,7 @@ def study_row(cfg: Any, variant: str) -> dict[str, Any]:
     """
     import optuna
 
-    from recsearch.results.study_tables import best_trial
+    from recsearch.results.study_tables import best_trial, failed_count, trials_frame
     from recsearch.search.storage import open_storage, storage_url, study_dir, study_name
 
     folder = study_dir(cfg)
@@ -85,7 +85,7 @@ def study_row(cfg: Any, variant: str) -> dict[str, Any]:
         "valid": attrs.get(f"valid_{metric}"), "test": attrs.get(f"test_{metric}"),
         "second_metric": second, "second_valid": attrs.get(f"valid_{second}"), "second_test": attrs.get(f"test_{second}"),
         "trials_complete": states.count("COMPLETE"), "trials_pruned": states.count("PRUNED"),
-        "trials_failed": states.count("FAIL"), "wall_seconds": _span_seconds(study), "n_params": attrs.get("n_params"),
+        "trials_failed": failed_count(trials_frame(study)), "wall_seconds": _span_seconds(study), "n_params": attrs.get("n_params"),
         "best_trial": best.number if best is not None else None, "study": str(folder),
     }
 

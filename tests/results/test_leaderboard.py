@@ -502,6 +502,19 @@ def test_summary_prints_small_factors_and_integer_parameters_as_they_are():
     assert "| 0.003912 |" in row, row  # a learning rate keeps 4 significant digits, not 0.0039
 
 
+def test_failed_counts_trials_that_failed_as_trials():
+    """A sampled repeat (never trained) and an interrupted trial re-run later are not failures; a diverged one
+    is, and so is an interrupted one not re-run yet."""
+    from recsearch.results.study_tables import failed_count
+
+    frame = pd.DataFrame({"number": [0, 1, 2, 3, 4, 5], "state": ["FAIL", "FAIL", "COMPLETE", "FAIL", "FAIL", "COMPLETE"],
+                          "repeat_of": [None, 0.0, None, None, None, None],
+                          "retry_of": [None, None, None, None, None, 3.0]})
+    assert failed_count(frame) == 2  # trials 0 (diverged) and 4 (interrupted, not re-run yet)
+    assert failed_count(frame.drop(columns=["repeat_of", "retry_of"])) == 4  # tables from before: every FAIL
+    assert failed_count(frame.iloc[0:0]) == 0
+
+
 def test_trials_csv_writes_whole_numbers_as_integers(tmp_path):
     """retry_of, pruned_at, seed... are whole numbers even when some trial has none (a float column in pandas)."""
     from optuna.trial import create_trial
