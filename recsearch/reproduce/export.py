@@ -35,6 +35,7 @@ class ExportResult:
     provenance_path: Path
     trial: int
     warnings: list[str]
+    command: str = "recsearch"  # how its commands start: `recsearch --import MODULE` for the user's own model
 
 
 def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
@@ -101,8 +102,9 @@ def _drop_machine_paths(node: Any, prefix: str) -> list[tuple[str, str]]:
 
 
 def group_choices(sections: dict[str, Any]) -> dict[str, str]:
-    """The option of each config group that matches the trial's sections, e.g. {"data": "ml_latest_small"}."""
-    from recsearch.config import group_files
+    """The option of each config group that matches the trial's sections, e.g. {"data": "ml_latest_small"}; a
+    model family registered by the user's code (`recsearch.register_model`) is its registered option."""
+    from recsearch.config import group_files, group_options
 
     choices = {}
     for group, key in _GROUP_KEYS.items():
@@ -112,9 +114,24 @@ def group_choices(sections: dict[str, Any]) -> dict[str, str]:
                 choices[group] = file.stem
                 break
         else:
-            if group == "model":
-                raise ConfigError(f"model {wanted!r} has no conf/model/{wanted}.yaml; cannot export it")
+            if group == "model" and wanted in group_options("model"):
+                choices[group] = wanted
+            elif group == "model":
+                raise ConfigError(f"model {wanted!r} has no conf/model/{wanted}.yaml and is not registered here, so "
+                                  "it cannot be exported; a model registered by your code (recsearch.register_model) "
+                                  "must be registered in this process too: recsearch --import MODULE export-best ...")
     return choices
+
+
+def user_model_module(model: str) -> str | None:
+    """The module that registered `model` when it is the user's own family (`--import` it to run the
+    experiment), else None."""
+    from recsearch.models.registry import MODELS
+
+    spec = MODELS.get(model)
+    if spec is None or spec.builder.startswith("recsearch."):
+        return None
+    return spec.builder.split(":")[0]
 
 
 def experiment_yaml(sections: dict[str, Any], choices: dict[str, str], header: list[str]) -> str:
@@ -177,15 +194,23 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
     metric, direction = cfg.task.metric, cfg.task.direction
     prov.update(study=study.study_name, metric=metric, direction=direction, search_value=trial.values[0],
                 exported=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    text = experiment_yaml(sections, group_choices(sections), _header(study, trial, prov, name))
+    module = user_model_module(str(sections["model"]["name"]))
+    if module == "__main__":
+        notes.append(f"model {sections['model']['name']!r} is registered by a script's __main__, so "
+                     f"`recsearch train +experiment={name}` cannot find it; move the registration into a module "
+                     "and run `recsearch --import MODULE train ...`")
+    command = f"recsearch --import {module}" if module not in (None, "__main__") else "recsearch"
+    text = experiment_yaml(sections, group_choices(sections), _header(study, trial, prov, name, command))
     atomic_write_text(path, text)
     atomic_write_json(side, prov)
     for note in notes:
         warnings.warn(note, stacklevel=2)
-    return ExportResult(name, path, side, trial.number, notes)
+    return ExportResult(name, path, side, trial.number, notes, command)
 
 
-def _header(study: Any, trial: Any, prov: dict[str, Any], name: str) -> list[str]:
+def _header(study: Any, trial: Any, prov: dict[str, Any], name: str, command: str = "recsearch") -> list[str]:
+    """The comment lines that head the experiment; `command` starts each command shown (with `--import` when
+    the model is the user's own)."""
     env = prov["environment"]
     packages = env.get("packages") or {}
     backend = env.get("backend") or env.get("keras_backend")
@@ -195,9 +220,9 @@ def _header(study: Any, trial: Any, prov: dict[str, Any], name: str) -> list[str
         f"seed {prov['seed']}, data checksum {prov['data_checksum']}, split key {prov['split_key']}",
         f"recsearch {packages.get('recsearch')}, keras {env.get('keras')} on {backend} {env.get(str(backend))}, "
         f"optuna {packages.get('optuna')}, python {env.get('python')}, commit {env.get('git_commit')}",
-        f"Full provenance: {name}.provenance.json. Run: recsearch train +experiment={name}; "
-        f"check: recsearch reproduce {name}",
-        *([f"Final model: recsearch train +experiment={name} train.refit=true "
+        f"Full provenance: {name}.provenance.json. Run: {command} train +experiment={name}; "
+        f"check: {command} reproduce {name}",
+        *([f"Final model: {command} train +experiment={name} train.refit=true "
            f"train.refit_epochs={trial.user_attrs['best_epoch']} (the trial's best epoch)"]
           if trial.user_attrs.get("best_epoch") else []),
     ]

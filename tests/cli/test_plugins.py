@@ -64,6 +64,18 @@ def test_a_model_registered_in_the_users_module_runs_from_the_command_line(tmp_p
     assert recommended.returncode == 0 and "Top 3 unseen items for user 3" in recommended.stdout, recommended.stderr
     without = _recsearch("recommend", "results/default/clidot-rating", "--user", "3", cwd=tmp_path)
     assert without.returncode == 2 and "recsearch --import MODULE" in without.stderr, without.stderr
+    refused = _recsearch("export-best", "results/default/clidot-rating", cwd=tmp_path)
+    assert refused.returncode == 2 and "recsearch --import MODULE export-best" in refused.stderr, refused.stderr
+
+    exported = _recsearch("--import", "mymodels", "export-best", "results/default/clidot-rating", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    header = (tmp_path / "experiments" / "clidot-rating-best.yaml").read_text()
+    run = "recsearch --import mymodels train +experiment=clidot-rating-best"
+    assert run in exported.stdout and f"Run: {run};" in header, header
+    trained = _recsearch(*run.split()[1:], "paths.results_dir=refit", cwd=tmp_path)  # the header's command
+    configs = list((tmp_path / "refit" / "clidot-rating-best" / "runs").glob("*/config.yaml"))
+    assert trained.returncode == 0 and len(configs) == 1, trained.stderr
+    assert "name: clidot" in configs[0].read_text()
 
 
 def test_an_import_that_fails_is_one_line(tmp_path: Path) -> None:
