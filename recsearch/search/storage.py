@@ -205,7 +205,8 @@ def recover_stale_trials(study: Any) -> list[int]:
 
 def requeue_interrupted(study: Any) -> list[int]:
     """Enqueue again, once each, the parameters of trials a Ctrl-C or SIGTERM stopped (failed as interrupted):
-    the next run trains them first, as it does a dead worker's, instead of leaving their configurations out."""
+    the next run trains them first, as it does a dead worker's, instead of leaving their configurations out.
+    The kerastuner engine's are only listed: KerasTuner's oracle runs its stopped trials again itself."""
     from optuna.trial import TrialState
 
     from recsearch.search.interrupts import INTERRUPTED
@@ -215,7 +216,8 @@ def requeue_interrupted(study: Any) -> list[int]:
     stopped = [t for t in trials if t.state == TrialState.FAIL and t.params and t.number not in retried
                and t.user_attrs.get("fail_reason") == INTERRUPTED]
     for trial in stopped:
-        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+        if "kerastuner_trial_id" not in trial.user_attrs:
+            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
     return [t.number for t in stopped]
 
 

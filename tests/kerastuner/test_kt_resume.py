@@ -68,3 +68,41 @@ def test_sigkill_then_rerun_continues_the_kerastuner_search(tiny, isolated_paths
     retried = trials[ids.index(killed_id)]
     assert retried.params == pytest.approx(killed_values)  # the interrupted trial ran again with its parameters
     assert len(_kt_trials(folder)) == 3  # KerasTuner continued its own search instead of starting over
+
+
+def test_ctrl_c_in_a_kerastuner_trial_records_it_and_the_rerun_retries_it(tiny, isolated_paths, monkeypatch):
+    """As with the Optuna engine: the stopped trial is a FAIL row saying so, the same command trains it again
+    (marked `retry_of`, so it is not counted as a failure), and nothing is enqueued that KerasTuner would not run."""
+    from optuna.trial import TrialState
+
+    from recsearch.results.study_tables import failed_count, trials_frame
+    from recsearch.search import objective
+    from recsearch.search.interrupts import INTERRUPTED
+    from recsearch.search.sweep import SweepInterrupted, run_sweep
+
+    real, calls = objective.run_trial, []
+
+    def ctrl_c_in_the_second(trial, ctx):
+        calls.append(trial.number)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(trial, ctx)
+
+    overrides = [*tiny, *KT_SPACE, "train.epochs=2", "search.engine=kerastuner", "search.n_trials=3",
+                 "search.study_name=ktctrlc"]
+    monkeypatch.setattr(objective, "run_trial", ctrl_c_in_the_second)
+    with pytest.raises(SweepInterrupted):
+        run_sweep(overrides, show_progress=False)
+    stopped = _study(isolated_paths / "default" / "ktctrlc").trials[-1]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["fail_reason"] == INTERRUPTED
+
+    monkeypatch.setattr(objective, "run_trial", real)
+    run_sweep(overrides, show_progress=False)
+    study = _study(isolated_paths / "default" / "ktctrlc")
+    trials = study.trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    retry = trials[2]
+    assert retry.user_attrs["retry_of"] == stopped.number and retry.params == stopped.params
+    assert retry.user_attrs["kerastuner_trial_id"] == stopped.user_attrs["kerastuner_trial_id"]
+    assert "retry_of" not in trials[3].user_attrs and not study.get_trials(states=(TrialState.WAITING,))
+    assert failed_count(trials_frame(study)) == 0

@@ -9,9 +9,14 @@ from typing import Any, Callable
 
 from keras_tuner.engine.base_tuner import BaseTuner
 
+from recsearch.search import interrupts
 from recsearch.search.worker import WorkerSpec
 
 HYPERBAND_EPOCHS = "tuner/epochs"
+
+
+def _interrupted(trial: Any) -> bool:
+    return trial.user_attrs.get("fail_reason") == interrupts.INTERRUPTED
 
 
 class StopSearch(Exception):
@@ -73,29 +78,47 @@ class StudyTuner(BaseTuner):
         number = len(self.study.get_trials(deepcopy=False))
         fixed, started = FixedTrial(params, number), datetime.now()
         ctx = TrialContext(overrides, self.space, self.data, [])
+        attrs = {**process_identity(), "kerastuner_trial_id": trial.trial_id,
+                 "kerastuner_tuner": str(self.cfg.search.tuner),
+                 **{k: v for k, v in values.items() if k.startswith("tuner/")}, **self._retry_of(trial.trial_id)}
+
+        def record(outcome: Any, reason: str | None = None) -> None:
+            record_trial(self.study, number=number, params=params, space=self.space, started=started,
+                         attrs={**fixed.user_attrs, **attrs, **({"fail_reason": reason} if reason else {})},
+                         values=outcome.values if outcome else None, curve=list(fixed.user_attrs.get("val_curve", [])))
+
         try:
             outcome = run_trial(fixed, ctx)
+            interrupts.stop_if_interrupted()  # the signal came during this trial but its KeyboardInterrupt was lost
+        except KeyboardInterrupt:  # recorded as the Optuna engine does; KerasTuner runs the trial again on resume
+            record(None, interrupts.INTERRUPTED)
+            raise
         except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the search goes on
+            if interrupts.interrupted():  # a Ctrl-C that C code turned into another error: still a Ctrl-C
+                record(None, interrupts.INTERRUPTED)
+                raise KeyboardInterrupt(interrupts.INTERRUPTED) from exc
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
             print(f"recsearch: trial {number} failed: {reason}", file=sys.stderr)
             outcome = None
-        attrs = {**fixed.user_attrs, **process_identity(), "kerastuner_trial_id": trial.trial_id,
-                 "kerastuner_tuner": str(self.cfg.search.tuner),
-                 **{k: v for k, v in values.items() if k.startswith("tuner/")}}
-        if outcome is None:
-            attrs["fail_reason"] = reason
-        record_trial(self.study, number=number, params=params, space=self.space, attrs=attrs, started=started,
-                     values=outcome.values if outcome else None, curve=list(fixed.user_attrs.get("val_curve", [])))
+        record(outcome, None if outcome else reason)
         if outcome is not None and int(self.cfg.search.keep_models) > 0:
             keep_models_safely(self.study, Path(self.spec.folder), number, outcome.model,
                                 int(self.cfg.search.keep_models))
         return (outcome.values[0], None) if outcome else (None, reason)
 
     def _recorded(self, trial_id: str) -> Any | None:
+        """The study's record of KerasTuner trial `trial_id` when it finished (not when a Ctrl-C stopped it)."""
         for t in self.study.get_trials(deepcopy=False):
-            if t.user_attrs.get("kerastuner_trial_id") == trial_id:
+            if t.user_attrs.get("kerastuner_trial_id") == trial_id and not _interrupted(t):
                 return t
         return None
+
+    def _retry_of(self, trial_id: str) -> dict[str, int]:
+        """`{"retry_of": N}` when a Ctrl-C stopped KerasTuner trial `trial_id` as the study's trial N, as the
+        Optuna engine marks its re-runs (failure counts leave N out), else {}."""
+        stopped = [t.number for t in self.study.get_trials(deepcopy=False)
+                   if t.user_attrs.get("kerastuner_trial_id") == trial_id and _interrupted(t)]
+        return {"retry_of": stopped[-1]} if stopped else {}
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
         """Models are kept by recsearch (`search.keep_models`), not by KerasTuner."""
