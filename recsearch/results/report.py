@@ -113,7 +113,7 @@ def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES)
 def best_config_text(record: StudyRecord, trials: pd.DataFrame) -> str:
     """The selected trial's config: the study folder's best.yaml when it was written for that trial, else the
     config the trial recorded (a worker elsewhere may have finished it after best.yaml was written)."""
-    from recsearch.results.study_tables import best_yaml_trial
+    from recsearch.results.study_tables import best_trial_line, best_yaml_trial
 
     trial = _best_frozen(record, trials)
     written = best_yaml_trial(record.folder) if record.folder is not None else None
@@ -123,8 +123,8 @@ def best_config_text(record: StudyRecord, trials: pd.DataFrame) -> str:
         return ""
     if written is None:
         return trial.user_attrs["config"]
-    return (f"# Best trial {trial.number} of study {record.study.study_name}: value = {trial.values[0]:.6f}\n"
-            f"# It finished after this folder's best.yaml (trial {written}) was written; "
+    return (best_trial_line(record.study.study_name, trial)
+            + f"# It finished after this folder's best.yaml (trial {written}) was written; "
             f"recsearch export-best {record.folder} writes it as an experiment\n" + trial.user_attrs["config"])
 
 

@@ -78,10 +78,15 @@ def best_trial(study: Any) -> Any | None:
 BEST_HEADER = re.compile(r"# Best trial (\d+) ")  # best.yaml's first line names its trial
 
 
+def best_trial_line(study_name: str, best: Any) -> str:
+    """The comment that heads a best trial's config (best.yaml's first line: `BEST_HEADER` reads it back)."""
+    return f"# Best trial {best.number} of study {study_name}: value = {best.values[0]:.6f}\n"
+
+
 def best_yaml_text(study: Any, best: Any, folder: Path) -> str:
     """best.yaml: a header naming the trial and how to run it, then the complete config the trial recorded."""
-    return (f"# Best trial {best.number} of study {study.study_name}: value = {best.values[0]:.6f}\n"
-            f"# Run it with: recsearch train --config {folder / 'best.yaml'}\n" + best.user_attrs["config"])
+    return (best_trial_line(study.study_name, best)
+            + f"# Run it with: recsearch train --config {folder / 'best.yaml'}\n" + best.user_attrs["config"])
 
 
 def best_yaml_trial(folder: Path) -> int | None:
