@@ -25,14 +25,21 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
 
     parsed = parse_overrides(overrides)
     _refuse_sweeps(parsed)
-    try:
-        with composition_root() as (root, searchpath), \
-                initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
-            cfg = compose(config_name="config", overrides=[*overrides, searchpath])
-    except (HydraException, OmegaConfBaseException) as exc:
-        message = _one_line(exc)
-        raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
-                          or _explained(message)) from None
+    given = list(overrides)
+    while True:
+        try:
+            with composition_root() as (root, searchpath), \
+                    initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
+                cfg = compose(config_name="config", overrides=[*given, searchpath])
+            break
+        except (HydraException, OmegaConfBaseException) as exc:
+            message = _one_line(exc)
+            added = _schema_key_added(message, given, parsed)
+            if added is not None:
+                given = added
+                continue
+            raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
+                              or _explained(message)) from None
     if not validate:
         return cfg
     try:
@@ -67,6 +74,21 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:
         return OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as exc:
         raise ConfigError(_one_line(exc)) from None
+
+
+def _schema_key_added(message: str, given: list[str], parsed: list[Any]) -> list[str] | None:
+    """`given` with `key=value` made `++key=value` when Hydra could not override `key` because the chosen option's
+    file leaves out a key the schema has (`data.path=...` with `data=ml_latest_small`): the schema gives every
+    option that key, so setting it is no append; None for any other error."""
+    match = re.match(r"Could not override '([^']+)'", message)
+    key = match.group(1) if match else ""
+    if not key or key.split(".")[0] not in SCHEMA_SECTIONS or key.startswith("model.") or key not in _schema_keys():
+        return None
+    for k, item in enumerate(parsed):
+        line = given[k]
+        if item.key_or_group == key and not line.startswith(("+", "~")) and item.package is None:
+            return [*given[:k], f"++{line}", *given[k + 1:]]
+    return None
 
 
 def _refuse_sweeps(parsed: list[Any]) -> None:
@@ -117,7 +139,6 @@ def _explained(message: str) -> str:
     key = match.group(1) if match else ""
     root = key.split(".")[0]
     if match and ((root in SCHEMA_SECTIONS and key not in _schema_keys()) or root not in ROOT_KEYS):
-        # (a schema key the chosen option leaves out, `data.path`: Hydra's `+key=` is right)
         close = difflib.get_close_matches(key, [*_schema_keys(), *ROOT_KEYS], n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
         return f"'{key}' is not a config key{hint} (`recsearch config show` lists them)"

@@ -159,8 +159,11 @@ def check_overrides(overrides: list[str], *, command: str, multirun: bool = Fals
         try:
             item = parser.parse_override(text)
         except HydraException as exc:
-            raise ConfigError(f"override {text!r} is malformed ({' '.join(str(exc).split())[:160]}); "
-                              "write KEY=VALUE, e.g. train.epochs=5") from None
+            key, sep, value = text.partition("=")
+            quoted = f"\"{key}='{value}'\"" if sep and value and "'" not in value else ""
+            fix = (f"quote a value with characters Hydra reads as syntax, the quotes reaching recsearch: {quoted}"
+                   if quoted else "write KEY=VALUE, e.g. train.epochs=5")
+            raise ConfigError(f"override {text!r} is malformed ({' '.join(str(exc).split())[:160]}); {fix}") from None
         key = item.key_or_group
         if not key:
             raise ConfigError(f"override {text!r} has no key before '='; write KEY=VALUE, e.g. train.epochs=5")

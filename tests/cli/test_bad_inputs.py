@@ -27,6 +27,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("group-list", ["config", "show", "model=[mlp]"], "'model' is a config group"),
     ("no-key", ["train", "=5"], "no key before '='"),
     ("malformed", ["train", "model.depth=(("], "model.depth=(("),
+    ("shell-ate-quotes", ["train", "data.sep=;"], "the quotes reaching recsearch: \"data.sep=';'\""),
     ("unknown-group-option", ["train", "model=nope"], "nope"),
     ("unknown-key", ["train", "model.nope=1"], "model.nope"),
     ("wrong-type", ["train", "train.epochs=many"], "train.epochs"),

@@ -24,6 +24,16 @@ def test_override_grammar_set_add_remove_and_group_choice() -> None:
     assert "conditions" not in cfg.search_space and "model.depth" in cfg.search_space.params  # really removed
 
 
+def test_a_schema_key_the_chosen_option_leaves_out_is_set_plainly() -> None:
+    """ml_latest_small.yaml has no `path`, `sep` or `columns`, which the schema gives every data option: Hydra's
+    "Could not override" (use `+key=`) would stop `data.path=...`, the way a user points MovieLens elsewhere."""
+    cfg = compose_config(["data.path=/srv/ml", "data.columns.user=uid", "data.sep=';'", "train.epochs=2"])
+    assert (cfg.data.path, cfg.data.columns.user, cfg.data.columns.item, cfg.data.sep) == ("/srv/ml", "uid",
+                                                                                           "movieId", ";")
+    with pytest.raises(ConfigError, match="'data.pth' is not a config key; did you mean data.path"):
+        compose_config(["data.pth=/srv/ml"])
+
+
 @pytest.mark.parametrize("before", [[], ["train.patience=1", "model.embedding_l2=0.1"]])
 @pytest.mark.parametrize("key", ["train.patience", "model.embedding_l2", "task"])
 def test_removing_a_schema_key_is_refused_not_silently_restored(key: str, before: list[str]) -> None:
