@@ -73,6 +73,21 @@ def dataset_file(folder: Path, filename: str) -> Path:
     return path if path.is_absolute() else (folder.parent if folder.is_file() else folder) / path
 
 
+def _refuse_header_as_data(raw: pd.DataFrame, cols: Any, path: Path) -> None:
+    """With data.header=false, a first row whose user or item id is a word while every other row's is a number
+    is a header read as data (it would add a user and an item): refused, naming the setting."""
+    for key in ("user", "item"):
+        ids = raw[getattr(cols, key)]
+        if pd.api.types.is_integer_dtype(ids) or len(ids) < 2:
+            continue
+        first = str(ids.iloc[0])
+        if pd.to_numeric(pd.Series([first]), errors="coerce").isna().all() \
+                and pd.to_numeric(ids.iloc[1:], errors="coerce").notna().all():
+            raise DataError(f"{path}: line 1 looks like a header ({key} id {first!r}, every other row's a number), "
+                            "but data.header=false reads it as data; set data.header=true and data.columns.* to "
+                            "its names")
+
+
 def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratings_file") -> pd.DataFrame:
     """Read a generic CSV/TSV/Parquet interactions file into user_id, item_id, rating, timestamp.
 
@@ -98,7 +113,14 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
             key, pos = beyond[0]
             raise DataError(f"{path}: data.columns.{key}={pos}, but line 1 has {fields} column(s) with separator "
                             f"{sep!r} (0 to {fields - 1}); give a column number in that range (or set data.sep)")
-        raw = read_table(path, sep=sep, columns=wanted, header=False, positions=list(positions.values()))
+        try:
+            raw = read_table(path, sep=sep, columns=wanted, header=False, positions=list(positions.values()))
+        except DataError as exc:
+            if ": line 1, column " not in str(exc):
+                raise
+            raise DataError(f"{exc}; if line 1 is a header, set data.header=true and data.columns.* to its "
+                            "names") from None
+        _refuse_header_as_data(raw, cols, path)
     elif parquet:
         raw = _read_parquet(path, wanted)
     else:

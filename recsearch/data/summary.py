@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 
 from recsearch.data.types import Interactions
@@ -45,10 +43,18 @@ def rating_histogram(values: np.ndarray) -> dict[str, int]:
     return {f"{lo:.3g}-{hi:.3g}": int(c) for lo, hi, c in zip(edges[:-1], edges[1:], counts)}
 
 
+# Unix time in seconds, milliseconds, microseconds or nanoseconds (a Parquet datetime column): the unit whose
+# largest value stays below the year ~5000 (1e11 s); recsearch only orders timestamps, so any unit trains alike.
+_TIME_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17), ("ns", float("inf")))
+
+
 def time_range(timestamps: np.ndarray) -> tuple[str, str] | None:
     """First and last interaction as ISO dates (UTC), or None when the data has no timestamps."""
+    import pandas as pd
+
     stamped = timestamps[timestamps > 0]
     if stamped.size == 0:
         return None
-    first, last = (datetime.fromtimestamp(int(t), tz=timezone.utc).date().isoformat() for t in (stamped.min(), stamped.max()))
+    unit = next(unit for unit, below in _TIME_UNITS if stamped.max() < below)
+    first, last = (pd.Timestamp(int(t), unit=unit, tz="UTC").date().isoformat() for t in (stamped.min(), stamped.max()))
     return first, last

@@ -168,6 +168,17 @@ def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
     assert "line 1 is data, not a header: set data.header=false" in message and "data.columns.user=0" in message
 
 
+@pytest.mark.parametrize("rating, said", [
+    (None, "line 1 looks like a header (user id 'uid', every other row's a number), but data.header=false"),
+    ("2", "line 1, column '2': expected a number, got 'score'; if line 1 is a header, set data.header=true"),
+])
+def test_a_header_row_read_as_data_is_refused(tmp_path, rating, said):
+    """Implicit files used to gain a user 'uid' and an item 'iid' without a word."""
+    write_csv(tmp_path / "ratings.csv", "uid,iid,score\n1,10,4\n2,10,3\n2,20,5\n")
+    columns = ColumnsConfig(user="0", item="1", rating=rating, timestamp=None)
+    assert said in load_error(_custom(tmp_path, header=False, columns=columns), tmp_path)
+
+
 @pytest.mark.parametrize("columns, said", [
     (ColumnsConfig(), "data.columns.user='userId' is not a 0-based column number"),
     (ColumnsConfig(user="0", item="0", rating=None, timestamp=None), "name one column twice"),

@@ -33,6 +33,14 @@ def test_summary_of_real_data(data_dir):
     assert summary["time_range"][0].startswith("1996")
 
 
+@pytest.mark.parametrize("scale", [1, 1000, 10**6, 10**9])
+def test_the_time_range_reads_seconds_to_nanoseconds(scale):
+    """Milliseconds (`964982703000`) or a Parquet datetime column (nanoseconds) used to crash `data info`."""
+    from recsearch.data.summary import time_range
+
+    assert time_range(np.array([0, 964982703, 1537799250], np.int64) * scale) == ("2000-07-30", "2018-09-24")
+
+
 @pytest.mark.parametrize("crlf", [False, True])
 def test_movielens_csv_line_endings(tmp_path, crlf):
     folder = tmp_path / "ml-tiny"
