@@ -31,10 +31,45 @@ def require_file(path: Path, hint: str) -> Path:
     return path
 
 
+COMPRESSED = (".gz", ".bz2", ".xz")  # suffixes pandas decompresses on its own, as read here
+
+
 def first_line(path: Path, encoding: str = "utf-8") -> str:
-    """The file's first line, without its line ending or a UTF-8 byte-order mark (pandas skips one too)."""
-    with open(path, "rb") as fh:
-        return fh.readline().decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
+    """The file's first line (decompressed for COMPRESSED suffixes, as pandas reads them), without its line
+    ending or a UTF-8 byte-order mark (pandas skips one too)."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(path).suffix.lower(), open)
+    try:
+        with opener(path, "rb") as fh:
+            line = fh.readline()
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise not_decompressed(path, exc) from None
+    return line.decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
+
+
+def not_decompressed(path: Path, exc: BaseException) -> Exception:
+    """The DataError for a COMPRESSED file that does not decompress; `exc` itself for any other file."""
+    if Path(path).suffix.lower() not in COMPRESSED:
+        return exc
+    return DataError(f"{path}: cannot be decompressed ({exc}); is it a {Path(path).suffix} file? (the file name's "
+                     "last suffix says how it is read)")
+
+
+def text_suffix(path: Path) -> str:
+    """The suffix that says what a file holds: `.tsv` for `ratings.tsv` and `ratings.tsv.gz`."""
+    path = Path(path)
+    return Path(path.stem).suffix.lower() if path.suffix.lower() in COMPRESSED else path.suffix.lower()
+
+
+def parser_for(sep: str) -> dict[str, str]:
+    """read_csv's `sep` and `engine`: pandas' fast C parser takes one character; a longer separator (`::`)
+    needs the Python parser, which reads it as a regular expression, hence escaped."""
+    import re
+
+    return {"sep": sep, "engine": "c"} if len(sep) == 1 else {"sep": re.escape(sep), "engine": "python"}
 
 
 def column_label(label: object) -> str:
@@ -74,8 +109,8 @@ def read_table(
     na_values = {k: [""] if kind == "id" else missing for k, kind in kinds.items()}
     try:
         frame = pd.read_csv(
-            path, sep=sep, header=0 if header else None, usecols=usecols, dtype=dtype, encoding=encoding,
-            engine="c", na_filter=bool(missing) or "id" in kinds.values(), keep_default_na=False, na_values=na_values,
+            path, **parser_for(sep), header=0 if header else None, usecols=usecols, dtype=dtype, encoding=encoding,
+            na_filter=bool(missing) or "id" in kinds.values(), keep_default_na=False, na_values=na_values,
         )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
@@ -165,9 +200,11 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
     or a DataError if the header does not split on `sep` or lacks a column (with `data_line_hint` when line 1
     holds only numbers: a file without a header)."""
     try:
-        labels = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, engine="c").columns]
+        labels = [str(c) for c in pd.read_csv(path, **parser_for(sep), nrows=0, encoding=encoding).columns]
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except (OSError, EOFError) as exc:  # a .gz file that is not gzip
+        raise not_decompressed(path, exc) from None
     except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: only blank lines
         raise DataError(f"{path}: cannot read its header line ({_first_line_of(exc)})") from None
     if len(labels) < 2 and len(names) > 1:
@@ -212,8 +249,8 @@ def _diagnose(path: Path, *, sep: str, columns: dict[str, str], header: bool, us
     """
     try:
         raw = pd.read_csv(
-            path, sep=sep, header=0 if header else None, usecols=usecols, dtype=str,
-            keep_default_na=False, skip_blank_lines=False, encoding=encoding, engine="c",
+            path, **parser_for(sep), header=0 if header else None, usecols=usecols, dtype=str,
+            keep_default_na=False, skip_blank_lines=False, encoding=encoding,
         )
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed row ({_first_line_of(exc)})") from None

@@ -47,6 +47,9 @@ def fetch_dataset(data_cfg: Any, data_dir: Path, *, progress: bool = True) -> Pa
     target = dataset_dir(data_cfg, data_dir)
     if is_laid_out(data_cfg, target):
         return target
+    if not data_cfg.url and data_cfg.format == "interactions":  # the user's own file: nothing to download
+        raise DataError(f"dataset {data_cfg.name!r} is your own file, there is nothing to fetch: point data.path at "
+                        f"it (data.path=/path/to/ratings.csv), or put {expected_files(data_cfg)[0]} in {target}")
     if not data_cfg.url:
         raise DataError(f"dataset {data_cfg.name!r} has no data.url; {placement_hint(data_cfg, target)}")
     target.parent.mkdir(parents=True, exist_ok=True)

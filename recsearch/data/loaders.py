@@ -11,7 +11,7 @@ import pandas as pd
 
 from recsearch.data import movielens
 from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, first_line, has_missing_ids,
-                                  normalize_ids, read_table, require_file)
+                                  normalize_ids, read_table, require_file, text_suffix)
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
@@ -237,10 +237,10 @@ def _read_parquet(path: Path, wanted: dict[str, str], keep_all: bool = False) ->
 
 
 def _separator(data_cfg: Any, path: Path) -> str:
-    """`data.sep`, else tab for .tsv/.tab files, else comma."""
+    """`data.sep`, else tab for .tsv/.tab files (compressed too: `.tsv.gz`), else comma."""
     if data_cfg.sep:
         return "\t" if data_cfg.sep in ("\\t", "tab") else str(data_cfg.sep)
-    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return "\t" if text_suffix(path) in (".tsv", ".tab") else ","
 
 
 def _check_frame_scale(frame: pd.DataFrame, scale: tuple[float, float], path: Path, line_offset: int, *,

@@ -168,6 +168,27 @@ def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
     assert "line 1 is data, not a header: set data.header=false" in message and "data.columns.user=0" in message
 
 
+@pytest.mark.parametrize("name, sep, opener", [("r.tsv.gz", None, "gzip"), ("r.csv.bz2", ";", "bz2"),
+                                              ("r.dat", "::", None)])
+def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name, sep, opener):
+    """`.tsv.gz` is tab-separated like `.tsv` (its header used to be read as gzip bytes), and `::` needs pandas'
+    Python parser (the C one refused it)."""
+    import importlib
+
+    text = "userId,movieId,rating,timestamp\n1,10,4,5\n2,10,3,6\n2,20,5,7\n".replace(",", sep or "\t")
+    path = tmp_path / name
+    if opener:
+        with importlib.import_module(opener).open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    r = load_interactions(_custom(path, sep=sep), tmp_path).ratings
+    assert r["user_id"].tolist() == [1, 2, 2] and r["rating"].tolist() == [4.0, 3.0, 5.0]
+    (tmp_path / "bad.csv.gz").write_text("1,10,4,5\n")
+    assert "bad.csv.gz: cannot be decompressed (Not a gzipped file" in load_error(_custom(tmp_path / "bad.csv.gz"),
+                                                                                 tmp_path)
+
+
 @pytest.mark.parametrize("rating, said", [
     (None, "line 1 looks like a header (user id 'uid', every other row's a number), but data.header=false"),
     ("2", "line 1, column '2': expected a number, got 'score'; if line 1 is a header, set data.header=true"),

@@ -111,3 +111,9 @@ def test_unreachable_url_says_what_to_place_where(tmp_path):
 def test_synthetic_has_nothing_to_fetch(tmp_path):
     with pytest.raises(DataError, match="nothing to fetch"):
         fetch_dataset(DataConfig(name="synthetic", format="synthetic"), tmp_path)
+
+
+def test_your_own_file_has_nothing_to_fetch(tmp_path):
+    """`data fetch custom` used to say to download and unzip a custom.zip that does not exist."""
+    with pytest.raises(DataError, match=r"your own file, there is nothing to fetch: point data.path at it"):
+        fetch_dataset(DataConfig(name="custom", format="interactions", ratings_file="ratings.csv"), tmp_path)
