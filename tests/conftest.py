@@ -37,6 +37,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"{name:<30} {injected:>8} {lost:>5} {repeats:>7}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked `first` run first. pytest-xdist hands tests out in collection order, so the longest one,
+    the JAX session of tests/training (collected last), used to keep one worker busy alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)  # stable: the rest keep their order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RECSEARCH_DATA_DIR", str(DATA_DIR))
     from recsearch.training.backend import setup_backend

@@ -23,6 +23,7 @@ def _cli(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
                           env=env, timeout=600)
 
 
+@pytest.mark.first
 @pytest.mark.slow
 def test_recommend_and_leaderboard_on_a_study_of_every_family(tmp_path: Path) -> None:
     results = tmp_path / "results"

@@ -131,6 +131,7 @@ def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_o
         worker_overrides(url, None, [])
 
 
+@pytest.mark.first
 def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[str]) -> None:
     """`recsearch worker FOLDER` (no study name: the folder holds one) on a study whose every trial diverges:
     it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does."""

@@ -381,6 +381,7 @@ def test_host_samplers_leave_traced_calls_to_jax():
     np.testing.assert_array_equal(np.asarray(traced), np.asarray(original((4,), seed=jax.random.PRNGKey(1))))
 
 
+@pytest.mark.first
 @pytest.mark.slow
 @pytest.mark.skipif(ON_JAX, reason="this session is the JAX run")
 def test_jax_only_tests_pass_in_a_jax_session() -> None:
