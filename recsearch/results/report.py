@@ -16,7 +16,7 @@ import pandas as pd
 
 from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_labels, record_trials,
                                           render_folded_html, selected_trial)
-from recsearch.results.studies import COMPARISON_FILE, StudyRecord
+from recsearch.results.studies import COMPARISON_FILES, StudyRecord
 from recsearch.redact import redact
 
 TOP_CURVES = 5
@@ -175,12 +175,17 @@ def comparison_report(folder: Path, records: list[StudyRecord], baselines: pd.Da
     for metric in metrics:
         sections += _metric_sections([r for r in records if r.metric == metric], baselines, metric,
                                      f" (validation {metric})" if len(metrics) > 1 else "")
-    if (folder / COMPARISON_FILE).is_file():
-        sections.append(Section("comparison.csv", html=pd.read_csv(folder / COMPARISON_FILE).to_html(
+    for table in sorted(folder.glob(COMPARISON_FILES)):  # one per set of studies compared in this folder
+        sections.append(Section(table.name, html=pd.read_csv(table).convert_dtypes().to_html(
             index=False, na_rep="", border=0)))
+    picked = []
     for record, label in zip(records, record_labels(records)):
-        best = selected_trial(record_trials(record), record.metric, metric_ascending(record.metric, [record]),
-                              record_metric=record.metric)
+        ascending = metric_ascending(record.metric, [record])
+        best = selected_trial(record_trials(record), record.metric, ascending, record_metric=record.metric)
+        value = float(best["value"]) if best is not None else float("nan")
+        rank = (metrics.index(record.metric), best is None, value if ascending else -value)
+        picked.append((rank, record, label, best))
+    for _, record, label, best in sorted(picked, key=lambda p: p[0]):  # in leaderboard order, best first
         text = best_config_text(record, record_trials(record)) if best is not None else ""
         sections.append(Section(f"Best config: {label}", html=f"<pre>{html.escape(text)}</pre>"))
     per_metric = ", ".join(f"{m} ({sum(r.metric == m for r in records)})" for m in metrics)

@@ -12,7 +12,7 @@ from recsearch.errors import ConfigError, DataError, RecsearchError
 
 SWEEP_FILE = "sweep.yaml"
 BASELINES_FILE = "baselines.csv"
-COMPARISON_FILE = "comparison.csv"
+COMPARISON_FILES = "comparison*.csv"  # comparison.csv, and comparison-NAME.csv of each named set (search/compare.py)
 BASELINE_COLUMNS = ("variant", "task", "metric", "valid", "test")
 SEARCH_DEPTH = 4  # folders below a given root searched for studies: <root>/results/<experiment>/<study> is 3
 SKIPPED_FOLDERS = frozenset({"runs", "__pycache__", "node_modules", "site-packages"})

@@ -123,8 +123,15 @@ def comparison_frame(cfg: Any, rows: list[dict[str, Any]], baselines: pd.DataFra
     return frame.sort_values("valid", ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
 
 
+def comparison_stem(cfg: Any) -> str:
+    """`comparison`, or `comparison-NAME` for the set of studies `NAME-<variant>` that the comparison's own
+    search.study_name starts: a second set beside the first keeps the first set's tables (the report shows each)."""
+    return f"comparison-{cfg.search.study_name}" if cfg.search.study_name else "comparison"
+
+
 def write_comparison(cfg: Any, rows: list[dict[str, Any]], variants: list[str] | None = None) -> pd.DataFrame:
-    """Write comparison.csv, comparison.md and (with compare.baselines) baselines.csv; print the table.
+    """Write comparison.csv, comparison.md (`comparison_stem`) and (with compare.baselines) baselines.csv; print
+    the table.
     `variants`: every variant of the comparison (those without a row were not run: interrupted)."""
     from recsearch.fileio import atomic_write_frame, atomic_write_text
     from recsearch.results.markdown import markdown_table
@@ -137,7 +144,8 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]], variants: list[str] |
     if baselines is not None:
         atomic_write_frame(folder / "baselines.csv", baselines)
     frame = comparison_frame(cfg, rows, baselines)
-    atomic_write_frame(folder / "comparison.csv", frame)
+    stem = comparison_stem(cfg)
+    atomic_write_frame(folder / f"{stem}.csv", frame)
     title = (f"# Equal-budget comparison: {cfg.data.name}, split={cfg.split.method}, task={cfg.task.name}, "
              f"{cfg.search.n_trials} trials per variant, {search_method(cfg.search)} (seed {cfg.search.seed})"
              f"\n\n`valid` is the best validation {cfg.task.metric}; `test` is the test "
@@ -145,9 +153,9 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]], variants: list[str] |
     shown = markdown_table(_readable(frame.drop(columns=["study"])))
     note = over_budget_note(rows, int(cfg.search.n_trials)) or short_budget_note(rows, variants or [],
                                                                                   int(cfg.search.n_trials))
-    atomic_write_text(folder / "comparison.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
+    atomic_write_text(folder / f"{stem}.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
     print(shown)
-    print(f"results: {folder / 'comparison.md'} (and comparison.csv; each variant's study in its folder there)")
+    print(f"results: {folder / f'{stem}.md'} (and {stem}.csv; each variant's study in its folder there)")
     if note:
         print(f"recsearch: note: {note}", file=sys.stderr)
     return frame

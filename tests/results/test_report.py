@@ -130,6 +130,26 @@ def test_an_experiment_of_rating_and_ranking_studies_ranks_each_on_its_own_metri
     assert "dim: 8  # valid 0.8" in sections["Best config: b-rating"]
 
 
+def test_best_configs_come_in_leaderboard_order_and_each_compared_set_has_its_table(tmp_path, capsys):
+    """Best configs used to come in name order (the worst first), and a second compared set's comparison
+    table replaced the first's while both sets' studies were in the report."""
+    from results_helpers import RATING, fake_study
+
+    results = tmp_path / "results"
+    fake_study(results, "a-mf", RATING, [1.1, 1.0])
+    fake_study(results, "b-mf", RATING, [0.8])
+    folder = results / "mixed"
+    pd.DataFrame({"variant": ["mf"], "valid": [1.0], "trials_complete": [2.0]}).to_csv(folder / "comparison.csv",
+                                                                                      index=False)
+    pd.DataFrame({"variant": ["mf"], "valid": [0.8], "trials_complete": [None]}).to_csv(
+        folder / "comparison-b.csv", index=False)
+    code, _, _ = report(capsys, str(folder), "--output", str(tmp_path / "two.html"))
+    text = (tmp_path / "two.html").read_text()
+    assert code == 0 and text.index("Best config: b-mf") < text.index("Best config: a-mf")
+    sections = {part.split("</h2>")[0]: part for part in text.split("<h2>")[1:]}
+    assert "<td>2</td>" in sections["comparison.csv"] and "<td>0.8</td>" in sections["comparison-b.csv"]
+
+
 @needs_chromium
 def test_checker_catches_a_broken_page(tmp_path):
     """The Chromium check itself can fail: an undrawn plot div and a script error are both reported."""

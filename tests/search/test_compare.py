@@ -38,7 +38,9 @@ def test_rating_comparison_tables(isolated_paths, capsys):
     # the comparison's own search.study_name starts a new set of studies, <name>-<variant>, beside the first
     assert run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf]", "compare.baselines=false",
                            "search.n_trials=1", "search.study_name=v2"], show_progress=False) == 0
-    assert pd.read_csv(folder / "comparison.csv")["study"].tolist() == [str(folder / "v2-mf")]
+    assert pd.read_csv(folder / "comparison-v2.csv")["study"].tolist() == [str(folder / "v2-mf")]
+    assert pd.read_csv(folder / "comparison.csv").equals(frame)  # the first set's tables are kept
+    assert "results: " + str(folder / "comparison-v2.md") in capsys.readouterr().out
     assert (folder / "v2-mf" / "trials.csv").is_file() and (folder / "mf" / "trials.csv").is_file()
 
 
