@@ -268,8 +268,23 @@ WORKER_GRACE_S = 2.0  # after an interrupt, how long workers get to stop on thei
 
 
 def portable_overrides(overrides: list[str]) -> list[str]:
-    """The sweep's overrides without `search.storage` (a password never goes into the study; workers name it)."""
-    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != "search.storage"]
+    """The sweep's overrides without `search.storage` (a password never goes into the study; workers name it),
+    and with a relative `data.path` made absolute, as the composed config holds it: a `recsearch worker` started
+    from another folder reads the same file (one elsewhere gives its own data.path=...)."""
+    import os
+
+    kept = []
+    for line in overrides:
+        key, sep, value = line.partition("=")
+        if key.lstrip("+~") == "search.storage":
+            continue
+        quote = value[0] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else ""
+        path = value[1:-1] if quote else value
+        if key.lstrip("+") == "data.path" and sep and path not in ("", "null") \
+                and not os.path.isabs(os.path.expanduser(path)):
+            line = f"{key}={quote}{os.path.abspath(path)}{quote}"
+        kept.append(line)
+    return kept
 
 
 class SweepInterrupted(KeyboardInterrupt):

@@ -183,3 +183,15 @@ def test_a_worker_whose_override_changes_the_study_is_told_to_drop_it(tmp_path: 
     err = capsys.readouterr().err.strip()
     assert "already holds trials of another setting (split_key:" in err and "drop the worker's override" in err
     assert "search.study_name" not in err and len(err.splitlines()) == 1
+
+
+def test_a_relative_data_path_is_recorded_absolute_for_workers_started_elsewhere(tmp_path: Path, monkeypatch) -> None:
+    """A worker run from another folder used to look for the sweep's `data.path=ratings.csv` in its own folder."""
+    from recsearch.search.sweep import portable_overrides
+
+    monkeypatch.chdir(tmp_path)
+    given = ["data=custom", "data.path=ratings.csv", "+data.path='my data/r.csv'", "data.path=/srv/r.csv",
+             "data.path=null", "search.storage=postgresql://u:secret@h/db", "train.epochs=2"]
+    assert portable_overrides(given) == ["data=custom", f"data.path={tmp_path / 'ratings.csv'}",
+                                         f"+data.path='{tmp_path / 'my data' / 'r.csv'}'", "data.path=/srv/r.csv",
+                                         "data.path=null", "train.epochs=2"]
