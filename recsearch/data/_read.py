@@ -16,8 +16,8 @@ except ImportError:  # a private name: the markers read_csv documents
                      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 
 # Column kinds accepted by `read_table`: "int" (int64), "float" (float64), "str", "id" (int64 if
-# every value is an integer, else str).
-_DTYPES = {"int": "int64", "float": "float64", "str": str, "id": None}
+# every value is an integer, else str), "time" (int64 Unix time from integers or dates: `unix_times`).
+_DTYPES = {"int": "int64", "float": "float64", "str": str, "id": None, "time": None}
 
 
 def require_file(path: Path, hint: str) -> Path:
@@ -128,9 +128,35 @@ def read_table(
             frame[name] = frame[name].fillna("")
         elif kind == "float" and frame[name].isna().any():
             _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
+        elif kind == "time":
+            frame[name] = unix_times(frame[name], path, name, 2 if header else 1)
     if frame.empty:
         raise DataError(f"{path} has no data rows")
     return frame
+
+
+def unix_times(values: pd.Series, path: Path, column: str, line_offset: int, what: str = "line") -> pd.Series:
+    """Timestamps as int64: integers as given (seconds or any other unit: recsearch only orders them), dates and
+    date-times (ISO 8601 such as `2000-07-30 18:45:03`, a Parquet datetime column) as Unix seconds (UTC unless
+    they say otherwise). A DataError names the first value that is neither, or a column that mixes both."""
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("int64")
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all():
+            return numbers.astype("int64")
+        dates = pd.to_datetime(values.where(numbers.isna()), utc=True, errors="coerce", format="ISO8601")
+        neither = numbers.isna() & dates.isna()
+        bad = np.flatnonzero((neither | (numbers.notna() & dates.notna().any())).to_numpy())  # or mixed kinds
+        if bad.size:
+            row = int(bad[0])
+            got = repr(str(values.iloc[row])) if pd.notna(values.iloc[row]) else "an empty value"
+            raise DataError(f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected a "
+                            f"Unix time or a date such as 2000-07-30 18:45:03 (one kind per column), got {got}")
+        values = dates
+    if values.dt.tz is None:
+        values = values.dt.tz_localize("UTC")
+    return ((values - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
 
 
 def normalize_ids(values: pd.Series) -> pd.Series:
@@ -192,7 +218,7 @@ def check_range(values: np.ndarray, scale: tuple[float, float], path: Path, colu
 
 
 def _has_numeric(columns: dict[str, str]) -> bool:
-    return any(kind in ("int", "float") for kind in columns.values())
+    return any(kind in ("int", "float", "time") for kind in columns.values())
 
 
 def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_line_hint: str = "") -> dict[str, str]:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from recsearch.data import movielens
 from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, first_line, has_missing_ids,
-                                  normalize_ids, read_table, require_file, text_suffix)
+                                  normalize_ids, read_table, require_file, text_suffix, unix_times)
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
@@ -99,7 +99,7 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
     if cols.rating:
         wanted[cols.rating] = "float"
     if cols.timestamp:
-        wanted[cols.timestamp] = "int"
+        wanted[cols.timestamp] = "time"
     parquet = path.suffix.lower() in (".parquet", ".pq")
     if not getattr(data_cfg, "header", True):
         if parquet:
@@ -230,6 +230,8 @@ def _read_parquet(path: Path, wanted: dict[str, str], keep_all: bool = False) ->
             if has_missing_ids(frame[name]):
                 check_ids(frame[name], path, name, 1, what="row")
             frame[name] = normalize_ids(frame[name])
+        elif kind == "time":
+            frame[name] = unix_times(frame[name], path, name, 1, what="row")
         elif not pd.api.types.is_numeric_dtype(frame[name]):
             check_numeric(frame[name], path, name, 1, what="row")
             frame[name] = pd.to_numeric(frame[name])

@@ -189,6 +189,17 @@ def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name,
                                                                                  tmp_path)
 
 
+def test_timestamps_may_be_dates(tmp_path):
+    """ISO dates used to be refused with 'expected a number'; they become Unix seconds (UTC unless given)."""
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4,2000-07-30 18:45:03\n"
+                                        "2,10,3,2018-09-24\n2,20,5,1970-01-02T00:00:00+01:00\n")
+    assert load_interactions(_custom(tmp_path), tmp_path).ratings["timestamp"].tolist() == [964982703, 1537747200,
+                                                                                            82800]
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4,2000-07-30\n2,10,3,964982703\n")
+    assert ("line 3, column 'timestamp': expected a Unix time or a date such as 2000-07-30 18:45:03 (one kind per "
+            "column), got '964982703'") in load_error(_custom(tmp_path), tmp_path)
+
+
 @pytest.mark.parametrize("rating, said", [
     (None, "line 1 looks like a header (user id 'uid', every other row's a number), but data.header=false"),
     ("2", "line 1, column '2': expected a number, got 'score'; if line 1 is a header, set data.header=true"),
