@@ -52,6 +52,7 @@ def _list(overrides: list[str]) -> int:
 
     from recsearch.config import compose_config, group_options
     from recsearch.data import dataset_dir, resolve_data_dir
+    from recsearch.data.download import is_laid_out
 
     table = Table(title="datasets (conf/data)", title_justify="left")
     for col in ("option", "name", "format", "present", "description"):
@@ -61,11 +62,13 @@ def _list(overrides: list[str]) -> int:
         if cfg.data.format == "synthetic":
             present = "generated"
         else:
-            present = "yes" if _present(dataset_dir(cfg.data, resolve_data_dir(cfg.paths))) else "no"
+            folder = dataset_dir(cfg.data, resolve_data_dir(cfg.paths))
+            present = "yes" if is_laid_out(cfg.data, folder) else "partly" if _present(folder) else "no"
         table.add_row(option, cfg.data.name, cfg.data.format, present, cfg.data.description)
     console().print(table)
     return 0
 
 
 def _present(path) -> bool:
+    """Something is there (`partly` when the files a loader needs are not all there: `data info` names them)."""
     return path.exists() and (path.is_file() or any(path.iterdir()))

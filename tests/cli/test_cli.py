@@ -92,6 +92,16 @@ def test_data_list_and_info(capsys) -> None:
     assert code == 0 and "100,836" in out and "610" in out
 
 
+def test_data_list_says_partly_when_a_loader_file_is_missing(capsys, tmp_path, monkeypatch) -> None:
+    """ml-1m with ratings.dat but no movies.dat used to be listed as present; `data info` then failed."""
+    (tmp_path / "ml-1m").mkdir()
+    (tmp_path / "ml-1m" / "ratings.dat").write_text("1::10::4::5\n")
+    monkeypatch.setenv("RECSEARCH_DATA_DIR", str(tmp_path))
+    code, out, _ = _run(["data", "list"], capsys)
+    rows = {line.split("│")[1].strip(): line.split("│")[4].strip() for line in out.splitlines() if line.count("│") > 4}
+    assert code == 0 and rows["ml_1m"] == "partly" and rows["ml_latest_small"] == "no"
+
+
 def test_fetch_uses_files_already_in_place_without_network(capsys) -> None:
     code, out, _ = _run(["data", "fetch", "ml_latest_small"], capsys)
     assert code == 0 and "ready" in out
