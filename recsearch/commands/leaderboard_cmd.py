@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "storage URLs (default: paths.results_dir, env RECSEARCH_RESULTS_DIR)")
     parser.add_argument("--study", help="only the study of this name (in a folder or a storage)")
     parser.add_argument("--metric", help="validation metric to rank on, e.g. rmse, mae (rating) or ndcg@10, hr@10 "
-                                         "(ranking) (default: each study's task metric; studies with different "
-                                         "task metrics are ranked in separate groups)")
+                                         "(ranking); only the studies that record it are listed (default: each "
+                                         "study's task metric; studies with different task metrics are ranked in "
+                                         "separate groups)")
     parser.add_argument("--top", type=int, metavar="N", help="show the N best rows (of each metric and dataset group)")
     parser.add_argument("--per-trial", action="store_true", help="one row per trial instead of per study")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",

@@ -45,7 +45,7 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
     columns = TRIAL_COLUMNS if per_trial else STUDY_COLUMNS
     frames = []
     for m in metrics:
-        group = records if metric else [r for r in records if r.metric == m]
+        group = [r for r in records if r.metric == m or (metric and m in study_metrics(r.config.get("task", {})))]
         ascending = metric_ascending(m, records)
         rows: list[dict] = []
         for record in group:
