@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -297,6 +298,7 @@ def _without_duplicate_pairs(inter: Interactions) -> Interactions:
 
 
 _WARNED: set[str] = set()
+_RECORDING: list[list[str]] = []  # the open `recorded_warnings` lists
 
 
 def warn(message: str, *, once: bool = False) -> None:
@@ -304,7 +306,20 @@ def warn(message: str, *, once: bool = False) -> None:
     (a sweep's trials, validation and test, would each repeat it)."""
     import sys
 
+    for said in _RECORDING:
+        said.append(message)
     if once and message in _WARNED:
         return
     _WARNED.add(message)
     print(f"recsearch: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """The warnings given inside, in a list (the prepared-data cache keeps them, so a cached load says them too)."""
+    said: list[str] = []
+    _RECORDING.append(said)
+    try:
+        yield said
+    finally:
+        _RECORDING.remove(said)

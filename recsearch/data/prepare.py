@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import cache, splits
-from recsearch.data.loaders import dataset_file, load_interactions, rating_scale, ratings_file_path, read_split_file
+from recsearch.data.loaders import (dataset_file, load_interactions, rating_scale, ratings_file_path, read_split_file,
+                                   recorded_warnings, warn)
 from recsearch.data.movielens import MAIN_FILES
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import GENERATOR_VERSION
@@ -39,8 +41,14 @@ def prepare_data(data_cfg: Any, split_cfg: Any, *, data_dir: Path, cache_dir: Pa
     key = split_key(data_cfg, split_cfg, checksum)
     folder = cache.entry_dir(cache_dir, str(data_cfg.name), key) if cache_dir is not None else None
     if folder is not None and (cached := cache.load_prepared(folder)) is not None:
+        if multiprocessing.parent_process() is None:  # a sweep's worker processes: their sweep said it
+            for message in cached.extras.get("warnings", []):  # what preparing it said, said again
+                warn(message, once=True)
         return cached
-    data = build_prepared(data_cfg, split_cfg, Path(data_dir), checksum, key)
+    with recorded_warnings() as said:
+        data = build_prepared(data_cfg, split_cfg, Path(data_dir), checksum, key)
+    if said:
+        data.extras["warnings"] = list(dict.fromkeys(said))
     if folder is not None:
         cache.save_prepared(data, folder)
     return data
@@ -184,8 +192,6 @@ def _predefined_parts(data_cfg: Any, split_cfg: Any, folder: Path) -> list[pd.Da
 def _warn_cold(parts: list[pd.DataFrame]) -> None:
     """One warning when validation or test rows of a predefined split have a user or item train lacks: they are
     scored from embeddings no rating trained (a cold-start test, which the random splits never make)."""
-    from recsearch.data.loaders import warn
-
     train = parts[0]
     cold = {name: int((~part["user_id"].isin(train["user_id"]) | ~part["item_id"].isin(train["item_id"])).sum())
             for name, part in (("validation", parts[1]), ("test", parts[2]))}

@@ -66,6 +66,24 @@ def test_cache_hit_is_identical_and_skips_loading(data_dir, tmp_path, monkeypatc
     assert not [p for p in (tmp_path / "ml-latest-small").iterdir() if p.name.startswith(".")]
 
 
+def test_a_cached_split_says_the_warnings_preparing_it_said(tmp_path, capsys, monkeypatch):
+    """A leave-one-out split of a file without timestamps warned only when it was first prepared."""
+    from recsearch.config.schema import ColumnsConfig, DataConfig
+    from recsearch.data import loaders
+
+    from data_helpers import write_csv
+
+    write_csv(tmp_path / "r.csv", "u,i\n" + "".join(f"{k % 7},{k % 5}\n" for k in range(35)))
+    cfg = DataConfig(name="custom", format="interactions", path=str(tmp_path / "r.csv"),
+                     columns=ColumnsConfig(user="u", item="i", rating=None, timestamp=None))
+    said = []
+    for _ in range(2):  # cold, then from the cache, each as a new process would (nothing said yet)
+        monkeypatch.setattr(loaders, "_WARNED", set())
+        prepare_data(cfg, split_cfg("leave_one_out"), data_dir=tmp_path, cache_dir=tmp_path / "cache")
+        said.append([line for line in capsys.readouterr().err.splitlines() if "leave_one_out" in line])
+    assert len(said[0]) == 1 and said[1] == said[0]
+
+
 def test_cache_key_changes_with_split_and_data(tmp_path, fixtures_dir):
     import shutil
 
