@@ -69,14 +69,17 @@ def run(args: argparse.Namespace) -> int:
     from rich.columns import Columns
 
     ranked_among = int(eligible.sum()) if eligible is not None else 0
-    out.print(Columns([recommendations_table(recs, user_id, explained, ranked_among=ranked_among),
+    out.print(Columns([recommendations_table(recs, user_id, explained, ranked_among=ranked_among,
+                                             implicit=profile.implicit),
                        profile_tables(profile)]))
     return 0
 
 
-def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0):  # noqa: ANN001, ANN201
+def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0,  # noqa: ANN001, ANN201
+                          implicit: bool = False):
     """Top-N items: rank, id, title, genres, score; with --explain, the closest past items and their rank among the
-    `ranked_among` items with enough training ratings (`similar_past_items` ranks within those, not all items)."""
+    `ranked_among` items with enough training ratings (`similar_past_items` ranks within those, not all items),
+    and the user's rating of each (not for `implicit` data, where every rating is 1)."""
     from rich.table import Table
 
     from recsearch.recommend.recommender import MIN_ITEM_RATINGS
@@ -85,13 +88,15 @@ def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0):  
     for col in ("#", "item", "title", "genres", "score"):
         table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
     if explained is not None:
+        yours = "" if implicit else ", your rating"
         table.add_column(f"similar past items (centred cosine, rank among the {ranked_among:,} items with "
-                         f"{MIN_ITEM_RATINGS}+ training ratings, your rating)")
+                         f"{MIN_ITEM_RATINGS}+ training ratings{yours})")
     for k, row in recs.iterrows():
         cells = [str(k + 1), str(row["item_id"]), str(row["title"]), "|".join(row["genres"]), f"{row['score']:.3f}"]
         if explained is not None:
             near = explained[int(row["item_index"])]
-            cells.append("; ".join(f"{p['title']} ({p['similarity']:.2f}, #{p['rank']}, {p['rating']:g})"
+            cells.append("; ".join(f"{p['title']} ({p['similarity']:.2f}, #{p['rank']}"
+                                   + ("" if implicit else f", {p['rating']:g}") + ")"
                                    for _, p in near.iterrows()) or "(too few ratings to explain)")
         table.add_row(*cells)
     return table
@@ -102,15 +107,21 @@ def profile_tables(profile):  # noqa: ANN001, ANN201
     from rich.console import Group
     from rich.table import Table
 
-    summary = f"User {profile.user_id}: {profile.n_ratings} ratings, mean rating {profile.mean_rating:.2f}"
-    genres = Table(title="Ratings per genre", title_justify="left")
-    for col in ("genre", "count", "mean"):
+    if profile.implicit:  # every rating is 1: what the user interacted with, latest first
+        summary = f"User {profile.user_id}: {profile.n_ratings} interactions (implicit feedback, no ratings)"
+        columns, top_title = ("genre", "count"), "Latest items"
+    else:
+        summary = f"User {profile.user_id}: {profile.n_ratings} ratings, mean rating {profile.mean_rating:.2f}"
+        columns, top_title = ("genre", "count", "mean"), "Top-rated items"
+    genres = Table(title="Ratings per genre" if not profile.implicit else "Interactions per genre",
+                   title_justify="left")
+    for col in columns:
         genres.add_column(col, justify="left" if col == "genre" else "right")
     for _, g in profile.genres.iterrows():
-        genres.add_row(str(g["genre"]), str(g["count"]), f"{g['mean']:.2f}")
-    top = Table(title="Top-rated items", title_justify="left")
-    for col in ("item", "title", "rating"):
+        genres.add_row(*[str(g["genre"]), str(g["count"]), f"{g['mean']:.2f}"][:len(columns)])
+    top = Table(title=top_title, title_justify="left")
+    for col in ("item", "title", "rating")[:2 if profile.implicit else 3]:
         top.add_column(col, justify="left" if col == "title" else "right")
     for _, t in profile.top_items.iterrows():
-        top.add_row(str(t["item_id"]), str(t["title"]), f"{t['rating']:g}")
+        top.add_row(*[str(t["item_id"]), str(t["title"]), f"{t['rating']:g}"][:2 if profile.implicit else 3])
     return Group(summary, genres, top)

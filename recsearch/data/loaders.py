@@ -293,7 +293,7 @@ def _without_duplicate_pairs(inter: Interactions) -> Interactions:
     kept = ordered.drop_duplicates(["user_id", "item_id"], keep="last").sort_index()
     where = inter.source_files[0] if inter.source_files else inter.name
     warn(f"{where}: {len(ratings) - len(kept):,} duplicate (user, item) rows dropped, keeping the latest rating "
-         f"of each of {int(dup.sum()) - (len(ratings) - len(kept)):,} pairs; {len(kept):,} ratings remain")
+         f"of each of {int(dup.sum()) - (len(ratings) - len(kept)):,} pairs; {len(kept):,} ratings remain", once=True)
     return replace(inter, ratings=kept.reset_index(drop=True))
 
 

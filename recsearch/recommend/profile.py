@@ -19,6 +19,7 @@ class UserProfile:
     mean_rating: float
     genres: pd.DataFrame
     top_items: pd.DataFrame
+    implicit: bool = False  # every rating of the data is 1 (clicks, views): counts and recency, no ratings to show
 
 
 def user_ratings(ratings: pd.DataFrame, user_id: object) -> pd.DataFrame:
@@ -44,7 +45,8 @@ def user_profile(ratings: pd.DataFrame, items: pd.DataFrame | None, user_id: obj
     best = rated.sort_values(["rating", "timestamp", "item_id"], ascending=[False, False, True]).head(top)
     return UserProfile(user_id=user_id, n_ratings=int(len(mine)), mean_rating=float(mine["rating"].mean()),
                        genres=genres.reset_index(drop=True),
-                       top_items=best[["item_id", "title", "genres", "rating"]].reset_index(drop=True))
+                       top_items=best[["item_id", "title", "genres", "rating"]].reset_index(drop=True),
+                       implicit=bool((ratings["rating"] == 1.0).all()))
 
 
 def titles_or_ids(titles: pd.Series, item_ids: pd.Series) -> pd.Series:

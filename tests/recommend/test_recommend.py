@@ -370,6 +370,25 @@ def test_without_an_items_file_items_are_named_by_their_id() -> None:
     assert item_table(data)["title"].tolist() == ["10", "Twenty"]
 
 
+def test_implicit_feedback_is_shown_as_interactions_not_ratings_of_one() -> None:
+    """Every rating 1 (clicks): the profile said "mean rating 1.00" and listed "your rating 1" for each item."""
+    from rich.console import Console
+
+    from recsearch.commands.recommend_cmd import profile_tables
+    from recsearch.recommend import user_profile
+
+    def shown(ratings: list[float]) -> str:
+        frame = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": ratings, "timestamp": [1, 2, 3]})
+        console = Console(record=True, width=200)
+        console.print(profile_tables(user_profile(frame, None, 1)))
+        return console.export_text()
+
+    implicit = shown([1.0, 1.0, 1.0])
+    assert "User 1: 2 interactions (implicit feedback, no ratings)" in implicit and "Latest items" in implicit
+    assert "mean" not in implicit and "rating" not in implicit.replace("no ratings", "")
+    assert "mean rating 4.00" in shown([5.0, 3.0, 1.0]) and "Top-rated items" in shown([5.0, 3.0, 1.0])
+
+
 def test_a_storage_url_is_refused_with_its_slashes_intact(capsys) -> None:
     assert main(["recommend", "sqlite:////srv/studies.db", "--user", "1"]) == 2
     err = capsys.readouterr().err
