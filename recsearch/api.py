@@ -108,7 +108,7 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
 def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport | Path":
     """Run (or resume) the Optuna study of the config's search space; returns the sweep's report (`folder`,
     `study_name`, `counts`). An experiment with `compare.variants` runs one study per variant and returns the
-    folder of its comparison.csv / comparison.md.
+    folder of its comparison.csv / comparison.md (comparison-NAME.* for a set named by search.study_name).
 
     Takes overrides and keyword values (a sweep records its overrides so workers and resumes recompose
     them). Example: `recsearch.sweep(model="mf", search={"n_trials": 5}).folder`.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,11 +24,13 @@ class RunRecord:
 
 @dataclass
 class MultirunRecord:
-    """Every run of a multirun and the combined table (one row per run) written to `table_path`."""
+    """Every run of a multirun and the combined table (one row per run) written to `table_path`; `failed`: the
+    numbers of the runs whose training failed (their row has the `error`)."""
 
     runs: list[RunRecord]
     table: pd.DataFrame
     table_path: Path
+    failed: list[int] = field(default_factory=list)
 
 
 def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True) -> RunRecord:
@@ -71,30 +74,42 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
                  on_run: Callable[[int, int, list[str]], None] | None = None) -> MultirunRecord:
     """Train every combination of `overrides` and write one table, results/multirun/<stamp>/runs.csv.
 
-    Every combination is composed and validated before the first one trains, so a bad value costs nothing.
+    Every combination is composed and validated before the first one trains, so a bad value costs nothing. A
+    run whose training fails (diverges, say) is a row with its `error`, and the others still run, as a sweep's
+    trials do; an error of the data or of writing results, which every run would repeat, stops the multirun.
     """
     from recsearch.config import compose_config
-    from recsearch.fileio import atomic_write_frame
+    from recsearch.errors import DataError
+    from recsearch.fileio import WriteError, atomic_write_frame
 
     jobs = expand_multirun(overrides)
     configs = [compose_config(job) for job in jobs]
     swept = [item.key_or_group for item in _sweeps(overrides)]
-    runs, rows = [], []
+    runs, rows, failed = [], [], []
     path = Path(configs[0].paths.results_dir) / "multirun" / _stamp() / "runs.csv"
     try:
         for number, (job, cfg) in enumerate(zip(jobs, configs)):
             if on_run:
                 on_run(number, len(jobs), job)
-            record = run_training(cfg, save_model=save_model)
-            runs.append(record)
             pairs = [item.split("=", 1) for item in job]
             values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
+            try:
+                record = run_training(cfg, save_model=save_model)
+            except (DataError, WriteError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
+                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                print(f"recsearch: run {number + 1}/{len(jobs)} failed: {reason}", file=sys.stderr)
+                failed.append(number)
+                rows.append({"run": number, **values, "error": reason[:500]})
+                continue
+            runs.append(record)
             metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
             rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
-    finally:  # a failed or interrupted run keeps the table of the runs before it
+    finally:  # an interrupted run keeps the table of the runs before it
         if rows:
             atomic_write_frame(path, pd.DataFrame(rows))
-    return MultirunRecord(runs=runs, table=pd.DataFrame(rows), table_path=path)
+    return MultirunRecord(runs=runs, table=pd.DataFrame(rows), table_path=path, failed=failed)
 
 
 def _sweeps(overrides: Sequence[str]) -> list[Any]:

@@ -109,7 +109,7 @@ def profile_tables(profile):  # noqa: ANN001, ANN201
 
     if profile.implicit:  # every rating is 1: what the user interacted with, latest first
         summary = f"User {profile.user_id}: {profile.n_ratings} interactions (implicit feedback, no ratings)"
-        columns, top_title = ("genre", "count"), "Latest items"
+        columns, top_title = ("genre", "count"), "Latest items" if profile.dated else "Items"
     else:
         summary = f"User {profile.user_id}: {profile.n_ratings} ratings, mean rating {profile.mean_rating:.2f}"
         columns, top_title = ("genre", "count", "mean"), "Top-rated items"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from recsearch.commands.common import add_overrides, console, key_value_table
 
 HELP = ("Train one config on its dataset split, early-stop on validation, report validation and test metrics, "
         "and write a run folder (config, metrics.json, history, model) under results/. "
         "With -m, comma lists and ranges (model=mlp,mf train.epochs=range(1,4)) run every combination and "
-        "write one table, results/multirun/<stamp>/runs.csv. train.refit=true then retrains the chosen epochs "
+        "write one table, results/multirun/<stamp>/runs.csv (a run that fails is a row with its error; the "
+        "others still run, and the command exits 2). train.refit=true then retrains the chosen epochs "
         "on train + validation and reports test (the final model).")
 
 
@@ -67,6 +69,11 @@ def _multirun(args: argparse.Namespace) -> int:
     out = console()
     out.print(_runs_table(result.table))
     out.print(f"table: {result.table_path}")
+    if result.failed:
+        runs = ", ".join(str(n + 1) for n in result.failed)
+        print(f"recsearch: error: {len(result.failed)} of {len(result.table)} runs failed (run {runs}); the table's "
+              "error column says why", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,14 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
 
     parsed = parse_overrides(overrides)
     _refuse_sweeps(parsed)
-    given = list(overrides)
-    while True:
-        try:
-            with composition_root() as (root, searchpath), \
-                    initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
-                cfg = compose(config_name="config", overrides=[*given, searchpath])
-            break
-        except (HydraException, OmegaConfBaseException) as exc:
-            message = _one_line(exc)
-            added = _schema_key_added(message, given, parsed)
-            if added is not None:
-                given = added
-                continue
-            raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
-                              or _explained(message)) from None
+    try:
+        with composition_root() as (root, searchpath), \
+                initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
+            cfg = compose(config_name="config", overrides=[*_schema_keys_set(overrides, parsed), searchpath])
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = _one_line(exc)
+        raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
+                          or _explained(message)) from None
     if not validate:
         return cfg
     try:
@@ -76,19 +70,35 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:
         raise ConfigError(_one_line(exc)) from None
 
 
-def _schema_key_added(message: str, given: list[str], parsed: list[Any]) -> list[str] | None:
-    """`given` with `key=value` made `++key=value` when Hydra could not override `key` because the chosen option's
-    file leaves out a key the schema has (`data.path=...` with `data=ml_latest_small`): the schema gives every
-    option that key, so setting it is no append; None for any other error."""
-    match = re.match(r"Could not override '([^']+)'", message)
-    key = match.group(1) if match else ""
-    if not key or key.split(".")[0] not in SCHEMA_SECTIONS or key.startswith("model.") or key not in _schema_keys():
-        return None
-    for k, item in enumerate(parsed):
-        line = given[k]
-        if item.key_or_group == key and not line.startswith(("+", "~")) and item.package is None:
-            return [*given[:k], f"++{line}", *given[k + 1:]]
-    return None
+def _schema_keys_set(overrides: list[str] | tuple[str, ...], parsed: list[Any]) -> list[str]:
+    """`overrides` with each plain `key=value` of a typed-schema key below a section (not `model.*`) written
+    `++key=value`: the schema gives every option of a group that key, but the option's file may leave it out
+    (`data.path`, `data.columns` with `data=ml_latest_small`), and Hydra would refuse to override it ("use +")."""
+    keys = _root_schema_keys()
+    return [f"++{line}" if item.key_or_group in keys and not line.startswith(("+", "~")) and item.package is None
+            else line for line, item in zip(overrides, parsed)]
+
+
+@functools.lru_cache(maxsize=1)
+def _root_schema_keys() -> frozenset[str]:
+    """The dotted keys (leaves and sub-sections, e.g. data.columns) below the typed sections, `model` aside."""
+    from omegaconf import OmegaConf
+
+    from recsearch.config.schema import RootConfig
+
+    keys: set[str] = set()
+
+    def walk(node: Any, prefix: str) -> None:
+        for name, value in node.items():
+            keys.add(prefix + name)
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{name}.")
+
+    root = OmegaConf.to_container(OmegaConf.structured(RootConfig))
+    for section, value in root.items():
+        if section != "model" and isinstance(value, dict):
+            walk(value, f"{section}.")
+    return frozenset(keys)
 
 
 def _refuse_sweeps(parsed: list[Any]) -> None:

@@ -160,7 +160,9 @@ def check_overrides(overrides: list[str], *, command: str, multirun: bool = Fals
             item = parser.parse_override(text)
         except HydraException as exc:
             key, sep, value = text.partition("=")
-            quoted = f"\"{key}='{value}'\"" if sep and value and "'" not in value else ""
+            shell_ate_quotes = re.fullmatch(r"[+~]{0,2}[A-Za-z_][\w.]*", key) and value \
+                and not set(value) & set("'\"()[]{}")  # `data.sep=;`: the shell removed the user's quotes
+            quoted = f"\"{key}='{value}'\"" if sep and shell_ate_quotes else ""
             fix = (f"quote a value with characters Hydra reads as syntax, the quotes reaching recsearch: {quoted}"
                    if quoted else "write KEY=VALUE, e.g. train.epochs=5")
             raise ConfigError(f"override {text!r} is malformed ({' '.join(str(exc).split())[:160]}); {fix}") from None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import lzma
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +34,7 @@ def require_file(path: Path, hint: str) -> Path:
     return path
 
 
-COMPRESSED = (".gz", ".bz2", ".xz")  # suffixes pandas decompresses on its own, as read here
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # suffixes pandas decompresses (a .zip of one file), as read here
 
 
 def first_line(path: Path, encoding: str = "utf-8") -> str:
@@ -39,20 +42,26 @@ def first_line(path: Path, encoding: str = "utf-8") -> str:
     ending or a UTF-8 byte-order mark (pandas skips one too)."""
     import bz2
     import gzip
-    import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(path).suffix.lower(), open)
+    def unzipped(name: Path, mode: str) -> Any:
+        archive = zipfile.ZipFile(name)
+        return archive.open(archive.namelist()[0])  # pandas reads a .zip of one file the same way
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": unzipped}.get(Path(path).suffix.lower(),
+                                                                                       open)
     try:
         with opener(path, "rb") as fh:
             line = fh.readline()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, IndexError) as exc:
         raise not_decompressed(path, exc) from None
     return line.decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
 
 
-def not_decompressed(path: Path, exc: BaseException) -> Exception:
-    """The DataError for a COMPRESSED file that does not decompress; `exc` itself for any other file."""
-    if Path(path).suffix.lower() not in COMPRESSED:
+def not_decompressed(path: Path, exc: BaseException) -> BaseException:
+    """The DataError for a COMPRESSED file that does not decompress; `exc` itself for any other file or error
+    (a file that cannot be opened at all)."""
+    if Path(path).suffix.lower() not in COMPRESSED or isinstance(exc, (PermissionError, FileNotFoundError,
+                                                                           IsADirectoryError)):
         return exc
     return DataError(f"{path}: cannot be decompressed ({exc}); is it a {Path(path).suffix} file? (the file name's "
                      "last suffix says how it is read)")
@@ -136,27 +145,31 @@ def read_table(
 
 
 def unix_times(values: pd.Series, path: Path, column: str, line_offset: int, what: str = "line") -> pd.Series:
-    """Timestamps as int64: integers as given (seconds or any other unit: recsearch only orders them), dates and
-    date-times (ISO 8601 such as `2000-07-30 18:45:03`, a Parquet datetime column) as Unix seconds (UTC unless
-    they say otherwise). A DataError names the first value that is neither, or a column that mixes both."""
+    """Timestamps as int64, for ordering: whole numbers as given (Unix seconds or any other unit), a datetime column
+    (Parquet) as integers of its own unit, as before; numbers with a fraction and dates or date-times (ISO 8601,
+    `2000-07-30 18:45:03`) as microseconds since 1970 (UTC unless they say otherwise), so sub-second order is
+    kept. A DataError names the first missing value, value that is neither, or number in a column of dates."""
+    def refuse(bad: pd.Series) -> None:
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        got = repr(str(values.iloc[row])) if pd.notna(values.iloc[row]) else "a missing value"
+        raise DataError(f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected a Unix "
+                        f"time or a date such as 2000-07-30 18:45:03 (one kind per column), got {got}")
+
+    if values.isna().any():
+        refuse(values.isna())
     if pd.api.types.is_integer_dtype(values):
         return values.astype("int64")
-    if not pd.api.types.is_datetime64_any_dtype(values):
-        numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().all():
-            return numbers.astype("int64")
-        dates = pd.to_datetime(values.where(numbers.isna()), utc=True, errors="coerce", format="ISO8601")
-        neither = numbers.isna() & dates.isna()
-        bad = np.flatnonzero((neither | (numbers.notna() & dates.notna().any())).to_numpy())  # or mixed kinds
-        if bad.size:
-            row = int(bad[0])
-            got = repr(str(values.iloc[row])) if pd.notna(values.iloc[row]) else "an empty value"
-            raise DataError(f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected a "
-                            f"Unix time or a date such as 2000-07-30 18:45:03 (one kind per column), got {got}")
-        values = dates
-    if values.dt.tz is None:
-        values = values.dt.tz_localize("UTC")
-    return ((values - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return (values.dt.tz_convert(None) if values.dt.tz is not None else values).astype("int64")
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        whole = bool((numbers % 1 == 0).all())
+        return numbers.astype("int64") if whole else (numbers * 1e6).round().astype("int64")
+    dates = pd.to_datetime(values.where(numbers.isna()), utc=True, errors="coerce", format="ISO8601")
+    bad = (numbers.isna() & dates.isna()) | (numbers.notna() & bool(dates.notna().any()))
+    if bad.any():
+        refuse(bad)
+    return dates.dt.tz_convert(None).dt.as_unit("us").astype("int64")
 
 
 def normalize_ids(values: pd.Series) -> pd.Series:
@@ -229,7 +242,7 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
         labels = [str(c) for c in pd.read_csv(path, **parser_for(sep), nrows=0, encoding=encoding).columns]
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
-    except (OSError, EOFError) as exc:  # a .gz file that is not gzip
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:  # a .gz file that is not gzip
         raise not_decompressed(path, exc) from None
     except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: only blank lines
         raise DataError(f"{path}: cannot read its header line ({_first_line_of(exc)})") from None

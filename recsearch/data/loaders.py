@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -11,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import movielens
-from recsearch.data._read import (check_ids, check_numeric, check_range, column_label, first_line, has_missing_ids,
-                                  normalize_ids, read_table, require_file, text_suffix, unix_times)
+from recsearch.data._read import (STR_NA_VALUES, check_ids, check_numeric, check_range, column_label, first_line,
+                                  has_missing_ids, normalize_ids, parser_for, read_table, require_file, text_suffix,
+                                  unix_times)
 from recsearch.data.paths import dataset_dir
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
@@ -117,7 +119,8 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
         try:
             raw = read_table(path, sep=sep, columns=wanted, header=False, positions=list(positions.values()))
         except DataError as exc:
-            if ": line 1, column " not in str(exc):
+            word = re.search(r": line 1, column '[^']*': expected a number, got '([A-Za-z_][\w ]*)'$", str(exc))
+            if word is None or word.group(1) in STR_NA_VALUES:  # line 1 holds a word: maybe a header
                 raise
             raise DataError(f"{exc}; if line 1 is a header, set data.header=true and data.columns.* to its "
                             "names") from None
@@ -203,7 +206,7 @@ def _read_items(data_cfg: Any, path: Path) -> pd.DataFrame:
         raw = _read_parquet(path, {item_col: "id"}, keep_all=True)
     else:
         raw = read_table(path, sep=_separator(data_cfg, path), columns={item_col: "id"}, header=True)
-        full = pd.read_csv(path, sep=_separator(data_cfg, path), dtype=str, keep_default_na=False)
+        full = pd.read_csv(path, **parser_for(_separator(data_cfg, path)), dtype=str, keep_default_na=False)
         raw = full.rename(columns=column_label).assign(**{item_col: raw[item_col].to_numpy()})
     text = {c: raw[c].astype(str).str.strip() for c in ("title", "genres") if c in raw}  # `a, b` exports: no spaces
     titles = text["title"].to_numpy() if "title" in text else np.full(len(raw), "", dtype=object)

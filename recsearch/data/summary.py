@@ -43,8 +43,9 @@ def rating_histogram(values: np.ndarray) -> dict[str, int]:
     return {f"{lo:.3g}-{hi:.3g}": int(c) for lo, hi, c in zip(edges[:-1], edges[1:], counts)}
 
 
-# Unix time in seconds, milliseconds, microseconds or nanoseconds (a Parquet datetime column): the unit whose
-# largest value stays below the year ~5000 (1e11 s); recsearch only orders timestamps, so any unit trains alike.
+# Unix time in seconds, milliseconds, microseconds (dates read from text) or nanoseconds (a Parquet datetime
+# column's own unit): the unit whose largest value stays below the year ~5000 (1e11 s); recsearch only orders
+# timestamps, so any unit trains alike.
 _TIME_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17), ("ns", float("inf")))
 
 

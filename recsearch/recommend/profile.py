@@ -20,6 +20,7 @@ class UserProfile:
     genres: pd.DataFrame
     top_items: pd.DataFrame
     implicit: bool = False  # every rating of the data is 1 (clicks, views): counts and recency, no ratings to show
+    dated: bool = True  # the user's rows have distinct timestamps: `top_items` ties are broken latest first
 
 
 def user_ratings(ratings: pd.DataFrame, user_id: object) -> pd.DataFrame:
@@ -46,7 +47,7 @@ def user_profile(ratings: pd.DataFrame, items: pd.DataFrame | None, user_id: obj
     return UserProfile(user_id=user_id, n_ratings=int(len(mine)), mean_rating=float(mine["rating"].mean()),
                        genres=genres.reset_index(drop=True),
                        top_items=best[["item_id", "title", "genres", "rating"]].reset_index(drop=True),
-                       implicit=bool((ratings["rating"] == 1.0).all()))
+                       implicit=bool((ratings["rating"] == 1.0).all()), dated=bool(mine["timestamp"].nunique() > 1))
 
 
 def titles_or_ids(titles: pd.Series, item_ids: pd.Series) -> pd.Series:

@@ -31,9 +31,12 @@ def _remember_sigint(signum: int, frame: Any) -> None:
 @contextlib.contextmanager
 def ctrl_c_remembered() -> Iterator[None]:
     """Inside, SIGINT and SIGTERM are remembered and raise KeyboardInterrupt; only where Python's default
-    handling is in place (main thread, the signal not ignored or handled by the caller)."""
+    handling is in place (main thread, the signal not ignored or handled by the caller). A block opened inside
+    another (a sweep's own worker inside the sweep) keeps what the outer one remembered: a Ctrl-C swallowed
+    while the worker started (in a garbage-collection callback during Keras's import) used to be forgotten."""
     global _seen, _depth
-    _seen = False
+    if _depth == 0:
+        _seen = False
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     installed = [signum for signum, default in defaults.items()
                  if threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is default]

@@ -127,7 +127,9 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     if recovered:  # before any new trial's line: these trials run again first
         print(f"recsearch: re-queued trials left RUNNING by a dead worker: {recovered}", file=sys.stderr)
     if resumed:
-        print(f"recsearch: re-queued trials stopped by Ctrl-C or SIGTERM: {resumed}", file=sys.stderr)
+        how = ("KerasTuner runs them again" if cfg.search.engine == "kerastuner"
+               else "re-queued, they run first")
+        print(f"recsearch: trials stopped by Ctrl-C or SIGTERM: {resumed} ({how})", file=sys.stderr)
     interrupted, tables_error, gave_up = False, None, False
     try:
         with progress, interrupts.ctrl_c_remembered():
@@ -268,7 +270,8 @@ WORKER_GRACE_S = 2.0  # after an interrupt, how long workers get to stop on thei
 
 
 def portable_overrides(overrides: list[str]) -> list[str]:
-    """The sweep's overrides without `search.storage` (a password never goes into the study; workers name it),
+    """The sweep's overrides for its workers: without `search.storage` (a password never goes into the study;
+    workers name it) nor `search.enqueue_file` (the sweep enqueued it, once; a worker elsewhere lacks the file),
     and with a relative `data.path` made absolute, as the composed config holds it: a `recsearch worker` started
     from another folder reads the same file (one elsewhere gives its own data.path=...)."""
     import os
@@ -276,12 +279,12 @@ def portable_overrides(overrides: list[str]) -> list[str]:
     kept = []
     for line in overrides:
         key, sep, value = line.partition("=")
-        if key.lstrip("+~") == "search.storage":
+        if key.lstrip("+~") in ("search.storage", "search.enqueue_file"):
             continue
         quote = value[0] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else ""
         path = value[1:-1] if quote else value
-        if key.lstrip("+") == "data.path" and sep and path not in ("", "null") \
-                and not os.path.isabs(os.path.expanduser(path)):
+        if key.lstrip("+") == "data.path" and sep and path not in ("", "null") and "${" not in path \
+                and not os.path.isabs(os.path.expanduser(path)):  # (an interpolation resolves where it runs)
             line = f"{key}={quote}{os.path.abspath(path)}{quote}"
         kept.append(line)
     return kept

@@ -67,6 +67,19 @@ def test_multirun_runs_every_combination_and_writes_one_table(tiny: list[str], i
         assert OmegaConf.load(Path(row.run_dir) / "config.yaml").model.name == row.model
 
 
+def test_a_failing_run_of_a_multirun_is_a_row_and_the_others_still_run(tiny: list[str], isolated_paths: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """A diverging combination used to end the multirun with one line: later runs never ran, and nothing said
+    that the table held only the runs before it."""
+    args = ["train", "-m", *tiny, "train.epochs=1", "train.optimizer=sgd", "train.learning_rate=1e25,0.01",
+            "--no-save-model"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "run 1/2 failed: TrainingDiverged" in err and "1 of 2 runs failed (run 1); the table's error column" in err
+    table = pd.read_csv(next((isolated_paths / "multirun").glob("*/runs.csv")))
+    assert table["error"].notna().tolist() == [True, False] and table["valid_rmse"].isna().tolist() == [True, False]
+
+
 def test_multirun_validates_every_combination_before_training(tiny: list[str], isolated_paths: Path) -> None:
     with pytest.raises(ConfigError, match="train.optimizer"):
         recsearch.train([*tiny, "train.optimizer=adam,adagrad"], multirun=True)

@@ -32,6 +32,8 @@ def test_a_schema_key_the_chosen_option_leaves_out_is_set_plainly() -> None:
                                                                                            "movieId", ";")
     with pytest.raises(ConfigError, match="'data.pth' is not a config key; did you mean data.path"):
         compose_config(["data.pth=/srv/ml"])
+    columns = compose_config(["data.columns={user: uid, item: iid}"]).data.columns  # a section, schema-filled
+    assert (columns.user, columns.item, columns.rating) == ("uid", "iid", "rating")
 
 
 @pytest.mark.parametrize("before", [[], ["train.patience=1", "model.embedding_l2=0.1"]])

@@ -3,6 +3,7 @@ data.path, each either read as meant or refused in one line that names the file,
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from recsearch.cli import main
@@ -169,7 +170,7 @@ def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
 
 
 @pytest.mark.parametrize("name, sep, opener", [("r.tsv.gz", None, "gzip"), ("r.csv.bz2", ";", "bz2"),
-                                              ("r.dat", "::", None)])
+                                              ("r.dat", "::", None), ("r.tsv.zip", None, "zipfile")])
 def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name, sep, opener):
     """`.tsv.gz` is tab-separated like `.tsv` (its header used to be read as gzip bytes), and `::` needs pandas'
     Python parser (the C one refused it)."""
@@ -177,27 +178,42 @@ def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name,
 
     text = "userId,movieId,rating,timestamp\n1,10,4,5\n2,10,3,6\n2,20,5,7\n".replace(",", sep or "\t")
     path = tmp_path / name
-    if opener:
+    if opener == "zipfile":
+        with importlib.import_module(opener).ZipFile(path, "w") as archive:
+            archive.writestr("r.tsv", text)
+    elif opener:
         with importlib.import_module(opener).open(path, "wt") as fh:
             fh.write(text)
     else:
         path.write_text(text)
     r = load_interactions(_custom(path, sep=sep), tmp_path).ratings
     assert r["user_id"].tolist() == [1, 2, 2] and r["rating"].tolist() == [4.0, 3.0, 5.0]
-    (tmp_path / "bad.csv.gz").write_text("1,10,4,5\n")
-    assert "bad.csv.gz: cannot be decompressed (Not a gzipped file" in load_error(_custom(tmp_path / "bad.csv.gz"),
-                                                                                 tmp_path)
+    for bad in ("bad.csv.gz", "bad.csv.xz", "bad.csv.zip"):
+        (tmp_path / bad).write_text("1,10,4,5\n")
+        assert f"{bad}: cannot be decompressed (" in load_error(_custom(tmp_path / bad), tmp_path)
 
 
 def test_timestamps_may_be_dates(tmp_path):
-    """ISO dates used to be refused with 'expected a number'; they become Unix seconds (UTC unless given)."""
-    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4,2000-07-30 18:45:03\n"
-                                        "2,10,3,2018-09-24\n2,20,5,1970-01-02T00:00:00+01:00\n")
-    assert load_interactions(_custom(tmp_path), tmp_path).ratings["timestamp"].tolist() == [964982703, 1537747200,
-                                                                                            82800]
-    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4,2000-07-30\n2,10,3,964982703\n")
-    assert ("line 3, column 'timestamp': expected a Unix time or a date such as 2000-07-30 18:45:03 (one kind per "
-            "column), got '964982703'") in load_error(_custom(tmp_path), tmp_path)
+    """ISO dates used to be refused with 'expected a number'; they become microseconds since 1970 (UTC unless
+    given), keeping sub-second order, as do numbers with a fraction; a Parquet datetime column keeps its unit."""
+    def stamps(text: str) -> list[int]:
+        write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + text)
+        return load_interactions(_custom(tmp_path), tmp_path).ratings["timestamp"].tolist()
+
+    assert stamps("1,10,4,2000-07-30 18:45:03.25\n2,10,3,9999-12-31\n2,20,5,1970-01-02T00:00:00+01:00\n") == [
+        964982703_250000, 253402214400_000000, 82800_000000]
+    assert stamps("1,10,4,5.75\n2,10,3,5.25\n") == [5_750000, 5_250000] and stamps("1,10,4,5.0\n2,10,3,6\n") == [5, 6]
+    pd.DataFrame({"userId": [1, 2], "movieId": [10, 10], "rating": [4.0, 3.0],
+                  "timestamp": pd.to_datetime(["2000-01-01 00:00:00.9", "2000-01-01 00:00:00.1"])}).to_parquet(
+        tmp_path / "r.parquet")
+    assert load_interactions(_custom(tmp_path / "r.parquet"), tmp_path).ratings["timestamp"].tolist() == [
+        946684800_900000, 946684800_100000]  # as before: its own unit (here microseconds), so caches stay true
+    for text, got in [("1,10,4,2000-07-30\n2,10,3,964982703\n", "line 3, column 'timestamp': expected a Unix time or "
+                       "a date such as 2000-07-30 18:45:03 (one kind per column), got '964982703'"),
+                      ("1,10,4,NA\n2,10,3,5\n", "line 2, column 'timestamp': expected a Unix time or a date such as "
+                       "2000-07-30 18:45:03 (one kind per column), got a missing value")]:
+        write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + text)
+        assert got in load_error(_custom(tmp_path), tmp_path)
 
 
 @pytest.mark.parametrize("rating, said", [

@@ -70,7 +70,7 @@ def test_sigkill_then_rerun_continues_the_kerastuner_search(tiny, isolated_paths
     assert len(_kt_trials(folder)) == 3  # KerasTuner continued its own search instead of starting over
 
 
-def test_ctrl_c_in_a_kerastuner_trial_records_it_and_the_rerun_retries_it(tiny, isolated_paths, monkeypatch):
+def test_ctrl_c_in_a_kerastuner_trial_records_it_and_the_rerun_retries_it(tiny, isolated_paths, monkeypatch, capsys):
     """As with the Optuna engine: the stopped trial is a FAIL row saying so, the same command trains it again
     (marked `retry_of`, so it is not counted as a failure), and nothing is enqueued that KerasTuner would not run."""
     from optuna.trial import TrialState
@@ -97,7 +97,10 @@ def test_ctrl_c_in_a_kerastuner_trial_records_it_and_the_rerun_retries_it(tiny, 
     assert stopped.state == TrialState.FAIL and stopped.user_attrs["fail_reason"] == INTERRUPTED
 
     monkeypatch.setattr(objective, "run_trial", real)
+    capsys.readouterr()
     run_sweep(overrides, show_progress=False)
+    said = f"trials stopped by Ctrl-C or SIGTERM: [{stopped.number}] (KerasTuner runs them again)"
+    assert said in capsys.readouterr().err
     study = _study(isolated_paths / "default" / "ktctrlc")
     trials = study.trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]

@@ -186,12 +186,14 @@ def test_a_worker_whose_override_changes_the_study_is_told_to_drop_it(tmp_path: 
 
 
 def test_a_relative_data_path_is_recorded_absolute_for_workers_started_elsewhere(tmp_path: Path, monkeypatch) -> None:
-    """A worker run from another folder used to look for the sweep's `data.path=ratings.csv` in its own folder."""
+    """A worker run from another folder used to look for the sweep's `data.path=ratings.csv` (and refuse its
+    `search.enqueue_file=enq.yaml`) in its own folder."""
     from recsearch.search.sweep import portable_overrides
 
     monkeypatch.chdir(tmp_path)
     given = ["data=custom", "data.path=ratings.csv", "+data.path='my data/r.csv'", "data.path=/srv/r.csv",
-             "data.path=null", "search.storage=postgresql://u:secret@h/db", "train.epochs=2"]
+             "data.path=null", "search.storage=postgresql://u:secret@h/db", "train.epochs=2",
+             "search.enqueue_file=enq.yaml"]
     assert portable_overrides(given) == ["data=custom", f"data.path={tmp_path / 'ratings.csv'}",
                                          f"+data.path='{tmp_path / 'my data' / 'r.csv'}'", "data.path=/srv/r.csv",
-                                         "data.path=null", "train.epochs=2"]
+                                         "data.path=null", "train.epochs=2"]  # the sweep enqueued the file

@@ -96,3 +96,17 @@ def test_a_swallowed_ctrl_c_stops_training_at_the_epoch_s_end(study):
     assert callback.curve == [1.0]
     callback.on_epoch_end(1, {"val_rmse": 0.9})  # outside a sweep's block, an old signal stops nothing
     assert callback.curve == [1.0, 0.9]
+
+
+def test_a_ctrl_c_swallowed_before_the_sweeps_own_worker_started_still_stops_it():
+    """The sweep's block remembered the signal; the in-process worker's block, opened after Keras's import (where
+    a garbage-collection callback swallowed the KeyboardInterrupt), used to forget it: the sweep ran to its end."""
+    with interrupts.ctrl_c_remembered():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # swallowed, as in JAX's callback
+        with interrupts.ctrl_c_remembered(), pytest.raises(KeyboardInterrupt):
+            interrupts.stop_if_interrupted()  # the worker's first check, before its first trial
+    with interrupts.ctrl_c_remembered():  # a new outermost block starts afresh
+        interrupts.stop_if_interrupted()

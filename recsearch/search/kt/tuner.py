@@ -38,6 +38,7 @@ class StudyTuner(BaseTuner):
 
         from recsearch.search.kt.engine import deadline_passed
 
+        interrupts.stop_if_interrupted()  # a Ctrl-C whose KeyboardInterrupt was swallowed before this trial
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if len(done) >= int(self.cfg.search.n_trials) or deadline_passed(self.spec):
             raise StopSearch
