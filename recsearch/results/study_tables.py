@@ -139,7 +139,9 @@ def search_method(search: Any) -> str:
     """How the trials were chosen: the Optuna sampler and pruner, or the KerasTuner tuner."""
     if str(search.get("engine", "optuna")) == "kerastuner":
         return f"KerasTuner tuner `{search.tuner}` (engine `kerastuner`)"
-    return f"Optuna sampler `{search.sampler}`, pruner `{search.pruner}`"
+    pruner = "none (multi-objective: Optuna prunes single-objective studies only)" if search.get("objectives") \
+        else f"`{search.pruner}`"
+    return f"Optuna sampler `{search.sampler}`, pruner {pruner}"
 
 
 def _int_distribution(study: Any, name: str) -> bool:

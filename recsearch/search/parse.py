@@ -37,6 +37,10 @@ def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space
     unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
               f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
               if cfg.search.engine == "kerastuner" and key in given]
+    if cfg.search.engine != "kerastuner" and cfg.search.objectives and "search.pruner" in given \
+            and cfg.search.pruner != "none":
+        unused.append(f"recsearch: note: search.pruner={cfg.search.pruner} is not used: Optuna prunes "
+                      "single-objective studies only, and search.objectives makes this one multi-objective")
     if bool(OmegaConf.select(cfg, "search.enqueue_defaults", default=False)):
         return unused  # there the values start the search (the first trial's)
     fixed = {p.key for p in space.params if p.kind == "fixed"}

@@ -518,3 +518,19 @@ def test_a_searched_key_set_on_the_command_line_is_sampled_and_says_how_to_fix_i
     frame = pd.read_parquet(report.folder / "trials.parquet")
     assert "params_model.depth" not in frame and frame["params_model.width"].notna().all()
     assert {load_config_file(report.folder / "best.yaml").model.depth} == {2}
+
+
+def test_a_pruner_given_to_a_multi_objective_study_is_said_unused_and_not_reported() -> None:
+    """Optuna prunes single-objective studies only: the pruner was dropped without a word, and summary.md said
+    "pruner hyperband" of a study that could not prune."""
+    from recsearch.config import compose_config
+    from recsearch.results.study_tables import search_method
+    from recsearch.search.parse import parse_space, sweep_notices
+
+    overrides = ["model=mf", "search.objectives=[params]", "search.pruner=hyperband"]
+    cfg = compose_config(overrides)
+    notes = sweep_notices(cfg, overrides, parse_space(cfg.search_space, cfg))
+    assert any("search.pruner=hyperband is not used: Optuna prunes single-objective studies only" in n for n in notes)
+    assert search_method(cfg.search).endswith("pruner none (multi-objective: Optuna prunes single-objective studies "
+                                              "only)")
+    assert search_method(compose_config(["model=mf"]).search).endswith("pruner `median`")
