@@ -60,7 +60,8 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}") from None
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))} (a family registered "
+                          "by your own code needs it imported: recsearch --import MODULE ...)") from None
 
 
 def model_schema(name: str) -> type:

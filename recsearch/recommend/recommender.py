@@ -157,9 +157,8 @@ def _saved_config(path: Path | str, load: Callable[[], Any] | None = None) -> An
     except ConfigError as exc:
         if "unknown model" not in str(exc):
             raise
-        raise ConfigError(f"{path}: {exc}. A model registered by your code (recsearch.register_model) must be "
-                          "registered in this process too: `recsearch --import MODULE ...` on the command line, or "
-                          "import the module first in Python (or load the .keras file itself)") from None
+        raise ConfigError(f"{path}: {exc}; in Python, import the module that registers it first (or load the "
+                          ".keras file itself)") from None
 
 
 def _setup_to_load(cfg: Any) -> None:

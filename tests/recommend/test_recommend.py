@@ -420,6 +420,6 @@ def test_a_run_of_a_model_registered_elsewhere_says_to_register_it_first(tmp_pat
     cfg["model"]["name"] = "dot"
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     (tmp_path / "model.keras").write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"unknown model 'dot'.*`recsearch --import MODULE \.\.\.` on the command "
-                                          r"line, or import the module first in Python"):
+    with pytest.raises(ConfigError, match=r"unknown model 'dot'.*needs it imported: recsearch --import MODULE "
+                                          r"\.\.\.\); in Python, import the module that registers it first"):
         load_model_for(tmp_path)
