@@ -198,7 +198,7 @@ def _warn_cold(parts: list[pd.DataFrame]) -> None:
     if any(cold.values()):
         counts = ", ".join(f"{n:,} of {len(part):,} {name}" for (name, n), part in zip(cold.items(), parts[1:]) if n)
         warn(f"split.method=predefined: {counts} ratings are of a user or item that train lacks; they are scored "
-             "from untrained embeddings (a cold-start test); drop them from the split files for a warm-start one", once=True)
+             "from untrained embeddings (a cold-start test); drop them from the split files for a warm-start one")
 
 
 def _encode_ids(columns: list[pd.Series]) -> tuple[np.ndarray, list[np.ndarray]]:

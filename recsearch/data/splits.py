@@ -58,7 +58,7 @@ def split_labels(split_cfg: Any, users: np.ndarray, timestamps: np.ndarray) -> n
         if untimed:  # a random hold-out per user is a protocol of its own (not so a random "temporal" split): say so
             warn("split.method=leave_one_out holds out each user's latest rating, but every rating has the same "
                  "timestamp (a file without one, data.columns.timestamp=null): a random rating of each user is "
-                 "held out instead; name the timestamp column for the latest", once=True)
+                 "held out instead; name the timestamp column for the latest")
         return last_k_split(rng, users, timestamps, 1)
     if untimed:  # no time to order by: it would be a random split
         raise DataError("split.method=temporal orders ratings by time, but every rating has the same timestamp (a "
