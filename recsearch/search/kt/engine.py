@@ -8,6 +8,8 @@ KerasTuner keeps its own state in `<study>/kerastuner/`; re-running the same com
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 from datetime import datetime
@@ -128,8 +130,10 @@ def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> Worker
     cfg = compose_config(list(spec.overrides))
     space = parse_space(cfg.search_space, cfg)
     study = optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage_url))  # engine checked
-    tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
-                       data=prepare_for(cfg), on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
+    data = prepare_for(cfg)
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." on a resume
+        tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
+                           data=data, on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
     try:
         tuner.search(verbose=0)
     except StopSearch:
