@@ -138,7 +138,11 @@ def read_table(
         elif kind == "float" and frame[name].isna().any():
             _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
         elif kind == "time":
-            frame[name] = unix_times(frame[name], path, name, 2 if header else 1)
+            try:
+                frame[name] = unix_times(frame[name], path, name, 2 if header else 1)
+            except DataError:  # its line number counts no blank line: the re-read below names the file's own
+                _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
+                raise
     if frame.empty:
         raise DataError(f"{path} has no data rows")
     return frame
@@ -304,6 +308,8 @@ def _diagnose(path: Path, *, sep: str, columns: dict[str, str], header: bool, us
             check_numeric(raw[key], path, name, offset)
         elif kind == "id":
             check_ids(raw[key], path, name, offset)
+        elif kind == "time":
+            unix_times(raw[key].mask(raw[key].str.strip().isin(["", *STR_NA_VALUES])), path, name, offset)
 
 
 def _first_line_of(exc: BaseException) -> str:

@@ -211,7 +211,9 @@ def test_timestamps_may_be_dates(tmp_path):
     for text, got in [("1,10,4,2000-07-30\n2,10,3,964982703\n", "line 3, column 'timestamp': expected a Unix time or "
                        "a date such as 2000-07-30 18:45:03 (one kind per column), got '964982703'"),
                       ("1,10,4,NA\n2,10,3,5\n", "line 2, column 'timestamp': expected a Unix time or a date such as "
-                       "2000-07-30 18:45:03 (one kind per column), got a missing value")]:
+                       "2000-07-30 18:45:03 (one kind per column), got a missing value"),
+                      ("1,10,4,5\n\n\n2,10,3,x\n", "line 5, column 'timestamp': expected a Unix time or a date "
+                       "such as 2000-07-30 18:45:03 (one kind per column), got 'x'")]:  # blank lines counted
         write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + text)
         assert got in load_error(_custom(tmp_path), tmp_path)
 
