@@ -442,9 +442,11 @@ SEARCH_SETTING = "search_setting"
 
 
 def _note_if_search_changed(study: Any, cfg: Any) -> None:
-    """Record the sampler and pruner a study is searched with; a resume with others says so in one line. A note,
-    not a warning: random trials first and TPE after is a normal plan, but a changed sampler must not go unseen."""
-    setting = {"search.sampler": str(cfg.search.sampler), "search.pruner": str(cfg.search.pruner)}
+    """Record the sampler, pruner and seed a study is searched with; a resume with others says so in one line. A
+    note, not a warning: random trials first and TPE after is a normal plan, but a changed sampler must not go
+    unseen (nor a seed: the same command no longer draws the same trials)."""
+    setting = {"search.sampler": str(cfg.search.sampler), "search.pruner": str(cfg.search.pruner),
+               "search.seed": str(cfg.search.seed)}
     recorded = study.user_attrs.get(SEARCH_SETTING)
     if recorded == setting:
         return

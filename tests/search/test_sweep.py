@@ -349,6 +349,8 @@ def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], 
     lines = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
     assert lines == ["recsearch: note: study 'changed' continues with another search (search.sampler=random -> tpe); "
                      "its earlier trials are kept and inform the new sampler"], lines
+    _sweep(tiny, *quick[1:], "search.sampler=tpe", "search.seed=7", "train.epochs=2", "search.n_trials=5")
+    assert "continues with another search (search.seed=0 -> 7)" in capsys.readouterr().err  # the draws change
 
 
 def test_resume_with_an_incompatible_space_is_refused_before_any_trial(tiny: list[str]) -> None:
