@@ -38,7 +38,8 @@ def load_interactions(data_cfg: Any, data_dir: Path) -> Interactions:
     folder = dataset_dir(data_cfg, data_dir)
     if fmt != "interactions" and folder.is_file():
         raise DataError(f"{folder} is a file, but format {fmt!r} reads a dataset folder; set data.path to the "
-                        f"folder that holds {', '.join(movielens.MAIN_FILES.get(fmt, ()))}")
+                        f"folder that holds {', '.join(movielens.MAIN_FILES.get(fmt, ()))}, or add data=custom to "
+                        "read the file as your own interactions file")
     if fmt != "interactions" and not folder.is_dir():
         raise DataError(f"dataset folder {folder} does not exist: {movielens.missing_hint(folder, data_cfg.name)}")
     inter = loader(data_cfg, folder, scale)

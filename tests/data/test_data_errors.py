@@ -181,3 +181,11 @@ def test_a_temporal_split_of_ratings_without_time_is_refused(tmp_path, mode):
                                         "same timestamp"):
         prepare_data(cfg, split_cfg("temporal", temporal_mode=mode), data_dir=tmp_path, cache_dir=None)
     assert prepare_data(cfg, split_cfg("random"), data_dir=tmp_path, cache_dir=None).train.users.size > 0
+
+
+def test_a_file_given_to_a_movielens_option_suggests_data_custom(tmp_path):
+    """`train data.path=mine.csv` without data=custom: the MovieLens option reads a folder; say how to read the file."""
+    (tmp_path / "mine.csv").write_text("userId,movieId,rating,timestamp\n1,10,4,5\n")
+    message = load_error(DataConfig(name="ml-latest-small", format="movielens_csv", path=str(tmp_path / "mine.csv")),
+                         tmp_path)
+    assert "is a file, but format 'movielens_csv' reads a dataset folder" in message and "add data=custom" in message
