@@ -150,9 +150,11 @@ class SweepProgress:
 
 
 def _summary(trials: list, directions: list) -> str:
-    """'pruned P failed F best B' over `trials` (rejected repeats, which never trained, counted apart)."""
+    """'pruned P failed F best B' over `trials` (rejected repeats, which never trained, counted apart; trials
+    stopped by Ctrl-C or a dead worker that a later trial re-ran are no failures, as in the leaderboard)."""
     c = _tally(trials)
-    repeats = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)
+    rerun = {t.user_attrs.get("retry_of") for t in trials} - {None}
+    repeats = sum(t.state.name == "FAIL" and ("repeat_of" in t.user_attrs or t.number in rerun) for t in trials)
     done = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
     if not done:
         best = "-"
@@ -160,8 +162,9 @@ def _summary(trials: list, directions: list) -> str:
         best = "pareto"
     else:
         best = f"{(min if directions[0].name == 'MINIMIZE' else max)(done):.4f}"
+    skipped = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)
     return (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - repeats} best {best}"
-            + (f" (repeats skipped {repeats})" if repeats else ""))
+            + (f" (repeats skipped {skipped})" if skipped else ""))
 
 
 def _end_key(trial: Any) -> tuple:

@@ -187,3 +187,20 @@ def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):
     counts = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
     assert counts == ["1/4 pruned 0 failed 0 best 0.9000", "2/4 pruned 0 failed 0 best 0.8000",
                       "2/4 pruned 0 failed 1 best 0.8000", "3/4 pruned 0 failed 1 best 0.7000"], counts
+
+
+def test_a_trial_stopped_and_re_run_is_no_failure_in_the_progress_line():
+    """As in the leaderboard: Ctrl-C's trial, once a later trial re-ran it, is not counted as failed."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from recsearch.search.progress import _summary
+
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    trials = [create_trial(state=TrialState.FAIL, params={"x": 0.5}, distributions=dist,
+                           user_attrs={"fail_reason": "interrupted"}),
+              create_trial(state=TrialState.FAIL, params={"x": 0.7}, distributions=dist),
+              create_trial(value=0.9, params={"x": 0.5}, distributions=dist, user_attrs={"retry_of": 0})]
+    for number, trial in enumerate(trials):
+        trial.number = number
+    assert _summary(trials, [optuna.study.StudyDirection.MINIMIZE]) == "pruned 0 failed 1 best 0.9000"
