@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from recsearch.data.types import PreparedData
+from recsearch.search import interrupts
 
 
 @dataclass
@@ -79,8 +80,7 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
     trials do; an error of the data or of writing results, which every run would repeat, stops the multirun.
     """
     from recsearch.config import compose_config
-    from recsearch.errors import DataError
-    from recsearch.fileio import WriteError, atomic_write_frame
+    from recsearch.fileio import atomic_write_frame
 
     jobs = expand_multirun(overrides)
     configs = [compose_config(job) for job in jobs]
@@ -88,28 +88,41 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
     runs, rows, failed = [], [], []
     path = Path(configs[0].paths.results_dir) / "multirun" / _stamp() / "runs.csv"
     try:
-        for number, (job, cfg) in enumerate(zip(jobs, configs)):
-            if on_run:
-                on_run(number, len(jobs), job)
-            pairs = [item.split("=", 1) for item in job]
-            values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
-            try:
-                record = run_training(cfg, save_model=save_model)
-            except (DataError, WriteError):
-                raise
-            except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
-                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                print(f"recsearch: run {number + 1}/{len(jobs)} failed: {reason}", file=sys.stderr)
-                failed.append(number)
-                rows.append({"run": number, **values, "error": reason[:500]})
-                continue
-            runs.append(record)
-            metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
-            rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
+        with interrupts.ctrl_c_remembered():  # a Ctrl-C that C code swallowed or turned into an error still stops
+            _run_jobs(jobs, configs, swept, save_model, on_run, runs, rows, failed)
     finally:  # an interrupted run keeps the table of the runs before it
         if rows:
             atomic_write_frame(path, pd.DataFrame(rows))
     return MultirunRecord(runs=runs, table=pd.DataFrame(rows), table_path=path, failed=failed)
+
+
+def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_model: bool,
+              on_run: Callable[[int, int, list[str]], None] | None, runs: list[RunRecord], rows: list[dict],
+              failed: list[int]) -> None:
+    """run_multirun's loop: train each job, adding to `runs`, `rows` and `failed` as it goes."""
+    from recsearch.errors import DataError
+    from recsearch.fileio import WriteError
+
+    for number, (job, cfg) in enumerate(zip(jobs, configs)):
+        interrupts.stop_if_interrupted()
+        if on_run:
+            on_run(number, len(jobs), job)
+        pairs = [item.split("=", 1) for item in job]
+        values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
+        try:
+            record = run_training(cfg, save_model=save_model)
+        except (DataError, WriteError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
+            interrupts.raise_if_interrupted(exc)  # a Ctrl-C that C code turned into another error stops all
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            print(f"recsearch: run {number + 1}/{len(jobs)} failed: {reason}", file=sys.stderr)
+            failed.append(number)
+            rows.append({"run": number, **values, "error": reason[:500]})
+            continue
+        runs.append(record)
+        metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
+        rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
 
 
 def _sweeps(overrides: Sequence[str]) -> list[Any]:

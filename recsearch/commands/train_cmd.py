@@ -70,9 +70,9 @@ def _multirun(args: argparse.Namespace) -> int:
     out.print(_runs_table(result.table))
     out.print(f"table: {result.table_path}")
     if result.failed:
-        runs = ", ".join(str(n + 1) for n in result.failed)
-        print(f"recsearch: error: {len(result.failed)} of {len(result.table)} runs failed (run {runs}); the table's "
-              "error column says why", file=sys.stderr)
+        runs = ", ".join(f"{n + 1}/{len(result.table)}" for n in result.failed)
+        print(f"recsearch: error: {len(result.failed)} of {len(result.table)} runs failed (run {runs}); their rows "
+              "in the table have an error", file=sys.stderr)
         return 2
     return 0
 

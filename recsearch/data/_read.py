@@ -45,15 +45,18 @@ def first_line(path: Path, encoding: str = "utf-8") -> str:
 
     def unzipped(name: Path, mode: str) -> Any:
         archive = zipfile.ZipFile(name)
-        return archive.open(archive.namelist()[0])  # pandas reads a .zip of one file the same way
+        members = archive.namelist()
+        if len(members) != 1:  # pandas reads a .zip of exactly one file
+            raise zipfile.BadZipFile(f"it holds {len(members)} files, not one")
+        return archive.open(members[0])
 
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": unzipped}.get(Path(path).suffix.lower(),
                                                                                        open)
     try:
         with opener(path, "rb") as fh:
             line = fh.readline()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, IndexError) as exc:
-        raise not_decompressed(path, exc) from None
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+        raise not_decompressed(path, exc) from None  # (an encrypted or deflate64 zip member: the last two)
     return line.decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
 
 
@@ -154,25 +157,30 @@ def unix_times(values: pd.Series, path: Path, column: str, line_offset: int, wha
     `2000-07-30 18:45:03`) as microseconds since 1970 (UTC unless they say otherwise), so sub-second order is
     kept. A DataError names the first missing value, value that is neither, or number in a column of dates."""
     def refuse(bad: pd.Series) -> None:
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        """Raise the DataError naming the first row where `bad` holds (none: nothing to refuse)."""
+        rows = np.flatnonzero(np.asarray(bad, dtype=bool))
+        if not rows.size:
+            return
+        row = int(rows[0])
         got = repr(str(values.iloc[row])) if pd.notna(values.iloc[row]) else "a missing value"
         raise DataError(f"{path}: {what} {int(values.index[row]) + line_offset}, column '{column}': expected a Unix "
                         f"time or a date such as 2000-07-30 18:45:03 (one kind per column), got {got}")
 
-    if values.isna().any():
-        refuse(values.isna())
+    refuse(values.isna())
     if pd.api.types.is_integer_dtype(values):
+        if pd.api.types.is_unsigned_integer_dtype(values):  # 2**63 or more: int64 would wrap it
+            refuse(pd.Series(values.to_numpy() >= 2**63, index=values.index))
         return values.astype("int64")
     if pd.api.types.is_datetime64_any_dtype(values):
         return (values.dt.tz_convert(None) if values.dt.tz is not None else values).astype("int64")
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().all():
         whole = bool((numbers % 1 == 0).all())
-        return numbers.astype("int64") if whole else (numbers * 1e6).round().astype("int64")
+        scaled = numbers if whole else numbers * 1e6
+        refuse(~np.isfinite(scaled) | (scaled.abs() >= 2.0**63))  # inf, or beyond int64 (which casts silently)
+        return scaled.astype("int64") if whole else scaled.round().astype("int64")
     dates = pd.to_datetime(values.where(numbers.isna()), utc=True, errors="coerce", format="ISO8601")
-    bad = (numbers.isna() & dates.isna()) | (numbers.notna() & bool(dates.notna().any()))
-    if bad.any():
-        refuse(bad)
+    refuse((numbers.isna() & dates.isna()) | (numbers.notna() & bool(dates.notna().any())))
     return dates.dt.tz_convert(None).dt.as_unit("us").astype("int64")
 
 

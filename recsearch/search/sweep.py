@@ -62,8 +62,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     n_obj = 1 + len(cfg.search.objectives)
     make_sampler(cfg.search, space, n_objectives=n_obj)
     make_pruner(cfg.search, max_epochs=max_resource(cfg), n_objectives=n_obj)
-    if cfg.search.enqueue_file:  # a missing or malformed file is refused before any study is created
-        _read_enqueue_file(Path(cfg.search.enqueue_file))
+    if cfg.search.enqueue_file and record:  # a missing or malformed file is refused before any study is created
+        _read_enqueue_file(Path(cfg.search.enqueue_file))  # (a joining worker: the sweep enqueued it already)
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
     done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once

@@ -3,6 +3,8 @@ data.path, each either read as meant or refused in one line that names the file,
 
 from __future__ import annotations
 
+import zipfile
+
 import pandas as pd
 import pytest
 
@@ -191,6 +193,10 @@ def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name,
     for bad in ("bad.csv.gz", "bad.csv.xz", "bad.csv.zip"):
         (tmp_path / bad).write_text("1,10,4,5\n")
         assert f"{bad}: cannot be decompressed (" in load_error(_custom(tmp_path / bad), tmp_path)
+    with zipfile.ZipFile(tmp_path / "two.csv.zip", "w") as archive:
+        archive.writestr("a.csv", text)
+        archive.writestr("b.csv", text)
+    assert "Only one file per ZIP" in load_error(_custom(tmp_path / "two.csv.zip"), tmp_path)  # pandas' own line
 
 
 def test_timestamps_may_be_dates(tmp_path):
@@ -204,16 +210,19 @@ def test_timestamps_may_be_dates(tmp_path):
         964982703_250000, 253402214400_000000, 82800_000000]
     assert stamps("1,10,4,5.75\n2,10,3,5.25\n") == [5_750000, 5_250000] and stamps("1,10,4,5.0\n2,10,3,6\n") == [5, 6]
     pd.DataFrame({"userId": [1, 2], "movieId": [10, 10], "rating": [4.0, 3.0],
-                  "timestamp": pd.to_datetime(["2000-01-01 00:00:00.9", "2000-01-01 00:00:00.1"])}).to_parquet(
-        tmp_path / "r.parquet")
+                  "timestamp": pd.to_datetime(["2000-01-01 00:00:00.9", "2000-01-01 00:00:00.1"]).as_unit("ns")
+                  }).to_parquet(tmp_path / "r.parquet")
     assert load_interactions(_custom(tmp_path / "r.parquet"), tmp_path).ratings["timestamp"].tolist() == [
-        946684800_900000, 946684800_100000]  # as before: its own unit (here microseconds), so caches stay true
+        946684800_900000000, 946684800_100000000]  # as before: its own unit (nanoseconds), so caches stay true
     for text, got in [("1,10,4,2000-07-30\n2,10,3,964982703\n", "line 3, column 'timestamp': expected a Unix time or "
                        "a date such as 2000-07-30 18:45:03 (one kind per column), got '964982703'"),
                       ("1,10,4,NA\n2,10,3,5\n", "line 2, column 'timestamp': expected a Unix time or a date such as "
                        "2000-07-30 18:45:03 (one kind per column), got a missing value"),
                       ("1,10,4,5\n\n\n2,10,3,x\n", "line 5, column 'timestamp': expected a Unix time or a date "
-                       "such as 2000-07-30 18:45:03 (one kind per column), got 'x'")]:  # blank lines counted
+                       "such as 2000-07-30 18:45:03 (one kind per column), got 'x'"),  # blank lines counted
+                      ("1,10,4,inf\n2,10,3,5\n", "line 2, column 'timestamp': expected a Unix time or a date such "
+                       "as 2000-07-30 18:45:03 (one kind per column), got 'inf'"),  # a traceback before
+                      ("1,10,4,10000000000000000000\n2,10,3,5\n", "got '10000000000000000000'")]:  # beyond int64
         write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + text)
         assert got in load_error(_custom(tmp_path), tmp_path)
 
