@@ -110,3 +110,18 @@ def test_a_ctrl_c_swallowed_before_the_sweeps_own_worker_started_still_stops_it(
             interrupts.stop_if_interrupted()  # the worker's first check, before its first trial
     with interrupts.ctrl_c_remembered():  # a new outermost block starts afresh
         interrupts.stop_if_interrupted()
+
+
+def test_kerastuner_checks_for_a_swallowed_ctrl_c_before_each_trial(monkeypatch):
+    """KerasTuner's engine has no trial loop of its own to check in: its tuner checks before creating a trial."""
+    from types import SimpleNamespace
+
+    from recsearch.search.kt.tuner import StudyTuner
+
+    tuner = SimpleNamespace(study=SimpleNamespace(get_trials=lambda **kw: []),
+                            cfg=SimpleNamespace(search=SimpleNamespace(n_trials=5)), spec=SimpleNamespace(deadline=None))
+    with interrupts.ctrl_c_remembered():
+        StudyTuner.pre_create_trial(tuner)  # nothing remembered: a trial may start
+        monkeypatch.setattr(interrupts, "_seen", True)  # a signal whose KeyboardInterrupt was swallowed
+        with pytest.raises(KeyboardInterrupt):
+            StudyTuner.pre_create_trial(tuner)
