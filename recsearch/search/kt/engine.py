@@ -12,6 +12,7 @@ import contextlib
 import io
 import sys
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -135,7 +136,9 @@ def _search(spec: WorkerSpec, on_trial_end: Callable[[], None] | None) -> Worker
         tuner = StudyTuner(make_oracle(cfg, to_kerastuner(space)), study=study, cfg=cfg, spec=spec, space=space,
                            data=data, on_trial_end=on_trial_end, directory=spec.folder, project_name=PROJECT)
     try:
-        tuner.search(verbose=0)
+        with warnings.catch_warnings():  # the Bayesian tuner's Gaussian process fits warn of convergence each trial
+            warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
+            tuner.search(verbose=0)
     except StopSearch:
         pass
     except RuntimeError as exc:
