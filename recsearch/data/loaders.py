@@ -120,8 +120,8 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
         try:
             raw = read_table(path, sep=sep, columns=wanted, header=False, positions=list(positions.values()))
         except DataError as exc:
-            word = re.search(r": line 1, column '[^']*': expected a (?:number|Unix time\b.*), got '([A-Za-z_][\w -]*)'$",
-                             str(exc))
+            word = re.search(r": line 1, column '[^']*': expected a (?:number|Unix time\b.*), "
+                             r"got '([A-Za-z_][\w -]*)'$", str(exc))
             if word is None or word.group(1) in STR_NA_VALUES:  # line 1 holds a word: maybe a header
                 raise
             raise DataError(f"{exc}; if line 1 is a header, set data.header=true and data.columns.* to its "

@@ -154,7 +154,7 @@ def _summary(trials: list, directions: list) -> str:
     stopped by Ctrl-C or a dead worker that a later trial re-ran are no failures, as in the leaderboard)."""
     c = _tally(trials)
     rerun = {t.user_attrs.get("retry_of") for t in trials} - {None}
-    repeats = sum(t.state.name == "FAIL" and ("repeat_of" in t.user_attrs or t.number in rerun) for t in trials)
+    not_failures = sum(t.state.name == "FAIL" and ("repeat_of" in t.user_attrs or t.number in rerun) for t in trials)
     done = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
     if not done:
         best = "-"
@@ -163,7 +163,7 @@ def _summary(trials: list, directions: list) -> str:
     else:
         best = f"{(min if directions[0].name == 'MINIMIZE' else max)(done):.4f}"
     skipped = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)
-    return (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - repeats} best {best}"
+    return (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - not_failures} best {best}"
             + (f" (repeats skipped {skipped})" if skipped else ""))
 
 

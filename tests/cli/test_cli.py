@@ -98,7 +98,8 @@ def test_data_list_says_partly_when_a_loader_file_is_missing(capsys, tmp_path, m
     (tmp_path / "ml-1m" / "ratings.dat").write_text("1::10::4::5\n")
     monkeypatch.setenv("RECSEARCH_DATA_DIR", str(tmp_path))
     code, out, _ = _run(["data", "list"], capsys)
-    rows = {line.split("│")[1].strip(): line.split("│")[4].strip() for line in out.splitlines() if line.count("│") > 4}
+    cells = [line.split("│") for line in out.splitlines() if line.count("│") > 4]
+    rows = {cell[1].strip(): cell[4].strip() for cell in cells}
     assert code == 0 and rows["ml_1m"] == "partly" and rows["ml_latest_small"] == "no"
 
 

@@ -118,8 +118,8 @@ def test_kerastuner_checks_for_a_swallowed_ctrl_c_before_each_trial(monkeypatch)
 
     from recsearch.search.kt.tuner import StudyTuner
 
-    tuner = SimpleNamespace(study=SimpleNamespace(get_trials=lambda **kw: []),
-                            cfg=SimpleNamespace(search=SimpleNamespace(n_trials=5)), spec=SimpleNamespace(deadline=None))
+    tuner = SimpleNamespace(study=SimpleNamespace(get_trials=lambda **kw: []), spec=SimpleNamespace(deadline=None),
+                            cfg=SimpleNamespace(search=SimpleNamespace(n_trials=5)))
     with interrupts.ctrl_c_remembered():
         StudyTuner.pre_create_trial(tuner)  # nothing remembered: a trial may start
         monkeypatch.setattr(interrupts, "_seen", True)  # a signal whose KeyboardInterrupt was swallowed
