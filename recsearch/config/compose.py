@@ -82,23 +82,8 @@ def _schema_keys_set(overrides: list[str] | tuple[str, ...], parsed: list[Any]) 
 @functools.lru_cache(maxsize=1)
 def _root_schema_keys() -> frozenset[str]:
     """The dotted keys (leaves and sub-sections, e.g. data.columns) below the typed sections, `model` aside."""
-    from omegaconf import OmegaConf
-
-    from recsearch.config.schema import RootConfig
-
-    keys: set[str] = set()
-
-    def walk(node: Any, prefix: str) -> None:
-        for name, value in node.items():
-            keys.add(prefix + name)
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{name}.")
-
-    root = OmegaConf.to_container(OmegaConf.structured(RootConfig))
-    for section, value in root.items():
-        if section != "model" and isinstance(value, dict):
-            walk(value, f"{section}.")
-    return frozenset(keys)
+    parts = [key.split(".") for key in _schema_keys() if not key.startswith("model.")]
+    return frozenset(".".join(p[:n]) for p in parts for n in range(2, len(p) + 1))
 
 
 def _refuse_sweeps(parsed: list[Any]) -> None:
