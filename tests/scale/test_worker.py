@@ -131,17 +131,20 @@ def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_o
         worker_overrides(url, None, [])
 
 
-@pytest.mark.first
 def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[str]) -> None:
     """`recsearch worker FOLDER` (no study name: the folder holds one) on a study whose every trial diverges:
     it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does."""
+    # Only the learning rate searched, on the default backend (JAX): every trial has tiny's shape, so each process
+    # compiles one program and its ten failing trials take seconds, not ten sampled mlp shapes built and compiled
+    # on TensorFlow, the test process's backend (~1.5 min of CI).
     sweep = _recsearch("sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random",
                        "search.study_name=diverges", "search.n_trials=2", "search.n_workers=1", "train.optimizer=sgd",
-                       "+search_space.params={train.learning_rate: 'interval(1e25, 1e26)'}")
-    first = subprocess.run(sweep, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+                       "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e25, 1e26)'}}")
+    env = {k: v for k, v in _env().items() if k != "KERAS_BACKEND"}
+    first = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
     joined = subprocess.run(_recsearch("worker", "--no-progress", "results/default/diverges"), cwd=tmp_path,
-                            env=_env(), capture_output=True, text=True, timeout=300)
+                            env=env, capture_output=True, text=True, timeout=300)
     last = joined.stderr.strip().splitlines()[-1]
     assert joined.returncode == 2, joined.stderr[-800:]
     assert last.startswith("recsearch: error: the sweep stopped short of its budget because its trials kept failing "
