@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Callable, NoReturn
 
-from recsearch.errors import RecsearchError, describe_os_error, os_error_in
+from recsearch.errors import RecsearchError, describe_os_error, describe_yaml_error, os_error_in
 
 
 def _groups_epilog() -> str:
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         print("recsearch: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a file-system failure, however wrapped, is one line; bugs re-raise
+        import yaml
+
+        if isinstance(exc, yaml.YAMLError):  # a user's YAML file read outside the config's composition
+            return _fail(describe_yaml_error(exc), 2)
         os_error = os_error_in(exc)
         if os_error is None:
             raise

@@ -44,6 +44,18 @@ def describe_os_error(exc: OSError) -> str:
     return f"{path}: {reason.lower()} ({hint})" if path else f"{reason.lower()} ({hint})"
 
 
+def describe_yaml_error(exc: Exception) -> str:
+    """One line for a YAML syntax error in a user's file (a search space, model option, experiment): the file,
+    the line and PyYAML's reason, instead of the parser's multi-line trace."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{mark.name} line {mark.line + 1}" if mark is not None else "a YAML file"
+    reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
+    context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and at is not None:
+        reason += f" ({' '.join(context.split())} at line {at.line + 1})"
+    return f"{where}: not valid YAML: {reason}; fix the file there"
+
+
 def os_error_in(exc: BaseException) -> OSError | None:
     """The OSError that `exc` is or was raised from (libraries often wrap them), else None."""
     seen: set[int] = set()

@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig
 
-from recsearch.errors import ConfigError
+from recsearch.errors import ConfigError, describe_yaml_error
 
 def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: bool = True) -> DictConfig:
     """Compose `config.yaml` (user folders first, then the packaged configs) with Hydra overrides, validated.
@@ -26,10 +27,13 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
 
     parsed = parse_overrides(overrides)
     _refuse_sweeps(parsed)
+    _refuse_missing_search_space(parsed)
     try:
         with composition_root() as (root, searchpath), \
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
             cfg = compose(config_name="config", overrides=[*_schema_keys_set(overrides, parsed), searchpath])
+    except yaml.YAMLError as exc:  # a user's option or experiment file that does not parse
+        raise ConfigError(describe_yaml_error(exc)) from None
     except (HydraException, OmegaConfBaseException) as exc:
         message = _one_line(exc)
         raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
@@ -92,6 +96,20 @@ def _refuse_sweeps(parsed: list[Any]) -> None:
         if item.is_sweep_override():
             raise ConfigError(f"override {item.input_line!r} lists several values; `recsearch train -m` runs every "
                               "combination (a list value is written key=[a,b], a string with commas is quoted)")
+
+
+def _refuse_missing_search_space(parsed: list[Any]) -> None:
+    """`search_space=NAME` of no option: the group is optional (a model may have no space file), so Hydra would
+    compose an empty space and the sweep would say only "nothing to search"."""
+    from recsearch.config import group_options
+
+    for item in parsed:
+        value = item.value() if item.key_or_group == "search_space" and not item.is_delete() else None
+        if item.package is None and isinstance(value, str) and value not in (options := group_options("search_space")):
+            close = _clear_match(value, options)
+            hint = f"; did you mean search_space={close}?" if close else ""
+            raise ConfigError(f"search_space={value}: no such search space{hint} (the search_space options: "
+                              f"{', '.join(options)}; your own go in ./conf/search_space/NAME.yaml)")
 
 
 def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:

@@ -148,3 +148,31 @@ def test_sweeping_a_users_model_option_without_a_search_space_says_what_to_give(
     assert "search_space=mlp" in err and len(err.splitlines()) == 1
     cfg = compose_config(["model=narrow_mlp", "search_space=mlp"])
     assert "model.depth" in parse_space(cfg.search_space, cfg).keys()
+
+
+def test_a_users_file_that_is_not_valid_yaml_is_one_line_naming_it(tmp_path, monkeypatch, capsys) -> None:
+    """A search space, model option or experiment of the user's with a YAML syntax error: the file, its line and
+    PyYAML's reason in one line, from compose and from the CLI (not the parser's traceback)."""
+    from recsearch.cli import main
+
+    _user_folder(tmp_path, monkeypatch)
+    (tmp_path / "conf" / "search_space").mkdir()
+    bad = tmp_path / "conf" / "search_space" / "mine.yaml"
+    bad.write_text("params:\n  model.depth: range(1, 3)\n  model.width: [16, 32\n")
+    (tmp_path / "experiments" / "broken.yaml").write_text("# @package _global_\ntrain: {epochs: 2\n")
+    with pytest.raises(ConfigError) as err:
+        compose_config(["search_space=mine"])
+    assert str(err.value).startswith(f"{bad.resolve()} line 4: not valid YAML: expected ',' or ']'"), err.value
+    assert main(["config", "show", "+experiment=broken"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("recsearch: error: ") and "broken.yaml line 3: not valid YAML" in said, said
+    assert len(said.splitlines()) == 1
+
+
+def test_a_search_space_of_no_option_is_named_with_the_options() -> None:
+    """`search_space=mpl`: the group is optional, so Hydra alone would compose an empty space ("nothing to
+    search"); the misspelt option is named, with the near one."""
+    with pytest.raises(ConfigError, match=r"^search_space=mpl: no such search space; did you mean search_space=mlp\? "
+                                          r"\(the search_space options: autorec, .*mlp"):
+        compose_config(["search_space=mpl"])
+    assert compose_config(["search_space=mf"]).search_space.params
