@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -68,7 +69,12 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
     params = {key: groups[key] if key in groups else
               _parse_param(str(key), expr, owners[key][1] if key in owners else base_cfg)
               for key, expr in raw_params.items()}
-    conditions = {key: _parse_condition(str(key), spec, params) for key, spec in (space.get("conditions") or {}).items()}
+    def fits(where: str, other: str, values: tuple[Any, ...]) -> None:
+        cfg = owners[other][1] if other in owners else base_cfg
+        _check_values_fit(where, Param(other, "categorical", choices=values), list(values), cfg, other in GROUPS)
+
+    conditions = {key: _parse_condition(str(key), spec, params, fits)
+                  for key, spec in (space.get("conditions") or {}).items()}
     for key, (implied, _) in owners.items():
         if implied is not None:  # active only with the group options that have the key
             conditions[key] = Condition(tests=(*(conditions[key].tests if key in conditions else ()), implied))
@@ -290,7 +296,10 @@ def _check_values_fit(where: str, param: Param, probe: list[Any], base_cfg: Dict
             raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {exc}") from None
 
 
-def _parse_condition(key: str, spec: Any, params: dict[str, Param]) -> Condition:
+def _parse_condition(key: str, spec: Any, params: dict[str, Param],
+                     fits: Callable[[str, str, tuple[Any, ...]], None]) -> Condition:
+    """`key`'s condition; `fits(where, other, values)` refuses a listed value the config would refuse for `other`
+    (a misspelt `[sdg]` would never hold, and `key` would silently never be searched)."""
     where = f"search_space.conditions.{key}"
     if key not in params:
         raise SearchSpaceError(f"{where}: '{key}' is not a searched parameter (add it under search_space.params)")
@@ -309,7 +318,9 @@ def _parse_condition(key: str, spec: Any, params: dict[str, Param]) -> Condition
                                        f"list the allowed values instead, e.g. {{{other}: [a, b]}}")
             tests.append((str(other), match.group(1), float(match.group(2))))
         else:
-            tests.append((str(other), "in", tuple(want) if isinstance(want, (list, tuple)) else (want,)))
+            values = tuple(want) if isinstance(want, (list, tuple)) else (want,)
+            fits(f"{where}.{other}", str(other), values)
+            tests.append((str(other), "in", values))
     return Condition(tests=tuple(tests))
 
 

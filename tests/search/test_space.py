@@ -98,6 +98,11 @@ def test_condition_dependencies_are_sampled_first(cfg) -> None:
         ({"params": {"model.depth": "range(1, 3)", "model.width": "choice(8, 16)"},
           "conditions": {"model.width": {"model.depth": 2}, "model.depth": {"model.width": 8}}}, "circular"),
         ({"params": {"model.depth": "range(1, 3)"}, "extra": 1}, "unknown section"),
+        ({"params": {"train.optimizer": "choice(adam, sgd)", "train.momentum": "interval(0, 0.9)"},
+          "conditions": {"train.momentum": {"train.optimizer": ["sdg"]}}},  # would never hold: momentum never searched
+         "search_space.conditions.train.momentum.train.optimizer: value 'sdg' does not fit the config"),
+        ({"params": {"model.depth": "range(1, 3)", "model.width": "choice(8, 16)"},
+          "conditions": {"model.width": {"model.depth": ["two"]}}}, "value 'two' does not fit the config"),
     ],
 )
 def test_validation_errors_name_key_and_problem(cfg, space: dict, message: str) -> None:
@@ -150,3 +155,11 @@ def test_keys_of_a_searched_group_are_active_only_with_the_options_that_have_the
         compose_config(to_overrides(values))  # every sample composes: no key of the other family
     with pytest.raises(SearchSpaceError, match="bias_l2"):
         parse_space({"params": {"model": "choice(mlp, mf)", "model.bias_l2": "interval(-1.0, 1.0)"}}, cfg)
+
+
+def test_a_condition_on_a_value_the_narrowed_space_leaves_out_is_kept(cfg) -> None:
+    """A value the config takes but the (narrowed) space does not: a space file's condition while the command
+    line fixes the optimizer. Not a typo: accepted, and its parameter is simply never active."""
+    space = parse_space({"params": {"train.optimizer": "adam", "train.momentum": "interval(0, 0.9)"},
+                         "conditions": {"train.momentum": {"train.optimizer": ["sgd", "rmsprop"]}}}, cfg)
+    assert space.conditions["train.momentum"].tests == (("train.optimizer", "in", ("sgd", "rmsprop")),)
