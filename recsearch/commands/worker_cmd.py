@@ -15,9 +15,9 @@ EPILOG = """examples:
   for d in 0 1 2 3; do recsearch worker URL NAME --device $d & done; wait           # one worker per GPU
 
 STUDY_NAME may be left out when the storage holds one study (a study folder or its study.journal always does).
-The budget (search.n_trials) is the study's: workers stop when it is spent. Each writes the study's tables
-under its own results/ folder; `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the
-storage alone. Exit status 2 when the worker stops short of the budget because the study's trials keep failing.
+The budget (search.n_trials) is the study's: workers stop when it is spent. A worker given a study folder (or
+its study.journal) updates the tables in that folder; one given an RDB URL writes them under its own results/
+folder. `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the storage alone. Exit status 2 when the worker stops short of the budget because the study's trials keep failing.
 """
 
 
@@ -65,6 +65,7 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
     """
     import optuna
 
+    from recsearch.config import compose_config
     from recsearch.errors import ConfigError
     from recsearch.search.storage import open_storage, redact
     from recsearch.search.sweep import SWEEP_OVERRIDES
@@ -92,12 +93,27 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
     if "search.engine=kerastuner" in recorded or any("kerastuner_trial_id" in t.user_attrs for t in trials):
         raise ConfigError(f"study {study!r} is searched by KerasTuner, which runs a study in one process: no worker "
                           "can join it; run the sweep's own command to continue it")
-    seed = worker_seed(recorded, len(trials))
-    return [*recorded, f"search.storage={storage}", f"search.study_name={study}", f"search.seed={seed}", *extra]
+    base = compose_config(list(recorded))
+    seed = worker_seed(int(base.search.seed), len(trials))
+    return [*recorded, f"search.storage={storage}", f"search.study_name={study}", f"search.seed={seed}",
+            *_study_folder_results(storage, study, str(base.experiment or "default")), *extra]
 
 
-def worker_seed(recorded: list[str], n_trials: int) -> int:
-    """A sampler seed of its own for this worker: the study's seed mixed with the trial count, host and pid.
+def _study_folder_results(storage: str, study: str, experiment: str) -> list[str]:
+    """`paths.results_dir=...` that puts this worker's tables in the study's own folder when `storage` is the
+    journal a sweep keeps there (`<results>/<experiment>/<study>/study.journal`): a worker given that folder
+    updates its tables, wherever it runs from. None for an RDB URL or a journal kept elsewhere."""
+    from pathlib import Path
+
+    if "://" in storage:
+        return []
+    folder = Path(storage).resolve().parent
+    return [f"paths.results_dir={folder.parent.parent}"] if (folder.name, folder.parent.name) == (study, experiment) \
+        else []
+
+
+def worker_seed(base: int, n_trials: int) -> int:
+    """A sampler seed of its own for this worker: the study's seed `base` mixed with the trial count, host and pid.
 
     With the study's seed itself, a joining worker's sampler would start from the same random state as the
     first one and propose the very configs already run (the startup trials of TPE are seeded random draws).
@@ -105,9 +121,6 @@ def worker_seed(recorded: list[str], n_trials: int) -> int:
     import hashlib
     import socket
 
-    from recsearch.config import compose_config
-
-    base = int(compose_config(list(recorded)).search.seed)
     key = f"{base}:{n_trials}:{socket.gethostname()}:{os.getpid()}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -45,17 +45,8 @@ class StudyRecord:
 
     @property
     def data(self) -> str:
-        """The dataset and split the study ran on, e.g. `ml-latest-small/random` (`?` when not recorded):
-        results on different data are ranked apart. Synthetic data is named by its size (and seed when not
-        0), a custom file by its folder or file name: `synthetic-50000/random`, `custom:shop/temporal`."""
-        data_cfg = self.config.get("data", {})
-        data, split = data_cfg.get("name"), self.config.get("split", {}).get("method")
-        generated = data_cfg.get("synthetic") if data_cfg.get("format") == "synthetic" else None
-        if data and isinstance(generated, dict) and generated.get("n_ratings") is not None:
-            data = f"{data}-{generated['n_ratings']}" + (f"-seed{generated['seed']}" if generated.get("seed") else "")
-        elif data == "custom" and data_cfg.get("path"):
-            data = f"{data}:{Path(str(data_cfg['path'])).name}"
-        return f"{data}/{split}" if data and split else str(data or "?")
+        """The dataset and split the study ran on (`data_label`): results on different data are ranked apart."""
+        return data_label(self.config)
 
     @property
     def metric(self) -> str:
@@ -64,6 +55,20 @@ class StudyRecord:
     @property
     def direction(self) -> str:
         return self.study.directions[0].name.lower()
+
+
+def data_label(config: Mapping[str, Any]) -> str:
+    """The dataset and split of a config (as a dict), e.g. `ml-latest-small/random` (`?` when not recorded).
+    Synthetic data is named by its size (and seed when not 0), a custom file by its folder or file name:
+    `synthetic-50000/random`, `custom:shop/temporal`."""
+    data_cfg = config.get("data") or {}
+    data, split = data_cfg.get("name"), (config.get("split") or {}).get("method")
+    generated = data_cfg.get("synthetic") if data_cfg.get("format") == "synthetic" else None
+    if data and isinstance(generated, dict) and generated.get("n_ratings") is not None:
+        data = f"{data}-{generated['n_ratings']}" + (f"-seed{generated['seed']}" if generated.get("seed") else "")
+    elif data == "custom" and data_cfg.get("path"):
+        data = f"{data}:{Path(str(data_cfg['path'])).name}"
+    return f"{data}/{split}" if data and split else str(data or "?")
 
 
 def is_storage(target: str) -> bool:

@@ -108,12 +108,14 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     check_same_engine(study, cfg)  # first: another engine's study is refused as such, whatever its space
     _check_same_space(study, space, kerastuner=cfg.search.engine == "kerastuner")
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
-    _note_if_search_changed(study, cfg)
+    if record:  # a joining worker samples with a seed of its own (worker_seed): the study's search is the sweep's
+        _note_if_search_changed(study, cfg)
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
         study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
-    _write_sweep_yaml(folder, cfg, overrides, url)
+    if record or not (folder / "sweep.yaml").is_file():  # a worker in the sweep's own folder keeps the sweep's
+        _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
         resumed = requeue_interrupted(study)
@@ -351,10 +353,14 @@ def _interrupt_workers(procs: list, grace_s: float = WORKER_GRACE_S) -> None:
 
 
 def _fingerprint(cfg: Any, data: Any, n_obj: int) -> dict[str, Any]:
-    """What must not change when a study is resumed: model, data, split, metric and directions."""
+    """What must not change when a study is resumed: model, data, split, metric and directions; and the data's
+    name (`data`: said when the data changed, never compared itself: a renamed file is the same data)."""
+    from recsearch.results.studies import data_label
+
     return {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
             "directions": [cfg.task.direction] + ["minimize"] * (n_obj - 1),
-            "data_checksum": data.checksum, "split_key": data.split_key}
+            "data_checksum": data.checksum, "split_key": data.split_key,
+            "data": data_label({k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split")})}
 
 
 def _check_same_study(study: Any, fingerprint: dict[str, Any], *, joining: bool = False) -> None:
@@ -367,7 +373,9 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any], *, joining: bool 
         return
     recorded = recorded or {"directions": actual}
     changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in fingerprint.items()
-               if k in recorded and recorded[k] != v]
+               if k in recorded and recorded[k] != v and k != "data"]
+    if changed and recorded.get("data", fingerprint["data"]) != fingerprint["data"]:
+        changed.insert(0, f"data: {recorded['data']} -> {fingerprint['data']}")
     if changed:
         fix = ("a worker joins a study as its sweep ran it: drop the worker's override that changes this" if joining
                else "choose another search.study_name (or +experiment) for this sweep")

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -126,6 +127,7 @@ def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_o
     optuna.create_study(study_name="first", storage=url).set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
     overrides = worker_overrides(url, None, ["train.epochs=2"])
     assert overrides[0] == "model=mf" and "search.study_name=first" in overrides and overrides[-1] == "train.epochs=2"
+    assert not any(line.startswith("paths.results_dir=") for line in overrides)  # a URL: its own results/
     optuna.create_study(study_name="second", storage=url)
     with pytest.raises(ConfigError, match=r"holds 2 studies \(first, second\); name the one to join"):
         worker_overrides(url, None, [])
@@ -143,12 +145,21 @@ def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[s
     env = {k: v for k, v in _env().items() if k != "KERAS_BACKEND"}
     first = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
-    joined = subprocess.run(_recsearch("worker", "--no-progress", "results/default/diverges"), cwd=tmp_path,
+    elsewhere = tmp_path / "elsewhere"  # another working folder, given the study folder
+    elsewhere.mkdir()
+    folder = tmp_path / "results" / "default" / "diverges"
+    sweep_yaml = (folder / "sweep.yaml").read_text()
+    joined = subprocess.run(_recsearch("worker", "--no-progress", str(folder)), cwd=elsewhere,
                             env=env, capture_output=True, text=True, timeout=300)
     last = joined.stderr.strip().splitlines()[-1]
     assert joined.returncode == 2, joined.stderr[-800:]
     assert last.startswith("recsearch: error: the sweep stopped short of its budget because its trials kept failing "
                            "(0 of 2 finished"), last
+    # the study folder's tables now list the worker's trials too; the sweep's own sweep.yaml is kept, and the
+    # worker's seed of its own is no change of the study's search to note
+    assert len(pd.read_csv(folder / "trials.csv")) == 20 and not (elsewhere / "results").exists()
+    assert (folder / "sweep.yaml").read_text() == sweep_yaml
+    assert "continues with another search" not in joined.stderr, joined.stderr[-800:]
 
 
 def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(tmp_path: Path) -> None:
@@ -167,6 +178,7 @@ def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(
     study.set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
     overrides = worker_overrides(str(folder), "s", [])  # the folder, as `report` and `dashboard` take it
     assert overrides[:2] == ["model=mf", f"search.storage={folder / 'study.journal'}"]
+    assert overrides[-1] == f"paths.results_dir={tmp_path / 'results'}"  # its tables go to the study's folder
     assert worker_overrides(str(folder), None, []) == overrides  # its only study, named or not
     missing_db = tmp_path / "nope.db"
     with pytest.raises(ConfigError, match=f"no such SQLite file {missing_db}"):

@@ -307,7 +307,8 @@ def test_resuming_a_study_with_another_dataset_or_metric_is_refused(tiny: list[s
     from recsearch.errors import ConfigError
 
     _sweep(tiny, "search.n_trials=1", "search.study_name=guard")
-    with pytest.raises(ConfigError, match="data_checksum"):
+    with pytest.raises(ConfigError, match=r"another setting \(data: synthetic-4000/random -> "
+                                          r"synthetic-4000-seed5/random; data_checksum: "):  # names, then hashes
         _sweep(tiny, "search.n_trials=1", "search.study_name=guard", "data.synthetic.seed=5")
     with pytest.raises(ConfigError, match="metric"):
         _sweep(tiny, "search.n_trials=1", "search.study_name=guard", "task.metric=mae")
