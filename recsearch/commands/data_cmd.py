@@ -41,7 +41,7 @@ def _compose_for(name: str, overrides: list[str]):
     from recsearch.config import compose_config, group_options
     from recsearch.errors import ConfigError
 
-    option = name.replace("-", "_").lower()
+    option = name.removeprefix("data=").replace("-", "_").lower()  # `data info data=custom`, as other commands take it
     if option not in group_options("data"):
         raise ConfigError(f"unknown dataset {name!r}; choose one of: {', '.join(group_options('data'))}")
     return compose_config([f"data={option}", *overrides])

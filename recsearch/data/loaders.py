@@ -127,12 +127,14 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
             raise DataError(f"{exc}; if line 1 is a header, set data.header=true and data.columns.* to its "
                             "names") from None
         _refuse_header_as_data(raw, cols, path)
-    elif parquet:
-        raw = _read_parquet(path, wanted)
     else:
-        raw = read_table(path, sep=_separator(data_cfg, path), columns=wanted, header=True,
-                         data_line_hint=": set data.header=false and give data.columns.* as 0-based column numbers "
-                                        "(data.columns.user=0 data.columns.item=1 ...)")
+        roles = {name: role for role, name in (("timestamp", cols.timestamp), ("rating", cols.rating),
+                                                ("item", cols.item), ("user", cols.user)) if name}
+        with _naming_the_column_setting(roles):
+            raw = _read_parquet(path, wanted) if parquet else read_table(
+                path, sep=_separator(data_cfg, path), columns=wanted, header=True,
+                data_line_hint=": set data.header=false and give data.columns.* as 0-based column numbers "
+                               "(data.columns.user=0 data.columns.item=1 ...)")
     n = len(raw)
     return pd.DataFrame({
         "user_id": raw[cols.user].to_numpy(),
@@ -198,6 +200,19 @@ def _load_generic(data_cfg: Any, folder: Path, scale: tuple[float, float]) -> In
         items = _read_items(data_cfg, items_path)
         files.append(items_path)
     return Interactions(str(data_cfg.name), ratings, items=items, rating_scale=scale, source_files=tuple(files))
+
+
+@contextlib.contextmanager
+def _naming_the_column_setting(roles: dict[str, str]) -> Iterator[None]:
+    """A "missing column 'uid'" error of the file's header, with the setting that names that column
+    (`data.columns.user`, from `roles`: column name -> role)."""
+    try:
+        yield
+    except DataError as exc:
+        match = re.search(r": missing column '([^']*)' \(the (?:header|file) has: [^)]*\)$", str(exc))  # no hint yet
+        if match is None or match.group(1) not in roles:
+            raise
+        raise DataError(f"{exc}; set data.columns.{roles[match.group(1)]} to the file's name for it") from None
 
 
 def _read_items(data_cfg: Any, path: Path) -> pd.DataFrame:

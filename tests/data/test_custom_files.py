@@ -299,3 +299,11 @@ def test_a_headerless_file_names_its_own_lines_and_refuses_an_items_file(tmp_pat
     write_csv(tmp_path / "items.csv", "movieId,title\ni1,One\n")
     message = load_error(_custom(tmp_path / "r.csv", header=False, columns=cols, items_file="items.csv"), tmp_path)
     assert "data.items_file is read by the name of its item column" in message
+
+
+def test_a_missing_column_names_the_setting_that_names_it(tmp_path):
+    write_csv(tmp_path / "ratings.csv", "iid,stars,when,uid\n1,4.0,100,1\n")
+    cols = ColumnsConfig(user="uid", item="iid", rating="stars", timestamp="ts")
+    assert load_error(_custom(tmp_path, columns=cols), tmp_path).endswith(
+        "missing column 'ts' (the header has: iid, stars, when, uid); set data.columns.timestamp to the file's name "
+        "for it")
