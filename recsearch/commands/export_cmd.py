@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out.print(key_value_table("recsearch export-best", [
         ("study", source.study.study_name), ("trial", trial.number), ("validation value", trial.values[0]),
         ("experiment", str(result.path)), ("provenance", str(result.provenance_path)),
-        ("train it", f"{result.command} train +experiment={result.name}"),
+        ("train it", f"{result.command} train +experiment={result.name}"
+                     + (f" (from {result.run_from}: data.path is relative to it)" if result.run_from else "")),
         ("check it", f"{result.command} reproduce {result.name}")]))
     return 0

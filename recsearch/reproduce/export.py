@@ -9,6 +9,7 @@ stays machine-readable for `reproduce`); a short summary also heads the YAML as 
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class ExportResult:
     trial: int
     warnings: list[str]
     command: str = "recsearch"  # how its commands start: `recsearch --import MODULE` for the user's own model
+    run_from: str | None = None  # the folder its relative data.path is read from (None: no relative path)
 
 
 def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
@@ -69,8 +71,6 @@ def portable_sections(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
 def _relative_to_working_folder(path: str) -> str | None:
     """`path` (stored absolute) as written from the working folder, `data/r.csv` or `../shared/r.csv`, when the
     two share a folder below the file system's root; else None (a path of this machine only)."""
-    import os
-
     path, here = os.path.abspath(os.path.expanduser(path)), os.getcwd()
     try:
         common = os.path.commonpath([path, here])
@@ -200,12 +200,17 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
                      f"`recsearch train +experiment={name}` cannot find it; move the registration into a module "
                      "and run `recsearch --import MODULE train ...`")
     command = f"recsearch --import {module}" if module not in (None, "__main__") else "recsearch"
-    text = experiment_yaml(sections, group_choices(sections), _header(study, trial, prov, name, command))
+    header = _header(study, trial, prov, name, command)
+    data_path = (sections.get("data") or {}).get("path")
+    if isinstance(data_path, str) and not is_machine_path(data_path):
+        header.append(f"data.path {data_path} is relative to {os.getcwd()}: run from there, or pass data.path=...")
+    text = experiment_yaml(sections, group_choices(sections), header)
     atomic_write_text(path, text)
     atomic_write_json(side, prov)
     for note in notes:
         warnings.warn(note, stacklevel=2)
-    return ExportResult(name, path, side, trial.number, notes, command)
+    run_from = os.getcwd() if isinstance(data_path, str) and not is_machine_path(data_path) else None
+    return ExportResult(name, path, side, trial.number, notes, command, run_from)
 
 
 def _header(study: Any, trial: Any, prov: dict[str, Any], name: str, command: str = "recsearch") -> list[str]:

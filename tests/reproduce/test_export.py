@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -154,6 +155,9 @@ def test_export_warns_and_nulls_absolute_file_paths(tmp_path: Path, experiments:
     for file in (result.path, result.provenance_path):
         assert str(tmp_path) not in file.read_text(), file
     assert OmegaConf.load(result.path).data.ratings_file is None
+    # the data.path kept relative is read from the folder the export ran in: the file and the command say so
+    assert result.run_from == os.getcwd()
+    assert f"# data.path rel/folder is relative to {os.getcwd()}: run from there" in result.path.read_text()
 
 
 def test_study_folder_with_a_redacted_storage_url_says_to_pass_the_url(tmp_path: Path) -> None:
