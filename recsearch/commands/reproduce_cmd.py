@@ -12,7 +12,8 @@ HELP = ("Retrain the best config of a study (or its top K, or an exported experi
         "the same split; report the search's validation score, the mean and 95 percent t-interval of validation and "
         "test, a verdict (reproduced / optimistic / pessimistic) and, with K >= 2, which configs are ties "
         "(paired Wilcoxon on per-user rating errors; n/a on the ranking task and for AutoRec, which have none). "
-        "Writes reproduce.csv and reproduce.md to the study folder; "
+        "Writes reproduce.csv (one row per config), reproduce_runs.csv (one per seed's run) and reproduce.md to the "
+        "study folder; "
         "an interrupted reproduce continues from its finished re-runs when run again.")
 
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refit", action="store_true",
                         help="also retrain each seed's chosen epochs on train + validation and report that final "
                              "model's test metric beside (refit test)")
-    parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv/.md (default: the study folder; "
+    parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv, reproduce_runs.csv and .md (default: the study folder; "
                         "results/<experiment>/ for an experiment)")
 
 

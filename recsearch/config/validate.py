@@ -183,11 +183,15 @@ def _sweep_override_message(text: str, key: str, command: str, *, simple: bool) 
     """What to do with a search expression given where a single value is needed."""
     expr = text.partition("=")[2]
     expr = f"choice({expr})" if simple else expr
-    nested = key.startswith("search_space.params.")
-    key = key.removeprefix("search_space.params.")  # already aimed at the space: name the parameter itself
+    parts = key.split(".", 2)
+    nested = parts[0] == "search_space" and len(parts) == 3
+    if nested:  # aimed at the space: name the parameter itself (`search_space.model.width`: params left out)
+        section, key = ("", f"{parts[1]}.{parts[2]}") if parts[1] in GROUPS else (parts[1], parts[2])
     where = (f"search_space.params holds flat keys such as '{key}' in one mapping, which a dotted override "
              "cannot set" if nested else "a sweep searches only search_space.params" if command == "sweep"
              else f"`recsearch {command}` takes one value per key (e.g. {key}=VALUE)")
+    if nested and section not in ("", "params"):
+        where = f"search_space has no section '{section}' (its sections: params, conditions), and {where}"
     train_each = f"; or `recsearch train -m {text}` trains one run per value" if command == "train" else ""
     return (f"override {text!r} is a search expression, but {where}; to search {key}, run "
             f"`recsearch sweep \"++search_space.params={{{key}:'{expr}'}}\"` (++ adds the key or replaces its "

@@ -118,7 +118,8 @@ def environment_drift(recorded: dict[str, Any], current: dict[str, Any], data_ch
     keys = ["python", "keras_backend", "backend", "keras", str(current.get("backend")), "xla_flags", "cpu", "gpu"]
     for key in dict.fromkeys(keys):
         if key in env and env.get(key) != current.get(key):
-            out.append(f"{key}: recorded {env.get(key) or '(none)'}, now {current.get(key) or '(none)'}")
+            threads = _threads_only(env.get(key), current.get(key)) if key == "xla_flags" else None
+            out.append(threads or f"{key}: recorded {env.get(key) or '(none)'}, now {current.get(key) or '(none)'}")
     rec_pkgs, now_pkgs = env.get("packages") or {}, current.get("packages") or {}
     for name in sorted(set(rec_pkgs) | set(now_pkgs)):
         if rec_pkgs.get(name) != now_pkgs.get(name):
@@ -129,6 +130,22 @@ def environment_drift(recorded: dict[str, Any], current: dict[str, Any], data_ch
     if env.get("git_commit") and env.get("git_commit") != current.get("git_commit"):
         out.append(f"git commit: recorded {env['git_commit']}, now {current.get('git_commit')}")
     return out
+
+
+def _threads_only(recorded: str | None, now: str | None) -> str | None:
+    """The drift line for XLA flags that differ only in a one-core worker's thread flags (a sweep with several
+    workers): said as such, since only the last bits of matrix products can differ; else None."""
+    from recsearch.training.backend import THREAD_XLA_FLAGS
+
+    def rest(flags: str | None) -> list[str]:
+        return [flag for flag in (flags or "").split() if flag not in THREAD_XLA_FLAGS]
+
+    if rest(recorded) != rest(now):
+        return None
+    one, many = "in a one-thread worker", "on all threads"
+    trial, here = (f"{one} (its sweep ran several)", many) if set((recorded or "").split()) & set(THREAD_XLA_FLAGS) \
+        else (many, one)
+    return f"xla_flags: the trial ran {trial}, this re-run {here}: matrix products may differ in their last bits"
 
 
 def user_errors(model: Any, part: Any, cfg: Any, data: Any) -> pd.Series:

@@ -153,6 +153,8 @@ CPU_XLA_FLAGS_JAXLIB = ((0, 9, 1), (0, 11))  # [from, to) jaxlib versions
 # epochs and RMSE alike (1.08x per trial); replay.py --quick (3 runs each, alternating): 2.13-2.18 s compiling
 # per trial against 2.19-2.40 s, wall 77.1-77.8 s against 77.9-80.6 s.
 ONE_CORE_XLA_FLAGS = "--xla_cpu_parallel_codegen_split_count=1"
+ONE_THREAD_XLA_FLAG = "--xla_cpu_multi_thread_eigen=false"  # XLA has no thread-count flag: one core, one thread
+THREAD_XLA_FLAGS = (ONE_THREAD_XLA_FLAG, ONE_CORE_XLA_FLAGS)  # what a one-core worker adds (`_pin_threads`)
 OWN_XLA_FLAGS_ENV = "RECSEARCH_OWN_XLA_FLAGS"  # the flags of XLA_FLAGS that recsearch chose, not the user
 
 
@@ -237,7 +239,7 @@ def _pin_threads(backend: str, threads: int) -> None:
         os.environ[var] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     if backend == "jax" and threads == 1:
-        _add_xla_flags("--xla_cpu_multi_thread_eigen=false")  # XLA has no thread-count flag: one core, one thread
+        _add_xla_flags(ONE_THREAD_XLA_FLAG)
         if _cpu_xla_flags():  # a jaxlib measured (CPU_XLA_FLAGS_JAXLIB): XLA stops on a flag it does not know
             _add_xla_flags(ONE_CORE_XLA_FLAGS)
     if backend == "tensorflow":

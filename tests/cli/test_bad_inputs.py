@@ -36,6 +36,16 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sweep-expr-space-path", ["sweep", "search_space.params.model.depth=range(5,1)"],
      "search_space.params holds flat keys such as 'model.depth' in one mapping, which a dotted override cannot "
      "set; to search model.depth, run `recsearch sweep \"++search_space.params={model.depth:'range(5,1)'}\"`"),
+    ("sweep-expr-space-typo", ["sweep", "search_space.parms.model.width=choice(16,32)"],
+     "search_space has no section 'parms' (its sections: params, conditions), and search_space.params holds flat "
+     "keys such as 'model.width'"),
+    ("sweep-expr-space-no-params", ["sweep", "search_space.model.width=choice(16,32)"],
+     "to search model.width, run `recsearch sweep \"++search_space.params={model.width:'choice(16,32)'}\"`"),
+    ("search-space-typo", ["sweep", "search_space=mpl"], "search_space=mpl: no such search space; did you mean "
+     "search_space=mlp?"),
+    ("condition-value-typo", ["sweep", "~search_space", "+search_space={params: {train.optimizer: 'choice(adam, sgd)', "
+     "train.momentum: 'interval(0, 0.9)'}, conditions: {train.momentum: {train.optimizer: [sdg]}}}"],
+     "value 'sdg' does not fit the config"),
     # value ranges declared on the schemas
     ("dropout-5", ["train", "model.dropout=5"], "'model.dropout': must be in [0, 1), got 5.0"),
     ("dropout-negative", ["train", "model.dropout=-0.1"], "model.dropout"),

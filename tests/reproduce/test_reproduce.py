@@ -91,6 +91,10 @@ def test_environment_drift_lists_what_changed() -> None:
     recorded["environment"]["xla_flags"] = ""
     drift = environment_drift(recorded, now, "d2")
     assert "xla_flags: recorded (none), now --xla_cpu_use_fusion_emitters=false" in drift
+    # flags that differ only in a one-core worker's threads (a sweep of several workers) are said as such
+    recorded["environment"]["xla_flags"] = "--xla_cpu_use_fusion_emitters=false --xla_cpu_multi_thread_eigen=false"
+    assert "xla_flags: the trial ran in a one-thread worker (its sweep ran several), this re-run on all threads: " \
+           "matrix products may differ in their last bits" in environment_drift(recorded, now, "d2")
     assert "optuna: recorded 5.0.0, now 4.0.0" in notes
     assert any(n.startswith("data checksum: recorded d1") for n in notes)
     assert environment_drift({}, same, "d1") == ["no provenance recorded: cannot check versions, backend or data"]
