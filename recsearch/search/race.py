@@ -33,6 +33,7 @@ STRATEGY_OVERRIDES: dict[str, list[str]] = {
 assert set(STRATEGY_OVERRIDES) == set(STRATEGIES)
 GRID_POINTS = 200
 MAX_GAP_SECONDS = 30.0  # without sessions (older studies): a longer pause is a stop and resume
+MIN_LEFT_SECONDS = 1.0  # less budget left than this starts no run: no trial finishes in it
 
 
 def run_overrides(overrides: list[str], strategy: str, seed: int) -> list[str]:
@@ -57,7 +58,7 @@ def run_race(overrides: list[str], *, show_progress: bool = True) -> int:
         for strategy in runnable:
             run = run_overrides(overrides, strategy, seed)
             left = budget - (_elapsed(compose_config(run)) or 0.0)
-            if left <= 0:
+            if left < MIN_LEFT_SECONDS:  # spent: a re-run of a finished race starts nothing
                 continue
             print(f"strategy {strategy}, seed {seed}: {left:.0f} s of its budget left", flush=True)
             try:
