@@ -54,7 +54,9 @@ def _list(overrides: list[str]) -> int:
     from recsearch.data import dataset_dir, resolve_data_dir
     from recsearch.data.download import is_laid_out
 
-    table = Table(title="datasets (conf/data)", title_justify="left")
+    root = resolve_data_dir(compose_config(list(overrides)).paths)
+    table = Table(title=f"datasets (conf/data), looked for under {root} (paths.data_dir, RECSEARCH_DATA_DIR)",
+                  title_justify="left")
     for col in ("option", "name", "format", "present", "description"):
         table.add_column(col)
     for option in group_options("data"):

@@ -101,6 +101,7 @@ def test_data_list_says_partly_when_a_loader_file_is_missing(capsys, tmp_path, m
     cells = [line.split("│") for line in out.splitlines() if line.count("│") > 4]
     rows = {cell[1].strip(): cell[4].strip() for cell in cells}
     assert code == 0 and rows["ml_1m"] == "partly" and rows["ml_latest_small"] == "no"
+    assert f"looked for under {tmp_path} (paths.data_dir, RECSEARCH_DATA_DIR)" in " ".join(out.split())
 
 
 def test_fetch_uses_files_already_in_place_without_network(capsys) -> None:
