@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refit", action="store_true",
                         help="also retrain each seed's chosen epochs on train + validation and report that final "
                              "model's test metric beside (refit test)")
-    parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv, reproduce_runs.csv and .md (default: the study folder; "
+    parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv, reproduce_runs.csv and .md "
+                        "(default: the study folder; "
                         "results/<experiment>/ for an experiment)")
 
 

@@ -17,7 +17,8 @@ EPILOG = """examples:
 STUDY_NAME may be left out when the storage holds one study (a study folder or its study.journal always does).
 The budget (search.n_trials) is the study's: workers stop when it is spent. A worker given a study folder (or
 its study.journal) updates the tables in that folder; one given an RDB URL writes them under its own results/
-folder. `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the storage alone. Exit status 2 when the worker stops short of the budget because the study's trials keep failing.
+folder. `recsearch leaderboard URL` and `recsearch report URL --study NAME` read the storage alone.
+Exit status 2 when the worker stops short of the budget because the study's trials keep failing.
 """
 
 
