@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a file-system failure, however wrapped, is one line; bugs re-raise
         import yaml
 
-        if isinstance(exc, yaml.YAMLError):  # a user's YAML file read outside the config's composition
+        if isinstance(exc, yaml.MarkedYAMLError):  # a user's YAML file read outside the config's composition
             return _fail(describe_yaml_error(exc), 2)
         os_error = os_error_in(exc)
         if os_error is None:

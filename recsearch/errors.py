@@ -47,7 +47,7 @@ def describe_os_error(exc: OSError) -> str:
 def describe_yaml_error(exc: Exception) -> str:
     """One line for a YAML syntax error in a user's file (a search space, model option, experiment): the file,
     the line and PyYAML's reason, instead of the parser's multi-line trace."""
-    mark = getattr(exc, "problem_mark", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"{mark.name} line {mark.line + 1}" if mark is not None else "a YAML file"
     reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
     context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)

@@ -67,12 +67,13 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
     import optuna
 
     from recsearch.config import compose_config
+    from recsearch.config.searchpath import quoted
     from recsearch.errors import ConfigError
     from recsearch.search.storage import open_storage, redact
     from recsearch.search.sweep import SWEEP_OVERRIDES
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = _existing_storage(storage)
+    given, storage = storage, _existing_storage(storage)
     opened = open_storage(storage)
     names = optuna.get_all_study_names(opened)
     if study is None:
@@ -96,21 +97,27 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
                           "can join it; run the sweep's own command to continue it")
     base = compose_config(list(recorded))
     seed = worker_seed(int(base.search.seed), len(trials))
-    return [*recorded, f"search.storage={storage}", f"search.study_name={study}", f"search.seed={seed}",
-            *_study_folder_results(storage, study, str(base.experiment or "default")), *extra]
+    return [*recorded, f"search.storage={quoted(storage)}", f"search.study_name={study}", f"search.seed={seed}",
+            *_study_folder_results(given, storage, study, str(base.experiment or "default")), *extra]
 
 
-def _study_folder_results(storage: str, study: str, experiment: str) -> list[str]:
-    """`paths.results_dir=...` that puts this worker's tables in the study's own folder when `storage` is the
-    journal a sweep keeps there (`<results>/<experiment>/<study>/study.journal`): a worker given that folder
-    updates its tables, wherever it runs from. None for an RDB URL or a journal kept elsewhere."""
+def _study_folder_results(given: str, storage: str, study: str, experiment: str) -> list[str]:
+    """`paths.results_dir=...` that puts this worker's tables in the study's own folder, when the worker was given
+    that folder (any storage its sweep.yaml names) or the journal a sweep keeps there, and the folder is laid out
+    as a sweep writes it (`<results>/<experiment>/<study>/`): it updates that folder's tables, wherever it runs
+    from. Empty for an RDB URL, or a journal kept elsewhere."""
     from pathlib import Path
 
-    if "://" in storage:
+    from recsearch.config.searchpath import quoted
+
+    if Path(given).is_dir():
+        folder = Path(given).resolve()
+    elif "://" not in storage:
+        folder = Path(storage).resolve().parent
+    else:
         return []
-    folder = Path(storage).resolve().parent
-    return [f"paths.results_dir={folder.parent.parent}"] if (folder.name, folder.parent.name) == (study, experiment) \
-        else []
+    laid_out = (folder.name, folder.parent.name) == (study, experiment)
+    return [f"paths.results_dir={quoted(str(folder.parent.parent))}"] if laid_out else []
 
 
 def worker_seed(base: int, n_trials: int) -> int:

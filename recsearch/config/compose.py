@@ -27,12 +27,11 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
 
     parsed = parse_overrides(overrides)
     _refuse_sweeps(parsed)
-    _refuse_missing_search_space(parsed)
     try:
         with composition_root() as (root, searchpath), \
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
             cfg = compose(config_name="config", overrides=[*_schema_keys_set(overrides, parsed), searchpath])
-    except yaml.YAMLError as exc:  # a user's option or experiment file that does not parse
+    except yaml.MarkedYAMLError as exc:  # a user's option or experiment file that does not parse
         raise ConfigError(describe_yaml_error(exc)) from None
     except (HydraException, OmegaConfBaseException) as exc:
         message = _one_line(exc)
@@ -45,6 +44,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     except ConfigError as exc:
         raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", ""))) or _explained(str(exc))) from None
     _refuse_restored_removals(parsed, cfg)
+    _refuse_missing_search_space(parsed, cfg)
     _absolute_data_path(cfg)
     name = _experiment_name(overrides)
     if name is not None:
@@ -98,18 +98,24 @@ def _refuse_sweeps(parsed: list[Any]) -> None:
                               "combination (a list value is written key=[a,b], a string with commas is quoted)")
 
 
-def _refuse_missing_search_space(parsed: list[Any]) -> None:
-    """`search_space=NAME` of no option: the group is optional (a model may have no space file), so Hydra would
-    compose an empty space and the sweep would say only "nothing to search"."""
+def _refuse_missing_search_space(parsed: list[Any], cfg: DictConfig) -> None:
+    """`search_space=NAME` that composed to no parameters because NAME is no option: the group is optional (a
+    model may have no space file), so Hydra composes an empty space and a sweep would say only "nothing to
+    search". A space given on the command line (`++search_space.params=...`) is left alone."""
+    from omegaconf import OmegaConf
+
     from recsearch.config import group_options
 
+    if OmegaConf.select(cfg, "search_space.params", default=None):
+        return
     for item in parsed:
         value = item.value() if item.key_or_group == "search_space" and not item.is_delete() else None
         if item.package is None and isinstance(value, str) and value not in (options := group_options("search_space")):
             close = _clear_match(value, options)
             hint = f"; did you mean search_space={close}?" if close else ""
             raise ConfigError(f"search_space={value}: no such search space{hint} (the search_space options: "
-                              f"{', '.join(options)}; your own go in ./conf/search_space/NAME.yaml)")
+                              f"{', '.join(options)}; your own go in ./conf/search_space/NAME.yaml or "
+                              "$RECSEARCH_CONF_DIR/search_space/NAME.yaml)")
 
 
 def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:

@@ -70,7 +70,7 @@ def composition_root() -> Iterator[tuple[Path, str]]:
     found (Hydra reads the primary config before it applies `hydra.searchpath`).
     """
     roots = [f"file://{d}" for d in user_conf_dirs()] + [PACKAGE_CONF]
-    override = "hydra.searchpath=[" + ",".join(_quoted(r) for r in roots) + "]"
+    override = "hydra.searchpath=[" + ",".join(quoted(r) for r in roots) + "]"
     with tempfile.TemporaryDirectory(prefix="recsearch-conf-") as tmp:
         if experiments_dir().is_dir():
             (Path(tmp) / "experiment").symlink_to(experiments_dir(), target_is_directory=True)
@@ -79,6 +79,6 @@ def composition_root() -> Iterator[tuple[Path, str]]:
         yield Path(tmp), override
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """A single-quoted string of Hydra's override grammar."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -185,6 +185,10 @@ def _sweep_override_message(text: str, key: str, command: str, *, simple: bool) 
     expr = f"choice({expr})" if simple else expr
     parts = key.split(".", 2)
     nested = parts[0] == "search_space" and len(parts) == 3
+    if nested and parts[1] == "conditions":
+        return (f"override {text!r} lists several values, but search_space.conditions maps a parameter to the values "
+                f"of others, which a dotted override cannot set: write the condition whole, e.g. "
+                f"\"++search_space.conditions={{{parts[2]}: {{train.optimizer: [sgd, rmsprop]}}}}\"")
     if nested:  # aimed at the space: name the parameter itself (`search_space.model.width`: params left out)
         section, key = ("", f"{parts[1]}.{parts[2]}") if parts[1] in GROUPS else (parts[1], parts[2])
     where = (f"search_space.params holds flat keys such as '{key}' in one mapping, which a dotted override "

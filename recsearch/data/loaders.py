@@ -212,7 +212,9 @@ def _naming_the_column_setting(roles: dict[str, str]) -> Iterator[None]:
         match = re.search(r": missing column '([^']*)' \(the (?:header|file) has: [^)]*\)$", str(exc))  # no hint yet
         if match is None or match.group(1) not in roles:
             raise
-        raise DataError(f"{exc}; set data.columns.{roles[match.group(1)]} to the file's name for it") from None
+        role = roles[match.group(1)]
+        none = " (or null: the file has none)" if role in ("rating", "timestamp") else ""
+        raise DataError(f"{exc}; set data.columns.{role} to the file's name for it{none}") from None
 
 
 def _read_items(data_cfg: Any, path: Path) -> pd.DataFrame:

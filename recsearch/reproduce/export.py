@@ -202,14 +202,14 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
     command = f"recsearch --import {module}" if module not in (None, "__main__") else "recsearch"
     header = _header(study, trial, prov, name, command)
     data_path = (sections.get("data") or {}).get("path")
-    if isinstance(data_path, str) and not is_machine_path(data_path):
-        header.append(f"data.path {data_path} is relative to {os.getcwd()}: run from there, or pass data.path=...")
+    run_from = os.getcwd() if isinstance(data_path, str) and not is_machine_path(data_path) else None
+    if run_from is not None:
+        header.append(f"data.path {data_path} is relative to {run_from}: run from there, or pass data.path=...")
     text = experiment_yaml(sections, group_choices(sections), header)
     atomic_write_text(path, text)
     atomic_write_json(side, prov)
     for note in notes:
         warnings.warn(note, stacklevel=2)
-    run_from = os.getcwd() if isinstance(data_path, str) and not is_machine_path(data_path) else None
     return ExportResult(name, path, side, trial.number, notes, command, run_from)
 
 

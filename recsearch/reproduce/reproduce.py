@@ -137,14 +137,15 @@ def _threads_only(recorded: str | None, now: str | None) -> str | None:
     workers): said as such, since only the last bits of matrix products can differ; else None."""
     from recsearch.training.backend import THREAD_XLA_FLAGS
 
-    def rest(flags: str | None) -> list[str]:
-        return [flag for flag in (flags or "").split() if flag not in THREAD_XLA_FLAGS]
+    def split(flags: str | None) -> tuple[list[str], bool]:
+        words = (flags or "").split()
+        return [flag for flag in words if flag not in THREAD_XLA_FLAGS], bool(set(words) & set(THREAD_XLA_FLAGS))
 
-    if rest(recorded) != rest(now):
+    (rest_then, one_then), (rest_now, one_now) = split(recorded), split(now)
+    if rest_then != rest_now or one_then == one_now:  # other flags, or both on one thread (or neither)
         return None
     one, many = "in a one-thread worker", "on all threads"
-    trial, here = (f"{one} (its sweep ran several)", many) if set((recorded or "").split()) & set(THREAD_XLA_FLAGS) \
-        else (many, one)
+    trial, here = (f"{one} (its sweep ran several)", many) if one_then else (many, one)
     return f"xla_flags: the trial ran {trial}, this re-run {here}: matrix products may differ in their last bits"
 
 

@@ -69,8 +69,7 @@ def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:
               _parse_param(str(key), expr, owners[key][1] if key in owners else base_cfg)
               for key, expr in raw_params.items()}
     def fits(where: str, other: str, values: tuple[Any, ...]) -> None:
-        cfg = owners[other][1] if other in owners else base_cfg
-        _check_values_fit(where, Param(other, "categorical", choices=values), list(values), cfg, other in GROUPS)
+        _check_condition_values(where, params[other], values, owners[other][1] if other in owners else base_cfg)
 
     conditions = {key: _parse_condition(str(key), spec, params, fits)
                   for key, spec in (space.get("conditions") or {}).items()}
@@ -321,6 +320,30 @@ def _parse_condition(key: str, spec: Any, params: dict[str, Param],
             fits(f"{where}.{other}", str(other), values)
             tests.append((str(other), "in", values))
     return Condition(tests=tuple(tests))
+
+
+def _check_condition_values(where: str, param: Param, values: tuple[Any, ...], cfg: DictConfig) -> None:
+    """Refuse a value a condition lists for `param` when the space cannot draw it and the config would refuse it
+    for that key: a misspelt `[sdg]` would never hold. A value the config takes but a narrowed space leaves out
+    (the optimizer fixed on the command line) is kept: its condition then simply never holds."""
+    def drawn(value: Any) -> bool:
+        if param.kind in ("int", "float"):
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and param.low <= value <= param.high
+        return value in param.choices
+
+    outside = tuple(value for value in values if not drawn(value))
+    if not outside:
+        return
+    if param.key in GROUPS:
+        from recsearch.config import group_options
+
+        options = group_options(param.key)
+        unknown = [value for value in outside if value not in options]
+        if unknown:
+            raise SearchSpaceError(f"{where}: {unknown[0]!r} is not an option of {param.key} (its options: "
+                                   f"{', '.join(options)})")
+        return
+    _check_values_fit(where, Param(param.key, "categorical", choices=outside), list(outside), cfg, False)
 
 
 def _numeric(param: Param) -> bool:

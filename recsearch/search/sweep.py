@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from recsearch.errors import ConfigError, RecsearchError
@@ -108,13 +109,12 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     check_same_engine(study, cfg)  # first: another engine's study is refused as such, whatever its space
     _check_same_space(study, space, kerastuner=cfg.search.engine == "kerastuner")
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
-    if record:  # a joining worker samples with a seed of its own (worker_seed): the study's search is the sweep's
-        _note_if_search_changed(study, cfg)
+    _note_if_search_changed(study, cfg, joining=not record)
     if study.user_attrs.get("data_config") != _data_key(cfg):
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
         study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
-    if record or not (folder / "sweep.yaml").is_file():  # a worker in the sweep's own folder keeps the sweep's
+    if record or not _sweeps_own_yaml(folder, url):  # a worker in the sweep's own folder keeps the sweep's file
         _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
         recovered = recover_stale_trials(study)
@@ -374,7 +374,8 @@ def _check_same_study(study: Any, fingerprint: dict[str, Any], *, joining: bool 
     recorded = recorded or {"directions": actual}
     changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in fingerprint.items()
                if k in recorded and recorded[k] != v and k != "data"]
-    if changed and recorded.get("data", fingerprint["data"]) != fingerprint["data"]:
+    data_changed = any(recorded.get(k) != fingerprint[k] for k in ("data_checksum", "split_key") if k in recorded)
+    if data_changed and recorded.get("data", fingerprint["data"]) != fingerprint["data"]:  # the data by name
         changed.insert(0, f"data: {recorded['data']} -> {fingerprint['data']}")
     if changed:
         fix = ("a worker joins a study as its sweep ran it: drop the worker's override that changes this" if joining
@@ -449,21 +450,41 @@ def _warn_if_trial_setting_changed(study: Any, setting: dict[str, Any]) -> None:
 SEARCH_SETTING = "search_setting"
 
 
-def _note_if_search_changed(study: Any, cfg: Any) -> None:
+def _note_if_search_changed(study: Any, cfg: Any, *, joining: bool = False) -> None:
     """Record the sampler, pruner and seed a study is searched with; a resume with others says so in one line. A
     note, not a warning: random trials first and TPE after is a normal plan, but a changed sampler must not go
-    unseen (nor a seed: the same command no longer draws the same trials)."""
+    unseen (nor a seed: the same command no longer draws the same trials). A `joining` worker records nothing,
+    the study's search being its sweep's, and its seed of its own (`worker_seed`) is no change to say."""
     setting = {"search.sampler": str(cfg.search.sampler), "search.pruner": str(cfg.search.pruner),
                "search.seed": str(cfg.search.seed)}
     recorded = study.user_attrs.get(SEARCH_SETTING)
-    if recorded == setting:
+    if joining and recorded:
+        recorded = {**recorded, "search.seed": setting["search.seed"]}
+    if recorded == setting or (joining and not recorded):
         return
-    study.set_user_attr(SEARCH_SETTING, setting)
+    if not joining:
+        study.set_user_attr(SEARCH_SETTING, setting)
     changed = [f"{key}={recorded[key]} -> {value}" for key, value in setting.items()
                if recorded and key in recorded and recorded[key] != value]
     if changed:
         print(f"recsearch: note: study {study.study_name!r} continues with another search ({'; '.join(changed)}); "
               "its earlier trials are kept and inform the new sampler", file=sys.stderr)
+
+
+def _sweeps_own_yaml(folder: Path, url: str) -> bool:
+    """Whether `folder` is the sweep's own, holding its sweep.yaml: the folder of the journal `url` names, or one
+    whose sweep.yaml names `url` (a database). A joining worker writes its tables there (`recsearch worker
+    FOLDER`) but keeps the sweep's record of how it was run."""
+    from recsearch.search.storage import redact
+
+    if not (folder / "sweep.yaml").is_file():
+        return False
+    if "://" not in url:
+        return Path(url).resolve().parent == folder.resolve()
+    try:
+        return OmegaConf.load(folder / "sweep.yaml").get("storage") == redact(url)
+    except (OSError, yaml.YAMLError):
+        return False
 
 
 def _write_sweep_yaml(folder: Path, cfg: Any, overrides: list[str], url: str) -> None:

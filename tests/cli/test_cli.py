@@ -90,6 +90,8 @@ def test_data_list_and_info(capsys) -> None:
     assert code == 0 and "ml-latest-small" in out and "yes" in out
     code, out, _ = _run(["data", "info", "ml-latest-small"], capsys)
     assert code == 0 and "100,836" in out and "610" in out
+    code, again, _ = _run(["data", "info", "data=ml_latest_small"], capsys)  # as the other commands take it
+    assert code == 0 and again == out
 
 
 def test_data_list_says_partly_when_a_loader_file_is_missing(capsys, tmp_path, monkeypatch) -> None:

@@ -306,4 +306,4 @@ def test_a_missing_column_names_the_setting_that_names_it(tmp_path):
     cols = ColumnsConfig(user="uid", item="iid", rating="stars", timestamp="ts")
     assert load_error(_custom(tmp_path, columns=cols), tmp_path).endswith(
         "missing column 'ts' (the header has: iid, stars, when, uid); set data.columns.timestamp to the file's name "
-        "for it")
+        "for it (or null: the file has none)")

@@ -100,7 +100,7 @@ def test_parquet_missing_column_and_bad_rating(tmp_path):
     pd.DataFrame({"u": [1], "i": [2]}).to_parquet(tmp_path / "a.parquet")
     cfg = DataConfig(name="p", format="interactions", path=str(tmp_path / "a.parquet"), columns=ColumnsConfig(user="u", item="i"))
     assert load_error(cfg, tmp_path).endswith("missing column 'rating' (the file has: u, i); set data.columns.rating "
-                                              "to the file's name for it")
+                                              "to the file's name for it (or null: the file has none)")
     pd.DataFrame({"u": [1, 2], "i": [2, 3], "rating": ["4", "bad"]}).to_parquet(tmp_path / "a.parquet")
     cfg.columns.timestamp = None
     message = load_error(cfg, tmp_path)

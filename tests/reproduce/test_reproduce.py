@@ -95,6 +95,13 @@ def test_environment_drift_lists_what_changed() -> None:
     recorded["environment"]["xla_flags"] = "--xla_cpu_use_fusion_emitters=false --xla_cpu_multi_thread_eigen=false"
     assert "xla_flags: the trial ran in a one-thread worker (its sweep ran several), this re-run on all threads: " \
            "matrix products may differ in their last bits" in environment_drift(recorded, now, "d2")
+    one_thread = {**now, "xla_flags": "--xla_cpu_use_fusion_emitters=false --xla_cpu_multi_thread_eigen=false"}
+    recorded["environment"]["xla_flags"] = "--xla_cpu_use_fusion_emitters=false"
+    assert "xla_flags: the trial ran on all threads, this re-run in a one-thread worker: matrix products may " \
+           "differ in their last bits" in environment_drift(recorded, one_thread, "d2")
+    recorded["environment"]["xla_flags"] = one_thread["xla_flags"] + " --xla_cpu_parallel_codegen_split_count=1"
+    drift = environment_drift(recorded, one_thread, "d2")  # one thread both times: the plain line, no story
+    assert any(n.startswith("xla_flags: recorded --xla_cpu_use_fusion_emitters=false") for n in drift), drift
     assert "optuna: recorded 5.0.0, now 4.0.0" in notes
     assert any(n.startswith("data checksum: recorded d1") for n in notes)
     assert environment_drift({}, same, "d1") == ["no provenance recorded: cannot check versions, backend or data"]

@@ -142,6 +142,8 @@ def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[s
     sweep = _recsearch("sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random",
                        "search.study_name=diverges", "search.n_trials=2", "search.n_workers=1", "train.optimizer=sgd",
                        "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e25, 1e26)'}}")
+    from recsearch.search.worker import MAX_FAILURES_IN_A_ROW
+
     env = {k: v for k, v in _env().items() if k != "KERAS_BACKEND"}
     first = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
@@ -157,7 +159,8 @@ def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[s
                            "(0 of 2 finished"), last
     # the study folder's tables now list the worker's trials too; the sweep's own sweep.yaml is kept, and the
     # worker's seed of its own is no change of the study's search to note
-    assert len(pd.read_csv(folder / "trials.csv")) == 20 and not (elsewhere / "results").exists()
+    assert len(pd.read_csv(folder / "trials.csv")) == 2 * MAX_FAILURES_IN_A_ROW
+    assert not (elsewhere / "results").exists()
     assert (folder / "sweep.yaml").read_text() == sweep_yaml
     assert "continues with another search" not in joined.stderr, joined.stderr[-800:]
 
@@ -177,8 +180,13 @@ def test_a_mistyped_journal_path_creates_nothing_and_a_study_folder_is_accepted(
     study = optuna.create_study(study_name="s", storage=open_storage(str(folder / "study.journal")))
     study.set_user_attr(SWEEP_OVERRIDES, ["model=mf"])
     overrides = worker_overrides(str(folder), "s", [])  # the folder, as `report` and `dashboard` take it
-    assert overrides[:2] == ["model=mf", f"search.storage={folder / 'study.journal'}"]
-    assert overrides[-1] == f"paths.results_dir={tmp_path / 'results'}"  # its tables go to the study's folder
+    assert overrides[:2] == ["model=mf", f"search.storage='{folder / 'study.journal'}'"]
+    assert overrides[-1] == f"paths.results_dir='{(tmp_path / 'results').resolve()}'"  # tables: the study's folder
+    from recsearch.commands.worker_cmd import _study_folder_results
+
+    elsewhere = tmp_path / "kept" / "here.journal"  # a journal outside the <results>/<experiment>/<study>/ layout
+    assert _study_folder_results(str(elsewhere), str(elsewhere), "s", "default") == []
+    assert _study_folder_results("postgresql://u@h/db", "postgresql://u@h/db", "s", "default") == []
     assert worker_overrides(str(folder), None, []) == overrides  # its only study, named or not
     missing_db = tmp_path / "nope.db"
     with pytest.raises(ConfigError, match=f"no such SQLite file {missing_db}"):

@@ -99,6 +99,12 @@ def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampl
         assert sorted(trained["params_model.width"]) == [8, 16] and (trained["state"] == "COMPLETE").all(), frame
         assert "the study has tried all 2 configurations of its search space" in capfd.readouterr().err
         assert not report.stopped_on_failures  # a used-up space (its repeats failed as such) is not a failure
+        if report.counts.get("fail"):  # and the closing table counts the repeats apart from failures
+            from recsearch.commands.sweep_cmd import print_report
+
+            print_report(report)
+            title = next(line for line in capfd.readouterr().out.splitlines() if "top 2 (" in line)
+            assert f"(complete 2, repeated or re-run {report.counts['fail']})" in title, title
 
 
 def test_the_grid_sampler_trains_each_point_once_across_a_resume(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
