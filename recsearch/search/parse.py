@@ -326,12 +326,8 @@ def _check_condition_values(where: str, param: Param, values: tuple[Any, ...], c
     """Refuse a value a condition lists for `param` when the space cannot draw it and the config would refuse it
     for that key: a misspelt `[sdg]` would never hold. A value the config takes but a narrowed space leaves out
     (the optimizer fixed on the command line) is kept: its condition then simply never holds."""
-    def drawn(value: Any) -> bool:
-        if param.kind in ("int", "float"):
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and param.low <= value <= param.high
-        return value in param.choices
-
-    outside = tuple(value for value in values if not drawn(value))
+    dist = param.distribution()  # None for a fixed value
+    outside = tuple(value for value in values if not (_within(dist, value) if dist else value in param.choices))
     if not outside:
         return
     if param.key in GROUPS:
