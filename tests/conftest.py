@@ -39,7 +39,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests marked `first` run first. pytest-xdist hands tests out in collection order, so the longest one,
-    the JAX session of tests/training (collected last), used to keep one worker busy alone at the end."""
+    the other backend's session (tests/test_other_backend.py, minutes), would otherwise keep one worker busy alone
+    at the end."""
     items.sort(key=lambda item: item.get_closest_marker("first") is None)  # stable: the rest keep their order
 
 
@@ -47,7 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RECSEARCH_DATA_DIR", str(DATA_DIR))
     from recsearch.training.backend import setup_backend
 
-    setup_backend(os.environ.get("KERAS_BACKEND", "tensorflow"))
+    # JAX, as `train.backend=auto` gives users; TensorFlow's session: tests/test_other_backend.py
+    setup_backend(os.environ.get("KERAS_BACKEND", "jax"))
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +80,28 @@ def experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(folder))
     return folder
+
+
+# Overrides for tests that signal or kill a sweep mid-trial, on JAX: each trial trains ~10 epochs of ~0.1 s (a cached
+# shape; a new shape compiles first), so a test that sees a trial early in its epochs can reach it before it ends.
+MID_TRIAL = [
+    "data=synthetic", "data.synthetic.n_users=400", "data.synthetic.n_items=200", "data.synthetic.n_ratings=30000",
+    "train.batch_size=8", "train.epochs=10", "train.patience=10", "train.stall_epochs=0", "model.depth=1",
+    "model.width=16", "model.embedding_dim=8",
+]
+
+
+@pytest.fixture
+def mid_trial() -> list[str]:
+    """MID_TRIAL: overrides whose trials last long enough to be signalled mid-trial."""
+    return list(MID_TRIAL)
+
+
+@pytest.fixture
+def user_env() -> dict[str, str]:
+    """The environment a user's shell gives a recsearch command: no KERAS_BACKEND, so it runs on its default
+    backend (JAX) whichever backend this session runs on."""
+    return {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
 
 
 @pytest.fixture

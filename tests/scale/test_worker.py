@@ -25,6 +25,10 @@ SPACE = ["~search_space", "+search_space={params: {model.embedding_dim: 'choice(
 SWEEP = ["model=mf", "data=synthetic", "data.synthetic.n_users=150", "data.synthetic.n_items=90",
          "data.synthetic.n_ratings=5000", "train.epochs=3", "train.batch_size=256", "search.pruner=none",
          "search.n_trials=6", *SPACE]
+# More data in smaller batches: the joining test kills its first sweep after one trial, and on JAX SWEEP's whole
+# budget can finish in less time than a poll takes to see it.
+LONGER = ["data.synthetic.n_users=400", "data.synthetic.n_items=200", "data.synthetic.n_ratings=30000",
+          "train.batch_size=8"]
 
 
 def _postgres_url() -> str:
@@ -37,8 +41,9 @@ def _postgres_url() -> str:
 
 
 def _env() -> dict[str, str]:
-    """The test's environment without RECSEARCH_RESULTS_DIR: each process writes results/ in its own folder."""
-    env = {k: v for k, v in os.environ.items() if k != "RECSEARCH_RESULTS_DIR"}
+    """A user's environment (the default backend, whichever this session runs on), without RECSEARCH_RESULTS_DIR:
+    each process writes results/ in its own folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RECSEARCH_RESULTS_DIR", "KERAS_BACKEND")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -57,7 +62,7 @@ def _wait_complete(url: str, name: str, proc: subprocess.Popen, n: int, timeout:
             trials = []
         if sum(t.state.name == "COMPLETE" for t in trials) >= n:
             return
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise AssertionError("the first worker did not finish a trial in time")
 
 
@@ -67,7 +72,7 @@ def test_second_worker_joins_with_only_url_and_name(tmp_path: Path) -> None:
     for folder in (first, second, third):
         folder.mkdir()
     try:
-        proc = subprocess.Popen(_recsearch("sweep", "--no-progress", *SWEEP, f"search.study_name={name}",
+        proc = subprocess.Popen(_recsearch("sweep", "--no-progress", *SWEEP, *LONGER, f"search.study_name={name}",
                                            f"search.storage={url}"),
                                 cwd=first, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_complete(url, name, proc, 1)
@@ -88,7 +93,7 @@ def test_second_worker_joins_with_only_url_and_name(tmp_path: Path) -> None:
         assert all(t.params not in before.values() for t in new)  # continued, not replayed
         for trial in new:  # ran the recorded config: mf, 3 epochs, the recorded space
             config = OmegaConf.create(trial.user_attrs["config"])
-            assert config.model.name == "mf" and config.train.epochs == 3 and config.data.synthetic.n_ratings == 5000
+            assert config.model.name == "mf" and config.train.epochs == 3 and config.data.synthetic.n_ratings == 30000
             assert trial.params["model.embedding_dim"] in (4, 8, 16)
         assert (second / "results" / "default" / name / "trials.csv").is_file()
 
@@ -136,15 +141,14 @@ def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_o
 def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[str]) -> None:
     """`recsearch worker FOLDER` (no study name: the folder holds one) on a study whose every trial diverges:
     it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does."""
-    # Only the learning rate searched, on the default backend (JAX): every trial has tiny's shape, so each process
-    # compiles one program and its ten failing trials take seconds, not ten sampled mlp shapes built and compiled
-    # on TensorFlow, the test process's backend (~1.5 min of CI).
+    # Only the learning rate searched: every trial has tiny's shape, so each process compiles one program and its
+    # ten failing trials take seconds, not ten sampled mlp shapes built and compiled (~1 min of CI).
     sweep = _recsearch("sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random",
                        "search.study_name=diverges", "search.n_trials=2", "search.n_workers=1", "train.optimizer=sgd",
                        "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e25, 1e26)'}}")
     from recsearch.search.worker import MAX_FAILURES_IN_A_ROW
 
-    env = {k: v for k, v in _env().items() if k != "KERAS_BACKEND"}
+    env = _env()
     first = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
     elsewhere = tmp_path / "elsewhere"  # another working folder, given the study folder

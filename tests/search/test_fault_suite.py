@@ -39,14 +39,23 @@ def summary_row(request: pytest.FixtureRequest) -> Row:
     return add
 
 
-def _cmd(tiny: list[str], name: str, n_trials: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *SPACE, "train.epochs=1",
+@pytest.fixture
+def one_epoch(tiny: list[str]) -> list[str]:
+    """Small data, one epoch a trial: for the faults that need no trial running when they strike (the others
+    use MID_TRIAL, tests/conftest.py)."""
+    return [*tiny, "train.epochs=1"]
+
+
+def _cmd(base: list[str], name: str, n_trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *base, *SPACE,
             "search.pruner=none", f"search.n_trials={n_trials}", f"search.study_name={name}", *extra]
 
 
 def _env(results: Path) -> dict[str, str]:
+    """A user's environment (the default backend, whichever this session runs on), results under `results`."""
     repo = str(Path(__file__).resolve().parents[2])
-    return {**os.environ, "RECSEARCH_RESULTS_DIR": str(results),
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    return {**env, "RECSEARCH_RESULTS_DIR": str(results),
             "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
 
 
@@ -81,21 +90,21 @@ def _wait(proc: subprocess.Popen, until, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
-def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+def test_sigkill_at_random_moments_over_five_rounds(mid_trial: list[str], isolated_paths: Path, tmp_path: Path,
                                                     summary_row: Row) -> None:
     name, n_trials, rng = "kills", 5, random.Random(7)
     folder = isolated_paths / "default" / name
     url = str(folder / "study.journal")
     kept: dict[int, tuple] = {}
     for _ in range(5):
-        proc = subprocess.Popen(_cmd(tiny, name, n_trials), cwd=tmp_path, env=_env(isolated_paths),
+        proc = subprocess.Popen(_cmd(mid_trial, name, n_trials), cwd=tmp_path, env=_env(isolated_paths),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(2.0, 9.0))  # start-up, mid-trial, telling or writing tables
         proc.kill()
         proc.wait()
         if Path(url).is_file():
             kept.update(_finished(_study(url, name)))
-    done = subprocess.run(_cmd(tiny, name, n_trials), cwd=tmp_path, env=_env(isolated_paths), capture_output=True,
+    done = subprocess.run(_cmd(mid_trial, name, n_trials), cwd=tmp_path, env=_env(isolated_paths), capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     after = _finished(_study(url, name))
@@ -107,13 +116,13 @@ def test_sigkill_at_random_moments_over_five_rounds(tiny: list[str], isolated_pa
     assert lost == 0 and repeats == 0
 
 
-def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+def test_torn_tail_and_corrupt_middle_line(one_epoch: list[str], isolated_paths: Path, tmp_path: Path,
                                            summary_row: Row) -> None:
     name = "torn"
     folder = isolated_paths / "default" / name
     journal = folder / "study.journal"
     env = _env(isolated_paths)
-    subprocess.run(_cmd(tiny, name, 2), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(_cmd(one_epoch, name, 2), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     before = _finished(_study(str(journal), name))
     size = journal.stat().st_size
     os.truncate(journal, size - 60)  # the last record loses its end, as when the disk fills mid-write
@@ -128,7 +137,7 @@ def test_torn_tail_and_corrupt_middle_line(tiny: list[str], isolated_paths: Path
     assert f"line {middle + 1}: unreadable record skipped" in board.stderr
     assert "ends in a torn record" in board.stderr and "Traceback" not in board.stderr
 
-    again = subprocess.run(_cmd(tiny, name, 3), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(_cmd(one_epoch, name, 3), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "cut a torn last record" in again.stderr and "Traceback" not in again.stderr
     assert (folder / "study.journal.torn").read_bytes().count(b"\n") == 2  # header line + the torn bytes
@@ -145,14 +154,14 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
                                                 capture_output=True).returncode == 0
 
 
-def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path, summary_row: Row) -> None:
+def test_disk_full_mid_sweep(one_epoch: list[str], tmp_path: Path, summary_row: Row) -> None:
     disk = tmp_path / "disk"
     mounted = _mount_tmpfs(disk, "4m")
     results, name = disk / "results", "full"
     folder = results / "default" / name
     url = str(folder / "study.journal")
     try:
-        subprocess.run(_cmd(tiny, name, 1, "search.keep_models=0"), cwd=tmp_path, env=_env(results), check=True,
+        subprocess.run(_cmd(one_epoch, name, 1, "search.keep_models=0"), cwd=tmp_path, env=_env(results), check=True,
                        capture_output=True, timeout=300)
         kept = _finished(_study(url, name))
         if mounted:  # fill the disk, leaving a few KiB: the next trial's records no longer fit
@@ -161,14 +170,14 @@ def test_disk_full_mid_sweep(tiny: list[str], tmp_path: Path, summary_row: Row) 
             limit = {}
         else:  # no tmpfs here: writes beyond the journal's size plus a few KiB fail in the OS (RLIMIT_FSIZE)
             limit = {"preexec_fn": _file_size_limit(Path(url).stat().st_size + 6 * 1024)}
-        full = subprocess.run(_cmd(tiny, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
+        full = subprocess.run(_cmd(one_epoch, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
                               capture_output=True, text=True, timeout=300, **limit)
         err = full.stderr.strip().splitlines()
         assert full.returncode == 2, full.stderr
         assert err[-1].startswith("recsearch: error: cannot write") and "Traceback" not in full.stderr, full.stderr
         assert any(w in err[-1] for w in ("No space left", "too large")) and "free disk space" in err[-1]
         (disk / "filler").unlink(missing_ok=True)
-        done = subprocess.run(_cmd(tiny, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
+        done = subprocess.run(_cmd(one_epoch, name, 4, "search.keep_models=0"), cwd=tmp_path, env=_env(results),
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         after = _finished(_study(url, name))
@@ -214,13 +223,13 @@ def _writable(folder: Path) -> None:
         folder.chmod(0o755)
 
 
-def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+def test_results_folder_turns_read_only_mid_sweep(mid_trial: list[str], isolated_paths: Path, tmp_path: Path,
                                                   summary_row: Row) -> None:
     name = "readonly"
     folder = isolated_paths / "default" / name
     url = str(folder / "study.journal")
     env = _env(isolated_paths)
-    proc = subprocess.Popen(_cmd(tiny, name, 4), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_cmd(mid_trial, name, 4), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     _wait(proc, lambda: Path(url).is_file() and len(_finished(_study(url, name))) >= 1)
     _read_only(folder)
@@ -234,7 +243,7 @@ def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_path
     assert err[-1].startswith(f"recsearch: error: cannot write {folder}"), err[-1]
     assert "make the folder writable: its study journal holds the finished trials" in err[-1], err[-1]
     assert "start a new, empty study" in err[-1]  # not just "point paths.results_dir elsewhere"
-    done = subprocess.run(_cmd(tiny, name, 4), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_cmd(mid_trial, name, 4), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lost = sum(_finished(_study(url, name)).get(k) != v for k, v in kept.items())
     repeats = check_study(url, name, folder, 4)
@@ -243,11 +252,11 @@ def test_results_folder_turns_read_only_mid_sweep(tiny: list[str], isolated_path
 
 
 @pytest.mark.parametrize("starts", [2, 3])
-def test_concurrent_starts_of_the_same_command(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+def test_concurrent_starts_of_the_same_command(one_epoch: list[str], isolated_paths: Path, tmp_path: Path,
                                                starts: int, summary_row: Row) -> None:
     name = f"shells{starts}"
     folder = isolated_paths / "default" / name
-    procs = [subprocess.Popen(_cmd(tiny, name, 4), cwd=tmp_path, env=_env(isolated_paths),
+    procs = [subprocess.Popen(_cmd(one_epoch, name, 4), cwd=tmp_path, env=_env(isolated_paths),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(starts)]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
@@ -257,7 +266,7 @@ def test_concurrent_starts_of_the_same_command(tiny: list[str], isolated_paths: 
     assert repeats == 0
 
 
-def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Path, summary_row: Row) -> None:
+def test_three_machines_share_a_postgresql_budget(one_epoch: list[str], tmp_path: Path, summary_row: Row) -> None:
     """Three processes with their own results and lock folders (as three machines) on one PostgreSQL study."""
     url = os.environ.get("RECSEARCH_TEST_POSTGRES_URL")
     if not url:
@@ -265,7 +274,7 @@ def test_three_machines_share_a_postgresql_budget(tiny: list[str], tmp_path: Pat
             pytest.fail("CI must start PostgreSQL and set RECSEARCH_TEST_POSTGRES_URL (see .ci/run)")
         pytest.skip("no PostgreSQL: set RECSEARCH_TEST_POSTGRES_URL (.ci/run does)")
     name = f"machines-{os.getpid()}-{int(time.time())}"
-    procs = [subprocess.Popen(_cmd(tiny, name, 5, f"search.storage='{url}'"), cwd=tmp_path,
+    procs = [subprocess.Popen(_cmd(one_epoch, name, 5, f"search.storage='{url}'"), cwd=tmp_path,
                               env=_env(tmp_path / f"machine{i}"), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for i in range(3)]
     try:

@@ -21,8 +21,8 @@ SPACE = ["~search_space", "+search_space={params: {model.depth: 'range(1, 3)', m
          "train.learning_rate: 'tag(log, interval(1e-3, 3e-2))'}}"]
 
 
-def _command(tiny: list[str], name: str, n_trials: int) -> list[str]:
-    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *SPACE, "train.epochs=4",
+def _command(mid_trial: list[str], name: str, n_trials: int) -> list[str]:
+    return [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *mid_trial, *SPACE,
             f"search.n_trials={n_trials}", f"search.study_name={name}", "search.pruner=none"]
 
 
@@ -34,7 +34,8 @@ def _study(results: Path, name: str) -> optuna.Study:
 
 def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, timeout: float = 240,
               running: int = 1) -> None:
-    """Wait until `complete` trials finished and `running` others are running."""
+    """Wait until `complete` trials finished and `running` others are running with half their epochs or more
+    left (MID_TRIAL's 10), so that a signal sent now lands in them."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -44,15 +45,17 @@ def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, t
             trials = []
         states = [t.state.name for t in trials]
         now = [t for t in trials if t.state.name == "RUNNING"]
-        if states.count("COMPLETE") >= complete and len(now) == running and all(len(t.params) == 3 for t in now):
+        if states.count("COMPLETE") >= complete and len(now) == running and \
+                all(len(t.params) == 3 and len(t.intermediate_values) < 5 for t in now):
             return
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise AssertionError("sweep did not reach the expected state in time")
 
 
-def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_paths: Path) -> None:
-    cmd = _command(tiny, "kill", 5)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_sigkill_then_rerun_completes_exact_budget(mid_trial: list[str], user_env: dict[str, str],
+                                                  isolated_paths: Path) -> None:
+    cmd = _command(mid_trial, "kill", 5)
+    proc = subprocess.Popen(cmd, env=user_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for(isolated_paths, "kill", proc, complete=2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -60,7 +63,7 @@ def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_pat
     killed = [t for t in _study(isolated_paths, "kill").trials if t.state.name == "RUNNING"]
     assert len(killed) == 1
 
-    rerun = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(cmd, env=user_env, check=True, capture_output=True, text=True, timeout=600)
     assert f"re-queued trials left RUNNING by a dead worker: [{killed[0].number}]" in rerun.stderr
 
     trials = _study(isolated_paths, "kill").trials
@@ -78,17 +81,17 @@ def test_sigkill_then_rerun_completes_exact_budget(tiny: list[str], isolated_pat
 
 
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
-def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_paths: Path, sig: int,
-                                                     workers: int) -> None:
+def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(mid_trial: list[str], user_env: dict[str, str],
+                                                     isolated_paths: Path, sig: int, workers: int) -> None:
     """The signal goes to the sweep process alone (as `kill` or a scheduler sends it; with workers, they are
     told in turn): finished trials kept, running ones failed as interrupted, tables written, exit 130; the
     same command then trains the interrupted configurations first and finishes the budget without re-running a
     finished one."""
     name = f"{signal.Signals(sig).name.lower()}-{workers}"
-    cmd = [*_command(tiny, name, 4), f"search.n_workers={workers}"]
+    cmd = [*_command(mid_trial, name, 4), f"search.n_workers={workers}"]
     # A shell's background job inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
     # give the sweep the disposition an interactive terminal gives it.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(cmd, env=user_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(isolated_paths, name, proc, complete=1, running=workers)
     proc.send_signal(sig)
@@ -103,7 +106,7 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(tiny: list[str], isolated_p
     assert "RUNNING" not in [t.state.name for t in trials]
     finished = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
     assert (isolated_paths / "default" / name / "trials.parquet").is_file()
-    resumed = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(cmd, env=user_env, check=True, capture_output=True, text=True, timeout=600)
     after = _study(isolated_paths, name).trials
     assert [t.state.name for t in after].count("COMPLETE") == 4
     assert {t.number: t.params for t in after if t.number in finished} == finished  # nothing finished lost

@@ -14,7 +14,7 @@ from recsearch.training.trainer import train
 
 @pytest.fixture(scope="module")
 def setup(tiny_session):
-    cfg = compose_config([*tiny_session, "train.epochs=4", "train.patience=10"])
+    cfg = compose_config([*tiny_session, "train.epochs=4", "train.patience=10", "train.stall_epochs=0"])
     return cfg, prepare_for(cfg)
 
 

@@ -1,6 +1,7 @@
 """The jitted JAX training loop: fit's callback and early-stopping semantics, best weights in the Keras
-model, compiled programs reused across trials, packed members reproducing alone. Runs on the JAX backend
-(`KERAS_BACKEND=jax`); on TensorFlow one test trains through the loop in a JAX subprocess instead."""
+model, compiled programs reused across trials, packed members reproducing alone. Runs on the JAX backend, the
+suite's; a suite run on TensorFlow runs this file in a JAX session (tests/test_other_backend.py), and one test
+here trains through the loop in a JAX subprocess."""
 
 from __future__ import annotations
 
@@ -379,21 +380,6 @@ def test_host_samplers_leave_traced_calls_to_jax():
         traced = jax.jit(lambda key: keras.random.uniform((4,), seed=key))(jax.random.PRNGKey(1))
     assert jax_random.uniform is original
     np.testing.assert_array_equal(np.asarray(traced), np.asarray(original((4,), seed=jax.random.PRNGKey(1))))
-
-
-@pytest.mark.first
-@pytest.mark.slow
-@pytest.mark.skipif(ON_JAX, reason="this session is the JAX run")
-def test_jax_only_tests_pass_in_a_jax_session() -> None:
-    """The README's test command runs on TensorFlow; the tests above and the packing tests need JAX: run them
-    in a JAX session of their own, so CI covers both backends."""
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                           "tests/training/test_jax_loop.py", "tests/search/test_packing.py"],
-                          cwd=root, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
-                          timeout=1200)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert " passed" in done.stdout.strip().splitlines()[-1], done.stdout[-500:]
 
 
 def test_architecture_key_ignores_per_member_values_and_keeps_compiled_ones():
