@@ -98,9 +98,9 @@ def mid_trial() -> list[str]:
 
 
 @pytest.fixture
-def user_env() -> dict[str, str]:
+def user_env(isolated_paths: Path) -> dict[str, str]:
     """The environment a user's shell gives a recsearch command: no KERAS_BACKEND, so it runs on its default
-    backend (JAX) whichever backend this session runs on."""
+    backend (JAX) whichever backend this session runs on; results and caches in the test's folders."""
     return {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
 
 

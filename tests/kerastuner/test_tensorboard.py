@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
 
 from kt_helpers import KT_SPACE
@@ -63,16 +64,19 @@ def test_optuna_trials_and_train_runs_log_too(tiny, isolated_paths) -> None:
     assert hparams["model.width"] == 16 and hparams["train.optimizer"] == "adam" and "validation/epoch_mae" in scalars
 
 
-def test_jax_backend_kerastuner_sweep_with_tensorboard(tiny, isolated_paths, tmp_path) -> None:
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+def test_kerastuner_sweep_with_tensorboard_on_the_other_backend(tiny, isolated_paths, tmp_path) -> None:
+    """A KerasTuner sweep in a process on the backend this session does not run on (TensorFlow, unless the suite
+    runs on it) logs its trials for TensorBoard."""
+    other = "tensorflow" if keras.backend.backend() == "jax" else "jax"
+    env = {**os.environ, "KERAS_BACKEND": other}
     cmd = [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *KT_SPACE, "search.engine=kerastuner",
-           "search.n_trials=1", "search.study_name=jax", "train.tensorboard=true"]
+           "search.n_trials=1", "search.study_name=other", "train.tensorboard=true"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    folder = isolated_paths / "default" / "jax"
+    folder = isolated_paths / "default" / "other"
     from recsearch.reproduce import open_study
 
     (trial,) = open_study(str(folder)).study.trials
-    assert trial.state.name == "COMPLETE" and trial.user_attrs["environment"]["backend"] == "jax"
+    assert trial.state.name == "COMPLETE" and trial.user_attrs["environment"]["backend"] == other
     hparams, _ = read_events(folder / "tensorboard" / "trial_0")
     assert hparams == pytest.approx(trial.params)

@@ -96,10 +96,12 @@ def test_sigkill_at_random_moments_over_five_rounds(mid_trial: list[str], isolat
     folder = isolated_paths / "default" / name
     url = str(folder / "study.journal")
     kept: dict[int, tuple] = {}
+    injected = 0  # kills of a running process (a round's sweep may have finished the budget before its kill)
     for _ in range(5):
         proc = subprocess.Popen(_cmd(mid_trial, name, n_trials), cwd=tmp_path, env=_env(isolated_paths),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(2.0, 9.0))  # start-up, mid-trial, telling or writing tables
+        injected += proc.poll() is None
         proc.kill()
         proc.wait()
         if Path(url).is_file():
@@ -112,8 +114,8 @@ def test_sigkill_at_random_moments_over_five_rounds(mid_trial: list[str], isolat
     repeats = check_study(url, name, folder, n_trials)
     retries = [t for t in _study(url, name).trials if "retry_of" in t.user_attrs]
     assert all(t.params == _study(url, name).trials[t.user_attrs["retry_of"]].params for t in retries)
-    summary_row("SIGKILL (random moments)", 5, lost, repeats)
-    assert lost == 0 and repeats == 0
+    summary_row("SIGKILL (random moments)", injected, lost, repeats)
+    assert lost == 0 and repeats == 0 and injected >= 3
 
 
 def test_torn_tail_and_corrupt_middle_line(one_epoch: list[str], isolated_paths: Path, tmp_path: Path,

@@ -34,8 +34,8 @@ def _study(results: Path, name: str) -> optuna.Study:
 
 def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, timeout: float = 240,
               running: int = 1) -> None:
-    """Wait until `complete` trials finished and `running` others are running with half their epochs or more
-    left (MID_TRIAL's 10), so that a signal sent now lands in them."""
+    """Wait until `complete` trials finished and `running` others are running, one of them with half its epochs
+    or more left (MID_TRIAL's 10), so that a signal sent now lands in a running trial."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -46,7 +46,7 @@ def _wait_for(results: Path, name: str, proc: subprocess.Popen, complete: int, t
         states = [t.state.name for t in trials]
         now = [t for t in trials if t.state.name == "RUNNING"]
         if states.count("COMPLETE") >= complete and len(now) == running and \
-                all(len(t.params) == 3 and len(t.intermediate_values) < 5 for t in now):
+                all(len(t.params) == 3 for t in now) and any(len(t.intermediate_values) < 5 for t in now):
             return
         time.sleep(0.1)
     raise AssertionError("sweep did not reach the expected state in time")

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -230,15 +229,6 @@ def test_momentum_and_weight_decay_are_per_trial_values_of_one_program(tiny, mon
         for name, metric in baked.metrics.items():
             assert traced.metrics[name] == pytest.approx(metric, rel=1e-5), name
     jax_loop.clear_programs()
-
-
-@needs_jax
-def test_diverging_loss_raises(tiny):
-    from recsearch.training.trainer import TrainingDiverged, train
-
-    cfg = compose_config([*tiny[:6], "model=mf", "train.optimizer=sgd", "train.learning_rate=1e6", "train.epochs=3"])
-    with pytest.raises(TrainingDiverged):
-        train(cfg, prepare_for(cfg))
 
 
 @pytest.mark.skipif(ON_JAX, reason="covered in-process on the JAX backend")

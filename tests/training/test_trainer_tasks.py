@@ -88,3 +88,12 @@ def test_task_model_mismatches_are_config_errors():
         compose_config([*SYNTH, "task.metric=ndcg@10"])
     with pytest.raises(ConfigError, match="'task.loss': 'hinge' is not one of bce, bpr, softmax"):
         compose_config([*RANKING, "model=mf", "task.loss=hinge"])
+
+
+def test_diverging_loss_raises(tiny):
+    """On either backend (the JAX loop's check, TensorFlow's TerminateOnNaN): a diverged run is one error."""
+    from recsearch.training.trainer import TrainingDiverged
+
+    cfg = compose_config([*tiny[:6], "model=mf", "train.optimizer=sgd", "train.learning_rate=1e6", "train.epochs=3"])
+    with pytest.raises(TrainingDiverged):
+        train(cfg, prepare_for(cfg))
