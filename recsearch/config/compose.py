@@ -182,8 +182,10 @@ def _explained(message: str) -> str:
 
 
 def _clear_match(name: str, options: list[str]) -> str | None:
-    """The option `name` most likely misspells, when one stands out (ml_2b is as near ml_25m as ml_32m: none)."""
-    ranked = sorted(((difflib.SequenceMatcher(None, name, o).ratio(), o) for o in options), reverse=True)
+    """The option `name` most likely misspells, when one stands out (ml_2b is as near ml_25m as ml_32m: none);
+    letter case aside (`MLP`: mlp), since options are file names a user may type in capitals."""
+    ranked = sorted(((difflib.SequenceMatcher(None, name.lower(), o.lower()).ratio(), o) for o in options),
+                    reverse=True)
     if not ranked or ranked[0][0] < 0.6 or (len(ranked) > 1 and ranked[0][0] - ranked[1][0] < 0.05):
         return None
     return ranked[0][1]

@@ -175,4 +175,8 @@ def test_a_search_space_of_no_option_is_named_with_the_options() -> None:
     with pytest.raises(ConfigError, match=r"^search_space=mpl: no such search space; did you mean search_space=mlp\? "
                                           r"\(the search_space options: autorec, .*mlp"):
         compose_config(["search_space=mpl"])
+    with pytest.raises(ConfigError, match=r"^search_space=MLP: no such search space; did you mean search_space=mlp\? "):
+        compose_config(["search_space=MLP"])
+    with pytest.raises(ConfigError, match=r"^model=MLP: no such model; did you mean model=mlp\? "):
+        compose_config(["model=MLP"])
     assert compose_config(["search_space=mf"]).search_space.params
