@@ -13,6 +13,8 @@ from pathlib import Path
 import keras
 import pytest
 
+from recsearch.training.backend import OWN_XLA_FLAGS_ENV
+
 NESTED = "RECSEARCH_TEST_OTHER_BACKEND"  # set in the other backend's session: it starts no session of its own
 # What Keras does on a backend: every family built, trained, saved and loaded in a new process; fit's callbacks,
 # pruning, early stopping, stall and divergence checks; each task's training; determinism across processes; a sweep
@@ -33,8 +35,6 @@ ON_JAX = ["tests/training/test_jax_loop.py", "tests/search/test_packing.py"]  # 
 @pytest.mark.skipif(bool(os.environ.get(NESTED)), reason="this is the other backend's session")
 def test_the_other_backend_passes_its_tests_in_a_session_of_its_own() -> None:
     other, files = ("tensorflow", ON_TENSORFLOW) if keras.backend.backend() == "jax" else ("jax", ON_JAX)
-    from recsearch.training.backend import OWN_XLA_FLAGS_ENV
-
     env = {**os.environ, "KERAS_BACKEND": other, NESTED: "1"}
     own = set(env.pop(OWN_XLA_FLAGS_ENV, "").split())  # XLA flags this session chose: the other chooses its own
     env["XLA_FLAGS"] = " ".join(flag for flag in env.get("XLA_FLAGS", "").split() if flag not in own)

@@ -50,8 +50,8 @@ def test_sigkill_then_rerun_continues_the_kerastuner_search(tiny, isolated_paths
     folder = isolated_paths / "default" / "ktkill"
     cmd = [sys.executable, "-m", "recsearch", "sweep", "--no-progress", *tiny, *KT_SPACE, "train.epochs=3",
            "search.engine=kerastuner", "search.n_trials=3", "search.study_name=ktkill"]
-    # On TensorFlow (KerasTuner's trials through Keras's fit, as its users mostly run them): a trial lasts seconds,
-    # long enough for the wait below to see one running; a tiny trial on JAX can end between two of its looks.
+    # On TensorFlow (KerasTuner's trials through Keras's fit): a trial lasts seconds, long enough for the wait below
+    # to see one running; a tiny trial on JAX can end between two of its looks.
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed_id = _wait_until_running_after(folder, proc, complete=1)
