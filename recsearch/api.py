@@ -242,10 +242,12 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
     return write_report(made, Path(output) if output else default)
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path, *, compile: bool = False) -> Any:
     """A trained Keras model, in any process: a `.keras` file (a run's `model.keras`, a study's
     `models/trial_<N>.keras`), or a run or study folder (its model; a study's best trial, retrained when it
     was not kept). recsearch's custom layers are registered first, which plain `keras.saving.load_model` lacks.
+    For predicting by default; `compile=True` loads its loss, metrics and optimizer with the optimizer's state
+    after its last epoch, to train on with `fit`.
 
     Example: `model = recsearch.load_model("results/default/mlp-rating/models/trial_4.keras")`.
     """
@@ -254,10 +256,10 @@ def load_model(path: str | Path) -> Any:
 
     path = Path(path)
     if path.is_dir():
-        return load_model_for(path).model
+        return load_model_for(path, compile=compile).model
     if not path.is_file():
         raise RecsearchError(f"{path}: no such model file or folder")
-    return load_keras_file(path)
+    return load_keras_file(path, compile)
 
 
 def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating", "ranking"), description: str = "",

@@ -18,14 +18,16 @@ from recsearch.training.backend import OWN_XLA_FLAGS_ENV
 NESTED = "RECSEARCH_TEST_OTHER_BACKEND"  # set in the other backend's session: it starts no session of its own
 # What Keras does on a backend: every family built, trained, saved and loaded in a new process; fit's callbacks,
 # pruning, early stopping, stall and divergence checks; each task's training; determinism across processes; a sweep
-# of two worker processes; an exported trial trained again to its exact score; a model it saved loaded on JAX.
+# of two worker processes; an exported trial trained again to its exact score; a model it saved loaded on JAX, and
+# loaded compiled to train on.
 ON_TENSORFLOW = ["tests/models", "tests/training/test_run.py", "tests/training/test_trainer_tasks.py",
                  "tests/training/test_stall.py", "tests/training/test_autorec_rows.py",
                  "tests/training/test_training_layers.py", "tests/search/test_pruning.py",
                  "tests/reproduce/test_determinism.py",
                  "tests/search/test_faults.py::test_two_workers_share_the_budget",
                  "tests/reproduce/test_export.py::test_export_trains_to_the_trials_exact_score",
-                 "tests/api/test_api.py::test_load_model_in_a_fresh_process_predicts_what_the_trained_model_did"]
+                 "tests/api/test_api.py::test_load_model_in_a_fresh_process_predicts_what_the_trained_model_did",
+                 "tests/api/test_api.py::test_a_model_loaded_compiled_in_a_new_process_trains_on"]
 ON_JAX = ["tests/training/test_jax_loop.py", "tests/search/test_packing.py"]  # the tests that need JAX
 
 

@@ -29,8 +29,10 @@ class LoadedModel:
     source: str
 
 
-def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None) -> LoadedModel:
-    """The model of a run folder (config.yaml + model.keras), or of a study folder's best trial (or `trial`).
+def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None,
+                   compile: bool = False) -> LoadedModel:
+    """The model of a run folder (config.yaml + model.keras), or of a study folder's best trial (or `trial`);
+    loaded for predicting, or with `compile` as `load_keras_file` says.
 
     A study folder's model is models/trial_<N>.keras of its best trial (the study's best now: another worker
     may have finished a better one than best.yaml names); when that was not kept, the best trial is retrained
@@ -61,7 +63,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
         cfg = _saved_config(folder / "config.yaml")
         _setup_to_load(cfg)
-        return LoadedModel(_load_keras(folder / "model.keras"), cfg, str(folder / "model.keras"))
+        return LoadedModel(_load_keras(folder / "model.keras", compile), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
     from recsearch.results.study_tables import best_yaml_trial
@@ -90,7 +92,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
-        return LoadedModel(_load_keras(kept), cfg, str(kept))
+        return LoadedModel(_load_keras(kept, compile), cfg, str(kept))
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
     if trial is None and number != written and written is not None and not kept.is_file():
         why += (f" here: this folder's best.yaml names trial {written}, so it finished later, perhaps in a worker "
@@ -287,32 +289,38 @@ def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: 
     return out
 
 
-def load_keras_file(path: Path) -> Any:
-    """A saved `.keras` model, loadable in any process: recsearch's layers and metrics registered first; without
-    compiling (for predicting). In a process where Keras is not imported yet, it starts on recsearch's default
-    backend (JAX; a `.keras` file loads on any backend)."""
+def load_keras_file(path: Path, compile: bool = False) -> Any:
+    """A saved `.keras` model, loadable in any process: recsearch's layers registered first; without compiling
+    (for predicting), or with `compile` compiled as it trained, its optimizer's state restored (to train on; its
+    metrics and losses registered too). In a process where Keras is not imported yet, it starts on recsearch's
+    default backend (JAX; a `.keras` file loads on any backend)."""
     import sys
 
     if "keras" not in sys.modules:
         from recsearch.training.backend import setup_backend
 
         setup_backend("jax")
-    return _load_keras(Path(path))
+    return _load_keras(Path(path), compile)
 
 
-def _load_keras(path: Path) -> Any:
+def _load_keras(path: Path, compile: bool = False) -> Any:
     import keras
 
     from recsearch.models import register_layers
 
     register_layers()  # the custom layers of every model family, before Keras deserializes them
+    if compile:  # the metrics and losses compile_model gives a model, registered when their modules import
+        import importlib
+
+        for module in ("recsearch.training.keras_metrics", "recsearch.training.rows"):
+            importlib.import_module(module)
 
     if path.is_file() and path.suffix == ".keras" and not _is_archive(path):  # Keras would say "File not found"
         raise RecsearchError(f"cannot load {path}: not a complete .keras archive ({path.stat().st_size:,} bytes: cut "
                              "short or damaged, e.g. by a full disk); delete it and retrain (`recsearch reproduce` or "
                              "`recsearch train`)")
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=compile)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         raise RecsearchError(f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
 

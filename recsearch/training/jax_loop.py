@@ -306,8 +306,7 @@ class _Program:
         self.optimizer = type(template.optimizer).from_config(template.optimizer.get_config())
         self.opt_slots = _optimizer_slots(self.optimizer)
         self.layout = _FlatLayout(template.trainable_variables, self.optimizer)
-        with host_initial_values():
-            self.optimizer.build(self.layout.optimizer_variables(template.trainable_variables))
+        self.slots_of = _build_optimizer(self.optimizer, self.layout.optimizer_variables(template.trainable_variables))
         self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
@@ -514,6 +513,7 @@ class _FlatLayout:
         self.alone = [k for k in range(len(sizes)) if k not in self.flat]
         self.shapes = [tuple(v.shape) for v in variables]
         self.sizes = sizes
+        self.count = len(self.alone) + (1 if self.flat else 0)  # variables in the optimizer's order
 
     def optimizer_variables(self, variables: Sequence[Any]) -> list:
         """The variables to build the optimizer on: the flat vector (when any), then the others."""
@@ -533,16 +533,17 @@ class _FlatLayout:
             return list(values)
         return [jnp.concatenate([jnp.reshape(values[k], (-1,)) for k in self.flat])] + [values[k] for k in self.alone]
 
-    def split(self, values: Sequence[Any]) -> list:
-        """The inverse of `join`."""
-        import jax.numpy as jnp
+    def split(self, values: Sequence[Any], xp: Any = None) -> list:
+        """The inverse of `join` (traced, or host arrays with `xp=np`)."""
+        if xp is None:
+            import jax.numpy as xp
 
         if not self.flat:
             return list(values)
         out: list = [None] * len(self.shapes)
         offset = 0
         for k in self.flat:
-            out[k] = jnp.reshape(values[0][offset:offset + self.sizes[k]], self.shapes[k])
+            out[k] = xp.reshape(values[0][offset:offset + self.sizes[k]], self.shapes[k])
             offset += self.sizes[k]
         for k, value in zip(self.alone, values[1:]):
             out[k] = value
@@ -692,6 +693,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
         m.model.stop_training = False
         cbs.on_train_begin()
     best = None  # host copies of each member's best (trainable, non-trainable) values; every member improves at epoch 1
+    last_opt: list = [None] * n  # host copies of each member's optimizer values when it stopped (see `_set_optimizer`)
     start = time.perf_counter()
     for epoch in range(schedule.epochs):
         if not active.any():
@@ -716,6 +718,11 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
                 print(f"member {k} epoch {epoch + 1}: " + " ".join(f"{a}={b:.4f}" for a, b in logs.items()))
             if stop or members[k].model.stop_training:
                 active[k] = False
+        if active.any() and any(last_opt[k] is None and not active[k] for k in range(n)):  # stopped while others go on
+            host_opt = jax.device_get(state[2])
+            for k in range(n):
+                if last_opt[k] is None and not active[k]:
+                    last_opt[k] = [v[k] for v in host_opt]
         if improved.any():
             current = jax.device_get(state[:2])
             best = current if best is None or improved.all() else _select(improved, current, best)
@@ -728,14 +735,64 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     else:
         test_sums = np.full((n, 3), np.nan)
     fits = []
+    host_opt = jax.device_get(state[2])
     for k, m in enumerate(members):
         _assign(m.model, best, k, maps[k])
+        _set_optimizer(m.model, program, last_opt[k] or [v[k] for v in host_opt], maps[k][0] if maps[k] else None)
         lists[k].on_train_end()
         be = stoppers[k].best_epoch
         metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
                    "test_rmse": float(math.sqrt(test_sums[k, 1])), "test_mae": float(test_sums[k, 2])}
         fits.append(MemberFit(history=history[k], best_epoch=be + 1, metrics=metrics))
     return fits, {"compile_s": compile_s, "fit_s": fit_s, "eval_s": time.perf_counter() - start}
+
+
+def _build_optimizer(optimizer: Any, variables: Sequence[Any]) -> dict[tuple[int, str], int]:
+    """Build `optimizer` on `variables` (initial values made on the host) and say where its slots are:
+    (index of the variable in `variables`, slot name) -> index in `optimizer.variables`, for every slot
+    Keras makes from a variable (Adam's momentum and velocity, SGD's momentum, ...)."""
+    index = {id(v): k for k, v in enumerate(variables)}
+    made: dict[int, tuple[int, str]] = {}
+    make = optimizer.add_variable_from_reference
+
+    def recorded(reference_variable: Any, name: str | None = None, initializer: Any = "zeros") -> Any:
+        variable = make(reference_variable, name=name, initializer=initializer)
+        if id(reference_variable) in index:
+            made[id(variable)] = (index[id(reference_variable)], name or "var")
+        return variable
+
+    optimizer.add_variable_from_reference = recorded
+    try:
+        with host_initial_values():
+            optimizer.build(list(variables))
+    finally:
+        del optimizer.add_variable_from_reference
+    return {made[id(v)]: k for k, v in enumerate(optimizer.variables) if id(v) in made}
+
+
+def _set_optimizer(model: Any, program: "_Program", values: Sequence[np.ndarray], wmap: WidthMap | None) -> None:
+    """A member's optimizer state after its last epoch (host arrays in the program's optimizer order) into
+    its Keras model's optimizer, built here on the model's variables and sliced back to its width: a saved
+    model carries it as `fit`'s would (the last epoch's, not the best one's, as `fit` with best weights
+    restored), so a loaded, compiled model trains on with its moments. Not when the optimizer was built
+    before (its slots' origin is unknown here)."""
+    optimizer = model.optimizer
+    if optimizer is None or optimizer.built:
+        return
+    variables = model.trainable_variables
+    mine = _build_optimizer(optimizer, variables)
+    theirs = program.slots_of
+    for name in sorted({slot for _, slot in mine}):
+        if any((k, name) not in theirs for k in range(program.layout.count)):
+            continue
+        per_variable = program.layout.split([values[theirs[(k, name)]] for k in range(program.layout.count)], xp=np)
+        for k in range(len(variables)):
+            if (k, name) in mine:
+                value = np.asarray(per_variable[k])
+                optimizer.variables[mine[(k, name)]].assign(wmap.narrow(k, value) if wmap is not None else value)
+    iterations = [k for k, v in enumerate(program.optimizer.variables) if v is program.optimizer.iterations]
+    if iterations:
+        optimizer.iterations.assign(values[iterations[0]])
 
 
 def _means(sums: Any, rows: int) -> np.ndarray:

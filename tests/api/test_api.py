@@ -178,3 +178,35 @@ def test_load_model_in_a_fresh_process_predicts_what_the_trained_model_did(tiny:
     for line in lines[:2]:
         np.testing.assert_allclose([float(v) for v in line.split()], expected, rtol=1e-5)
     assert lines[2] == f"error: {isolated_paths / 'nothing.keras'}: no such model file or folder"
+
+
+def test_a_model_loaded_compiled_in_a_new_process_trains_on(tiny: list[str], isolated_paths: Path) -> None:
+    """`load_model(..., compile=True)` in a new interpreter gives the model with its loss, metrics and the
+    optimizer's state after its last epoch (steps taken, Adam's moments), with no Keras warning about skipped
+    optimizer variables, and `fit` trains on from there."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    record = recsearch.train([*tiny[:4], "model=mlp", "model.depth=1", "train.epochs=2"])
+    trained = record.model.optimizer
+    code = ("import sys, warnings, numpy as np, recsearch\n"
+            "warnings.simplefilter('always')\n"
+            "model = recsearch.load_model(sys.argv[1], compile=True)\n"
+            "state = model.optimizer.variables\n"
+            "print(int(model.optimizer.iterations), len(state), float(np.abs(np.asarray(state[2])).sum()))\n"
+            "rows = {'user': np.arange(8, dtype='int32'), 'item': np.arange(8, dtype='int32')}\n"
+            "model.fit(rows, np.full(8, 3.5, 'float32'), batch_size=4, epochs=1, verbose=0)\n"
+            "print(int(model.optimizer.iterations))\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code, str(record.run_dir / "model.keras")], env=env,
+                          cwd=isolated_paths.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Skipping variable loading" not in done.stderr and "optimizer" not in done.stderr.lower()
+    loaded, after = done.stdout.strip().splitlines()[-2:]
+    steps, count, first_slot = loaded.split()
+    assert int(steps) == int(trained.iterations) > 0 and int(count) == len(trained.variables) > 2
+    assert float(first_slot) == pytest.approx(float(np.abs(np.asarray(trained.variables[2])).sum()), rel=1e-5)
+    assert float(first_slot) > 0 and int(after) == int(steps) + 2

@@ -130,6 +130,49 @@ def test_a_stopped_member_keeps_its_results_while_the_rest_train_on(tiny):
     assert fits[0].metrics["test_rmse"] == pytest.approx(first.metrics["test_rmse"], rel=1e-4)
     for packed, single in zip(stopped.model.get_weights(), first_member.model.get_weights()):
         np.testing.assert_allclose(packed, single, rtol=1e-4, atol=1e-6)
+    steps = -(-len(data.train) // int(cfgs[0].train.batch_size))
+    assert int(stopped.model.optimizer.iterations) == steps and int(other.model.optimizer.iterations) == 3 * steps
+    _assert_same_optimizer_state(stopped.model, first_member.model)  # its state when it stopped, not the pack's last
+
+
+def _assert_same_optimizer_state(model, reference) -> None:
+    """Every optimizer variable of `model` equals `reference`'s (same order and shapes), scaled to its values."""
+    mine, theirs = model.optimizer.variables, reference.optimizer.variables
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape, (a.shape, b.shape)
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * float(np.abs(b).max() or 1.0))
+
+
+@needs_jax
+@pytest.mark.parametrize("optimizer, slots", [("adam", 2), ("sgd", 1)])
+def test_the_model_ends_holding_its_optimizer_state(tiny, monkeypatch, optimizer, slots):
+    """After the loop, the model's optimizer holds the state of its last epoch, as `fit` leaves it: one slot per
+    variable at the variable's shape, the steps taken. The same state whether the member trained in a wider twin
+    with its small variables updated as one vector, or at its own width variable by variable."""
+    from recsearch.training import jax_loop
+    from recsearch.training.trainer import train
+
+    over = [*tiny, "model=mlp", "model.depth=2", "model.embedding_dim=9", "train.epochs=2",
+            f"train.optimizer={optimizer}", "train.momentum=0.5"]
+    data = prepare_for(compose_config(over))
+    jax_loop.clear_programs()
+    padded = train(compose_config(over), data).model
+    program = next(iter(jax_loop._PROGRAMS.values()))
+    assert len(program.layout.flat) > 1 and '"output_dim": 10' in next(iter(jax_loop._PROGRAMS))
+    jax_loop.clear_programs()
+    monkeypatch.setattr(jax_loop, "FLAT_MAX", 0)
+    apart = train(compose_config([*over, "train.pad_embeddings=false"]), data).model
+    jax_loop.clear_programs()
+    steps = -(-len(data.train) // int(compose_config(over).train.batch_size))
+    optimizer_state = padded.optimizer.variables
+    assert int(padded.optimizer.iterations) == 2 * steps
+    assert len(optimizer_state) == 2 + slots * len(padded.trainable_variables)  # iteration, learning rate, slots
+    slots = [v for v in optimizer_state if v.path.endswith(("momentum", "velocity"))]
+    assert {tuple(v.shape) for v in slots} == {tuple(v.shape) for v in padded.trainable_variables}
+    assert all(np.abs(np.asarray(v)).max() > 0 for v in slots)
+    _assert_same_optimizer_state(padded, apart)
 
 
 def _member(cfg, data, callbacks=()):
