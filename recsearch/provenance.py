@@ -67,8 +67,11 @@ def _gpu_name() -> str | None:
 
 
 def git_commit() -> str | None:
-    """The project's git commit (with `-dirty` when the tree has changes), or None outside git."""
+    """The project's git commit (with `-dirty` when the tree has changes) when recsearch runs from its source
+    checkout, else None (an installed package: the git repository around site-packages, if any, is not ours)."""
     root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
+        return None
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=True).stdout.strip()

@@ -224,7 +224,8 @@ def _header(study: Any, trial: Any, prov: dict[str, Any], name: str, command: st
         f"({prov['direction']}); exported {prov['exported']}",
         f"seed {prov['seed']}, data checksum {prov['data_checksum']}, split key {prov['split_key']}",
         f"recsearch {packages.get('recsearch')}, keras {env.get('keras')} on {backend} {env.get(str(backend))}, "
-        f"optuna {packages.get('optuna')}, python {env.get('python')}, commit {env.get('git_commit')}",
+        f"optuna {packages.get('optuna')}, python {env.get('python')}"
+        + (f", commit {env['git_commit']}" if env.get("git_commit") else ""),
         f"Full provenance: {name}.provenance.json. Run: {command} train +experiment={name}; "
         f"check: {command} reproduce {name}",
         *([f"Final model: {command} train +experiment={name} train.refit=true "

@@ -92,5 +92,7 @@ def test_wheel_carries_the_configs_and_runs_from_an_empty_folder(installed: Path
 
     _run([str(installed / "recsearch"), "export-best", str(study), "--name", "mine"], user, env)
     assert (user / "experiments" / "mine.yaml").is_file()  # into the working folder, not the install
+    header = [line for line in (user / "experiments" / "mine.yaml").read_text().splitlines() if line.startswith("#")]
+    assert any("optuna" in line for line in header) and not any("commit" in line for line in header)  # no git here
     shown = _run([str(installed / "recsearch"), "config", "show", "+experiment=mine"], user, env).stdout
     assert OmegaConf.create(shown).model.embedding_dim == 8
