@@ -220,7 +220,11 @@ def _range_param(where: str, key: str, value: Any) -> Param:
     _require_finite(where, f"range({start}, {stop}, {step})", start, stop, step)
     count = _range_count(start, stop, step)
     if count == 0:
-        raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) is empty")
+        tail = f", {step})" if step != 1 else ")"
+        swapped = f"; did you mean range({stop}, {start}{tail}?" if start != stop else ""
+        way = "up" if step > 0 else "down"
+        raise SearchSpaceError(f"{where}: range({start}, {stop}{tail} is empty: it counts {way} from {start} and stops "
+                               f"before {stop} (the stop is excluded: range(1, 4) is 1, 2, 3){swapped}")
     if count > MAX_RANGE_VALUES:
         raise SearchSpaceError(f"{where}: range({start}, {stop}, {step}) has {count:.3g} values, over the "
                                f"limit of {MAX_RANGE_VALUES:,}; use interval({start}, {stop}) (or "

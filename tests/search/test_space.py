@@ -83,7 +83,14 @@ def test_condition_dependencies_are_sampled_first(cfg) -> None:
     ("space", "message"),
     [
         ({"params": {"model.depht": "range(1, 3)"}}, "search_space.params.model.depht: 'model.depht' is not a key"),
-        ({"params": {"model.depth": "range(4, 1)"}}, "is empty"),
+        ({"params": {"model.depth": "range(4, 1)"}}, "range(4, 1) is empty: it counts up from 4 and stops before 1 "
+                                                     "(the stop is excluded: range(1, 4) is 1, 2, 3); did you mean "
+                                                     "range(1, 4)?"),
+        ({"params": {"model.depth": "range(1, 4, -1)"}}, "counts down from 1 and stops before 4 (the stop is "
+                                                         "excluded: range(1, 4) is 1, 2, 3); did you mean "
+                                                         "range(4, 1, -1)?"),
+        ({"params": {"model.depth": "range(3, 3)"}}, "range(3, 3) is empty: it counts up from 3 and stops before 3 "
+                                                     "(the stop is excluded: range(1, 4) is 1, 2, 3)"),
         ({"params": {"model.dropout": "interval(0.5, 0.1)"}}, "inverted"),
         ({"params": {"model.l2": "tag(log, interval(0, 0.1))"}}, "log range must be > 0"),
         ({"params": {"model.depth": "range(1, 3"}}, "malformed expression"),
