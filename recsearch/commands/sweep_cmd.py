@@ -77,18 +77,12 @@ def print_report(report) -> None:
     from rich.table import Table
 
     from recsearch.results.leaderboard import format_count
-    from recsearch.results.study_tables import failed_count, top_trials
+    from recsearch.results.study_tables import state_counts, top_trials
 
     out = console()
     frame = pd.read_parquet(report.folder / "trials.parquet")
     top = top_trials(frame, "value", report.direction)
-    states = dict(report.counts)
-    if states.get("fail"):  # as the progress line and the leaderboard count: repeats and re-run trials apart
-        failed = failed_count(frame)
-        states["fail"], other = failed, states["fail"] - failed
-        states = {k: v for k, v in states.items() if v} | ({"repeated or re-run": other} if other > 0 else {})
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-    table = Table(title=f"study {report.study_name}: top {len(top)} ({counts})", title_justify="left")
+    table = Table(title=f"study {report.study_name}: top {len(top)} ({state_counts(frame)})", title_justify="left")
     params = [c for c in frame.columns if c.startswith("params_")]
     cols = [c for c in ["number", "value", f"test_{report.metric}", "epochs_run", "n_params", "duration_s"]
             if c in top.columns]

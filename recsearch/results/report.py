@@ -17,6 +17,7 @@ import pandas as pd
 from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_labels, record_trials,
                                           render_folded_html, selected_trial)
 from recsearch.results.studies import COMPARISON_FILES, StudyRecord
+from recsearch.results.study_tables import best_trial_line, best_yaml_trial, state_counts
 from recsearch.redact import redact
 
 TOP_CURVES = 5
@@ -113,8 +114,6 @@ def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES)
 def best_config_text(record: StudyRecord, trials: pd.DataFrame) -> str:
     """The selected trial's config: the study folder's best.yaml when it was written for that trial, else the
     config the trial recorded (a worker elsewhere may have finished it after best.yaml was written)."""
-    from recsearch.results.study_tables import best_trial_line, best_yaml_trial
-
     trial = _best_frozen(record, trials)
     written = best_yaml_trial(record.folder) if record.folder is not None else None
     if written is not None and (trial is None or written == trial.number):
@@ -146,7 +145,7 @@ def study_report(record: StudyRecord) -> Report:
     metric, direction = record.metric, record.direction
     board = leaderboard([record], per_trial=True)
     imp, note = importance_frame(record.study)
-    counts = ", ".join(f"{k.lower()} {v}" for k, v in trials["state"].value_counts().sort_index().items()) or "none"
+    counts = state_counts(trials)
     sections = [
         Section("Leaderboard", html=render_folded_html(board.head(20))),
         Section("Optimization history", plots.history_figure(record.study, metric)),

@@ -63,6 +63,18 @@ def failed_count(frame: pd.DataFrame) -> int:
     return int(failed.sum())
 
 
+def state_counts(frame: pd.DataFrame) -> str:
+    """'complete 11, pruned 1, repeated or re-run 4': the trials by state, FAIL counted as `failed_count` counts
+    it, and the FAIL rows that are no failure (sampled repeats never trained, stopped trials re-run) apart; the
+    sweep's table, summary.md and the report say it alike, as the leaderboard and the progress line count."""
+    states = {str(k).lower(): int(v) for k, v in frame["state"].value_counts().items()} if len(frame) else {}
+    if states.get("fail"):
+        failed = failed_count(frame)
+        states["fail"], other = failed, states["fail"] - failed
+        states = {k: v for k, v in states.items() if v} | ({"repeated or re-run": other} if other > 0 else {})
+    return ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"
+
+
 def best_trial(study: Any) -> Any | None:
     """The best finished trial; for several objectives, the Pareto trial with the best first value."""
     try:
@@ -156,7 +168,6 @@ def _int_distribution(study: Any, name: str) -> bool:
 
 def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]) -> str:
     """summary.md: counts, best trial and the top-10 table."""
-    counts = frame["state"].value_counts().to_dict() if len(frame) else {}
     top = top_trials(frame, names[0], cfg.task.direction)
     params = [c for c in frame.columns if c.startswith("params_")]
     cols = ["number", *names, f"test_{cfg.task.metric}", "epochs_run", "n_params", "duration_s", *params]
@@ -171,6 +182,6 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",
              f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction}); test is reported, never used to choose",
              f"- {search_method(cfg.search)}, budget {cfg.search.n_trials} trials",
-             "- trials: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())), "",
+             f"- trials: {state_counts(frame)}", "",
              "## Top 10", "", markdown_table(table) if len(table) else "_no finished trial yet_", ""]
     return "\n".join(lines)

@@ -105,6 +105,13 @@ def test_a_sweep_stops_when_its_discrete_space_is_used_up(tiny: list[str], sampl
             print_report(report)
             title = next(line for line in capfd.readouterr().out.splitlines() if "top 2 (" in line)
             assert f"(complete 2, repeated or re-run {report.counts['fail']})" in title, title
+            summary = (report.folder / "summary.md").read_text()  # summary.md and the report count alike
+            assert f"- trials: complete 2, repeated or re-run {report.counts['fail']}\n" in summary, summary
+            from recsearch.results.report import study_report
+            from recsearch.results.studies import load_study_folder
+
+            subtitle = study_report(load_study_folder(report.folder)).subtitle
+            assert f"trials: complete 2, repeated or re-run {report.counts['fail']};" in subtitle, subtitle
 
 
 def test_the_grid_sampler_trains_each_point_once_across_a_resume(tiny: list[str], capfd: pytest.CaptureFixture) -> None:
