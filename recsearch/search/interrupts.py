@@ -6,13 +6,15 @@ with that error and the sweep went on instead of stopping. The handler remembers
 treats any error raised after it as the interruption it is. SIGTERM (`kill`, `timeout`, a batch scheduler's
 stop) is handled the same way, so it too keeps finished trials and writes the tables. A KeyboardInterrupt
 that Python swallows outright (raised inside a garbage-collection callback, such as JAX's: "Exception
-ignored in ...", seen in CI) is caught at the worker's next check: each epoch's end and each trial's.
+ignored in ...", seen in CI) is caught at the worker's next check: each epoch's end and each trial's; the
+traceback Python would print for it is left out (the sweep says "interrupted" in one line).
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Any, Iterator
 
@@ -20,6 +22,14 @@ INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); the same command resumes the swe
 
 _seen = False
 _depth = 0  # how many `ctrl_c_remembered` blocks are open
+
+
+def _quiet_swallowed_interrupt(unraisable: Any, hook: Any) -> None:
+    """sys.unraisablehook inside `ctrl_c_remembered`: a remembered KeyboardInterrupt that Python swallowed
+    prints nothing; anything else goes to the hook that was in place (`hook`)."""
+    if _seen and isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    hook(unraisable)
 
 
 def _remember_sigint(signum: int, frame: Any) -> None:
@@ -42,6 +52,9 @@ def ctrl_c_remembered() -> Iterator[None]:
                  if threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is default]
     for signum in installed:
         signal.signal(signum, _remember_sigint)
+    hook = sys.unraisablehook
+    if installed:
+        sys.unraisablehook = lambda unraisable: _quiet_swallowed_interrupt(unraisable, hook)
     _depth += 1
     try:
         yield
@@ -49,6 +62,8 @@ def ctrl_c_remembered() -> Iterator[None]:
         _depth -= 1
         for signum in installed:
             signal.signal(signum, defaults[signum])
+        if installed:
+            sys.unraisablehook = hook
 
 
 def interrupted() -> bool:

@@ -112,6 +112,40 @@ def test_a_ctrl_c_swallowed_before_the_sweeps_own_worker_started_still_stops_it(
         interrupts.stop_if_interrupted()
 
 
+def test_a_ctrl_c_swallowed_in_a_finaliser_prints_no_traceback(monkeypatch):
+    """A KeyboardInterrupt raised where Python can only ignore it (a finaliser; in CI and for users, JAX's
+    garbage-collection callback) used to print 'Exception ignored in ...' and a traceback beside the sweep's
+    one-line message. Inside the block it is remembered and not passed to sys.unraisablehook; other ignored
+    errors still are, and the hook in place before is back afterwards."""
+    import gc
+    import sys
+
+    seen = []
+
+    def hook(unraisable):
+        seen.append(type(unraisable.exc_value).__name__)
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+
+    class Finalised:
+        def __init__(self, error):
+            self.error = error
+
+        def __del__(self):
+            if self.error is None:
+                signal.raise_signal(signal.SIGINT)
+            raise self.error
+
+    with interrupts.ctrl_c_remembered():
+        Finalised(ValueError("another error"))
+        gc.collect()
+        assert not interrupts.interrupted()
+        Finalised(None)
+        gc.collect()
+        assert interrupts.interrupted()
+    assert seen == ["ValueError"] and sys.unraisablehook is hook
+
+
 def test_kerastuner_checks_for_a_swallowed_ctrl_c_before_each_trial(monkeypatch):
     """KerasTuner's engine has no trial loop of its own to check in: its tuner checks before creating a trial."""
     from types import SimpleNamespace
