@@ -2,7 +2,7 @@
 
 from recsearch.data.download import fetch_dataset
 from recsearch.data.loaders import FORMATS, load_interactions
-from recsearch.data.paths import dataset_dir, resolve_cache_dir, resolve_data_dir
+from recsearch.data.paths import dataset_dir, recorded_data_dir, resolve_cache_dir, resolve_data_dir
 from recsearch.data.prepare import prepare_data
 from recsearch.data.splits import METHODS as SPLIT_METHODS
 from recsearch.data.summary import dataset_summary
@@ -21,6 +21,7 @@ __all__ = [
     "generate_synthetic",
     "load_interactions",
     "prepare_data",
+    "recorded_data_dir",
     "resolve_cache_dir",
     "resolve_data_dir",
 ]

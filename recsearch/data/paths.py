@@ -37,6 +37,15 @@ def dataset_dir(data_cfg: Any, data_dir: Path) -> Path:
     return unzipped if not folder.exists() and unzipped.is_dir() else folder
 
 
+def recorded_data_dir(data_cfg: Any, recorded_paths: Any) -> Path:
+    """The data dir for a run recorded in a config (a study's trial, a run folder's config.yaml): the one it
+    recorded while that still holds its dataset (the data it trained on), else this machine's
+    (RECSEARCH_DATA_DIR or the default: a study copied from another machine). `recommend`, `recsearch.load_model`
+    and `reproduce` find a study's data alike, whether or not RECSEARCH_DATA_DIR is set in this shell."""
+    recorded = resolve_data_dir(recorded_paths)
+    return recorded if dataset_dir(data_cfg, recorded).exists() else resolve_data_dir(None)
+
+
 def _resolve(configured: str | None, env_var: str, leaf: str) -> Path:
     """The configured path, else the environment variable, else a folder in the user cache."""
     if configured:

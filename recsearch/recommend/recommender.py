@@ -61,7 +61,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
             raise RecsearchError(f"{folder} is a run folder (one model); a trial number applies to a study folder")
         if not (folder / "model.keras").is_file():
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
-        cfg = _saved_config(folder / "config.yaml")
+        cfg = _with_its_data(_saved_config(folder / "config.yaml"))
         _setup_to_load(cfg)
         return LoadedModel(_load_keras(folder / "model.keras", compile), cfg, str(folder / "model.keras"))
     if not (folder / "best.yaml").is_file():
@@ -89,6 +89,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
         label = f"trial {number}" if trial is not None else f"the best trial ({number})"
         recorded = f"trial {number}'s recorded config"
         cfg = _saved_config(f"trial {number} of {folder}", lambda: trial_config(picked))
+    cfg = _with_its_data(cfg)
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
@@ -161,6 +162,14 @@ def _saved_config(path: Path | str, load: Callable[[], Any] | None = None) -> An
             raise
         raise ConfigError(f"{path}: {exc}; in Python, import the module that registers it first (or load the "
                           ".keras file itself)") from None
+
+
+def _with_its_data(cfg: Any) -> Any:
+    """A recorded config pointed at the data dir that holds its dataset (`recorded_data_dir`)."""
+    from recsearch.data import recorded_data_dir
+
+    cfg.paths.data_dir = str(recorded_data_dir(cfg.data, cfg.paths))
+    return cfg
 
 
 def _setup_to_load(cfg: Any) -> None:

@@ -67,7 +67,9 @@ def seeds_for(base_seed: int, n: int) -> list[int]:
 
 
 def candidates_from_study(study: Any, top: int = 1) -> list[Candidate]:
-    """The `top` best finished trials of `study`, as configs runnable on this machine (current paths)."""
+    """The `top` best finished trials of `study`, as configs runnable on this machine (current paths; the data
+    dir the trial recorded while it still holds the dataset, `recorded_data_dir`)."""
+    from recsearch.data import recorded_data_dir
     from recsearch.reproduce.source import ranked_trials, trial_config
 
     ranked = ranked_trials(study)[:top]
@@ -77,7 +79,9 @@ def candidates_from_study(study: Any, top: int = 1) -> list[Candidate]:
     out = []
     for t in ranked:
         cfg = trial_config(t)
+        data_dir = recorded_data_dir(cfg.data, cfg.paths)
         cfg.paths = paths
+        cfg.paths.data_dir = str(data_dir)
         metric = cfg.task.metric
         out.append(Candidate(f"trial {t.number}", t.number, cfg, t.values[0], t.user_attrs.get(f"test_{metric}"),
                              _recorded(t.user_attrs)))

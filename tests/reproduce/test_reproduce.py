@@ -217,3 +217,29 @@ def test_vs_best_says_when_the_best_has_nothing_to_pair_with() -> None:
     cands = [Candidate("a", None, autorec, 0.8, None), Candidate("b", None, None, 0.9, None)]
     row = summary_table(cands, runs, "minimize").set_index("config").loc["b"]
     assert (row["vs_best"], row["vs_best_note"]) == ("n/a", "the best, a: model autorec: no per-user rating errors to pair")
+
+
+def test_reproduce_and_recommend_read_the_data_the_study_recorded(tiny: list[str], isolated_paths: Path,
+                                                                  tmp_path: Path, monkeypatch, capsys) -> None:
+    """A study trained on data in its `paths.data_dir`, read in a shell whose RECSEARCH_DATA_DIR points elsewhere:
+    `reproduce` and `recommend` both read the folder the study recorded (reproduce used to look only in this
+    shell's data dir and stop). Once that folder is gone (the study copied to another machine), both read this
+    machine's."""
+    import shutil
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "ml-1m-mini"
+    recorded, here = tmp_path / "recorded", tmp_path / "here"
+    for root in (recorded, here):
+        shutil.copytree(fixture, root / "ml-1m")
+    model = [o for o in tiny if o.startswith(("model.", "train."))]
+    assert main(["sweep", "data=ml_1m", f"paths.data_dir={recorded}", *model, "search.n_trials=1",
+                 "search.study_name=mini", "--no-progress"]) == 0
+    study = isolated_paths / "default" / "mini"
+    monkeypatch.setenv("RECSEARCH_DATA_DIR", str(tmp_path / "empty"))
+    for gone in (False, True):
+        if gone:
+            shutil.rmtree(recorded)
+            monkeypatch.setenv("RECSEARCH_DATA_DIR", str(here))
+        capsys.readouterr()
+        assert main(["reproduce", str(study), "--seeds", "2"]) == 0, capsys.readouterr().err
+        assert main(["recommend", str(study), "--user", "1", "-n", "2"]) == 0, capsys.readouterr().err
