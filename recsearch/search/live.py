@@ -29,7 +29,8 @@ STALE_AFTER_S = 600.0
 
 @dataclass
 class TrialStatus:
-    """One running trial: its number, the epoch being trained (1-based) of how many, and the latest metric."""
+    """One running trial: its number, the epoch being trained (1-based) of how many, and the latest metric with
+    the epoch it scored (`scored`)."""
 
     trial: int
     epoch: int
@@ -40,12 +41,15 @@ class TrialStatus:
     steps: int | None = None
     pid: int = 0
     updated: float = 0.0
+    scored: int | None = None  # the epoch (1-based) whose `value` it is: the one before `epoch` while that trains
 
     def text(self) -> str:
-        """'trial 7 epoch 3/10 step 40/79 val_rmse 0.9123': the metric is the latest epoch's (… before the first)."""
+        """'trial 7 epoch 3/10 step 40/79, val_rmse 0.9123 after epoch 2' ('trial 7 epoch 1/10' before the first
+        score): the score shown says which epoch it is of, since the epoch shown is the one training."""
         where = f" step {self.step}/{self.steps}" if self.step and self.steps else ""
-        value = "…" if self.value is None else f"{self.value:.4f}"
-        return f"trial {self.trial} epoch {self.epoch}/{self.epochs}{where} {self.metric} {value}"
+        after = f" epoch {self.scored}" if self.scored else ""
+        score = "" if self.value is None else f", {self.metric} {self.value:.4f} after{after or ' the last epoch'}"
+        return f"trial {self.trial} epoch {self.epoch}/{self.epochs}{where}{score}"
 
 
 _board: Callable[[TrialStatus | None, int], None] | None = None
@@ -132,7 +136,7 @@ def _callback_class() -> type:
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             value = (logs or {}).get(self.status.metric)
             if value is not None:
-                self.status.value = float(value)
+                self.status.value, self.status.scored = float(value), epoch + 1
             self.status.step = 0
             self._send()
 

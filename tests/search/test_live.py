@@ -54,7 +54,9 @@ def test_callback_sends_epoch_metric_and_steps(monkeypatch):
     assert all(s.step <= s.steps for s in sent)
     ends = {s.epoch: s.value for s in sent if s.value is not None}
     assert ends[3] == pytest.approx(fit.history["val_loss"][2])
-    assert sent[-1].text() == f"trial 7 epoch 3/3 val_loss {fit.history['val_loss'][2]:.4f}"
+    assert sent[-1].text() == f"trial 7 epoch 3/3, val_loss {fit.history['val_loss'][2]:.4f} after epoch 3"
+    shown = next(s for s in sent if s.epoch == 3 and s.scored == 2)  # epoch 3 training, epoch 2's score
+    assert shown.text().endswith(f"epoch 3/3, val_loss {fit.history['val_loss'][1]:.4f} after epoch 2")
 
 
 def test_status_files_are_read_back_skipping_stale_and_broken(tmp_path):
@@ -104,8 +106,9 @@ def test_one_worker_bar_shows_each_trials_epoch_and_metric_while_it_runs(tiny, m
     texts = [text for text, _ in shown]
     for _, trial in trials[trials["state"] != "FAIL"].iterrows():  # a repeat is failed before it trains
         n, curve = int(trial["number"]), list(trial["val_curve"])
-        first = next(i for i, t in enumerate(texts) if f"running 1: trial {n} epoch 1/2 val_rmse …" in t)
-        second = next(i for i, t in enumerate(texts) if f"running 1: trial {n} epoch 2/2 val_rmse {curve[0]:.4f}" in t)
+        first = next(i for i, t in enumerate(texts) if t.endswith(f"running 1: trial {n} epoch 1/2"))
+        second = next(i for i, t in enumerate(texts)
+                      if f"running 1: trial {n} epoch 2/2, val_rmse {curve[0]:.4f} after epoch 1" in t)
         done = next(i for i, t in enumerate(texts) if i > second and f"trial {n} " not in t)
         assert first < second < done  # shown during the trial, withdrawn after it
     assert texts[-1].endswith("running 0") and "best " in texts[-1]
