@@ -38,7 +38,9 @@ def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
 
 
 def format_value(value: Any) -> str:
-    """A table cell: 4 decimals for floats (one for large ones), thousands separators for ints."""
+    """A table cell: 4 decimals for floats (one for large ones), thousands separators for ints, yes/no."""
+    if isinstance(value, bool):  # before int, which it is too (True printed as 1)
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.1f}"
     if isinstance(value, int):

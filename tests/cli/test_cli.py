@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,7 @@ def test_data_list_and_info(capsys) -> None:
     assert code == 0 and "ml-latest-small" in out and "yes" in out
     code, out, _ = _run(["data", "info", "ml-latest-small"], capsys)
     assert code == 0 and "100,836" in out and "610" in out
+    assert re.search(r"has_genres\s+│\s+yes\s", out) and re.search(r"has_demographics\s+│\s+no\s", out), out
     code, again, _ = _run(["data", "info", "data=ml_latest_small"], capsys)  # as the other commands take it
     assert code == 0 and again == out
 
