@@ -65,6 +65,16 @@ def study_write_error(path: Path | str, exc: OSError, journal: Path | str) -> Wr
     return write_error(path, exc).in_study(journal)
 
 
+def shown_path(path: Path | str) -> str:
+    """`path` as a command prints it: relative to the working folder when under it, else absolute (so a study
+    reached by an absolute path or through a worker prints as one reached from here)."""
+    full = Path(os.path.abspath(path))
+    try:
+        return str(full.relative_to(os.getcwd()))
+    except ValueError:
+        return str(full)
+
+
 def _inside(path: Path | str, folder: Path) -> bool:
     try:
         return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))

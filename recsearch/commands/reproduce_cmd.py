@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console
     from recsearch.errors import ConfigError
-    from recsearch.fileio import WriteError, ensure_writable
+    from recsearch.fileio import WriteError, ensure_writable, shown_path
     from recsearch.reproduce import reproduce, write_report
 
     if args.top < 1:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     kept.unlink(missing_ok=True)
     out = console()
     out.print(_table(report, title))
-    out.print(f"written: {', '.join(str(p) for p in paths)}")
+    out.print(f"written: {', '.join(shown_path(p) for p in paths)}")
     return 0
 
 

@@ -76,6 +76,7 @@ def print_report(report) -> None:
     import pandas as pd
     from rich.table import Table
 
+    from recsearch.fileio import shown_path
     from recsearch.results.leaderboard import format_count
     from recsearch.results.study_tables import state_counts, top_trials
 
@@ -94,7 +95,7 @@ def print_report(report) -> None:
                            if not _missing(row[c]))
         table.add_row(*[format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols], sampled)
     out.print(table)
-    out.print(f"results: {report.folder}  (storage: {report.storage_url})")
+    out.print(f"results: {shown_path(report.folder)}  (storage: {report.storage_url})")
     if report.timed_out_s is not None:
         finished = report.counts.get("complete", 0) + report.counts.get("pruned", 0)
         out.print(f"stopped by search.timeout={report.timed_out_s:g} s with {finished} of search.n_trials="

@@ -366,15 +366,11 @@ def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
 
 def _where(record: StudyRecord) -> str:
     """The study's folder, relative to the working folder when under it; else its (redacted) storage URL."""
-    from pathlib import Path
+    from recsearch.fileio import shown_path
 
     if record.folder is None:
         return record.storage_url
-    folder = Path(record.folder).resolve()
-    try:
-        return str(folder.relative_to(Path.cwd()))
-    except ValueError:
-        return str(folder)
+    return shown_path(record.folder)
 
 
 def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str | None:

@@ -14,10 +14,12 @@ from recsearch.reproduce import Candidate, open_study, seeds_for
 from recsearch.reproduce.reproduce import SeedRun, environment_drift, summary_table, user_errors
 
 
-def test_reproduce_top_two_of_a_study(tiny_study, capsys) -> None:
+def test_reproduce_top_two_of_a_study(tiny_study, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tiny_study.folder.parent)  # the study given by its absolute path: printed from here
     assert main(["reproduce", str(tiny_study.folder), "--top", "2", "--seeds", "2"]) == 0
     printed = capsys.readouterr().out
     assert "reproduce tiny: 2 seeds" in printed and "verdict" in printed
+    assert f"written: {tiny_study.folder.name}/reproduce.csv, " in printed.replace("\n", ""), printed
     table = pd.read_csv(tiny_study.folder / "reproduce.csv")
     study = open_study(str(tiny_study.folder)).study
     best_two = sorted((t.values[0], t.number) for t in study.trials if t.values)[:2]
