@@ -246,8 +246,9 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     """A trained Keras model, in any process: a `.keras` file (a run's `model.keras`, a study's
     `models/trial_<N>.keras`), or a run or study folder (its model; a study's best trial, retrained when it
     was not kept). recsearch's custom layers are registered first, which plain `keras.saving.load_model` lacks.
-    For predicting by default; `compile=True` loads its loss, metrics and optimizer with the optimizer's state
-    after its last epoch, to train on with `fit`.
+    For predicting by default; `compile=True` loads a rating model's loss, metrics and optimizer with the
+    optimizer's state after its last epoch, to train on with `fit` (ranking and AutoRec models are saved
+    without their training wrapper: an error says so).
 
     Example: `model = recsearch.load_model("results/default/mlp-rating/models/trial_4.keras")`.
     """

@@ -69,10 +69,10 @@ def shown_path(path: Path | str) -> str:
     """`path` as a command prints it: relative to the working folder when under it, else absolute (so a study
     reached by an absolute path or through a worker prints as one reached from here)."""
     full = Path(os.path.abspath(path))
-    try:
-        return str(full.relative_to(os.getcwd()))
-    except ValueError:
-        return str(full)
+    for shown, here in ((full, Path(os.getcwd())), (full.resolve(), Path.cwd().resolve())):  # then via symlinks
+        if shown.is_relative_to(here):
+            return str(shown.relative_to(here))
+    return str(full)
 
 
 def _inside(path: Path | str, folder: Path) -> bool:

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsearch.config import compose_config
+    from recsearch.fileio import shown_path
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
     out = console()
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_sweep(args.overrides, show_progress=not args.no_progress)
     except SweepInterrupted as stop:
-        out.print(f"interrupted: finished trials are kept in {stop.report.folder}; run the same command to resume")
+        out.print(f"interrupted: finished trials are kept in {shown_path(stop.report.folder)}; run the same command "
+                  "to resume")
         return 130
     check_something_finished(report)
     print_report(report)

@@ -318,20 +318,24 @@ def _load_keras(path: Path, compile: bool = False) -> Any:
     from recsearch.models import register_layers
 
     register_layers()  # the custom layers of every model family, before Keras deserializes them
-    if compile:  # the metrics and losses compile_model gives a model, registered when their modules import
+    if compile:  # the metrics compile_model gives a model, registered when their module is imported
         import importlib
 
-        for module in ("recsearch.training.keras_metrics", "recsearch.training.rows"):
-            importlib.import_module(module)
+        importlib.import_module("recsearch.training.keras_metrics")
 
     if path.is_file() and path.suffix == ".keras" and not _is_archive(path):  # Keras would say "File not found"
         raise RecsearchError(f"cannot load {path}: not a complete .keras archive ({path.stat().st_size:,} bytes: cut "
                              "short or damaged, e.g. by a full disk); delete it and retrain (`recsearch reproduce` or "
                              "`recsearch train`)")
     try:
-        return keras.saving.load_model(path, compile=compile)
+        model = keras.saving.load_model(path, compile=compile)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         raise RecsearchError(f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+    if compile and getattr(model, "optimizer", None) is None:
+        raise RecsearchError(f"{path} was saved without a training setup to compile it with (ranking and AutoRec "
+                             "models train inside a wrapper model, which is not saved); load it with compile=False "
+                             "and compile it yourself")
+    return model
 
 
 def _is_archive(path: Path) -> bool:

@@ -27,7 +27,7 @@ _depth = 0  # how many `ctrl_c_remembered` blocks are open
 def _quiet_swallowed_interrupt(unraisable: Any, hook: Any) -> None:
     """sys.unraisablehook inside `ctrl_c_remembered`: a remembered KeyboardInterrupt that Python swallowed
     prints nothing; anything else goes to the hook that was in place (`hook`)."""
-    if _seen and isinstance(unraisable.exc_value, KeyboardInterrupt):
+    if _seen and _depth and isinstance(unraisable.exc_value, KeyboardInterrupt):
         return
     hook(unraisable)
 
@@ -53,8 +53,12 @@ def ctrl_c_remembered() -> Iterator[None]:
     for signum in installed:
         signal.signal(signum, _remember_sigint)
     hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:
+        _quiet_swallowed_interrupt(unraisable, hook)
+
     if installed:
-        sys.unraisablehook = lambda unraisable: _quiet_swallowed_interrupt(unraisable, hook)
+        sys.unraisablehook = quiet
     _depth += 1
     try:
         yield
@@ -62,7 +66,7 @@ def ctrl_c_remembered() -> Iterator[None]:
         _depth -= 1
         for signum in installed:
             signal.signal(signum, defaults[signum])
-        if installed:
+        if installed and sys.unraisablehook is quiet:  # not over a hook installed inside the block
             sys.unraisablehook = hook
 
 

@@ -219,6 +219,9 @@ def _range_param(where: str, key: str, value: Any) -> Param:
     start, stop, step = value.start, value.stop, value.step
     _require_finite(where, f"range({start}, {stop}, {step})", start, stop, step)
     count = _range_count(start, stop, step)
+    if step == 0:
+        raise SearchSpaceError(f"{where}: range({start}, {stop}, 0) has step 0, which never moves; give a step "
+                               "above 0 to count up or below 0 to count down")
     if count == 0:
         tail = f", {step})" if step != 1 else ")"
         swapped = f"; did you mean range({stop}, {start}{tail}?" if start != stop else ""

@@ -11,7 +11,8 @@ scoring of the best weights, and every later trial of the same shape (programs a
 Per-epoch semantics follow `fit` with EarlyStopping(restore_best_weights=True) and TerminateOnNaN:
 callbacks see `loss` and `val_<metric>` each epoch and may set `model.stop_training`; a stopped member's
 results are final while the rest go on (its lane of the pack computes on, unread). Afterwards each Keras
-model holds its best weights.
+model holds its best weights, and its optimizer's state after its last epoch (as `fit` leaves it) is written
+into its optimizer when the model is saved or handed out (`with_optimizer_state`).
 
 Speed (CPU, measured side by side by `benchmarks/epoch.py --loop`): each epoch's batch order is drawn on
 the host, one order shared by members with the same seed (no in-program sort, unbatched gathers); dropout
@@ -308,6 +309,7 @@ class _Program:
         self.layout = _FlatLayout(template.trainable_variables, self.optimizer)
         self.slots_of = _build_optimizer(self.optimizer, self.layout.optimizer_variables(template.trainable_variables))
         self.lr_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate]
+        self.step_index = [k for k, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations]
         self.opt_init = [np.asarray(v.value) for v in self.optimizer.variables]
         self.epoch_fn = jax.jit(jax.vmap(self._member_epoch, in_axes=(0, 0, 0, None, 0, None)))
         # order: (steps, batch) rows shared by every member, or (members, steps, batch) one per member
@@ -666,7 +668,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
 
     With `twin`, the members train inside it (each at its own `width`). Returns each member's fit and the
     pack's timings (compile_s, fit_s, eval_s). Each Keras model ends holding its best weights (or its last,
-    when no epoch had a finite monitored value).
+    when no epoch had a finite monitored value); its optimizer's state is written by `with_optimizer_state`.
     """
     import jax
     import jax.numpy as jnp
@@ -693,7 +695,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
         m.model.stop_training = False
         cbs.on_train_begin()
     best = None  # host copies of each member's best (trainable, non-trainable) values; every member improves at epoch 1
-    last_opt: list = [None] * n  # host copies of each member's optimizer values when it stopped (see `_set_optimizer`)
+    last_opt: list = [None] * n  # host copies of a member's optimizer values when it stopped while others went on
     start = time.perf_counter()
     for epoch in range(schedule.epochs):
         if not active.any():
@@ -722,7 +724,7 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
             host_opt = jax.device_get(state[2])
             for k in range(n):
                 if last_opt[k] is None and not active[k]:
-                    last_opt[k] = [v[k] for v in host_opt]
+                    last_opt[k] = [np.array(v[k]) for v in host_opt]  # copies: the pack's arrays are not kept
         if improved.any():
             current = jax.device_get(state[:2])
             best = current if best is None or improved.all() else _select(improved, current, best)
@@ -735,10 +737,11 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     else:
         test_sums = np.full((n, 3), np.nan)
     fits = []
-    host_opt = jax.device_get(state[2])
     for k, m in enumerate(members):
         _assign(m.model, best, k, maps[k])
-        _set_optimizer(m.model, program, last_opt[k] or [v[k] for v in host_opt], maps[k][0] if maps[k] else None)
+        own = last_opt[k] is not None  # stopped while others went on: its host copy, else its row of the pack's
+        m.model._recsearch_optimizer_state = _PendingOptimizer(program, last_opt[k] if own else state[2],
+                                                               None if own else k, maps[k][0] if maps[k] else None)
         lists[k].on_train_end()
         be = stoppers[k].best_epoch
         metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
@@ -770,18 +773,47 @@ def _build_optimizer(optimizer: Any, variables: Sequence[Any]) -> dict[tuple[int
     return {made[id(v)]: k for k, v in enumerate(optimizer.variables) if id(v) in made}
 
 
+@dataclass
+class _PendingOptimizer:
+    """A member's optimizer state after its last epoch, not yet in its Keras model's optimizer: the pack's
+    stacked device arrays and the member's row (`member`), or the member's own host arrays (member None)."""
+
+    program: "_Program"
+    values: Sequence[Any]
+    member: int | None
+    wmap: WidthMap | None
+
+
+def with_optimizer_state(model: Any) -> Any:
+    """`model`, its optimizer holding the state the JAX loop left it (steps taken, Adam's moments, ...), when the
+    loop trained it and that state is not written yet; as `fit` leaves a model, so a saved model loads compiled
+    and trains on. Called where a model is saved or handed to the user (a sweep's kept models, `train`), not
+    for every trial: the copy is twice the model's size with Adam."""
+    pending = getattr(model, "_recsearch_optimizer_state", None)
+    if pending is not None:
+        model._recsearch_optimizer_state = None
+        values = pending.values
+        if pending.member is not None:
+            import jax
+
+            values = [np.asarray(v)[pending.member] for v in jax.device_get(list(values))]
+        _set_optimizer(model, pending.program, values, pending.wmap)
+    return model
+
+
 def _set_optimizer(model: Any, program: "_Program", values: Sequence[np.ndarray], wmap: WidthMap | None) -> None:
     """A member's optimizer state after its last epoch (host arrays in the program's optimizer order) into
-    its Keras model's optimizer, built here on the model's variables and sliced back to its width: a saved
-    model carries it as `fit`'s would (the last epoch's, not the best one's, as `fit` with best weights
-    restored), so a loaded, compiled model trains on with its moments. Not when the optimizer was built
-    before (its slots' origin is unknown here)."""
+    its Keras model's optimizer, built here on the model's variables and sliced back to its width (the last
+    epoch's, not the best one's, as `fit` with best weights restored). Not when the optimizer was built
+    before (its slots' origin is unknown here), nor for an optimizer with variables besides its step, learning
+    rate and per-variable slots (their layout is its own): it stays unbuilt, as fresh."""
     optimizer = model.optimizer
-    if optimizer is None or optimizer.built:
+    theirs = program.slots_of
+    if optimizer is None or optimizer.built or \
+            len(program.optimizer.variables) != len(theirs) + len(program.lr_index) + len(program.step_index):
         return
     variables = model.trainable_variables
     mine = _build_optimizer(optimizer, variables)
-    theirs = program.slots_of
     for name in sorted({slot for _, slot in mine}):
         if any((k, name) not in theirs for k in range(program.layout.count)):
             continue
@@ -790,9 +822,8 @@ def _set_optimizer(model: Any, program: "_Program", values: Sequence[np.ndarray]
             if (k, name) in mine:
                 value = np.asarray(per_variable[k])
                 optimizer.variables[mine[(k, name)]].assign(wmap.narrow(k, value) if wmap is not None else value)
-    iterations = [k for k, v in enumerate(program.optimizer.variables) if v is program.optimizer.iterations]
-    if iterations:
-        optimizer.iterations.assign(values[iterations[0]])
+    for k in program.step_index:
+        optimizer.iterations.assign(values[k])
 
 
 def _means(sums: Any, rows: int) -> np.ndarray:

@@ -60,6 +60,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_for
+    from recsearch.training.jax_loop import with_optimizer_state
 
     start = time.perf_counter()
     data = data if data is not None else prepare_for(cfg)  # bad data fails before the framework is imported
@@ -87,6 +88,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
         "data_checksum": data.checksum, "split_key": data.split_key,
         "environment": {**environment_info(), **backend_versions()},
     })
+    with_optimizer_state(result.model)  # the model handed out and saved carries it, as `fit` leaves it
     return TrainedRun(result=result, summary=summary)
 
 

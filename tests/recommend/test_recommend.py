@@ -191,6 +191,8 @@ def test_study_folder_uses_kept_model_or_retrains(tmp_path, tiny, capsys):
     kept = run_sweep([*tiny, "search.n_trials=2", "search.study_name=kept"], show_progress=False).folder
     loaded = load_model_for(kept)
     assert loaded.source.endswith(".keras") and "models/trial_" in loaded.source
+    trained = load_model_for(kept, compile=True).model.optimizer  # a kept model carries its optimizer's state
+    assert len(trained.variables) > 2 and int(trained.iterations) > 0
     assert load_model_for(kept / "study.journal").source == loaded.source  # the journal names its study folder
     bare = run_sweep([*tiny, "search.n_trials=1", "search.study_name=bare", "search.keep_models=0"],
                      show_progress=False).folder

@@ -89,6 +89,7 @@ def test_condition_dependencies_are_sampled_first(cfg) -> None:
         ({"params": {"model.depth": "range(1, 4, -1)"}}, "counts down from 1 and stops before 4 (the stop is "
                                                          "excluded: range(1, 4) is 1, 2, 3); did you mean "
                                                          "range(4, 1, -1)?"),
+        ({"params": {"model.depth": "range(1, 4, 0)"}}, "range(1, 4, 0) has step 0, which never moves"),
         ({"params": {"model.depth": "range(3, 3)"}}, "range(3, 3) is empty: it counts up from 3 and stops before 3 "
                                                      "(the stop is excluded: range(1, 4) is 1, 2, 3)"),
         ({"params": {"model.dropout": "interval(0.5, 0.1)"}}, "inverted"),

@@ -130,6 +130,11 @@ def test_a_stopped_member_keeps_its_results_while_the_rest_train_on(tiny):
     assert fits[0].metrics["test_rmse"] == pytest.approx(first.metrics["test_rmse"], rel=1e-4)
     for packed, single in zip(stopped.model.get_weights(), first_member.model.get_weights()):
         np.testing.assert_allclose(packed, single, rtol=1e-4, atol=1e-6)
+    from recsearch.training.jax_loop import with_optimizer_state
+
+    assert not stopped.model.optimizer.built  # written when the model is saved or handed out, not for every trial
+    for model in (stopped.model, other.model, first_member.model):
+        with_optimizer_state(model)
     steps = -(-len(data.train) // int(cfgs[0].train.batch_size))
     assert int(stopped.model.optimizer.iterations) == steps and int(other.model.optimizer.iterations) == 3 * steps
     _assert_same_optimizer_state(stopped.model, first_member.model)  # its state when it stopped, not the pack's last
@@ -158,12 +163,12 @@ def test_the_model_ends_holding_its_optimizer_state(tiny, monkeypatch, optimizer
             f"train.optimizer={optimizer}", "train.momentum=0.5"]
     data = prepare_for(compose_config(over))
     jax_loop.clear_programs()
-    padded = train(compose_config(over), data).model
+    padded = jax_loop.with_optimizer_state(train(compose_config(over), data).model)
     program = next(iter(jax_loop._PROGRAMS.values()))
     assert len(program.layout.flat) > 1 and '"output_dim": 10' in next(iter(jax_loop._PROGRAMS))
     jax_loop.clear_programs()
     monkeypatch.setattr(jax_loop, "FLAT_MAX", 0)
-    apart = train(compose_config([*over, "train.pad_embeddings=false"]), data).model
+    apart = jax_loop.with_optimizer_state(train(compose_config([*over, "train.pad_embeddings=false"]), data).model)
     jax_loop.clear_programs()
     steps = -(-len(data.train) // int(compose_config(over).train.batch_size))
     optimizer_state = padded.optimizer.variables
