@@ -301,8 +301,8 @@ def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: 
 def load_keras_file(path: Path, compile: bool = False) -> Any:
     """A saved `.keras` model, loadable in any process: recsearch's layers registered first; without compiling
     (for predicting), or with `compile` compiled as it trained, its optimizer's state restored (to train on; its
-    metrics and losses registered too). In a process where Keras is not imported yet, it starts on recsearch's
-    default backend (JAX; a `.keras` file loads on any backend)."""
+    metrics registered too). In a process where Keras is not imported yet, it starts on recsearch's default
+    backend (JAX; a `.keras` file loads on any backend)."""
     import sys
 
     if "keras" not in sys.modules:

@@ -17,7 +17,7 @@ import pandas as pd
 from recsearch.results.leaderboard import (leaderboard, metric_ascending, record_labels, record_trials,
                                           render_folded_html, selected_trial)
 from recsearch.results.studies import COMPARISON_FILES, StudyRecord
-from recsearch.results.study_tables import best_trial_line, best_yaml_trial, state_counts
+from recsearch.results.study_tables import best_trial_line, best_yaml_trial, mixed_settings, state_counts
 from recsearch.redact import redact
 
 TOP_CURVES = 5
@@ -161,8 +161,11 @@ def study_report(record: StudyRecord) -> Report:
     if len(record.study.directions) > 1:
         sections.insert(2, Section("Pareto front", plots.pareto_figure(record.study, objective_labels(record)),
                                    html=_note("every finished trial; the Pareto-optimal ones highlighted")))
+    mixed = mixed_settings(record.study)
     subtitle = (f"variant {record.variant}, task {record.task}, selection on validation {metric} ({direction}); "
-                f"trials: {counts}; storage {redact(record.storage_url)}")
+                f"trials: {counts}; storage {redact(record.storage_url)}"
+                + (f"; settings differ between trials, so their scores are not comparable as they stand: {mixed}"
+                   if mixed else ""))
     return Report(f"Study {record.name}", subtitle, sections)
 
 

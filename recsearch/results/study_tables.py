@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -61,6 +61,66 @@ def failed_count(frame: pd.DataFrame) -> int:
     if "retry_of" in frame:
         failed &= ~frame["number"].isin(pd.to_numeric(frame["retry_of"], errors="coerce").dropna().astype(int))
     return int(failed.sum())
+
+
+# train keys that say how a trial runs, not what it trains
+RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "pad_embeddings", "steps_per_execution",
+                                     "verbose", "tensorboard", "deterministic", "seed"})
+
+
+def trial_setting(config: dict[str, Any], searched: Iterable[str]) -> dict[str, Any]:
+    """The model and train values of a trial's config (a plain dict) that its study's trials share: not
+    searched (nor in a searched config group, `model: choice(mlp, mf)`), and not runtime-only."""
+    searched = set(searched)
+    setting = {}
+    for section in ("model", "train"):
+        if section in searched:
+            continue
+        for key, value in (config.get(section) or {}).items():
+            if f"{section}.{key}" in searched or (section == "train" and key in RUNTIME_ONLY_TRAIN_KEYS):
+                continue
+            setting[f"{section}.{key}"] = value
+    return setting
+
+
+def mixed_settings(study: Any) -> str:
+    """'train.epochs 2 (trials 0-4), 3 (trials 5-9)': the shared settings (`trial_setting`) whose value differs
+    between the study's finished trials, as when it was resumed with other settings; '' when none. Their
+    scores are not comparable as they stand, which a leaderboard of the study must not hide."""
+    from optuna.trial import TrialState
+
+    import yaml
+
+    load = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 1 ms a trial's config
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+              if isinstance(t.user_attrs.get("config"), (str, dict))]  # YAML text as the sweep records it
+    searched = {name for t in trials for name in t.params}
+    values: dict[str, dict[str, list[int]]] = {}
+    for t in trials:
+        config = t.user_attrs["config"]
+        config = yaml.load(config, Loader=load) if isinstance(config, str) else config
+        for key, value in trial_setting(config if isinstance(config, dict) else {}, searched).items():
+            values.setdefault(key, {}).setdefault(json.dumps(value, sort_keys=True, default=str), []).append(t.number)
+    mixed = []
+    for key, seen in sorted(values.items()):
+        if len(seen) > 1:
+            mixed.append(f"{key} " + ", ".join(f"{json.loads(v)} (trials {_spans(numbers)})"
+                                              for v, numbers in sorted(seen.items(), key=lambda kv: min(kv[1]))))
+    return "; ".join(mixed)
+
+
+def _spans(numbers: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    spans, numbers = [], sorted(numbers)
+    start = prev = numbers[0]
+    for n in numbers[1:] + [None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        spans.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(spans)
 
 
 def state_counts(frame: pd.DataFrame) -> str:
@@ -182,6 +242,8 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",
              f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction}); test is reported, never used to choose",
              f"- {search_method(cfg.search)}, budget {cfg.search.n_trials} trials",
-             f"- trials: {state_counts(frame)}", "",
+             f"- trials: {state_counts(frame)}",
+             *([f"- **settings differ between trials** (resumed with other settings; their scores are not "
+                f"comparable as they stand): {mixed}"] if (mixed := mixed_settings(study)) else []), "",
              "## Top 10", "", markdown_table(table) if len(table) else "_no finished trial yet_", ""]
     return "\n".join(lines)

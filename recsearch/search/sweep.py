@@ -413,21 +413,14 @@ def _check_same_space(study: Any, space: Any, *, kerastuner: bool = False) -> No
                               "another search.study_name") from None
 
 
-RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "pad_embeddings", "steps_per_execution",
-                                     "verbose", "tensorboard", "deterministic", "seed"})  # how a trial runs, not what it trains
 TRIAL_SETTING = "trial_setting"
 
 
 def _trial_setting(cfg: Any, space: Any) -> dict[str, Any]:
-    """The model and train values every trial of the sweep shares: not searched, and not runtime-only."""
-    searched = set(space.keys())
-    setting = {}
-    for section in ("model", "train"):
-        for key, value in OmegaConf.to_container(cfg[section], resolve=True).items():
-            if f"{section}.{key}" in searched or (section == "train" and key in RUNTIME_ONLY_TRAIN_KEYS):
-                continue
-            setting[f"{section}.{key}"] = value
-    return setting
+    """The model and train values every trial of the sweep shares (`study_tables.trial_setting`)."""
+    from recsearch.results.study_tables import trial_setting
+
+    return trial_setting(OmegaConf.to_container(cfg, resolve=True), space.keys())
 
 
 def _warn_if_trial_setting_changed(study: Any, setting: dict[str, Any]) -> None:

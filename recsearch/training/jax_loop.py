@@ -740,8 +740,8 @@ def fit_members(members: Sequence[Member], train: Any, valid: Any, test: Any, sc
     for k, m in enumerate(members):
         _assign(m.model, best, k, maps[k])
         own = last_opt[k] is not None  # stopped while others went on: its host copy, else its row of the pack's
-        m.model._recsearch_optimizer_state = _PendingOptimizer(program, last_opt[k] if own else state[2],
-                                                               None if own else k, maps[k][0] if maps[k] else None)
+        _defer_optimizer_state(m.model, _PendingOptimizer(program, last_opt[k] if own else state[2],
+                                                          None if own else k, maps[k][0] if maps[k] else None))
         lists[k].on_train_end()
         be = stoppers[k].best_epoch
         metrics = {"valid_rmse": history[k]["val_rmse"][be], "valid_mae": history[k]["val_mae"][be],
@@ -784,11 +784,27 @@ class _PendingOptimizer:
     wmap: WidthMap | None
 
 
+def _defer_optimizer_state(model: Any, pending: _PendingOptimizer) -> None:
+    """Keep `pending` with `model`, to be written into its optimizer when the model is saved (Keras asks the
+    optimizer for its variables then, whoever saves it) or handed out (`with_optimizer_state`): the copy, twice
+    the model's size with Adam, is made for the models that are kept, not for every trial."""
+    model._recsearch_optimizer_state = pending
+    optimizer = model.optimizer
+    if optimizer is None:
+        return
+
+    def save_own_variables(store: Any) -> None:
+        with_optimizer_state(model)
+        type(optimizer).save_own_variables(optimizer, store)
+
+    optimizer.save_own_variables = save_own_variables
+
+
 def with_optimizer_state(model: Any) -> Any:
     """`model`, its optimizer holding the state the JAX loop left it (steps taken, Adam's moments, ...), when the
-    loop trained it and that state is not written yet; as `fit` leaves a model, so a saved model loads compiled
-    and trains on. Called where a model is saved or handed to the user (a sweep's kept models, `train`), not
-    for every trial: the copy is twice the model's size with Adam."""
+    loop trained it and that state is not written yet; as `fit` leaves a model, so it trains on, and a saved
+    model loads compiled and trains on. Saving a model calls it (`_defer_optimizer_state`); `train` calls it
+    for the model it hands out."""
     pending = getattr(model, "_recsearch_optimizer_state", None)
     if pending is not None:
         model._recsearch_optimizer_state = None

@@ -75,3 +75,30 @@ def test_export_and_reproduce_open_a_journal_file_as_the_leaderboard_does(mixed)
     assert source.study.study_name == "b-rating" and source.folder is None
     with pytest.raises(RecsearchError, match="has no study 'nosuch'"):
         open_study(str(journal), "nosuch")
+
+
+def test_mixed_settings_name_what_differs_and_leave_searched_keys_out() -> None:
+    """Shared settings that differ between finished trials, with the trials of each value; keys searched in some
+    trial (a condition's) and keys of a searched config group (`model: choice(...)`) are no shared setting."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from recsearch.results.study_tables import mixed_settings
+
+    def trial(number: int, params: dict, model: dict, train: dict) -> optuna.trial.FrozenTrial:
+        dists = {k: FloatDistribution(0, 1) if isinstance(v, float) else CategoricalDistribution(["mlp", "mf"])
+                 for k, v in params.items()}
+        made = optuna.trial.create_trial(params=params, distributions=dists, value=1.0,
+                                         user_attrs={"config": {"model": model, "train": train}})
+        made.number = number
+        return made
+
+    study = optuna.create_study()
+    for n, epochs in enumerate([2, 2, 2, 3, 2, 3]):
+        study.add_trial(trial(n, {"train.momentum": 0.5} if n == 4 else {}, {"depth": 1},
+                              {"epochs": epochs, "momentum": 0.5 if n == 4 else 0.0, "verbose": n}))
+    assert mixed_settings(study) == "train.epochs 2 (trials 0-2, 4), 3 (trials 3, 5)"
+    grouped = optuna.create_study()
+    for n, (name, depth) in enumerate([("mlp", 1), ("mf", None)]):
+        grouped.add_trial(trial(n, {"model": name}, {"name": name, "depth": depth}, {"epochs": 2}))
+    assert mixed_settings(grouped) == ""

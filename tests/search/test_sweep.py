@@ -353,12 +353,22 @@ def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], 
     searched keys and runtime-only settings (backend, verbosity) never warn. Another sampler is a note."""
     quick = ["search.sampler=random", "search.pruner=none", "search.study_name=changed"]
     _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=1")
-    _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=2", "train.verbose=1")
+    same = _sweep(tiny, *quick, "train.epochs=1", "search.n_trials=2", "train.verbose=1")
     assert "warning" not in capsys.readouterr().err
+    assert "settings differ" not in (same.folder / "summary.md").read_text()
     report = _sweep(tiny, *quick, "train.epochs=2", "search.n_trials=3")
     lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(lines) == 1 and "train.epochs=1 -> 2" in lines[0] and "search.study_name" in lines[0], lines
     assert report.counts.get("complete", 0) == 3
+    # and the study's tables keep saying so, where its trials are reviewed: summary.md and the report
+    from recsearch.results.report import study_report
+    from recsearch.results.studies import load_study_folder
+
+    mixed = "train.epochs 1 (trials 0-1), 2 (trials 2)"
+    summary = (report.folder / "summary.md").read_text()
+    assert f"**settings differ between trials** (resumed with other settings; their scores are not comparable " \
+           f"as they stand): {mixed}\n" in summary, summary
+    assert study_report(load_study_folder(report.folder)).subtitle.endswith(f"not comparable as they stand: {mixed}")
     _sweep(tiny, *quick[1:], "search.sampler=tpe", "train.epochs=2", "search.n_trials=4")  # another sampler: a note
     lines = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
     assert lines == ["recsearch: note: study 'changed' continues with another search (search.sampler=random -> tpe); "
