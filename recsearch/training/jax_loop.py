@@ -782,14 +782,15 @@ class _PendingOptimizer:
     values: Sequence[Any]
     member: int | None
     wmap: WidthMap | None
+    optimizer: Any = None  # the model's optimizer it is for (a model compiled again has another)
 
 
 def _defer_optimizer_state(model: Any, pending: _PendingOptimizer) -> None:
     """Keep `pending` with `model`, to be written into its optimizer when the model is saved (Keras asks the
     optimizer for its variables then, whoever saves it) or handed out (`with_optimizer_state`): the copy, twice
     the model's size with Adam, is made for the models that are kept, not for every trial."""
+    pending.optimizer = optimizer = model.optimizer
     model._recsearch_optimizer_state = pending
-    optimizer = model.optimizer
     if optimizer is None:
         return
 
@@ -806,7 +807,7 @@ def with_optimizer_state(model: Any) -> Any:
     model loads compiled and trains on. Saving a model calls it (`_defer_optimizer_state`); `train` calls it
     for the model it hands out."""
     pending = getattr(model, "_recsearch_optimizer_state", None)
-    if pending is not None:
+    if pending is not None and pending.optimizer is model.optimizer:
         model._recsearch_optimizer_state = None
         values = pending.values
         if pending.member is not None:

@@ -169,6 +169,9 @@ def test_the_model_ends_holding_its_optimizer_state(tiny, monkeypatch, optimizer
     jax_loop.clear_programs()
     monkeypatch.setattr(jax_loop, "FLAT_MAX", 0)
     apart = jax_loop.with_optimizer_state(train(compose_config([*over, "train.pad_embeddings=false"]), data).model)
+    recompiled = train(compose_config([*over, "train.pad_embeddings=false"]), data).model
+    recompiled.compile(optimizer=keras.optimizers.Adam(0.5), loss="mse")  # the user's own optimizer: left fresh
+    assert not jax_loop.with_optimizer_state(recompiled).optimizer.built
     jax_loop.clear_programs()
     steps = -(-len(data.train) // int(compose_config(over).train.batch_size))
     optimizer_state = padded.optimizer.variables
