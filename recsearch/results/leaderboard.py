@@ -63,6 +63,19 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
+def mixed_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, str]:
+    """{study label: what differs} for the studies with rows in `frame` whose trials ran with different shared
+    settings (`study_tables.mixed_settings`)."""
+    from recsearch.results.study_tables import mixed_settings
+
+    shown = set(zip(frame["experiment"], frame["study"], frame["folder"])) if len(frame) else set()
+    notes = {}
+    for record, label in zip(records, record_labels(records)):
+        if (record.experiment, record.name, _where(record)) in shown and (mixed := mixed_settings(record.study)):
+            notes[label] = mixed
+    return notes
+
+
 def check_metric(metric: str, records: list[StudyRecord], baselines: pd.DataFrame | None) -> None:
     """Refuse a metric that no study or baseline reports, listing those that are available."""
     available = list(dict.fromkeys(m for r in records for m in (r.metric, *study_metrics(r.config.get("task", {})))))

@@ -87,9 +87,8 @@ def mixed_settings(study: Any) -> str:
     """'train.epochs 2 (trials 0-4), 3 (trials 5-9)': the shared settings (`trial_setting`) whose value differs
     between the study's finished trials, as when it was resumed with other settings; '' when none. Their
     scores are not comparable as they stand, which a leaderboard of the study must not hide."""
-    from optuna.trial import TrialState
-
     import yaml
+    from optuna.trial import TrialState
 
     load = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 1 ms a trial's config
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))

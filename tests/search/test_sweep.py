@@ -369,6 +369,14 @@ def test_resume_with_other_training_settings_warns_in_one_line(tiny: list[str], 
     assert f"**settings differ between trials** (resumed with other settings; their scores are not comparable " \
            f"as they stand): {mixed}\n" in summary, summary
     assert study_report(load_study_folder(report.folder)).subtitle.endswith(f"not comparable as they stand: {mixed}")
+    from recsearch.cli import main
+
+    capsys.readouterr()
+    assert main(["leaderboard", str(report.folder), "--format", "csv"]) == 0
+    assert capsys.readouterr().err == (f"recsearch: note: study changed: its trials ran with different settings, so "
+                                       f"their scores are not comparable as they stand: {mixed}\n")
+    assert main(["leaderboard", str(same.folder.parent), "--filter", "study=nothing"]) == 0  # no row: no note
+    assert "its trials ran" not in capsys.readouterr().err
     _sweep(tiny, *quick[1:], "search.sampler=tpe", "train.epochs=2", "search.n_trials=4")  # another sampler: a note
     lines = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
     assert lines == ["recsearch: note: study 'changed' continues with another search (search.sampler=random -> tpe); "
