@@ -24,14 +24,6 @@ _seen = False
 _depth = 0  # how many `ctrl_c_remembered` blocks are open
 
 
-def _quiet_swallowed_interrupt(unraisable: Any, hook: Any) -> None:
-    """sys.unraisablehook inside `ctrl_c_remembered`: a remembered KeyboardInterrupt that Python swallowed
-    prints nothing; anything else goes to the hook that was in place (`hook`)."""
-    if _seen and _depth and isinstance(unraisable.exc_value, KeyboardInterrupt):
-        return
-    hook(unraisable)
-
-
 def _remember_sigint(signum: int, frame: Any) -> None:
     global _seen
     _seen = True
@@ -55,7 +47,9 @@ def ctrl_c_remembered() -> Iterator[None]:
     hook = sys.unraisablehook
 
     def quiet(unraisable: Any) -> None:
-        _quiet_swallowed_interrupt(unraisable, hook)
+        """A remembered KeyboardInterrupt that Python swallowed prints nothing; the rest go to `hook`."""
+        if not (_seen and _depth and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            hook(unraisable)
 
     if installed:
         sys.unraisablehook = quiet
