@@ -69,9 +69,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.columns import Columns
 
     ranked_among = int(eligible.sum()) if eligible is not None else 0
-    out.print(Columns([recommendations_table(recs, user_id, explained, ranked_among=ranked_among,
-                                             implicit=profile.implicit),
-                       profile_tables(profile)]))
+    parts = [recommendations_table(recs, user_id, explained, ranked_among=ranked_among, implicit=profile.implicit),
+             profile_tables(profile)]
+    if out.is_terminal:  # side by side where they fit
+        out.print(Columns(parts))
+    else:  # piped: one after the other, no lines padded to the console's width
+        for part in parts:
+            out.print(part)
     return 0
 
 

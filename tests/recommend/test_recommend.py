@@ -77,6 +77,7 @@ def test_recommend_command_prints_items_profile_and_explanations(ml_run, capsys)
     code = main(["recommend", str(run_dir), "--user", "1", "-n", "5", "--explain"])
     out = capsys.readouterr().out
     assert code == 0
+    assert not [line for line in out.splitlines() if line.endswith(" ")]  # piped: tables not padded to a width
     loaded = load_model_for(run_dir)
     data = prepare_for(loaded.cfg)
     recs = recommend_items(loaded.model, data, user_index(data, "1"),
