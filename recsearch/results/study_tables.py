@@ -51,16 +51,22 @@ def objective_names(cfg: Any) -> list[str]:
 
 
 def failed_count(frame: pd.DataFrame) -> int:
-    """Trials that failed as trials: FAIL, but not a sampled repeat that never trained (`repeat_of`), nor one
-    stopped by Ctrl-C or a dead worker that a later trial re-ran with its parameters (another's `retry_of`)."""
+    """`count_failed` over a trials frame."""
     if not len(frame):
         return 0
-    failed = frame["state"] == "FAIL"
-    if "repeat_of" in frame:
-        failed &= frame["repeat_of"].isna()
-    if "retry_of" in frame:
-        failed &= ~frame["number"].isin(pd.to_numeric(frame["retry_of"], errors="coerce").dropna().astype(int))
-    return int(failed.sum())
+    repeats = frame["repeat_of"].notna() if "repeat_of" in frame else [False] * len(frame)
+    return count_failed(frame["number"], frame["state"], repeats, frame["retry_of"] if "retry_of" in frame else [])
+
+
+def count_failed(numbers: Iterable[int], states: Iterable[str], repeats: Iterable[bool],
+                 retry_of: Iterable[Any]) -> int:
+    """Trials that failed as trials, from each trial's number, state, whether it is a sampled repeat and its
+    `retry_of`: FAIL, but not a sampled repeat that never trained, nor one stopped by Ctrl-C or a dead worker
+    that a later trial re-ran with its parameters (another's `retry_of`). The tables and the live progress
+    line count with this."""
+    rerun = set(pd.to_numeric(pd.Series(list(retry_of), dtype=object), errors="coerce").dropna().astype(int))
+    return sum(state == "FAIL" and not repeat and int(number) not in rerun
+               for number, state, repeat in zip(numbers, states, repeats))
 
 
 # train keys that say how a trial runs, not what it trains

@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from recsearch.results.study_tables import count_failed
 from recsearch.search import live
 
 SHOWN_RUNNING = 2  # running trials described in full; the others are counted
@@ -153,8 +154,8 @@ def _summary(trials: list, directions: list) -> str:
     """'pruned P failed F best B' over `trials` (rejected repeats, which never trained, counted apart; trials
     stopped by Ctrl-C or a dead worker that a later trial re-ran are no failures, as in the leaderboard)."""
     c = _tally(trials)
-    rerun = {t.user_attrs.get("retry_of") for t in trials} - {None}
-    not_failures = sum(t.state.name == "FAIL" and ("repeat_of" in t.user_attrs or t.number in rerun) for t in trials)
+    failed = count_failed([t.number for t in trials], [t.state.name for t in trials],
+                          ["repeat_of" in t.user_attrs for t in trials], [t.user_attrs.get("retry_of") for t in trials])
     done = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
     if not done:
         best = "-"
@@ -163,7 +164,7 @@ def _summary(trials: list, directions: list) -> str:
     else:
         best = f"{(min if directions[0].name == 'MINIMIZE' else max)(done):.4f}"
     skipped = sum(t.state.name == "FAIL" and "repeat_of" in t.user_attrs for t in trials)
-    return (f"pruned {c.get('pruned', 0)} failed {c.get('fail', 0) - not_failures} best {best}"
+    return (f"pruned {c.get('pruned', 0)} failed {failed} best {best}"
             + (f" (repeats skipped {skipped})" if skipped else ""))
 
 
