@@ -404,8 +404,12 @@ def keep_best_models(study: Any, folder: Path, number: int, model: Any, keep: in
     models.mkdir(parents=True, exist_ok=True)
     if number in best:
         tmp = models / f".tmp-{os.getpid()}-trial_{number}.keras"
-        model.save(tmp)  # with the JAX loop's optimizer state (jax_loop.with_optimizer_state)
-        os.replace(tmp, models / f"trial_{number}.keras")
+        try:
+            model.save(tmp)  # with the JAX loop's optimizer state (jax_loop.with_optimizer_state)
+            os.replace(tmp, models / f"trial_{number}.keras")
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk: the partial file would keep it full
+            raise
     for path in models.glob("trial_*.keras"):
         if int(path.stem.split("_")[1]) not in best:
             path.unlink(missing_ok=True)

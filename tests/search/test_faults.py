@@ -151,3 +151,20 @@ def test_rdb_heartbeat_requeues_a_trial_of_a_dead_remote_worker(tiny: list[str],
     assert states.count("COMPLETE") == 2 and "RUNNING" not in states
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == ghost.number]
     assert len(retried) == 1 and retried[0].params["model.depth"] == ghost.params["model.depth"]
+
+
+def test_a_model_that_cannot_be_saved_leaves_no_partial_file(tmp_path: Path, capsys) -> None:
+    """A full disk while keeping a trial's model: one line, the sweep goes on, and the partial file is removed
+    (left behind, it would keep the disk full for every later write)."""
+    from recsearch.search.worker import keep_models_safely
+
+    class FullDisk:
+        def save(self, path: Path) -> None:
+            Path(path).write_bytes(b"x" * 4096)
+            raise OSError(28, "No space left on device")
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    keep_models_safely(study, tmp_path, 0, FullDisk(), keep=1)
+    assert "trial 0: model not kept (OSError: [Errno 28] No space left on device)" in capsys.readouterr().err
+    assert list((tmp_path / "models").iterdir()) == []
