@@ -6,11 +6,15 @@ import re
 
 # scheme://user:password@ inside longer text (a URL in an error message, a YAML dump, an override)
 _EMBEDDED = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s'\"]*)@")
+# a password given as a query parameter (libpq's `?password=`, some drivers' `passwd`, `pwd`)
+_QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|sslpassword)=)[^&#\s'\"]*?(?=:?(?:[&#\s'\"]|$))",
+                    re.IGNORECASE)  # the value ends before a separator, a quote or whitespace (or ': ' in a message)
 MASK = "***"
 
 
 def redact(text: str) -> str:
-    """`text` with the password of every URL in it masked: `postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`.
+    """`text` with the password of every URL in it masked: `postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`,
+    `postgresql://u@h/db?password=secret` -> `postgresql://u@h/db?password=***`.
 
     A whole URL goes through SQLAlchemy's `make_url(...).render_as_string(hide_password=True)`; URLs inside
     longer text (or that SQLAlchemy cannot parse) are masked by pattern. Example: `redact(cfg.search.storage)`.
@@ -19,9 +23,8 @@ def redact(text: str) -> str:
     if "://" not in text:
         return text
     whole = _render_hidden(text.strip())
-    if whole is not None:
-        return whole
-    return _EMBEDDED.sub(lambda m: f"{m['head']}{MASK}@", text)
+    masked = whole if whole is not None else _EMBEDDED.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _QUERY.sub(lambda m: f"{m['head']}{MASK}", masked)
 
 
 def _render_hidden(url: str) -> str | None:

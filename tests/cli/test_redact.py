@@ -19,6 +19,10 @@ from recsearch.redact import redact
     ("storage: postgresql://a:secret@h/db\nother: mysql://b:secret@h2/db2\n",
      "storage: postgresql://a:***@h/db\nother: mysql://b:***@h2/db2\n"),
     ("search.storage='postgresql://u:secret@h/db'", "search.storage='postgresql://u:***@h/db'"),
+    ("postgresql://u@h:1/db?password=secret", "postgresql://u@h:1/db?password=***"),  # libpq's query form
+    ("postgresql://u@h/db?sslmode=require&PASSWORD=secret&x=1", "postgresql://u@h/db?sslmode=require&PASSWORD=***&x=1"),
+    ("error: cannot open mysql://u@h/db?passwd=secret: refused",
+     "error: cannot open mysql://u@h/db?passwd=***: refused"),
 ])
 def test_passwords_are_masked(text, shown) -> None:
     assert redact(text) == shown and "secret" not in redact(text) and "p@ss" not in redact(text)
@@ -36,13 +40,18 @@ def test_storage_re_exports_the_one_redact() -> None:
     assert storage.redact is redact
 
 
-def test_error_lines_are_redacted(capsys) -> None:
-    code = main(["sweep", "search.storage=postgresql://u:secret@127.0.0.1:1/db", "search.n_trials=0"])
+URLS = ["postgresql://u:secret@127.0.0.1:1/db", "'postgresql://u@127.0.0.1:1/db?password=secret'"]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_error_lines_are_redacted(url, capsys) -> None:
+    code = main(["sweep", f"search.storage={url}", "search.n_trials=1"])  # port 1: refused at once
     err = capsys.readouterr().err
-    assert code == 2 and "secret" not in err
+    assert code == 2 and "secret" not in err and "***" in err and "cannot open" in err
 
 
-def test_config_show_hides_the_password(capsys) -> None:
-    assert main(["config", "show", "search.storage=postgresql://u:secret@127.0.0.1:1/db"]) == 0
+@pytest.mark.parametrize("url", URLS)
+def test_config_show_hides_the_password(url, capsys) -> None:
+    assert main(["config", "show", f"search.storage={url}"]) == 0
     out = capsys.readouterr().out
-    assert "postgresql://u:***@127.0.0.1:1/db" in out and "secret" not in out
+    assert redact(url.strip("'")) in out and "secret" not in out
