@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lzma
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def first_line(path: Path, encoding: str = "utf-8") -> str:
     try:
         with opener(path, "rb") as fh:
             line = fh.readline()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+    except (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError) as exc:
         raise not_decompressed(path, exc) from None  # (an encrypted or deflate64 zip member: the last two)
     return line.decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
 
@@ -66,8 +67,14 @@ def not_decompressed(path: Path, exc: BaseException) -> BaseException:
     if Path(path).suffix.lower() not in COMPRESSED or isinstance(exc, (PermissionError, FileNotFoundError,
                                                                            IsADirectoryError)):
         return exc
+    if isinstance(exc, EOFError):  # the stream ends before its end marker
+        return DataError(f"{path}: cannot be decompressed: it ends too early ({exc}); a truncated copy or download? "
+                         "copy or fetch it again")
     return DataError(f"{path}: cannot be decompressed ({exc}); is it a {Path(path).suffix} file? (the file name's "
                      "last suffix says how it is read)")
+
+
+UNREADABLE_ARCHIVE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)  # gzip's, xz's, zip's errors
 
 
 def text_suffix(path: Path) -> str:
@@ -127,6 +134,8 @@ def read_table(
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         _diagnose(path, sep=sep, columns=columns, header=header, usecols=usecols, encoding=encoding)
         raise DataError(f"{path}: cannot be parsed ({_first_line_of(exc)})") from None
+    except UNREADABLE_ARCHIVE as exc:  # the header decompressed, the rest does not (a truncated .gz or .xz)
+        raise not_decompressed(path, exc) from None
     frame.columns = [names[usecols.index(c)] for c in frame.columns]
     frame = frame[names]
     for name, kind in columns.items():
@@ -254,7 +263,7 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
         labels = [str(c) for c in pd.read_csv(path, **parser_for(sep), nrows=0, encoding=encoding).columns]
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:  # a .gz file that is not gzip
+    except UNREADABLE_ARCHIVE as exc:  # a .gz file that is not gzip
         raise not_decompressed(path, exc) from None
     except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: only blank lines
         raise DataError(f"{path}: cannot read its header line ({_first_line_of(exc)})") from None

@@ -171,6 +171,18 @@ def test_a_file_without_a_header_row_read_by_name_says_how_to_read_it(tmp_path):
     assert "line 1 is data, not a header: set data.header=false" in message and "data.columns.user=0" in message
 
 
+@pytest.mark.parametrize("suffix, module", [(".gz", "gzip"), (".xz", "lzma"), (".bz2", "bz2")])
+def test_a_truncated_compressed_file_says_so_in_one_line(tmp_path, suffix, module):
+    """Cut in half: the header decompresses, the rest ends early (it was a traceback for .gz and .xz)."""
+    import importlib
+
+    rows = "userId,movieId,rating,timestamp\n" + "".join(f"{u},{u % 97},4,{u}\n" for u in range(200_000))
+    packed = importlib.import_module(module).compress(rows.encode())
+    (tmp_path / f"cut.csv{suffix}").write_bytes(packed[:len(packed) // 2])
+    assert (f"cut.csv{suffix}: cannot be decompressed: it ends too early"
+            in load_error(_custom(tmp_path / f"cut.csv{suffix}"), tmp_path))
+
+
 @pytest.mark.parametrize("name, sep, opener", [("r.tsv.gz", None, "gzip"), ("r.csv.bz2", ";", "bz2"),
                                               ("r.dat", "::", None), ("r.tsv.zip", None, "zipfile")])
 def test_compressed_files_and_separators_longer_than_a_character(tmp_path, name, sep, opener):
