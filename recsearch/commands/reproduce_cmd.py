@@ -19,7 +19,8 @@ HELP = ("Retrain the best config of a study (or its top K, or an exported experi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="STUDY_OR_EXPERIMENT",
-                        help="a study folder, an Optuna storage URL (with --study), or an exported experiment name")
+                        help="a study folder (or its study.journal), an Optuna storage URL (with --study), or an "
+                        "exported experiment: its name (in ./experiments or $RECSEARCH_EXPERIMENTS_DIR) or its file")
     parser.add_argument("--study", metavar="NAME", help="study name inside the storage (default: the only one)")
     parser.add_argument("--top", type=int, default=1, metavar="K", help="re-run the K best trials (default 1)")
     parser.add_argument("--seeds", type=int, default=5, metavar="S",
@@ -69,7 +70,10 @@ def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
     from recsearch.reproduce import candidate_from_experiment, candidates_from_study, open_study
     from recsearch.search.storage import study_dir
 
-    if Path(args.source).exists() or "://" in args.source:  # a study folder, journal file or storage URL
+    given, experiments = Path(args.source), None
+    if given.suffix.lower() in (".yaml", ".yml") and given.is_file():  # an exported experiment's file
+        experiments, args.source = given.parent, given.stem
+    elif given.exists() or "://" in args.source:  # a study folder, journal file or storage URL
         source = open_study(args.source, args.study)
         candidates = candidates_from_study(source.study, top=args.top)
         folder = Path(args.out) if args.out else source.folder or study_dir(candidates[0].cfg)
@@ -78,7 +82,7 @@ def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
         from recsearch.errors import ConfigError
 
         raise ConfigError("--top applies to a study; an experiment holds one config")
-    cand = candidate_from_experiment(args.source)
+    cand = candidate_from_experiment(args.source, experiments)
     folder = Path(args.out) if args.out else Path(cand.cfg.paths.results_dir) / args.source
     return [cand], folder, args.source
 

@@ -35,9 +35,12 @@ def conf_dirs() -> list[Path]:
     return [*user_conf_dirs(), package_conf_dir()]
 
 
+EXPERIMENTS_ENV = "RECSEARCH_EXPERIMENTS_DIR"
+
+
 def experiments_dir() -> Path:
     """The user's experiments folder (export-best writes here): `$RECSEARCH_EXPERIMENTS_DIR`, else `./experiments`."""
-    return Path(os.environ.get("RECSEARCH_EXPERIMENTS_DIR") or Path.cwd() / "experiments").resolve()
+    return Path(os.environ.get(EXPERIMENTS_ENV) or Path.cwd() / "experiments").resolve()
 
 
 def group_files(group: str) -> dict[str, Path]:

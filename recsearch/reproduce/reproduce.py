@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -88,10 +89,22 @@ def candidates_from_study(study: Any, top: int = 1) -> list[Candidate]:
     return out
 
 
-def candidate_from_experiment(name: str) -> Candidate:
-    """An exported experiment (`experiments/<name>.yaml`), with the search's score from its provenance file."""
+def candidate_from_experiment(name: str, folder: Path | None = None) -> Candidate:
+    """An exported experiment (`<folder>/<name>.yaml`, by default in `experiments_dir()`), with the search's score
+    from its provenance file."""
     from recsearch.config import compose_config, experiments_dir
+    from recsearch.config.searchpath import EXPERIMENTS_ENV
 
+    if folder is not None:  # composed from that folder, as if it were the experiments folder
+        saved = os.environ.get(EXPERIMENTS_ENV)
+        os.environ[EXPERIMENTS_ENV] = str(Path(folder).resolve())
+        try:
+            return candidate_from_experiment(name)
+        finally:
+            if saved is None:
+                del os.environ[EXPERIMENTS_ENV]
+            else:
+                os.environ[EXPERIMENTS_ENV] = saved
     path = experiments_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"{name!r} is not a study folder, a storage URL or an experiment in {experiments_dir()}")

@@ -228,7 +228,9 @@ def load_storage(url: str, study_name: str | None = None, *, single: bool = Fals
 
 
 def load_target(target: str, study_name: str | None = None, *, command: str = "leaderboard") -> StudyRecord:
-    """One study: a study folder, or a storage URL / journal file (with `study_name` if it holds several)."""
+    """One study: a study folder, or a storage URL / journal file (with `study_name` if it holds several); a study
+    folder's own study.journal stands for the folder (reports and reproduce tables are written there)."""
+    target = _study_folder_of_journal(target)
     if is_storage(target):
         return load_storage(target, study_name, single=True)[0]
     path = Path(target)
@@ -287,10 +289,15 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
 
 
 def _study_folder_of_journal(target: str) -> str:
-    """A study folder's own study.journal stands for the folder (its experiment, sweep.yaml and tables)."""
+    """A study folder's own study.journal stands for the folder (its experiment, sweep.yaml and tables). A YAML
+    file is refused here, before it could be read as a journal of unreadable records."""
     from recsearch.storage import JOURNAL
 
     path = Path(target)
+    if "://" not in target and path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+        raise RecsearchError(f"{target} is a YAML file, not a study folder, journal file or storage URL (an exported "
+                             "experiment is run with `recsearch train +experiment=NAME`, and `recsearch reproduce` "
+                             "takes its file or name)")
     if "://" not in target and path.name == JOURNAL and path.is_file() and (path.parent / SWEEP_FILE).is_file():
         return str(path.parent)
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,10 @@ def test_reproduce_top_two_of_a_study(tiny_study, capsys, monkeypatch) -> None:
     assert "95% t-interval" in md and "Wilcoxon" in md and "| trial " in md
 
 
-def test_reproduce_experiment_warns_when_the_environment_changed(tiny_study, experiments: Path, tmp_path: Path,
-                                                                  capsys) -> None:
+@pytest.mark.parametrize("given", ["name", "file"])
+def test_reproduce_experiment_warns_when_the_environment_changed(given, tiny_study, experiments: Path, tmp_path: Path,
+                                                                  capsys, monkeypatch) -> None:
+    """By name (in $RECSEARCH_EXPERIMENTS_DIR), or by its file from another folder with no such variable set."""
     assert main(["export-best", str(tiny_study.folder)]) == 0
     side = experiments / "tiny-best.provenance.json"
     prov = json.loads(side.read_text())
@@ -44,7 +47,13 @@ def test_reproduce_experiment_warns_when_the_environment_changed(tiny_study, exp
     prov["data_checksum"] = "0" * 64
     side.write_text(json.dumps(prov))
     capsys.readouterr()
-    assert main(["reproduce", "tiny-best", "--seeds", "2", "--out", str(tmp_path / "out")]) == 0
+    source = "tiny-best"
+    if given == "file":
+        source = str(experiments / "tiny-best.yaml")
+        monkeypatch.delenv("RECSEARCH_EXPERIMENTS_DIR")
+        monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", source, "--seeds", "2", "--out", str(tmp_path / "out")]) == 0
+    assert "RECSEARCH_EXPERIMENTS_DIR" not in os.environ or given == "name"  # set for the file's composing only
     err = capsys.readouterr().err
     assert "keras: recorded 2.0.0, now 3." in err
     assert "data checksum: recorded 0000000000000000..., now" in err
@@ -245,3 +254,28 @@ def test_reproduce_and_recommend_read_the_data_the_study_recorded(tiny: list[str
         capsys.readouterr()
         assert main(["reproduce", str(study), "--seeds", "2"]) == 0, capsys.readouterr().err
         assert main(["recommend", str(study), "--user", "1", "-n", "2"]) == 0, capsys.readouterr().err
+
+
+def test_a_study_journal_stands_for_its_folder_and_a_yaml_is_no_study(tiny: list[str], isolated_paths: Path,
+                                                                      experiments: Path, tmp_path: Path, capsys,
+                                                                      monkeypatch) -> None:
+    """reproduce and report given a study's study.journal write into that study's folder, not the working
+    directory; a YAML file given where a study goes is refused in one line, not read as a journal."""
+    from recsearch.search.sweep import run_sweep
+
+    folder = run_sweep([*tiny, "search.n_trials=1", "search.study_name=j"], show_progress=False).folder
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    journal = str(folder / "study.journal")
+    assert main(["reproduce", journal, "--seeds", "2"]) == 0
+    assert main(["report", journal]) == 0
+    assert (folder / "reproduce.csv").is_file() and (folder / "report.html").is_file()
+    assert list(elsewhere.iterdir()) == []
+    assert main(["export-best", str(folder)]) == 0
+    capsys.readouterr()
+    for command in ("leaderboard", "report", "recommend"):
+        args = [command, str(experiments / "j-best.yaml")] + (["--user", "1"] if command == "recommend" else [])
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unreadable record" not in err, err
