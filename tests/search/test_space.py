@@ -73,6 +73,22 @@ def test_conditionals_sample_only_active_params(cfg) -> None:
     assert seen == {"adam", "sgd", "rmsprop", "adamw"}
 
 
+def test_two_tower_samples_tower_settings_only_with_a_tower() -> None:
+    """At depth 0 a tower has no hidden Dense layer: its width, activation and dropout would change nothing."""
+    tt = compose_config(["model=two_tower"])
+    space = parse_space(tt.search_space, tt)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    depths = set()
+    for _ in range(30):
+        trial = study.ask()
+        values = space.sample(trial)
+        depths.add(values["model.depth"])
+        for key in ("model.width", "model.activation", "model.dropout"):
+            assert (key in values) == (values["model.depth"] >= 1)
+        study.tell(trial, 1.0)
+    assert 0 in depths and len(depths) > 1
+
+
 def test_condition_dependencies_are_sampled_first(cfg) -> None:
     space = parse_space({"params": {"train.momentum": "interval(0, 0.9)", "train.optimizer": "choice(sgd, adam)"},
                          "conditions": {"train.momentum": {"train.optimizer": "sgd"}}}, cfg)
