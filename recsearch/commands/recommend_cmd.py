@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from recsearch.data import load_interactions, resolve_data_dir
     from recsearch.errors import RecsearchError
     from recsearch.recommend.profile import user_profile, user_ratings
-    from recsearch.recommend.recommender import (MIN_ITEM_RATINGS, item_embeddings, item_table, load_model_for,
-                                                 recommend_items, similar_past_items, user_index,
+    from recsearch.recommend.recommender import (MIN_ITEM_RATINGS, check_same_data, item_embeddings, item_table,
+                                                 load_model_for, recommend_items, similar_past_items, user_index,
                                                  well_trained_items)
     from recsearch.training.run import prepare_for
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise RecsearchError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
     loaded = load_model_for(args.target, trial=args.trial)
     data = prepare_for(loaded.cfg)
+    check_same_data(loaded, data)
     raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
     uidx = user_index(data, args.user)
     user_id = data.user_ids[uidx]

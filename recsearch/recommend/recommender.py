@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +28,24 @@ class LoadedModel:
     model: Any
     cfg: Any
     source: str
+    trained_on: dict[str, str] = field(default_factory=dict)  # its data_checksum and split_key, where recorded
+
+
+def check_same_data(loaded: LoadedModel, data: PreparedData) -> None:
+    """Refuse a saved model whose recorded data or split differs from `data`: its user and item rows would
+    stand for other users and items, and every score would be wrong without a sign of it."""
+    if loaded.trained_on.get("split_key") in (None, data.split_key):
+        return
+    recorded = loaded.trained_on.get("data_checksum")
+    what = (f"the data files changed: checksum recorded {recorded[:16]}..., now {data.checksum[:16]}..."
+            if recorded and recorded != data.checksum else "the split or the data options changed")
+    raise DataError(f"{loaded.source} was trained on other data than it would be given now ({what}), so its user "
+                    f"and item indexes do not match; point RECSEARCH_DATA_DIR (paths.data_dir) at the data it was "
+                    f"trained on")
+
+
+def _recorded_data(attrs: dict[str, Any]) -> dict[str, str]:
+    return {k: str(attrs[k]) for k in ("data_checksum", "split_key") if attrs.get(k)}
 
 
 def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None,
@@ -63,8 +82,13 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
             raise RecsearchError(f"run folder {folder} has no model.keras (trained with save_model off?)")
         cfg = _with_its_data(_saved_config(folder / "config.yaml"))
         _setup_to_load(cfg)
-        return LoadedModel(_load_keras(folder / "model.keras", compile), cfg, str(folder / "model.keras"))
+        metrics = folder / "metrics.json"
+        trained_on = _recorded_data(json.loads(metrics.read_text())) if metrics.is_file() else {}
+        return LoadedModel(_load_keras(folder / "model.keras", compile), cfg, str(folder / "model.keras"), trained_on)
     if not (folder / "best.yaml").is_file():
+        if (folder / "sweep.yaml").is_file():
+            raise RecsearchError(f"study folder {folder} has no finished trial yet (no best.yaml); run or resume its "
+                                 "sweep first")
         raise RecsearchError(f"{folder} is neither a run folder (config.yaml) nor a study folder with a best.yaml")
     from recsearch.results.study_tables import best_yaml_trial
 
@@ -93,7 +117,9 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
-        return LoadedModel(_load_keras(kept, compile), cfg, str(kept))
+        study, _ = _folder_study(folder)  # every trial of a study trained on its fingerprint's data
+        trained_on = _recorded_data(study.user_attrs.get("fingerprint") or {}) if study is not None else {}
+        return LoadedModel(_load_keras(kept, compile), cfg, str(kept), trained_on)
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
     if trial is None and number != written and written is not None and not kept.is_file():
         why += (f" here: this folder's best.yaml names trial {written}, so it finished later, perhaps in a worker "

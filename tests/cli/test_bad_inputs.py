@@ -112,6 +112,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("leaderboard-missing", ["leaderboard", "{tmp}/no-results"], "{tmp}/no-results"),
     ("report-missing", ["report", "{tmp}/no-study"], "{tmp}/no-study"),
     ("recommend-missing", ["recommend", "{tmp}/no-study", "--user", "1"], "{tmp}/no-study"),
+    ("recommend-unfinished", ["recommend", "{tmp}/unfinished", "--user", "1"],
+     "study folder {tmp}/unfinished has no finished trial yet (no best.yaml); run or resume its sweep first"),
     ("export-missing", ["export-best", "{tmp}/no-study", "--name", "x"], "{tmp}/no-study"),
     ("results-dir-is-file", ["sweep", *SYNTH, "search.n_trials=1", "paths.results_dir={tmp}/afile"], "{tmp}/afile"),
     ("storage-password", ["sweep", "search.storage=postgresql://u:secret@127.0.0.1:1/db"], "postgresql://u:***@"),
@@ -133,6 +135,8 @@ def bad_files(tmp_path: Path) -> Path:
     (folder / "enqueue.yaml").write_text("- {model.nope: 1}\n")
     (folder / "enqueue-value.yaml").write_text("- {model.depth: 2}\n- {model.width: 100}\n")
     (folder / "afile").write_text("not a folder\n")
+    (folder / "unfinished").mkdir()  # a study killed in its first trial: sweep.yaml, no best.yaml
+    (folder / "unfinished" / "sweep.yaml").write_text("overrides: []\n")
     return folder
 
 

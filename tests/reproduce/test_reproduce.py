@@ -279,3 +279,28 @@ def test_a_study_journal_stands_for_its_folder_and_a_yaml_is_no_study(tiny: list
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "unreadable record" not in err, err
+
+
+def test_recommend_refuses_a_model_trained_on_other_data(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                                         capsys) -> None:
+    """The data changed since the model trained (here: its last 3 ratings cut off): the user and item rows of
+    a kept study model and of a run's model stand for other users and items now, so recommend says so in one
+    line instead of printing wrong items."""
+    import shutil
+
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "ml-1m-mini", tmp_path / "data" / "ml-1m")
+    model = [o for o in tiny if o.startswith(("model.", "train."))]
+    common = ["data=ml_1m", f"paths.data_dir={tmp_path / 'data'}", *model]
+    assert main(["sweep", *common, "search.n_trials=1", "search.study_name=mini", "--no-progress"]) == 0
+    assert main(["train", *common]) == 0
+    run = next((isolated_paths / "default" / "runs").iterdir())
+    targets = [isolated_paths / "default" / "mini", run]
+    for target in targets:
+        assert main(["recommend", str(target), "--user", "1", "-n", "2"]) == 0
+    ratings = tmp_path / "data" / "ml-1m" / "ratings.dat"
+    ratings.write_text("".join(ratings.read_text().splitlines(keepends=True)[:-3]))
+    for target in targets:
+        capsys.readouterr()
+        assert main(["recommend", str(target), "--user", "1", "-n", "2"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "was trained on other data" in err and "the data files changed" in err, err
