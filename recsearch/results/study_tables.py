@@ -69,6 +69,7 @@ def count_failed(numbers: Iterable[int], states: Iterable[str], repeats: Iterabl
                for number, state, repeat in zip(numbers, states, repeats))
 
 
+HYPERBAND_EPOCHS = "tuner/epochs"  # KerasTuner Hyperband's epoch budget of a trial (its train.epochs), a trial attr
 # train keys that say how a trial runs, not what it trains
 RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", "pad_embeddings", "steps_per_execution",
                                      "verbose", "tensorboard", "deterministic", "seed"})
@@ -92,7 +93,8 @@ def trial_setting(config: dict[str, Any], searched: Iterable[str]) -> dict[str, 
 def mixed_settings(study: Any) -> str:
     """'train.epochs 2 (trials 0-4), 3 (trials 5-9)': the shared settings (`trial_setting`) whose value differs
     between the study's finished trials, as when it was resumed with other settings; '' when none. Their
-    scores are not comparable as they stand, which a leaderboard of the study must not hide."""
+    scores are not comparable as they stand, which a leaderboard of the study must not hide. (The epochs that
+    KerasTuner's Hyperband budgets per trial are its search, not a setting.)"""
     import yaml
     from optuna.trial import TrialState
 
@@ -100,6 +102,8 @@ def mixed_settings(study: Any) -> str:
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
               if isinstance(t.user_attrs.get("config"), (str, dict))]  # YAML text as the sweep records it
     searched = {name for t in trials for name in t.params}
+    if any(HYPERBAND_EPOCHS in t.user_attrs for t in trials):  # Hyperband gives each trial its epoch budget
+        searched.add("train.epochs")
     values: dict[str, dict[str, list[int]]] = {}
     for t in trials:
         config = t.user_attrs["config"]

@@ -132,6 +132,10 @@ def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths
     best = min(first, key=lambda t: t.value)
     assert promoted.user_attrs["tuner/trial_id"] == best.user_attrs["kerastuner_trial_id"]
     assert promoted.params == best.params
+    from recsearch.results.study_tables import mixed_settings
+
+    assert mixed_settings(study) == ""  # the budgets are Hyperband's search, not a resume with other settings
+    assert "settings differ" not in (report.folder / "summary.md").read_text()
 
 
 def test_a_second_process_on_a_kerastuner_study_is_refused(tiny, isolated_paths, capsys) -> None:

@@ -9,10 +9,9 @@ from typing import Any, Callable
 
 from keras_tuner.engine.base_tuner import BaseTuner
 
+from recsearch.results.study_tables import HYPERBAND_EPOCHS
 from recsearch.search import interrupts
 from recsearch.search.worker import WorkerSpec
-
-HYPERBAND_EPOCHS = "tuner/epochs"
 
 
 def _interrupted(trial: Any) -> bool:
