@@ -37,7 +37,9 @@ class MultirunRecord:
 def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True) -> RunRecord:
     """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically.
 
-    The folder holds config.yaml, metrics.json, history.csv and (unless `save_model=False`) model.keras.
+    The folder holds config.yaml, metrics.json, history.csv (per epoch, validated on validation), with
+    `train.refit` refit_history.csv (the final model's epochs on train + validation), and (unless
+    `save_model=False`) model.keras: the refit's, when there is one.
     """
     from omegaconf import OmegaConf
 
@@ -49,9 +51,11 @@ def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool
     with atomic_dir(final) as tmp:
         atomic_write_text(tmp / "config.yaml", OmegaConf.to_yaml(cfg))
         atomic_write_json(tmp / "metrics.json", run.summary)
-        history = pd.DataFrame(run.result.history)
-        history.insert(0, "epoch", range(1, len(history) + 1))
-        atomic_write_frame(tmp / "history.csv", history)
+        for name, epochs in (("history.csv", run.history), ("refit_history.csv", run.refit_history)):
+            if epochs:
+                table = pd.DataFrame(epochs)
+                table.insert(0, "epoch", range(1, len(table) + 1))
+                atomic_write_frame(tmp / name, table)
         if save_model:
             run.result.model.save(tmp / "model.keras")
     return RunRecord(run_dir=final, summary=run.summary, model=run.result.model)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,15 @@ from recsearch.data.types import PreparedData, SplitArrays
 
 @dataclass
 class TrainedRun:
-    """A finished run: the trainer's result (model, history) and the summary written to metrics.json."""
+    """A finished run: the trainer's result (model, history) and the summary written to metrics.json; with a
+    refit, `result` is the refit's, and the histories are kept apart: `history` the run validated on
+    validation (empty when `train.refit_epochs` skipped it), `refit_history` the refit's training columns (its
+    validation rows are among its training data, so their scores would mean nothing)."""
 
     result: Any  # recsearch.training.trainer.TrainResult
     summary: dict[str, Any]
+    history: dict[str, list] = field(default_factory=dict)
+    refit_history: dict[str, list] | None = None
 
 
 def prepare_for(cfg: Any) -> PreparedData:
@@ -73,6 +78,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     recorded = cfg.train.refit and cfg.train.refit_epochs is not None
     result = None if recorded else train(cfg, data, callbacks=run_tensorboard(cfg))
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
+    history, refit_history = dict(result.history) if result is not None else {}, None
     if result is not None:
         summary.update(result.metrics, epochs_run=result.epochs_run, best_epoch=result.best_epoch)
         if result.stalled_at is not None:
@@ -80,6 +86,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     if cfg.train.refit:
         epochs = int(cfg.train.refit_epochs) if recorded else max(1, int(result.best_epoch))
         result = refit_model(cfg, data, epochs=epochs)
+        refit_history = {k: v for k, v in result.history.items() if not k.startswith("val_")}
         summary.update(refit_epochs=epochs, **{f"refit_{k}": v for k, v in result.metrics.items()
                                               if k.startswith("test_")})
     summary.update({
@@ -89,7 +96,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
         "environment": {**environment_info(), **backend_versions()},
     })
     with_optimizer_state(result.model)  # the model handed out and saved carries it, as `fit` leaves it
-    return TrainedRun(result=result, summary=summary)
+    return TrainedRun(result=result, summary=summary, history=history, refit_history=refit_history)
 
 
 def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:

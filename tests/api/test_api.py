@@ -122,11 +122,15 @@ def test_refit_retrains_the_chosen_epochs_on_train_and_validation(tiny: list[str
     record = recsearch.train([*tiny, "train.epochs=3", "train.refit=true"])
     s = record.summary
     assert s["refit_epochs"] == s["best_epoch"] and "refit_test_rmse" in s and "valid_rmse" in s
-    history = pd.read_csv(record.run_dir / "history.csv")
-    assert len(history) == s["best_epoch"]  # the saved model and history are the refit's
+    history = pd.read_csv(record.run_dir / "history.csv")  # the run validated on validation
+    assert len(history) == s["epochs_run"] and history["val_rmse"].min() == pytest.approx(s["valid_rmse"])
+    refit = pd.read_csv(record.run_dir / "refit_history.csv")  # the saved model's: train + validation
+    assert len(refit) == s["best_epoch"] and "loss" in refit and not any(c.startswith("val_") for c in refit)
     assert json.loads((record.run_dir / "metrics.json").read_text())["refit_test_rmse"] == s["refit_test_rmse"]
-    recorded = recsearch.train([*tiny, "train.refit=true", "train.refit_epochs=1"]).summary
+    again = recsearch.train([*tiny, "train.refit=true", "train.refit_epochs=1"])
+    recorded = again.summary
     assert recorded["refit_epochs"] == 1 and "valid_rmse" not in recorded  # no first run when epochs are known
+    assert not (again.run_dir / "history.csv").exists() and (again.run_dir / "refit_history.csv").is_file()
 
 
 def test_register_model_refuses_a_schema_without_name() -> None:
