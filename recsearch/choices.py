@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 BACKENDS = ("tensorflow", "jax", "torch")
+OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # the KERAS_BACKEND that recsearch set itself (`setup_backend`)
+
+
+def backend_default() -> str:
+    """`train.backend`'s default: KERAS_BACKEND as the user set it; `auto` when unset, or when recsearch set it
+    for a backend it chose, so a config composed later in this process (a comparison's next variant) or in a
+    worker it starts picks as a fresh process would."""
+    import os
+
+    value = os.environ.get("KERAS_BACKEND")
+    return "auto" if not value or value == os.environ.get(OWN_BACKEND_ENV) else value
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 DIRECTIONS = ("minimize", "maximize")
 TASKS = ("rating", "ranking")

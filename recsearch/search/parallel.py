@@ -99,6 +99,27 @@ def auto_workers(cfg: Any, missing: int, *, cores: int, memory: int | None, acce
     return max(1, count)
 
 
+def backend_of_own_process(cfg: Any) -> str | None:
+    """The backend a sweep's lone worker runs on in a process of its own, or None when it runs in this one.
+
+    `train.backend=auto` picks per model (`auto_backend`), but this process imported Keras with another (a
+    comparison's earlier variant, a notebook's `import keras`): trained here, the study's trials would run and
+    score as they do nowhere else, and as its trials in worker processes (several workers, a resume) do not.
+    Only where workers may be spawned at all (`auto_workers`' rules: recsearch's own model code, the Optuna
+    engine, no accelerator that this process may hold already, a script with a main guard)."""
+    from recsearch.models.registry import model_spec
+    from recsearch.training.backend import _loaded_keras_backend, auto_backend
+
+    loaded = _loaded_keras_backend()
+    if str(cfg.train.backend) != "auto" or loaded is None or loaded == auto_backend(cfg):
+        return None
+    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
+    if (cfg.search.engine == "kerastuner" or not all(b.startswith("recsearch.") for b in builders)
+            or accelerator_visible() or unguarded_main_script() is not None):
+        return None
+    return auto_backend(cfg)
+
+
 METAL_PLUGINS = ("jax-metal", "tensorflow-metal")  # how JAX and TensorFlow reach an Apple GPU
 
 

@@ -158,7 +158,8 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
     `parallel.sweep_workers`; never more than trials are missing: a worker without a trial to run would only
     load the data and the backend). The count goes to the workers as an override: TPE's constant liar is on
     when more than one runs. True when a worker gave up on failing trials."""
-    from recsearch.search.parallel import sweep_workers, usable_cores
+    from recsearch.search.parallel import backend_of_own_process, sweep_workers, usable_cores
+    from recsearch.training.backend import resolve_backend
 
     counts = progress.counts()
     missing = int(cfg.search.n_trials) - counts.get("complete", 0) - counts.get("pruned", 0)
@@ -170,7 +171,11 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
         print(f"recsearch: warning: search.n_workers={n_workers} on {cores} cores: the workers share them (each "
               "holds its own copy of the data and framework); about one per core is fastest", file=sys.stderr)
     spec = replace(spec, overrides=(*spec.overrides, f"search.n_workers={n_workers}"))
-    if n_workers == 1:
+    own = backend_of_own_process(cfg) if n_workers == 1 else None
+    if own is not None:
+        print(f"recsearch: note: model {cfg.model.name} trains on {own} (train.backend=auto) in a worker process: "
+              f"this process runs Keras on {resolve_backend(cfg)}", file=sys.stderr)
+    if n_workers == 1 and own is None:
         from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_for
 

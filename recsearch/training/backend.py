@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from recsearch import heap
-from recsearch.choices import BACKENDS
+from recsearch.choices import BACKENDS, OWN_BACKEND_ENV
 
 
 def resolve_backend(cfg: Any) -> str:
@@ -29,6 +29,11 @@ def resolve_backend(cfg: Any) -> str:
     loaded = _loaded_keras_backend()
     if loaded is not None:  # Keras picks its backend once per process: a session that imported it keeps it
         return loaded
+    return auto_backend(cfg)
+
+
+def auto_backend(cfg: Any) -> str:
+    """What `train.backend=auto` picks for the config's model in a process that has not imported Keras."""
     from recsearch.models.registry import model_spec
 
     return "tensorflow" if model_spec(cfg.model.name).trainer == "item_rows" else "jax"
@@ -83,6 +88,8 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
         raise ConfigError(f"train.backend={backend} but this process imported Keras with backend {loaded!r} "
                           f"already: set KERAS_BACKEND={backend} before the first `import keras` (e.g. "
                           f"`KERAS_BACKEND={backend} python ...`), or leave train.backend=auto to use {loaded}")
+    if os.environ.get("KERAS_BACKEND") != backend:  # recsearch's choice, not the user's (`backend_default`)
+        os.environ[OWN_BACKEND_ENV] = backend
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":

@@ -17,7 +17,8 @@ def test_rating_comparison_tables(isolated_paths, capsys):
                           show_progress=False)
     assert code == 0
     folder = isolated_paths / "compare_variants"
-    out = capsys.readouterr().out  # each variant is named before its trials, and the run ends with where things are
+    printed = capsys.readouterr()
+    out = printed.out  # each variant is named before its trials, and the run ends with where things are
     assert "variant mf (1/2)" in out and "variant autorec (2/2)" in out
     assert out.strip().splitlines()[-1].startswith(f"results: {folder / 'comparison.md'}")
     frame = pd.read_csv(folder / "comparison.csv")
@@ -35,6 +36,14 @@ def test_rating_comparison_tables(isolated_paths, capsys):
     assert "Optuna sampler `tpe`, pruner `median` (seed 0)" in (folder / "comparison.md").read_text().splitlines()[0]
     for v in ("mf", "autorec"):
         assert (folder / v / "trials.csv").is_file()
+    # train.backend=auto as in a process of its own, whatever Keras this one imported: a study trains and scores
+    # alike from any command (autorec's worker runs on TensorFlow in this JAX process, mf here)
+    from recsearch.reproduce import open_study
+
+    for v, backend in (("mf", "jax"), ("autorec", "tensorflow")):
+        trials = open_study(str(folder / v)).study.trials
+        assert {t.user_attrs["environment"]["backend"] for t in trials} == {backend}, v
+    assert "model autorec trains on tensorflow (train.backend=auto) in a worker process" in printed.err
     # the comparison's own search.study_name starts a new set of studies, <name>-<variant>, beside the first
     assert run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf]", "compare.baselines=false",
                            "search.n_trials=1", "search.study_name=v2"], show_progress=False) == 0
