@@ -7,6 +7,9 @@ and from then on every read fails. This backend:
 - reads tolerantly: a line that is not JSON is skipped with its line number reported once per process
   (a torn line that had a record appended onto it gives that record back); a last line without its
   newline is not read (it may be a write in progress) and, when no writer holds the lock, is reported;
+- refuses to append after a skipped line that created a study or trial (later records name more studies or
+  trials than were created): Optuna numbers trials by their creation, so each later record now reads onto
+  another trial, and a resume would write that mix-up into the file for good (`DamagedJournalError`);
 - before every append, under the lock, cuts a torn tail and saves its bytes in `<journal>.torn`
   (a tail that is a complete record missing only its newline is completed instead);
 - writes a batch of records in one write and one fsync, and undoes a write that failed half-way
@@ -28,6 +31,7 @@ from typing import Any, Iterator
 
 from optuna.storages.journal import BaseJournalBackend
 
+from recsearch.errors import RecsearchError
 from recsearch.fileio import WriteError, study_write_error
 
 TORN_SUFFIX = ".torn"
@@ -38,6 +42,10 @@ class StorageWriteError(WriteError):
     """The study journal could not be written (disk full, read-only folder); nothing finished is lost."""
 
 
+class DamagedJournalError(RecsearchError):
+    """The journal lost a record that created a study or trial: appending would make its mix-up permanent."""
+
+
 class RecoveringJournalBackend(BaseJournalBackend):
     """Optuna's journal file format, surviving torn and corrupt lines (see the module docstring)."""
 
@@ -45,14 +53,17 @@ class RecoveringJournalBackend(BaseJournalBackend):
         self._file_path = file_path
         if not os.path.exists(file_path):
             open(file_path, "ab").close()
-        self._offsets: dict[int, tuple[int, int]] = {0: (0, 1)}  # record number -> (byte offset, line number)
+        # record number -> (byte offset, line number, studies and trials created before it)
+        self._offsets: dict[int, tuple[int, int, int, int]] = {0: (0, 1, 0, 0)}
+        self._skipped: int | None = None  # the line number of the last unreadable line read
+        self._damaged: int | None = None  # that line, once a later record shows it created a study or trial
         self._pending: list[dict[str, Any]] | None = None
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         """Records from number `log_number_from` on, skipping unreadable lines."""
         start = log_number_from if log_number_from in self._offsets else max(
             n for n in self._offsets if n <= log_number_from)
-        offset, line_no = self._offsets[start]
+        offset, line_no, studies, trials = self._offsets[start]
         number = start
         with open(self._file_path, "rb") as fh:
             fh.seek(offset)
@@ -63,17 +74,40 @@ class RecoveringJournalBackend(BaseJournalBackend):
                 offset, line_no = offset + len(line), line_no + 1
                 record = _parse(line, self._file_path, line_no - 1)
                 if record is None:
+                    self._skipped = line_no - 1
                     continue
+                studies, trials = self._check_created(record, studies, trials)
                 number += 1
-                self._offsets.setdefault(number, (offset, line_no))
+                self._offsets.setdefault(number, (offset, line_no, studies, trials))
                 if number > log_number_from:
                     yield record
+
+    def _check_created(self, record: dict[str, Any], studies: int, trials: int) -> tuple[int, int]:
+        """The studies and trials created once `record` is applied, as Optuna numbers them (a study name seen
+        again creates none, nor does a trial of a study not created); a record naming one not created yet
+        after an unreadable line marks that line as the lost creation (`_damaged`)."""
+        op = record.get("op_code")
+        if op == 0:  # CREATE_STUDY
+            return studies + 1, trials
+        names = record.get("trial_id") if op != 4 else None
+        if (names is not None and names >= trials) or int(record.get("study_id", -1)) >= studies:
+            if self._skipped is not None and self._damaged is None:
+                self._damaged = self._skipped
+                _warn_once((self._file_path, "damaged"), f"{self._file_path} line {self._damaged} held the creation "
+                           "of a study or trial: the trials after it are shown with other trials' records; restore "
+                           "the file from a copy")
+        return studies, trials + (op == 4 and int(record.get("study_id", 0)) < studies)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append records in one write and one fsync, after cutting a torn tail (under the lock)."""
         if self._pending is not None:
             self._pending.extend(logs)
             return
+        if self._damaged is not None:
+            raise DamagedJournalError(
+                f"{self._file_path} line {self._damaged} is damaged and held the creation of a study or trial, so "
+                "every later trial reads another's records; nothing was written, so that a copy of the file can "
+                "be restored to go on; or start a new study (search.study_name=NEW)")
         data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode("utf-8")
         try:
             fd = os.open(self._file_path, os.O_RDWR)

@@ -77,6 +77,51 @@ def test_unreadable_middle_line_is_skipped_with_its_line_number(tmp_path: Path, 
     assert capsys.readouterr().err == ""  # reported once per process
 
 
+def test_an_unreadable_attr_line_loses_that_attr_only_and_the_study_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    lines = path.read_bytes().split(b"\n")
+    target = next(i for i, line in enumerate(lines) if b'"user_attr":{"seed":1}' in line)
+    lines[target] = b"\x00\xffnot json"
+    path.write_bytes(b"\n".join(lines))
+    study = optuna.load_study(study_name="s", storage=open_storage(str(path)))
+    study.tell(study.ask(), 3.0)  # appending is safe: every later record still names its own trial
+    assert [v[2] for v in _values(path)] == [[0.0], [1.0], [2.0], [3.0]]
+
+
+@pytest.mark.parametrize("lost", ["create_trial", "create_study"])
+def test_a_lost_creation_mid_file_refuses_to_append_and_changes_nothing(lost: str, tmp_path: Path, capsys) -> None:
+    """The line that created trial 1 (or the study) unreadable: Optuna numbers trials by creation, so every later
+    record reads onto another trial. Appending (a resume) would write that mix-up for good: refused, one line."""
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    lines = path.read_bytes().split(b"\n")
+    creations = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4' if lost == "create_trial"
+                                                                       else b'{"op_code":0')]
+    target = creations[1] if lost == "create_trial" else creations[0]
+    lines[target] = b"\x00\x00garbage" + lines[target][12:]
+    path.write_bytes(b"\n".join(lines))
+    damaged = path.read_bytes()
+    storage = open_storage(str(path))
+    with pytest.raises(journal_module.DamagedJournalError) as info:
+        optuna.create_study(study_name="s", storage=storage, load_if_exists=True).tell(0, 9.0)
+    message = str(info.value)
+    assert f"line {target + 1} is damaged" in message and "search.study_name=NEW" in message and "\n" not in message
+    assert path.read_bytes() == damaged
+    assert f"line {target + 1} held the creation of a study or trial" in capsys.readouterr().err  # readers say so
+
+
+def test_garbage_after_the_last_record_is_skipped_and_appending_goes_on(tmp_path: Path) -> None:
+    """A damaged line with no record after it shifted nothing: the study is resumed past it."""
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    with open(path, "ab") as fh:
+        fh.write(b"\x00\x01{garbage\n")
+    study = optuna.load_study(study_name="s", storage=open_storage(str(path)))
+    study.tell(study.ask(), 3.0)
+    assert [v[2] for v in _values(path)] == [[0.0], [1.0], [2.0], [3.0]]
+
+
 def test_record_appended_onto_a_torn_line_by_an_old_writer_is_recovered(tmp_path: Path) -> None:
     path = tmp_path / "study.journal"
     _study_with_trials(path, 2)
