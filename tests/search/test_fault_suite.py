@@ -290,3 +290,34 @@ def test_three_machines_share_a_postgresql_budget(one_epoch: list[str], tmp_path
         assert repeats == 0
     finally:
         optuna.delete_study(study_name=name, storage=url)
+
+
+def test_lost_trial_creation_mid_journal(one_epoch: list[str], isolated_paths: Path, tmp_path: Path,
+                                         summary_row: Row) -> None:
+    """The line that created trial 1 damaged (bit rot): every later record would read onto another trial. The
+    resume refuses in one line and writes nothing; with the file restored from a copy it continues."""
+    name = "lost-create"
+    folder = isolated_paths / "default" / name
+    journal = folder / "study.journal"
+    env = _env(isolated_paths)
+    subprocess.run(_cmd(one_epoch, name, 3), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    before = _finished(_study(str(journal), name))
+    copy = journal.read_bytes()
+    lines = copy.split(b"\n")
+    second = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4')][1]
+    lines[second] = b"\x00\x00garbage" + lines[second][12:]
+    journal.write_bytes(b"\n".join(lines))
+    damaged = journal.read_bytes()
+
+    again = subprocess.run(_cmd(one_epoch, name, 4), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"line {second + 1} is damaged and held the creation of a study or trial" in again.stderr.splitlines()[-1]
+    assert journal.read_bytes() == damaged  # nothing written into the mix-up
+
+    journal.write_bytes(copy)  # the user's remedy: the copy restored
+    subprocess.run(_cmd(one_epoch, name, 4), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    after = _finished(_study(str(journal), name))
+    lost = sum(after.get(k) != v for k, v in before.items())
+    repeats = check_study(str(journal), name, folder, 4)
+    summary_row("lost trial creation", 1, lost, repeats)
+    assert lost == 0 and repeats == 0
