@@ -11,7 +11,8 @@ from recsearch.search import interrupts
 
 
 class OptunaPruning(keras.callbacks.Callback):
-    """Report `monitor` to `trial` after every epoch; stop training when the pruner says so.
+    """Report `monitor` to `trial` after every epoch; stop training when the pruner says so (never after the
+    last epoch, when stopping saves nothing).
 
     Training is stopped rather than interrupted with an exception, so the curve so far is kept;
     the caller checks `pruned` and raises `optuna.TrialPruned` after fit returns.
@@ -37,6 +38,8 @@ class OptunaPruning(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         self.trial.report(value, epoch + 1)
+        if epoch + 1 >= int(self.params.get("epochs") or 0) > 0:
+            return  # the last epoch has run: pruning saves nothing, and the finished trial tells TPE more
         if self.trial.should_prune():
             self.pruned, self.pruned_at = True, epoch + 1
             self.model.stop_training = True

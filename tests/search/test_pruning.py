@@ -39,6 +39,25 @@ def test_stops_training_when_pruned(setup) -> None:
     assert cb.pruned and cb.pruned_at == 1 and result.epochs_run == 1
 
 
+def test_a_trial_that_ran_its_last_epoch_is_not_pruned(setup) -> None:
+    """A pruner that would prune from epoch 4 on (say, median pruning with 3 warm-up steps): at the last
+    epoch, pruning saves nothing, so the trial completes (it was marked PRUNED after all its epochs)."""
+    cfg, data = setup
+
+    class FromStep4(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:  # noqa: ANN001
+            return trial.last_step >= 4
+
+    study = optuna.create_study(pruner=FromStep4())
+    cb = OptunaPruning(study.ask(), "val_rmse")
+    result = train(cfg, data, callbacks=[cb])
+    assert not cb.pruned and result.epochs_run == 4 and len(cb.curve) == 4
+    five = cfg.copy()
+    five.train.epochs = 5
+    cb = OptunaPruning(study.ask(), "val_rmse")
+    assert train(five, data, callbacks=[cb]).epochs_run == 4 and cb.pruned_at == 4  # one epoch saved: pruned
+
+
 def test_missing_metric_is_a_clear_error(setup) -> None:
     cfg, data = setup
     trial = optuna.create_study().ask()
