@@ -273,6 +273,10 @@ def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         cfg = OmegaConf.load(path)
     except Exception as exc:  # noqa: BLE001 - YAML errors come in several types
         raise ConfigError(f"config file {path}: not valid YAML ({_one_line(exc)})") from None
+    if isinstance(cfg, DictConfig) and "defaults" in cfg:  # an exported experiment: composed, not loaded whole
+        raise ConfigError(f"{path} is an experiment (it has a defaults list), not a complete config: run it with "
+                          f"`recsearch train +experiment={path.stem}` where its folder is ./experiments or "
+                          f"$RECSEARCH_EXPERIMENTS_DIR={path.parent.resolve()}")
     for item in parsed:
         key = item.key_or_group
         if item.is_delete():

@@ -109,6 +109,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-info-no-name", ["data", "info"], "NAME"),
     # paths of other commands
     ("config-file-missing", ["train", "--config", "{tmp}/nope.yaml"], "{tmp}/nope.yaml"),
+    ("config-file-experiment", ["train", "--config", "{tmp}/experiments/best.yaml"],
+     "{tmp}/experiments/best.yaml is an experiment (it has a defaults list), not a complete config: run it with "
+     "`recsearch train +experiment=best`"),
     ("leaderboard-missing", ["leaderboard", "{tmp}/no-results"], "{tmp}/no-results"),
     ("report-missing", ["report", "{tmp}/no-study"], "{tmp}/no-study"),
     ("recommend-missing", ["recommend", "{tmp}/no-study", "--user", "1"], "{tmp}/no-study"),
@@ -135,6 +138,9 @@ def bad_files(tmp_path: Path) -> Path:
     (folder / "enqueue.yaml").write_text("- {model.nope: 1}\n")
     (folder / "enqueue-value.yaml").write_text("- {model.depth: 2}\n- {model.width: 100}\n")
     (folder / "afile").write_text("not a folder\n")
+    (folder / "experiments").mkdir()  # what export-best writes: a defaults list over the packaged options
+    (folder / "experiments" / "best.yaml").write_text("# @package _global_\ndefaults:\n  - override /model: mf\n"
+                                                      "train:\n  epochs: 2\n")
     (folder / "unfinished").mkdir()  # a study killed in its first trial: sweep.yaml, no best.yaml
     (folder / "unfinished" / "sweep.yaml").write_text("overrides: []\n")
     return folder
