@@ -44,8 +44,9 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
             except (ImportError, ModuleNotFoundError) as exc:
                 from recsearch.extras import install_hint
 
-                raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); PostgreSQL "
-                                  f"needs {install_hint('psycopg')}") from None
+                need = (f"PostgreSQL needs {install_hint('psycopg')}" if url.startswith("postgres")
+                        else "install the Python driver that the URL's scheme names (SQLAlchemy's dialect docs)")
+                raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); {need}") from None
             except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
                 if attempt + 1 < SCHEMA_RACE_TRIES and _schema_race(exc):
                     time.sleep(0.5 * (attempt + 1))  # another process created the tables this moment: they exist now
