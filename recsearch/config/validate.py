@@ -162,7 +162,9 @@ def check_overrides(overrides: list[str], *, command: str, multirun: bool = Fals
             key, sep, value = text.partition("=")
             shell_ate_quotes = re.fullmatch(r"[+~]{0,2}[A-Za-z_][\w.]*", key) and value \
                 and not set(value) & set("'\"()[]{}")  # `data.sep=;`: the shell removed the user's quotes
-            quoted = f"\"{key}='{value}'\"" if sep and shell_ate_quotes else ""
+            quoted = ""
+            if sep and shell_ate_quotes:  # shell quotes that expand nothing in the value, then Hydra's
+                quoted = f"'{key}=\"{value}\"'" if set(value) & set("$`\\!") else f"\"{key}='{value}'\""
             fix = (f"quote a value with characters Hydra reads as syntax, the quotes reaching recsearch: {quoted}"
                    if quoted else "write KEY=VALUE, e.g. train.epochs=5")
             raise ConfigError(f"override {text!r} is malformed ({' '.join(str(exc).split())[:160]}); {fix}") from None

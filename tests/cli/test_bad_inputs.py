@@ -28,6 +28,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("no-key", ["train", "=5"], "no key before '='"),
     ("malformed", ["train", "model.depth=(("], "model.depth=(("),
     ("shell-ate-quotes", ["train", "data.sep=;"], "the quotes reaching recsearch: \"data.sep=';'\""),
+    ("shell-ate-quotes-of-$", ["train", "search.study_name=x y$z;`id`"],  # pasted into bash, expands nothing
+     "the quotes reaching recsearch: 'search.study_name=\"x y$z;`id`\"'"),
     ("unknown-group-option", ["train", "model=nope"], "nope"),
     ("unknown-key", ["train", "model.nope=1"], "model.nope"),
     ("wrong-type", ["train", "train.epochs=many"], "train.epochs"),
