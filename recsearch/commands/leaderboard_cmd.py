@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     frame = leaderboard(*args.paths, study=args.study, metric=args.metric, per_trial=args.per_trial,
                         filters=args.filter, top=args.top)
     if frame.empty and args.format in ("table", "markdown", "html"):
-        print(f"recsearch: no row matches {' and '.join(args.filter) or 'these studies'}", file=sys.stderr)
+        hint = f" ({frame.attrs['no_match']})" if frame.attrs.get("no_match") else ""
+        print(f"recsearch: no row matches {' and '.join(args.filter) or 'these studies'}{hint}", file=sys.stderr)
         return 0
     out = console()
     if args.format == "table" and out.is_terminal:

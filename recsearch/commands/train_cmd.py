@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
         record = recsearch.train(cfg, save_model=not args.no_save_model)
     s = record.summary
-    metrics = [(k.replace("_", " ", 1), s[k]) for k in s if k.startswith(("valid_", "test_", "refit_"))]
+    metrics = [(k.replace("_", " "), s[k]) for k in s if k.startswith(("valid_", "test_", "refit_"))]
     rows = [("model", s["model"]), ("dataset", s["dataset"]), ("task", s["task"]), *metrics,
             ("epochs run", s.get("epochs_run")), ("best epoch", s.get("best_epoch")),
             ("stopped: not learning", f"epoch {s['stalled_at']} (train.stall_epochs)" if s.get("stalled_at") else None),

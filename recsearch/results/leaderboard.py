@@ -40,7 +40,7 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
     Example: `leaderboard(load_many(["results"]), metric="rmse", filters=["variant=mlp"])`.
     """
     filters = list(filters)
-    records = filter_records(records, filters)
+    records, no_match = filter_records(records, filters)
     metrics = [metric] if metric else list(dict.fromkeys(r.metric for r in records)) or ["rmse"]
     columns = TRIAL_COLUMNS if per_trial else STUDY_COLUMNS
     frames = []
@@ -57,10 +57,13 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
         frame = pd.DataFrame(rows, columns=columns)
         for col in set(_INT_COLUMNS) & set(columns):
             frame[col] = frame[col].astype("Int64")
-        frames.append(rank_within_data(apply_filters(frame, filters), ascending=ascending))
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        kept = apply_filters(frame, filters)
+        no_match = no_match or kept.attrs.get("no_match")
+        frames.append(rank_within_data(kept, ascending=ascending))
+    out = frames[0] if len(frames) == 1 else pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    if out.empty and no_match:
+        out.attrs["no_match"] = no_match  # the leaderboard command says it under "no row matches"
+    return out
 
 
 def mixed_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, str]:
@@ -95,14 +98,18 @@ def study_metrics(task: dict) -> list[str]:
     return [f"{m}@{k}" for m in _AT_K for k in task.get("ks", [])] + ["mrr"]
 
 
-def filter_records(records: list[StudyRecord], filters: Iterable[str]) -> list[StudyRecord]:
-    """The records passing every filter on a study key (experiment, study, variant, task); others are ignored."""
+def filter_records(records: list[StudyRecord], filters: Iterable[str]) -> tuple[list[StudyRecord], str | None]:
+    """The records passing every filter on a study key (experiment, study, variant, task; others are ignored),
+    and, when a filter left none, what its key held (`_values_of`)."""
     for item in filters:
         key, sep, value = item.partition("=")
         if sep and key.strip() in RECORD_KEYS:
             attr = "name" if key.strip() == "study" else key.strip()
-            records = [r for r in records if _matches(getattr(r, attr), value.strip())]
-    return records
+            kept = [r for r in records if _matches(getattr(r, attr), value.strip())]
+            if records and not kept:
+                return [], _values_of(key.strip(), [getattr(r, attr) for r in records])
+            records = kept
+    return records, None
 
 
 def metric_ascending(metric: str, records: Iterable[StudyRecord] = ()) -> bool:
@@ -228,8 +235,16 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
                                  f"{', '.join(c for c in frame.columns if c != 'params')}; parameters: "
                                  f"{', '.join(params) or 'none'}")
         keep = cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)  # a mask even when empty
+        if len(frame) and not keep.any():
+            frame.attrs["no_match"] = _values_of(key, cells)
         frame = frame.loc[keep]
     return frame.reset_index(drop=True)
+
+
+def _values_of(key: str, cells: Iterable[Any]) -> str:
+    """'task has rating, ranking': what a filter's key held before it matched nothing (a typo: task=ratng)."""
+    seen = sorted({str(c) for c in cells if c is not None and not (isinstance(c, float) and c != c)})
+    return f"{key} has {', '.join(seen[:20]) or 'no value'}"
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
