@@ -38,9 +38,8 @@ def require_file(path: Path, hint: str) -> Path:
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # suffixes pandas decompresses (a .zip of one file), as read here
 
 
-def first_line(path: Path, encoding: str = "utf-8") -> str:
-    """The file's first line (decompressed for COMPRESSED suffixes, as pandas reads them), without its line
-    ending or a UTF-8 byte-order mark (pandas skips one too)."""
+def open_bytes(path: Path) -> Any:
+    """`path` opened for reading its bytes, decompressed for COMPRESSED suffixes as pandas reads them."""
     import bz2
     import gzip
 
@@ -53,8 +52,14 @@ def first_line(path: Path, encoding: str = "utf-8") -> str:
 
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": unzipped}.get(Path(path).suffix.lower(),
                                                                                        open)
+    return opener(path, "rb")
+
+
+def first_line(path: Path, encoding: str = "utf-8") -> str:
+    """The file's first line (decompressed for COMPRESSED suffixes, as pandas reads them), without its line
+    ending or a UTF-8 byte-order mark (pandas skips one too)."""
     try:
-        with opener(path, "rb") as fh:
+        with open_bytes(path) as fh:
             line = fh.readline()
     except (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError) as exc:
         raise not_decompressed(path, exc) from None  # (an encrypted or deflate64 zip member: the last two)
@@ -75,6 +80,25 @@ def not_decompressed(path: Path, exc: BaseException) -> BaseException:
 
 
 UNREADABLE_ARCHIVE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)  # gzip's, xz's, zip's errors
+
+
+def not_text(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
+    """The DataError for a file that is not valid `encoding` text, at the line and byte of its first bad byte
+    (the offset a decode error gives is within whatever chunk pandas was decoding)."""
+    where = f"byte {exc.start} of a chunk"
+    try:
+        with open_bytes(path) as fh:
+            offset = 0
+            for number, line in enumerate(fh, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as bad:
+                    where = f"line {number}, byte {offset + bad.start} of the file"
+                    break
+                offset += len(line)
+    except (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError, LookupError):
+        pass
+    return DataError(f"{path}: not valid {encoding} text ({exc.reason} at {where}); save it as {encoding}")
 
 
 def text_suffix(path: Path) -> str:
@@ -262,7 +286,7 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
     try:
         labels = [str(c) for c in pd.read_csv(path, **parser_for(sep), nrows=0, encoding=encoding).columns]
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+        raise not_text(path, encoding, exc) from None
     except UNREADABLE_ARCHIVE as exc:  # a .gz file that is not gzip
         raise not_decompressed(path, exc) from None
     except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: only blank lines
@@ -315,7 +339,7 @@ def _diagnose(path: Path, *, sep: str, columns: dict[str, str], header: bool, us
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed row ({_first_line_of(exc)})") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+        raise not_text(path, encoding, exc) from None
     except (ValueError, OSError):
         return
     raw = raw[~raw.fillna("").eq("").all(axis=1)]  # blank lines, which parsing skips; the index keeps line numbers

@@ -319,3 +319,14 @@ def test_a_missing_column_names_the_setting_that_names_it(tmp_path):
     assert load_error(_custom(tmp_path, columns=cols), tmp_path).endswith(
         "missing column 'ts' (the header has: iid, stars, when, uid); set data.columns.timestamp to the file's name "
         "for it (or null: the file has none)")
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_byte_of_the_first_bad_byte(tmp_path):
+    """Deep in a large file: the offset Python's decode error gives is within pandas' read chunk, not the file."""
+    rows = ["userId,movieId,rating,timestamp\n"] + [f"{u},{u % 97},4,{u}\n" for u in range(100_000)]
+    rows[60_000] = rows[60_000].replace(",4,", ",\xff,")
+    data = "".join(rows).encode("latin-1")
+    (tmp_path / "r.csv").write_bytes(data)
+    message = load_error(_custom(tmp_path / "r.csv"), tmp_path)
+    assert f"not valid utf-8 text (invalid start byte at line 60001, byte {data.index(bytes([0xff]))} of the " \
+           "file); save it as utf-8" in message, message
