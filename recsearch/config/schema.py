@@ -43,6 +43,7 @@ class DataConfig:
     path: Optional[str] = None  # a folder (or file) that replaces <paths.data_dir>/<name>
     url: Optional[str] = None
     sha256: Optional[str] = None
+    n_ratings: Optional[int] = None  # the ratings the publisher ships (a copy with others is warned about)
     rating_scale: List[float] = field(default_factory=lambda: [0.5, 5.0])
     ratings_file: Optional[str] = None  # generic `interactions` format only
     items_file: Optional[str] = None

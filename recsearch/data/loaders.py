@@ -44,7 +44,19 @@ def load_interactions(data_cfg: Any, data_dir: Path) -> Interactions:
         raise DataError(f"dataset folder {folder} does not exist: {movielens.missing_hint(folder, data_cfg.name)}")
     inter = loader(data_cfg, folder, scale)
     _validate_scale(inter, data_cfg)
+    _check_count(inter, data_cfg)
     return _without_duplicate_pairs(inter)
+
+
+def _check_count(inter: Interactions, data_cfg: Any) -> None:
+    """Warn when a published dataset holds another number of ratings than its publisher ships (`data.n_ratings`):
+    a copy cut short at a line boundary, or edited, reads cleanly otherwise."""
+    expected = getattr(data_cfg, "n_ratings", None)
+    if expected and len(inter.ratings) != int(expected):
+        where = inter.source_files[0] if inter.source_files else inter.name
+        warn(f"{where}: {len(inter.ratings):,} ratings where {data_cfg.name} ships {int(expected):,} (a truncated or "
+             f"edited copy? `recsearch data fetch` downloads it again; data=custom reads a file of your own)",
+             once=True)
 
 
 def rating_scale(data_cfg: Any) -> tuple[float, float]:

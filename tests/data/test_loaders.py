@@ -25,6 +25,27 @@ def test_movielens_csv_real_counts(data_dir):
     assert no_genre.sum() > 0  # "(no genres listed)" became []
 
 
+def test_a_copy_cut_at_a_line_boundary_is_warned_about(data_dir, tmp_path, capsys, monkeypatch):
+    """Cut between two rows, ratings.csv still reads cleanly: its count, against what GroupLens ships
+    (data.n_ratings of the packaged config), is what tells; the real file is not warned about."""
+    from recsearch.config import compose_config
+    from recsearch.data import loaders
+
+    monkeypatch.setattr(loaders, "_WARNED", set())
+    cfg = compose_config(["data=ml_latest_small"]).data
+    assert cfg.n_ratings == 100836
+    load_interactions(cfg, data_dir)
+    assert "ratings where" not in capsys.readouterr().err
+    copy = tmp_path / "ml-latest-small"
+    copy.mkdir()
+    (copy / "movies.csv").write_bytes((data_dir / "ml-latest-small" / "movies.csv").read_bytes())
+    lines = (data_dir / "ml-latest-small" / "ratings.csv").read_bytes().splitlines(keepends=True)
+    (copy / "ratings.csv").write_bytes(b"".join(lines[:49_169]))
+    assert len(load_interactions(cfg, tmp_path).ratings) == 49_168
+    assert (f"{copy / 'ratings.csv'}: 49,168 ratings where ml-latest-small ships 100,836 (a truncated or edited copy?"
+            in capsys.readouterr().err)
+
+
 def test_summary_of_real_data(data_dir):
     summary = dataset_summary(load_interactions(small_cfg(), data_dir))
     assert summary["n_ratings"] == 100836 and summary["n_users"] == 610 and summary["n_items"] == 9724
