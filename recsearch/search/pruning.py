@@ -38,7 +38,7 @@ class OptunaPruning(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         self.trial.report(value, epoch + 1)
-        if epoch + 1 >= int(self.params.get("epochs") or 0) > 0:
+        if epoch + 1 >= int((self.params or {}).get("epochs") or 0) > 0:
             return  # the last epoch has run: pruning saves nothing, and the finished trial tells TPE more
         if self.trial.should_prune():
             self.pruned, self.pruned_at = True, epoch + 1
