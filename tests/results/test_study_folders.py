@@ -71,10 +71,16 @@ def test_an_experiment_folder_given_for_a_study_lists_the_studies_in_it(mixed):
 
 def test_export_and_reproduce_open_a_journal_file_as_the_leaderboard_does(mixed):
     journal = mixed / "mixed" / "b-rating" / "study.journal"
-    source = open_study(str(journal))
-    assert source.study.study_name == "b-rating" and source.folder is None
-    with pytest.raises(RecsearchError, match="has no study 'nosuch'"):
+    source = open_study(str(journal))  # a study folder's own journal stands for the folder (tables go there)
+    assert source.study.study_name == "b-rating" and source.folder == journal.parent.resolve()
+    with pytest.raises(RecsearchError, match="is the folder of study 'b-rating', not 'nosuch'"):
         open_study(str(journal), "nosuch")
+    elsewhere = mixed / "loose.journal"  # a journal outside a study folder: a storage, no folder
+    elsewhere.write_bytes(journal.read_bytes())
+    loose = open_study(str(elsewhere))
+    assert loose.study.study_name == "b-rating" and loose.folder is None
+    with pytest.raises(RecsearchError, match="has no study 'nosuch'"):
+        open_study(str(elsewhere), "nosuch")
 
 
 def test_mixed_settings_name_what_differs_and_leave_searched_keys_out() -> None:
