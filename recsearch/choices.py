@@ -3,17 +3,6 @@
 from __future__ import annotations
 
 BACKENDS = ("tensorflow", "jax", "torch")
-OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # the KERAS_BACKEND that recsearch set itself (`setup_backend`)
-
-
-def backend_default() -> str:
-    """`train.backend`'s default: KERAS_BACKEND as the user set it; `auto` when unset, or when recsearch set it
-    for a backend it chose, so a config composed later in this process (a comparison's next variant) or in a
-    worker it starts picks as a fresh process would."""
-    import os
-
-    value = os.environ.get("KERAS_BACKEND")
-    return "auto" if not value or value == os.environ.get(OWN_BACKEND_ENV) else value
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 DIRECTIONS = ("minimize", "maximize")
 TASKS = ("rating", "ranking")
@@ -44,3 +33,16 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "search.tuner": TUNERS,
     "search.fidelity": FIDELITIES,
 }
+
+
+OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # the KERAS_BACKEND that recsearch set itself (`setup_backend`)
+
+
+def backend_default() -> str:
+    """`train.backend`'s default: KERAS_BACKEND as the user set it; `auto` when unset, or when recsearch set it
+    for a backend it chose, so a config composed later in this process (a comparison's next variant) or in a
+    worker it starts picks as a fresh process would."""
+    import os
+
+    value = os.environ.get("KERAS_BACKEND")
+    return "auto" if not value or value == os.environ.get(OWN_BACKEND_ENV) else value

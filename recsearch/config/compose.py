@@ -16,6 +16,7 @@ from recsearch.errors import ConfigError, describe_yaml_error
 
 OmegaConf.register_new_resolver("recsearch_backend_default", backend_default, replace=True)  # train/default.yaml
 
+
 def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: bool = True) -> DictConfig:
     """Compose `config.yaml` (user folders first, then the packaged configs) with Hydra overrides, validated.
 

@@ -36,6 +36,7 @@ def require_file(path: Path, hint: str) -> Path:
 
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # suffixes pandas decompresses (a .zip of one file), as read here
+UNREADABLE_ARCHIVE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)  # gzip's, xz's, zip's errors
 
 
 def open_bytes(path: Path) -> Any:
@@ -77,9 +78,6 @@ def not_decompressed(path: Path, exc: BaseException) -> BaseException:
                          "copy or fetch it again")
     return DataError(f"{path}: cannot be decompressed ({exc}); is it a {Path(path).suffix} file? (the file name's "
                      "last suffix says how it is read)")
-
-
-UNREADABLE_ARCHIVE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)  # gzip's, xz's, zip's errors
 
 
 def not_text(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:

@@ -83,15 +83,12 @@ def auto_workers(cfg: Any, missing: int, *, cores: int, memory: int | None, acce
     the model's code may live in the caller's script (a registered or hypermodel builder not shipped with
     recsearch), where an accelerator is visible (each process would claim the device), or where a short
     `search.timeout` leaves no time to earn back a worker's start-up."""
-    from recsearch.models.registry import model_spec
-
     search = cfg.search
     if search.engine == "kerastuner" or accelerator:
         return 1
     if search.timeout is not None and float(search.timeout) < MIN_TIMEOUT_S:
         return 1
-    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
-    if not all(b.startswith("recsearch.") for b in builders):
+    if not model_ships_with_recsearch(cfg):
         return 1
     count = min(cores, missing // MIN_TRIALS_PER_WORKER)
     if memory is not None:
@@ -107,17 +104,24 @@ def backend_of_own_process(cfg: Any) -> str | None:
     score as they do nowhere else, and as its trials in worker processes (several workers, a resume) do not.
     Only where workers may be spawned at all (`auto_workers`' rules: recsearch's own model code, the Optuna
     engine, no accelerator that this process may hold already, a script with a main guard)."""
-    from recsearch.models.registry import model_spec
     from recsearch.training.backend import _loaded_keras_backend, auto_backend
 
     loaded = _loaded_keras_backend()
     if str(cfg.train.backend) != "auto" or loaded is None or loaded == auto_backend(cfg):
         return None
-    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
-    if (cfg.search.engine == "kerastuner" or not all(b.startswith("recsearch.") for b in builders)
-            or accelerator_visible() or unguarded_main_script() is not None):
+    if (cfg.search.engine == "kerastuner" or not model_ships_with_recsearch(cfg) or accelerator_visible()
+            or unguarded_main_script() is not None):
         return None
     return auto_backend(cfg)
+
+
+def model_ships_with_recsearch(cfg: Any) -> bool:
+    """Whether the model's code is recsearch's own (a spawned worker imports it), not a registered or hypermodel
+    builder that may live in the caller's script."""
+    from recsearch.models.registry import model_spec
+
+    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
+    return all(b.startswith("recsearch.") for b in builders)
 
 
 METAL_PLUGINS = ("jax-metal", "tensorflow-metal")  # how JAX and TensorFlow reach an Apple GPU
