@@ -84,6 +84,14 @@ def check_study(url: str, name: str, folder: Path, n_trials: int) -> int:
     return repeats
 
 
+def _swept(base: list[str], results: Path, cwd: Path, name: str, n_trials: int) -> tuple:
+    """Study `name` swept to `n_trials` by a real process: its folder, journal, the env used, its finished trials."""
+    folder = results / "default" / name
+    env = _env(results)
+    subprocess.run(_cmd(base, name, n_trials), cwd=cwd, env=env, check=True, capture_output=True, timeout=300)
+    return folder, folder / "study.journal", env, _finished(_study(str(folder / "study.journal"), name))
+
+
 def _wait(proc: subprocess.Popen, until, timeout: float = 180) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None and not until():
@@ -121,11 +129,7 @@ def test_sigkill_at_random_moments_over_five_rounds(mid_trial: list[str], isolat
 def test_torn_tail_and_corrupt_middle_line(one_epoch: list[str], isolated_paths: Path, tmp_path: Path,
                                            summary_row: Row) -> None:
     name = "torn"
-    folder = isolated_paths / "default" / name
-    journal = folder / "study.journal"
-    env = _env(isolated_paths)
-    subprocess.run(_cmd(one_epoch, name, 2), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
-    before = _finished(_study(str(journal), name))
+    folder, journal, env, before = _swept(one_epoch, isolated_paths, tmp_path, name, 2)
     size = journal.stat().st_size
     os.truncate(journal, size - 60)  # the last record loses its end, as when the disk fills mid-write
     lines = journal.read_bytes().split(b"\n")
@@ -297,11 +301,7 @@ def test_lost_trial_creation_mid_journal(one_epoch: list[str], isolated_paths: P
     """The line that created trial 1 damaged (bit rot): every later record would read onto another trial. The
     resume refuses in one line and writes nothing; with the file restored from a copy it continues."""
     name = "lost-create"
-    folder = isolated_paths / "default" / name
-    journal = folder / "study.journal"
-    env = _env(isolated_paths)
-    subprocess.run(_cmd(one_epoch, name, 3), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
-    before = _finished(_study(str(journal), name))
+    folder, journal, env, before = _swept(one_epoch, isolated_paths, tmp_path, name, 3)
     copy = journal.read_bytes()
     lines = copy.split(b"\n")
     second = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4')][1]

@@ -56,36 +56,37 @@ def test_distributions_sample_in_bounds(cfg) -> None:
         compose_config(to_overrides(values))  # every sample is a valid config
 
 
-def test_conditionals_sample_only_active_params(cfg) -> None:
-    space = parse_space(cfg.search_space, cfg)
+def _random_samples(space, n: int) -> list[tuple]:  # noqa: ANN001
+    """n (trial, sampled values) pairs of `space` from a seeded random sampler, each trial told."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    seen = set()
-    for _ in range(60):
+    samples = []
+    for _ in range(n):
         trial = study.ask()
-        values = space.sample(trial)
+        samples.append((trial, space.sample(trial)))
+        study.tell(trial, 1.0)
+    return samples
+
+
+def test_conditionals_sample_only_active_params(cfg) -> None:
+    seen = set()
+    for trial, values in _random_samples(parse_space(cfg.search_space, cfg), 60):
         opt = values["train.optimizer"]
         assert ("train.momentum" in values) == (opt in ("sgd", "rmsprop"))
         assert ("train.weight_decay" in values) == (opt == "adamw")
         assert ("model.width_schedule" in values) == (values["model.depth"] >= 2)
         assert set(trial.params) == set(values)  # inactive parameters were never suggested
         seen.add(opt)
-        study.tell(trial, 1.0)
     assert seen == {"adam", "sgd", "rmsprop", "adamw"}
 
 
 def test_two_tower_samples_tower_settings_only_with_a_tower() -> None:
     """At depth 0 a tower has no hidden Dense layer: its width, activation and dropout would change nothing."""
     tt = compose_config(["model=two_tower"])
-    space = parse_space(tt.search_space, tt)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     depths = set()
-    for _ in range(30):
-        trial = study.ask()
-        values = space.sample(trial)
+    for _, values in _random_samples(parse_space(tt.search_space, tt), 30):
         depths.add(values["model.depth"])
         for key in ("model.width", "model.activation", "model.dropout"):
             assert (key in values) == (values["model.depth"] >= 1)
-        study.tell(trial, 1.0)
     assert 0 in depths and len(depths) > 1
 
 
