@@ -169,7 +169,8 @@ def _explained(message: str) -> str:
     if match:  # a misspelt option of a config group: `model=mpl`
         group, name, options = match.group(1), match.group(2), match.group(3).split()
         close = _clear_match(name, options)
-        hint = f"; did you mean {group}={close}?" if close else ""
+        plus = "+" if group == "experiment" else ""  # no option is chosen by default: it is added
+        hint = f"; did you mean {plus}{group}={close}?" if close else ""
         where = ""
         if group == "model":
             where = "; your own model families: recsearch --import MODULE (the module that registers them)"
@@ -177,7 +178,7 @@ def _explained(message: str) -> str:
             from recsearch.config.searchpath import experiments_dir
 
             where = f"; your own are read from {experiments_dir()}/NAME.yaml (recsearch export-best writes them)"
-        return f"{group}={name}: no such {group}{hint} (the {group} options: {', '.join(options)}){where}"
+        return f"{plus}{group}={name}: no such {group}{hint} (the {group} options: {', '.join(options)}){where}"
     match = re.match(r"Error merging override (.*)", message)
     if match and "{" in match.group(1) and _EXPRESSION.search(match.group(1)):
         return (f"{message}: inside {{...}} quote each search expression, e.g. "

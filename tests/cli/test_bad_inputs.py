@@ -89,7 +89,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("key-unknown-root", ["train", "foo=1"], "'foo' is not a config key (`recsearch config show` lists them)"),
     ("key-typo-group", ["train", "modle=mlp"], "'modle' is not a config key; did you mean model?"),
     ("option-typo", ["train", "model=mpl"], "model=mpl: no such model; did you mean model=mlp? (the model options: "),
-    ("experiment-unknown", ["train", "+experiment=nope"], "experiment=nope: no such experiment"),
+    ("experiment-unknown", ["train", "+experiment=nope"], "+experiment=nope: no such experiment"),
+    ("experiment-misspelt", ["train", "+experiment=compare_variant"],
+     "did you mean +experiment=compare_variants?"),  # with its +: without, Hydra cannot override it
     ("key-other-model", ["train", "model=mf", "model.depth=3"],
      "'model.depth' is not a setting of model=mf (its settings: embedding_dim, l2, bias_l2, init_std)"),
     ("key-other-model-added", ["train", "+model.depth=3", "model=gmf"], "'depth' is a setting of model=deepfm"),
