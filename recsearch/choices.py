@@ -35,14 +35,15 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # the KERAS_BACKEND that recsearch set itself (`setup_backend`)
+OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # "<backend>:<pid>": the KERAS_BACKEND recsearch set in that process
 
 
 def backend_default() -> str:
-    """`train.backend`'s default: KERAS_BACKEND as the user set it; `auto` when unset, or when recsearch set it
-    for a backend it chose, so a config composed later in this process (a comparison's next variant) or in a
-    worker it starts picks as a fresh process would."""
+    """`train.backend`'s default: KERAS_BACKEND as the user set it; `auto` when unset, or when recsearch set it in
+    this process for a backend it chose, so a config composed later here (a comparison's next variant) picks as
+    a fresh process would. A child process inherits the marker with its parent's pid, so a KERAS_BACKEND given
+    to a command run from a notebook counts as the user's (workers get the parent's choice as an override)."""
     import os
 
     value = os.environ.get("KERAS_BACKEND")
-    return "auto" if not value or value == os.environ.get(OWN_BACKEND_ENV) else value
+    return "auto" if not value or os.environ.get(OWN_BACKEND_ENV) == f"{value}:{os.getpid()}" else value

@@ -68,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
 def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
     """The configs to re-run, the folder for the tables, and a title."""
     from recsearch.reproduce import candidate_from_experiment, candidates_from_study, open_study
+    from recsearch.results.studies import is_study_file
     from recsearch.search.storage import study_dir
 
     given, experiments = Path(args.source), None
-    if given.suffix.lower() in (".yaml", ".yml") and given.is_file():  # an exported experiment's file
+    if given.suffix.lower() == ".yaml" and given.is_file() and not is_study_file(given):  # an exported experiment
         experiments, args.source = given.parent, given.stem
     elif given.exists() or "://" in args.source:  # a study folder, journal file or storage URL
         source = open_study(args.source, args.study)

@@ -37,6 +37,7 @@ def require_file(path: Path, hint: str) -> Path:
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # suffixes pandas decompresses (a .zip of one file), as read here
 UNREADABLE_ARCHIVE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)  # gzip's, xz's, zip's errors
+UNREADABLE_MEMBER = (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError)  # and an encrypted or deflate64 member
 
 
 def open_bytes(path: Path) -> Any:
@@ -62,8 +63,8 @@ def first_line(path: Path, encoding: str = "utf-8") -> str:
     try:
         with open_bytes(path) as fh:
             line = fh.readline()
-    except (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError) as exc:
-        raise not_decompressed(path, exc) from None  # (an encrypted or deflate64 zip member: the last two)
+    except UNREADABLE_MEMBER as exc:
+        raise not_decompressed(path, exc) from None
     return line.decode(encoding, errors="replace").rstrip("\r\n").removeprefix("\ufeff")
 
 
@@ -94,7 +95,7 @@ def not_text(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
                     where = f"line {number}, byte {offset + bad.start} of the file"
                     break
                 offset += len(line)
-    except (*UNREADABLE_ARCHIVE, RuntimeError, NotImplementedError, LookupError):
+    except (*UNREADABLE_MEMBER, LookupError):  # no better place to name than the chunk's
         pass
     return DataError(f"{path}: not valid {encoding} text ({exc.reason} at {where}); save it as {encoding}")
 

@@ -28,24 +28,24 @@ class LoadedModel:
     model: Any
     cfg: Any
     source: str
-    trained_on: dict[str, str] = field(default_factory=dict)  # its data_checksum and split_key, where recorded
+    trained_on: dict[str, str] = field(default_factory=dict)  # its data_checksum, where recorded
 
 
 def check_same_data(loaded: LoadedModel, data: PreparedData) -> None:
-    """Refuse a saved model whose recorded data or split differs from `data`: its user and item rows would
-    stand for other users and items, and every score would be wrong without a sign of it."""
-    if loaded.trained_on.get("split_key") in (None, data.split_key):
-        return
+    """Refuse a saved model whose recorded data files differ from those `data` was read from: its user and item
+    rows would stand for other users and items, and every score would be wrong without a sign of it. (Ids are
+    indexed over the whole dataset, so the split does not move them.)"""
     recorded = loaded.trained_on.get("data_checksum")
-    what = (f"the data files changed: checksum recorded {recorded[:16]}..., now {data.checksum[:16]}..."
-            if recorded and recorded != data.checksum else "the split or the data options changed")
-    raise DataError(f"{loaded.source} was trained on other data than it would be given now ({what}), so its user "
-                    f"and item indexes do not match; point RECSEARCH_DATA_DIR (paths.data_dir) at the data it was "
-                    f"trained on")
+    if recorded in (None, data.checksum):
+        return
+    raise DataError(f"{loaded.source} was trained on other data than it would be given now (the data files or a "
+                    f"file beside them changed: checksum recorded {recorded[:16]}..., now {data.checksum[:16]}...), "
+                    "so its user and item indexes do not match; point RECSEARCH_DATA_DIR (paths.data_dir) at the data "
+                    "it was trained on")
 
 
 def _recorded_data(attrs: dict[str, Any]) -> dict[str, str]:
-    return {k: str(attrs[k]) for k in ("data_checksum", "split_key") if attrs.get(k)}
+    return {"data_checksum": str(attrs["data_checksum"])} if attrs.get("data_checksum") else {}
 
 
 def load_model_for(folder: Path | str, *, trial: int | None = None, data: PreparedData | None = None,

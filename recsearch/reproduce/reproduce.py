@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -96,15 +95,10 @@ def candidate_from_experiment(name: str, folder: Path | None = None) -> Candidat
     from recsearch.config.searchpath import EXPERIMENTS_ENV
 
     if folder is not None:  # composed from that folder, as if it were the experiments folder
-        saved = os.environ.get(EXPERIMENTS_ENV)
-        os.environ[EXPERIMENTS_ENV] = str(Path(folder).resolve())
-        try:
+        from recsearch.environ import environ_set
+
+        with environ_set(**{EXPERIMENTS_ENV: str(Path(folder).resolve())}):
             return candidate_from_experiment(name)
-        finally:
-            if saved is None:
-                del os.environ[EXPERIMENTS_ENV]
-            else:
-                os.environ[EXPERIMENTS_ENV] = saved
     path = experiments_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"{name!r} is not a study folder, a storage URL or an experiment in {experiments_dir()}")

@@ -243,8 +243,8 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
 
 def _values_of(key: str, cells: Iterable[Any]) -> str:
     """'task has rating, ranking': what a filter's key held before it matched nothing (a typo: task=ratng)."""
-    seen = sorted({str(c) for c in cells if c is not None and not (isinstance(c, float) and c != c)})
-    return f"{key} has {', '.join(seen[:20]) or 'no value'}"
+    seen = sorted({c for c in cells if not pd.isna(c)}, key=lambda c: (isinstance(c, str), c))
+    return f"{key} has {', '.join(str(c) for c in seen[:20]) or 'no value'}"
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:

@@ -289,18 +289,28 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
 
 
 def _study_folder_of_journal(target: str) -> str:
-    """A study folder's own study.journal stands for the folder (its experiment, sweep.yaml and tables). A YAML
-    file is refused here, before it could be read as a journal of unreadable records."""
-    from recsearch.storage import JOURNAL
-
+    """A file of a study folder, its study.journal or one of its tables (best.yaml), stands for the folder (its
+    experiment, sweep.yaml and tables). Another YAML file is refused here, before it could be read as a
+    journal of unreadable records."""
     path = Path(target)
-    if "://" not in target and path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+    if "://" in target or not path.is_file():
+        return target
+    if is_study_file(path):
+        return str(path.parent)
+    if path.suffix.lower() in (".yaml", ".yml"):
         raise RecsearchError(f"{target} is a YAML file, not a study folder, journal file or storage URL (an exported "
                              "experiment is run with `recsearch train +experiment=NAME`, and `recsearch reproduce` "
                              "takes its file or name)")
-    if "://" not in target and path.name == JOURNAL and path.is_file() and (path.parent / SWEEP_FILE).is_file():
-        return str(path.parent)
     return target
+
+
+def is_study_file(path: Path) -> bool:
+    """Whether `path` is a study folder's journal or a YAML table of it (best.yaml, sweep.yaml)."""
+    from recsearch.storage import JOURNAL
+
+    path = Path(path)
+    return ((path.name == JOURNAL or path.suffix.lower() in (".yaml", ".yml")) and path.is_file()
+            and (path.parent / SWEEP_FILE).is_file())
 
 
 def _identity_key(record: StudyRecord) -> tuple[str, str]:

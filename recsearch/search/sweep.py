@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
+from recsearch.environ import environ_set
 from recsearch.errors import ConfigError, RecsearchError
 from recsearch.search import interrupts
 from recsearch.search.worker import GAVE_UP_EXIT, WorkerSpec, run_worker, worker_process
@@ -172,9 +173,6 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
               "holds its own copy of the data and framework); about one per core is fastest", file=sys.stderr)
     spec = replace(spec, overrides=(*spec.overrides, f"search.n_workers={n_workers}"))
     own = backend_of_own_process(cfg) if n_workers == 1 else None
-    if own is not None:
-        print(f"recsearch: note: model {cfg.model.name} trains on {own} (train.backend=auto) in a worker process: "
-              f"this process runs Keras on {resolve_backend(cfg)}", file=sys.stderr)
     if n_workers == 1 and own is None:
         from recsearch.search.kt.engine import run_kerastuner
         from recsearch.training.backend import setup_for
@@ -182,7 +180,14 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
         setup_for(cfg)
         runner = run_kerastuner if cfg.search.engine == "kerastuner" else run_worker
         return runner(spec, on_trial_end=progress.update).gave_up
-    return _run_processes(spec, n_workers, progress)
+    if own is not None:
+        print(f"recsearch: note: model {cfg.model.name} trains on {own} (train.backend=auto) in a worker process: "
+              f"this process runs Keras on {resolve_backend(cfg)}", file=sys.stderr)
+    # the workers get this process's choice (a KERAS_BACKEND it set itself reads as `auto` only here), and the
+    # backend they start on, should the script they re-import load Keras before they set it up
+    backend = own or str(cfg.train.backend)
+    spec = replace(spec, overrides=(*spec.overrides, f"train.backend={backend}"))
+    return _run_processes(spec, n_workers, progress, keras_backend=own)
 
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
@@ -305,9 +310,9 @@ class SweepInterrupted(KeyboardInterrupt):
         self.report = report
 
 
-def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> bool:
-    """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores; True when
-    one of them gave up on failing trials (its exit code)."""
+def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any, *, keras_backend: str | None = None) -> bool:
+    """Start `n_workers` spawned processes sharing the study, each pinned to its share of the cores (and with
+    KERAS_BACKEND=`keras_backend` when given); True when one of them gave up on failing trials (its exit code)."""
     from multiprocessing.connection import wait
 
     from recsearch.search.parallel import usable_cores
@@ -318,8 +323,9 @@ def _run_processes(spec: WorkerSpec, n_workers: int, progress: Any) -> bool:
     procs = [ctx.Process(target=worker_process, name=f"recsearch-worker-{i}",
                          args=(WorkerSpec(**{**spec.__dict__, "threads": threads, "index": i}), errors))
              for i in range(n_workers)]
-    for proc in procs:
-        proc.start()
+    with environ_set(**({"KERAS_BACKEND": keras_backend} if keras_backend else {})):  # read by spawn at start
+        for proc in procs:
+            proc.start()
     try:
         while any(p.is_alive() for p in procs):
             progress.update()

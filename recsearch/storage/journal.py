@@ -53,9 +53,11 @@ class RecoveringJournalBackend(BaseJournalBackend):
         self._file_path = file_path
         if not os.path.exists(file_path):
             open(file_path, "ab").close()
-        # record number -> (byte offset, line number, studies and trials created before it)
-        self._offsets: dict[int, tuple[int, int, int, int]] = {0: (0, 1, 0, 0)}
+        # record number -> (byte offset, line number, the studies by id (a name, None once deleted) and the
+        # number of trials created before it)
+        self._offsets: dict[int, tuple[int, int, tuple, int]] = {0: (0, 1, (), 0)}
         self._skipped: int | None = None  # the line number of the last unreadable line read
+        self._creation: bool = False  # whether its bytes still show a study's or trial's creation
         self._damaged: int | None = None  # that line, once a later record shows it created a study or trial
         self._pending: list[dict[str, Any]] | None = None
 
@@ -75,6 +77,7 @@ class RecoveringJournalBackend(BaseJournalBackend):
                 record = _parse(line, self._file_path, line_no - 1)
                 if record is None:
                     self._skipped = line_no - 1
+                    self._creation = any(code in line for code in (b'"op_code":0,', b'"op_code":4,'))
                     continue
                 studies, trials = self._check_created(record, studies, trials)
                 number += 1
@@ -82,21 +85,24 @@ class RecoveringJournalBackend(BaseJournalBackend):
                 if number > log_number_from:
                     yield record
 
-    def _check_created(self, record: dict[str, Any], studies: int, trials: int) -> tuple[int, int]:
-        """The studies and trials created once `record` is applied, as Optuna numbers them (a study name seen
-        again creates none, nor does a trial of a study not created); a record naming one not created yet
-        after an unreadable line marks that line as the lost creation (`_damaged`)."""
-        op = record.get("op_code")
+    def _check_created(self, record: dict[str, Any], studies: tuple, trials: int) -> tuple[tuple, int]:
+        """The studies by id (their names; None once deleted) and the number of trials created once `record` is
+        applied, as Optuna numbers them (the name of a live study creates none, nor does a trial of a study not
+        created). After an unreadable line, a record naming a study or trial not created yet, or any record after
+        a line whose bytes still show a creation, marks that line as a lost creation (`_damaged`)."""
+        op, study = record.get("op_code"), int(record.get("study_id", -1))
         if op == 0:  # CREATE_STUDY
-            return studies + 1, trials
-        names = record.get("trial_id") if op != 4 else None
-        if (names is not None and names >= trials) or int(record.get("study_id", -1)) >= studies:
-            if self._skipped is not None and self._damaged is None:
-                self._damaged = self._skipped
-                _warn_once((self._file_path, "damaged"), f"{self._file_path} line {self._damaged} held the creation "
-                           "of a study or trial: the trials after it are shown with other trials' records; restore "
-                           "the file from a copy")
-        return studies, trials + (op == 4 and int(record.get("study_id", 0)) < studies)
+            return (studies if record.get("study_name") in studies else (*studies, record.get("study_name"))), trials
+        if op == 1 and 0 <= study < len(studies):  # DELETE_STUDY: its id is never given again, its name may be
+            studies = (*studies[:study], None, *studies[study + 1:])
+        trial = record.get("trial_id") if op != 4 else None
+        ahead = (trial is not None and trial >= trials) or study >= len(studies)
+        if self._skipped is not None and self._damaged is None and (ahead or self._creation):
+            self._damaged = self._skipped
+            _warn_once((self._file_path, "damaged"), f"{self._file_path} line {self._damaged} held the creation "
+                       "of a study or trial: the trials after it are shown with other trials' records; restore "
+                       "the file from a copy")
+        return studies, trials + (op == 4 and 0 <= study < len(studies) and studies[study] is not None)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append records in one write and one fsync, after cutting a torn tail (under the lock)."""

@@ -89,7 +89,7 @@ def setup_backend(backend: str = "tensorflow", *, threads: int | None = None, le
                           f"already: set KERAS_BACKEND={backend} before the first `import keras` (e.g. "
                           f"`KERAS_BACKEND={backend} python ...`), or leave train.backend=auto to use {loaded}")
     if os.environ.get("KERAS_BACKEND") != backend:  # recsearch's choice, not the user's (`backend_default`)
-        os.environ[OWN_BACKEND_ENV] = backend
+        os.environ[OWN_BACKEND_ENV] = f"{backend}:{os.getpid()}"
     os.environ["KERAS_BACKEND"] = backend
     heap.limit_arenas()  # before the framework's threads allocate
     if backend == "jax":

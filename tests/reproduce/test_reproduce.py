@@ -271,7 +271,10 @@ def test_a_study_journal_stands_for_its_folder_and_a_yaml_is_no_study(tiny: list
     assert main(["reproduce", journal, "--seeds", "2"]) == 0
     assert main(["report", journal]) == 0
     assert (folder / "reproduce.csv").is_file() and (folder / "report.html").is_file()
-    assert list(elsewhere.iterdir()) == []
+    (folder / "reproduce.csv").unlink()
+    assert main(["reproduce", str(folder / "best.yaml"), "--seeds", "2"]) == 0  # a table of it: the study too
+    assert main(["leaderboard", str(folder / "best.yaml")]) == 0
+    assert (folder / "reproduce.csv").is_file() and list(elsewhere.iterdir()) == []
     assert main(["export-best", str(folder)]) == 0
     capsys.readouterr()
     for command in ("leaderboard", "report", "recommend"):
@@ -303,5 +306,6 @@ def test_recommend_refuses_a_model_trained_on_other_data(tiny: list[str], isolat
         capsys.readouterr()
         assert main(["recommend", str(target), "--user", "1", "-n", "2"]) == 2
         err = capsys.readouterr().err.splitlines()  # a warning line may precede: the file's count changed
-        assert "was trained on other data" in err[-1] and "the data files changed" in err[-1], err
+        assert "was trained on other data" in err[-1], err
+        assert "the data files or a file beside them changed" in err[-1], err
         assert err[-1].startswith("recsearch: error: ") and all(line.startswith("recsearch: ") for line in err)

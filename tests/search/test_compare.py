@@ -12,7 +12,8 @@ SYNTH = ["data=synthetic", "data.synthetic.n_users=60", "data.synthetic.n_items=
 
 
 @pytest.mark.slow
-def test_rating_comparison_tables(isolated_paths, capsys):
+def test_rating_comparison_tables(isolated_paths, capsys, monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)  # train.backend=auto, as in a user's shell
     code = run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf,autorec]"],
                           show_progress=False)
     assert code == 0
@@ -37,13 +38,16 @@ def test_rating_comparison_tables(isolated_paths, capsys):
     for v in ("mf", "autorec"):
         assert (folder / v / "trials.csv").is_file()
     # train.backend=auto as in a process of its own, whatever Keras this one imported: a study trains and scores
-    # alike from any command (autorec's worker runs on TensorFlow in this JAX process, mf here)
+    # alike from any command (in a JAX process autorec's worker runs on TensorFlow; in a TensorFlow one, mf's on JAX)
+    import keras
+
     from recsearch.reproduce import open_study
 
     for v, backend in (("mf", "jax"), ("autorec", "tensorflow")):
         trials = open_study(str(folder / v)).study.trials
         assert {t.user_attrs["environment"]["backend"] for t in trials} == {backend}, v
-    assert "model autorec trains on tensorflow (train.backend=auto) in a worker process" in printed.err
+        note = f"model {v} trains on {backend} (train.backend=auto) in a worker process"
+        assert (note in printed.err) == (backend != keras.backend.backend()), printed.err
     # the comparison's own search.study_name starts a new set of studies, <name>-<variant>, beside the first
     assert run_comparison([*SYNTH, "+experiment=compare_variants", "compare.variants=[mf]", "compare.baselines=false",
                            "search.n_trials=1", "search.study_name=v2"], show_progress=False) == 0

@@ -102,6 +102,41 @@ def test_a_lost_creation_mid_file_refuses_to_append_and_changes_nothing(lost: st
     assert f"line {target + 1} held the creation of a study or trial" in capsys.readouterr().err  # readers say so
 
 
+def test_a_lost_creation_that_no_later_record_names_is_still_caught(tmp_path: Path) -> None:
+    """Two enqueued trials (created whole, never named again): the first's creation damaged but still showing
+    its op code. Nothing names trial 3 later, yet the second would read as it: appending is refused."""
+    path = tmp_path / "study.journal"
+    study = _study_with_trials(path)
+    study.enqueue_trial({"x": 0.25})
+    study.enqueue_trial({"x": 0.75})
+    lines = path.read_bytes().split(b"\n")
+    target = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4')][3]
+    lines[target] = lines[target][:40] + b"\x00garbage"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(journal_module.DamagedJournalError, match=f"line {target + 1} is damaged"):
+        optuna.create_study(study_name="s", storage=open_storage(str(path)), load_if_exists=True)
+
+
+def test_studies_created_twice_by_racing_starts_are_no_damage(tmp_path: Path) -> None:
+    """Two processes starting the same study each append its creation (Optuna keeps the first), and a study
+    deleted and made again gets a new id: neither reads as a lost creation after a harmless skipped line."""
+    path = tmp_path / "study.journal"
+    _study_with_trials(path)
+    optuna.create_study(study_name="s", storage=open_storage(str(path)), load_if_exists=True)  # a second start
+    optuna.create_study(study_name="gone", storage=open_storage(str(path)))
+    optuna.delete_study(study_name="gone", storage=open_storage(str(path)))
+    again = optuna.create_study(study_name="gone", storage=open_storage(str(path)))
+    again.tell(again.ask(), 1.0)
+    lines = path.read_bytes().split(b"\n")
+    target = next(i for i, line in enumerate(lines) if b'"user_attr":{"seed":1}' in line)
+    lines[target] = b"\x00\xffnot json"
+    path.write_bytes(b"\n".join(lines))
+    storage = open_storage(str(path))
+    optuna.load_study(study_name="gone", storage=storage).tell(optuna.load_study(study_name="gone",
+                                                                                  storage=storage).ask(), 2.0)
+    assert [t.value for t in optuna.load_study(study_name="gone", storage=open_storage(str(path))).trials] == [1.0, 2.0]
+
+
 def test_garbage_after_the_last_record_is_skipped_and_appending_goes_on(tmp_path: Path) -> None:
     """A damaged line with no record after it shifted nothing: the study is resumed past it."""
     path = tmp_path / "study.journal"

@@ -58,6 +58,15 @@ def test_a_trial_that_ran_its_last_epoch_is_not_pruned(setup) -> None:
     assert train(five, data, callbacks=[cb]).epochs_run == 4 and cb.pruned_at == 4  # one epoch saved: pruned
 
 
+def test_without_keras_params_every_epoch_is_asked() -> None:
+    """Called outside fit (no `params`, so no epoch count), the callback asks the pruner after every epoch."""
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    cb = OptunaPruning(study.ask(), "val_rmse")
+    cb.set_model(type("M", (), {"stop_training": False})())
+    cb.on_epoch_end(0, {"val_rmse": 1.0})
+    assert cb.pruned and cb.pruned_at == 1
+
+
 def test_missing_metric_is_a_clear_error(setup) -> None:
     cfg, data = setup
     trial = optuna.create_study().ask()
