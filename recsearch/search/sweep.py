@@ -183,11 +183,13 @@ def _run_workers(spec: WorkerSpec, cfg: Any, progress: Any) -> bool:
     if own is not None:
         print(f"recsearch: note: model {cfg.model.name} trains on {own} (train.backend=auto) in a worker process: "
               f"this process runs Keras on {resolve_backend(cfg)}", file=sys.stderr)
-    # the workers get this process's choice (a KERAS_BACKEND it set itself reads as `auto` only here), and the
-    # backend they start on, should the script they re-import load Keras before they set it up
+    # the workers get this process's choice (a KERAS_BACKEND it set itself reads as `auto` only here), and start
+    # on the backend it gives a fresh process, should the script they re-import load Keras before they set it up
+    from recsearch.training.backend import auto_backend
+
     backend = own or str(cfg.train.backend)
     spec = replace(spec, overrides=(*spec.overrides, f"train.backend={backend}"))
-    return _run_processes(spec, n_workers, progress, keras_backend=own)
+    return _run_processes(spec, n_workers, progress, keras_backend=auto_backend(cfg) if backend == "auto" else backend)
 
 
 def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
