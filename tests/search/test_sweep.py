@@ -192,12 +192,14 @@ def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
     from recsearch.search.worker import WorkerSpec
 
     started = []
-    monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress: started.append((n, spec.overrides)))
+    monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress, keras_backend: started.append(
+        (n, spec.overrides, keras_backend)))
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8))
+    cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8), train=SimpleNamespace(backend="tensorflow"))
     progress = SimpleNamespace(counts=lambda: {"complete": 40})
     sweep._run_workers(WorkerSpec(("model=mlp",), "journal", "s", "."), cfg, progress)
-    assert started == [(8, ("model=mlp", "search.n_workers=8"))]  # the workers run with the count, not auto
+    # the workers run with the count, not auto, and with this process's backend choice, started on it
+    assert started == [(8, ("model=mlp", "search.n_workers=8", "train.backend=tensorflow"), "tensorflow")]
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["recsearch: warning: search.n_workers=8 on 2 cores: the workers share them (each holds its "
                      "own copy of the data and framework); about one per core is fastest"]
