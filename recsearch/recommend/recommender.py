@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     from recsearch.results.study_tables import best_yaml_trial
 
     written = best_yaml_trial(folder)
-    picked = _current_best(folder, written) if trial is None else None
+    opened = functools.cache(lambda: _folder_study(folder))  # the study, read once (a journal, a database)
+    picked = _current_best(folder, written, opened()) if trial is None else None
     number = trial if trial is not None else picked.number if picked is not None else written
     if number is None:
         raise RecsearchError(f"{folder / 'best.yaml'}: no '# Best trial N' header; was it written by a sweep?")
@@ -104,7 +106,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
         from recsearch.reproduce.source import pick_trial, trial_config
 
         if picked is None:
-            study, why = _folder_study(folder)
+            study, why = opened()
             if study is None:
                 raise RecsearchError(f"trial {number} of {folder}: {why}, where its config is; export the trial from "
                                      f"the study's storage instead (recsearch export-best URL --study NAME --trial "
@@ -117,7 +119,7 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     _setup_to_load(cfg)
     kept = folder / "models" / f"trial_{number}.keras"
     if kept.is_file() and _is_archive(kept):
-        study, _ = _folder_study(folder)  # every trial of a study trained on its fingerprint's data
+        study, _ = opened()  # every trial of a study trained on its fingerprint's data
         trained_on = _recorded_data(study.user_attrs.get("fingerprint") or {}) if study is not None else {}
         return LoadedModel(_load_keras(kept, compile), cfg, str(kept), trained_on)
     why = f"{kept.name} is damaged" if kept.is_file() else f"no {kept.name} kept"
@@ -132,15 +134,16 @@ def load_model_for(folder: Path | str, *, trial: int | None = None, data: Prepar
     return LoadedModel(_retrain(cfg, data), cfg, f"retrained from {recorded} ({why})")
 
 
-def _current_best(folder: Path, written: int | None) -> Any:
-    """The study's best trial now, from its storage: another worker may have finished a better one since this
-    folder's best.yaml (trial `written`) was written. None when the study cannot be read here: best.yaml is used
-    then, with a warning unless the storage is a database whose password sweep.yaml never keeps (README)."""
+def _current_best(folder: Path, written: int | None, opened: tuple[Any, str]) -> Any:
+    """The study's best trial now, from its storage (`opened`: `_folder_study`'s answer): another worker may have
+    finished a better one since this folder's best.yaml (trial `written`) was written. None when the study cannot
+    be read here: best.yaml is used then, with a warning unless the storage is a database whose password
+    sweep.yaml never keeps (README)."""
     import sys
 
     from recsearch.results.study_tables import best_trial
 
-    study, why = _folder_study(folder)
+    study, why = opened
     if study is None:
         if not why.startswith(REDACTED_WHY) and written is not None:
             print(f"recsearch: warning: {folder}: {why}; using best.yaml's trial {written} (a better one may have "
