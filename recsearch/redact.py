@@ -9,6 +9,9 @@ _EMBEDDED = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P
 # a password given as a query parameter (libpq's `?password=`, some drivers' `passwd`, `pwd`)
 _QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|sslpassword)=)[^&#\s'\"]*?(?=:?(?:[&#\s'\"]|$))",
                     re.IGNORECASE)  # the value ends before a separator, a quote or whitespace (or ': ' in a message)
+# a password inside an ODBC connection string (`?odbc_connect=DRIVER%3D...%3BPWD%3Dsecret%3B...`, raw or escaped)
+_ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password)(?:=|%3D))(?:\{[^}]*\}|%7B.*?%7D|[^;&#\s'\"%]|%(?!3B))*",
+                   re.IGNORECASE)
 MASK = "***"
 
 
@@ -24,7 +27,8 @@ def redact(text: str) -> str:
         return text
     whole = _render_hidden(text.strip())
     masked = whole if whole is not None else _EMBEDDED.sub(lambda m: f"{m['head']}{MASK}@", text)
-    return _QUERY.sub(lambda m: f"{m['head']}{MASK}", masked)
+    masked = _QUERY.sub(lambda m: f"{m['head']}{MASK}", masked)
+    return _ODBC.sub(lambda m: f"{m['head']}{MASK}", masked) if "odbc_connect" in masked.lower() else masked
 
 
 def _render_hidden(url: str) -> str | None:

@@ -74,7 +74,7 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     given, storage = storage, _existing_storage(storage)
-    opened = open_storage(storage)
+    opened = open_storage(storage, setting="storage")
     names = optuna.get_all_study_names(opened)
     if study is None:
         if len(names) != 1:

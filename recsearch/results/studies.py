@@ -158,7 +158,7 @@ def load_study_folder(folder: Path, *, command: str = "leaderboard") -> StudyRec
     if "://" not in url and not Path(url).is_file():
         raise RecsearchError(f"study folder {folder} has no {JOURNAL} (the file that holds its trials); copy the "
                              "study folder with it, or pass the journal file itself")
-    storage = open_storage(url)
+    storage = open_storage(url, setting="storage")
     names = [s.study_name for s in storage.get_all_studies()]
     recorded = recorded_study_name(folder, config)
     own_journal = "://" not in url and len(names) == 1  # a journal holds its folder's study alone
@@ -213,7 +213,7 @@ def load_storage(url: str, study_name: str | None = None, *, single: bool = Fals
     from recsearch.redact import redact
     from recsearch.storage import open_storage
 
-    storage = open_storage(url)
+    storage = open_storage(url, setting="storage")
     names = [s.study_name for s in storage.get_all_studies()]
     shown = redact(url)
     if not names:
@@ -382,4 +382,4 @@ def dashboard_storage(target: str) -> tuple[str, Any]:
         url = folder_storage_url(Path(target), command="dashboard")
         if "://" not in url and not Path(url).is_file():
             raise RecsearchError(f"storage {url} of {target} does not exist")
-    return redact(url), open_storage(url)
+    return redact(url), open_storage(url, setting="storage")

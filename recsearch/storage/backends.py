@@ -24,8 +24,9 @@ def default_study_name(model: str, task: str) -> str:
     return f"{model}-{task}"
 
 
-def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
-    """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path."""
+def open_storage(url: str, *, heartbeat_interval: int = 60, setting: str = "search.storage") -> Any:
+    """An Optuna storage for `url`: an RDB URL (with heartbeat and retry) or a journal file path. `setting`
+    names where the URL came from in errors (a command's argument is no `search.storage`)."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalStorage
@@ -46,15 +47,15 @@ def open_storage(url: str, *, heartbeat_interval: int = 60) -> Any:
 
                 need = (f"PostgreSQL needs {install_hint('psycopg')}" if url.startswith("postgres")
                         else "install the Python driver that the URL's scheme names (SQLAlchemy's dialect docs)")
-                raise ConfigError(f"search.storage {redact(url)}: database driver missing ({exc}); {need}") from None
+                raise ConfigError(f"{setting} {redact(url)}: database driver missing ({exc}); {need}") from None
             except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
                 if attempt + 1 < SCHEMA_RACE_TRIES and _schema_race(exc):
                     time.sleep(0.5 * (attempt + 1))  # another process created the tables this moment: they exist now
                     continue
-                raise ConfigError(f"search.storage {redact(url)}: cannot open ({type(exc).__name__}: "
+                raise ConfigError(f"{setting} {redact(url)}: cannot open ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0]})") from None
     if "://" in url:
-        raise ConfigError(f"search.storage {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
+        raise ConfigError(f"{setting} {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         Path(url).parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,9 @@ from recsearch.redact import redact
     ("postgresql://u@h/db?sslmode=require&PASSWORD=secret&x=1", "postgresql://u@h/db?sslmode=require&PASSWORD=***&x=1"),
     ("error: cannot open mysql://u@h/db?passwd=secret: refused",
      "error: cannot open mysql://u@h/db?passwd=***: refused"),
+    ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC+18%7D%3BUID%3Du%3BPWD%3Dsecret%3BEncrypt%3Dyes",  # escaped
+     "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC+18%7D%3BUID%3Du%3BPWD%3D***%3BEncrypt%3Dyes"),
+    ("mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd={se;cret};UID=u", "mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd=***;UID=u"),
 ])
 def test_passwords_are_masked(text, shown) -> None:
     assert redact(text) == shown and "secret" not in redact(text) and "p@ss" not in redact(text)
@@ -48,6 +51,14 @@ def test_error_lines_are_redacted(url, capsys) -> None:
     code = main(["sweep", f"search.storage={url}", "search.n_trials=1"])  # port 1: refused at once
     err = capsys.readouterr().err
     assert code == 2 and "secret" not in err and "***" in err and "cannot open" in err
+    assert "search.storage postgresql://u" in err  # the setting that holds the URL
+
+
+def test_a_url_given_to_a_reader_is_named_as_the_argument(capsys) -> None:
+    """`leaderboard URL` said `search.storage`, a setting the command was never given."""
+    assert main(["leaderboard", URLS[0]]) == 2
+    err = capsys.readouterr().err
+    assert "recsearch: error: storage postgresql://u:***@" in err and "search.storage" not in err
 
 
 @pytest.mark.parametrize("url", URLS)
