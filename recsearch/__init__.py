@@ -15,6 +15,11 @@ __all__ = ["compose", "leaderboard", "load_model", "load_study", "register_model
            "__version__"]
 
 
+def __dir__() -> list[str]:
+    """The public API only (not this module's imports)."""
+    return sorted(__all__)
+
+
 def __getattr__(name: str) -> Any:
     """The API's functions, imported from `recsearch.api` when first asked for."""
     if name in __all__:

@@ -14,10 +14,11 @@ from recsearch.results.markdown import markdown_table
 
 ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
                 "stalled_at", "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "repeat_of",
-                "host", "pid", "fidelity")
+                "promoted_from", "host", "pid", "fidelity")
 
 COUNT_COLUMNS = ("number", "epochs_run", "best_epoch", "n_params")
-WHOLE_COLUMNS = (*COUNT_COLUMNS, "pruned_at", "stalled_at", "seed", "retry_of", "repeat_of", "pid")  # trials.csv writes 3, not 3.0
+WHOLE_COLUMNS = (*COUNT_COLUMNS, "pruned_at", "stalled_at", "seed", "retry_of", "repeat_of", "promoted_from",
+                 "pid")  # Int64: 3, not 3.0
 
 
 def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.DataFrame:
@@ -40,6 +41,8 @@ def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.Dat
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["number", "state", *names, "val_curve", *ATTR_COLUMNS])
+    for col in set(WHOLE_COLUMNS) & set(frame.columns):  # floats once a trial has none (NaN): counts stay integers
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").round().astype("Int64")
     params = sorted(c for c in frame.columns if c.startswith("params_"))
     first = ["number", "state", *names, *params]
     return frame[first + [c for c in frame.columns if c not in first]]
@@ -188,8 +191,6 @@ def write_study_results(study: Any, folder: Path, cfg: Any) -> pd.DataFrame:
     atomic_write_frame(folder / "trials.parquet", frame)
     csv = frame.copy()
     csv["val_curve"] = csv["val_curve"].map(lambda c: json.dumps(c) if isinstance(c, list) else "[]")
-    for col in set(WHOLE_COLUMNS) & set(csv.columns):  # floats once a trial has none (NaN): written as integers
-        csv[col] = pd.to_numeric(csv[col], errors="coerce").round().astype("Int64")
     atomic_write_frame(folder / "trials.csv", csv)
     best = best_trial(study)
     if best is not None and "config" in best.user_attrs:

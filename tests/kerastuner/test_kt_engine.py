@@ -131,6 +131,9 @@ def test_hyperband_trains_each_trial_for_its_bracket_budget(tiny, isolated_paths
     first, promoted = study.trials[:3], study.trials[3]
     best = min(first, key=lambda t: t.value)
     assert promoted.user_attrs["tuner/trial_id"] == best.user_attrs["kerastuner_trial_id"]
+    frame = pd.read_csv(report.folder / "trials.csv")  # which trial the bigger budget continues, as a column
+    assert frame["promoted_from"][:3].isna().all()
+    assert frame["promoted_from"][3] == best.number
     assert promoted.params == best.params
     from recsearch.results.study_tables import mixed_settings
 

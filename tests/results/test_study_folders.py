@@ -108,3 +108,22 @@ def test_mixed_settings_name_what_differs_and_leave_searched_keys_out() -> None:
     for n, (name, depth) in enumerate([("mlp", 1), ("mf", None)]):
         grouped.add_trial(trial(n, {"model": name}, {"name": name, "depth": depth}, {"epochs": 2}))
     assert mixed_settings(grouped) == ""
+
+
+def test_counts_and_trial_numbers_stay_integers_in_the_trials_frame() -> None:
+    """`retry_of` (and the other counts) came back as floats (3.0) in the Python API's frame once a trial had none."""
+    import optuna
+
+    from recsearch.results.study_tables import trials_frame
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=1.0, user_attrs={"epochs_run": 3}))
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs={"epochs_run": 2, "retry_of": 0}))
+    frame = trials_frame(study)
+    assert str(frame["retry_of"].dtype) == "Int64" and frame["retry_of"].tolist()[1] == 0
+    assert frame["retry_of"].isna().tolist() == [True, False]
+    assert str(frame["epochs_run"].dtype) == "Int64" and frame["epochs_run"].astype(str).tolist() == ["3", "2"]
+
+
+def test_the_package_lists_its_api_only() -> None:
+    assert dir(recsearch) == sorted(recsearch.__all__) and "Any" not in dir(recsearch)

@@ -80,7 +80,8 @@ class StudyTuner(BaseTuner):
         ctx = TrialContext(overrides, self.space, self.data, [])
         attrs = {**process_identity(), "kerastuner_trial_id": trial.trial_id,
                  "kerastuner_tuner": str(self.cfg.search.tuner),
-                 **{k: v for k, v in values.items() if k.startswith("tuner/")}, **self._retry_of(trial.trial_id)}
+                 **{k: v for k, v in values.items() if k.startswith("tuner/")}, **self._retry_of(trial.trial_id),
+                 **self._promoted_from(values.get("tuner/trial_id"))}
 
         def record(outcome: Any, reason: str | None = None) -> None:
             record_trial(self.study, number=number, params=params, space=self.space, started=started,
@@ -119,6 +120,12 @@ class StudyTuner(BaseTuner):
         stopped = [t.number for t in self.study.get_trials(deepcopy=False)
                    if t.user_attrs.get("kerastuner_trial_id") == trial_id and _interrupted(t)]
         return {"retry_of": stopped[-1]} if stopped else {}
+
+    def _promoted_from(self, trial_id: str | None) -> dict[str, int]:
+        """`{"promoted_from": N}` when Hyperband promoted the study's trial N (its `tuner/trial_id`) to this one,
+        the column that says which trial a bigger budget continues (trained again from scratch), else {}."""
+        earlier = self._recorded(trial_id) if trial_id else None
+        return {"promoted_from": earlier.number} if earlier is not None else {}
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
         """Models are kept by recsearch (`search.keep_models`), not by KerasTuner."""
