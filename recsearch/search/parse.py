@@ -31,8 +31,8 @@ OPTUNA_ONLY = ("search.sampler", "search.pruner")  # settings the kerastuner eng
 
 
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
-    """One line per searched key set on the command line (sampled anyway, and how to fix it instead), and per
-    Optuna setting given to a KerasTuner sweep (unused)."""
+    """One line per searched key set on the command line (sampled anyway, and how to fix it instead), per
+    Optuna setting given to a KerasTuner sweep (unused), and for `train.refit` (a sweep does not refit)."""
     given = {o.lstrip("+~").partition("=")[0].strip() for o in overrides}
     unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
               f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
@@ -41,6 +41,9 @@ def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space
             and cfg.search.pruner != "none":
         unused.append(f"recsearch: note: search.pruner={cfg.search.pruner} is not used: Optuna prunes "
                       "single-objective studies only, and search.objectives makes this one multi-objective")
+    if bool(OmegaConf.select(cfg, "train.refit", default=False)):
+        unused.append("recsearch: note: train.refit=true is not used by a sweep: its trials are scored and chosen on "
+                      "validation; refit the chosen config afterwards with 'recsearch reproduce <study folder> --refit'")
     if bool(OmegaConf.select(cfg, "search.enqueue_defaults", default=False)):
         return unused  # there the values start the search (the first trial's)
     fixed = {p.key for p in space.params if p.kind == "fixed"}

@@ -570,3 +570,17 @@ def test_a_pruner_given_to_a_multi_objective_study_is_said_unused_and_not_report
     assert search_method(cfg.search).endswith("pruner none (multi-objective: Optuna prunes single-objective studies "
                                               "only)")
     assert search_method(compose_config(["model=mf"]).search).endswith("pruner `median`")
+
+
+def test_a_refit_asked_of_a_sweep_is_said_unused() -> None:
+    """A sweep chooses on validation and never refits: `train.refit=true` was dropped without a word."""
+    from recsearch.config import compose_config
+    from recsearch.search.parse import parse_space, sweep_notices
+
+    def notes(overrides: list[str]) -> list[str]:
+        cfg = compose_config(overrides)
+        return sweep_notices(cfg, overrides, parse_space(cfg.search_space, cfg))
+
+    assert any("train.refit=true is not used by a sweep" in n and "reproduce" in n and "--refit" in n
+               for n in notes(["model=mf", "train.refit=true"]))
+    assert not any("train.refit" in n for n in notes(["model=mf"]))
