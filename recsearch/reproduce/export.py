@@ -103,13 +103,18 @@ def _drop_machine_paths(node: Any, prefix: str) -> list[tuple[str, str]]:
 
 def group_choices(sections: dict[str, Any]) -> dict[str, str]:
     """The option of each config group that matches the trial's sections, e.g. {"data": "ml_latest_small"}; a
-    model family registered by the user's code (`recsearch.register_model`) is its registered option."""
+    model family registered by the user's code (`recsearch.register_model`) is its registered option.
+
+    The option named as the value (`mlp` for `name: mlp`) comes first: an option of the user's own folder
+    (`conf/model/small_mlp.yaml` with `name: mlp`) would make the experiment need that folder, while the
+    experiment sets every value of the section itself."""
     from recsearch.config import group_files, group_options
 
     choices = {}
     for group, key in _GROUP_KEYS.items():
         wanted = (sections.get(group) or {}).get(key)
-        for file in group_files(group).values():
+        files = group_files(group)
+        for file in sorted(files.values(), key=lambda f: f.stem != wanted):
             if OmegaConf.load(file).get(key) == wanted:
                 choices[group] = file.stem
                 break

@@ -222,3 +222,23 @@ def test_a_relative_data_path_is_stored_absolute_and_exported_relative(tmp_path:
     monkeypatch.chdir("/")  # nothing in common but the root: a path of this machine
     sections, notes = portable_sections(cfg)
     assert "path" not in sections["data"] and "is an absolute path and was left out" in notes[0]
+
+
+def test_an_experiment_of_a_local_model_option_composes_in_another_folder(tmp_path: Path, monkeypatch) -> None:
+    """A trial of `conf/model/small_mlp.yaml` (`name: mlp`) was exported as `override /model: small_mlp`, so the
+    experiment failed in any folder without that file, although it sets every model value itself."""
+    from recsearch.config.view import relevant_view
+    from recsearch.reproduce.export import experiment_yaml, group_choices, portable_sections
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "conf" / "model").mkdir(parents=True)
+    (project / "conf" / "model" / "small_mlp.yaml").write_text("name: mlp\ndepth: 1\nwidth: 16\n")
+    monkeypatch.chdir(project)
+    cfg = compose_config(["model=small_mlp", "data=synthetic"])
+    sections, _ = portable_sections(cfg)
+    assert group_choices(sections)["model"] == "mlp"
+    (elsewhere / "experiments").mkdir(parents=True)
+    (elsewhere / "experiments" / "small.yaml").write_text(experiment_yaml(sections, group_choices(sections), []))
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("RECSEARCH_EXPERIMENTS_DIR", raising=False)
+    assert relevant_view(compose_config(["+experiment=small"]))["model"] == relevant_view(cfg)["model"]
