@@ -45,6 +45,7 @@ def setup_for(cfg: Any, *, threads: int | None = None) -> str:
     Returns the backend. Every entry point that trains or loads models calls this before importing Keras.
     """
     backend = resolve_backend(cfg)
+    _note_if_not_auto_backend(cfg, backend)
     setup_backend(backend, threads=threads, legacy_emitters=trains_in_jax_loop(cfg))
     if backend == "jax" and bool(getattr(cfg.train, "compile_cache", False)):
         from recsearch.data.paths import resolve_compile_cache_dir
@@ -52,6 +53,23 @@ def setup_for(cfg: Any, *, threads: int | None = None) -> str:
 
         enable_compile_cache(resolve_compile_cache_dir(cfg.paths))
     return backend
+
+
+_NOTED_MODELS: set[tuple[str, str]] = set()
+
+
+def _note_if_not_auto_backend(cfg: Any, backend: str) -> None:
+    """One line per model and process when `train.backend=auto` trains a model on the backend this process loaded
+    before (an earlier run of `train -m`, a notebook's `import keras`) instead of the one auto picks for it: its
+    scores and speed then differ from a run of its own."""
+    if str(cfg.train.backend) != "auto" or backend == auto_backend(cfg):
+        return
+    key = (str(cfg.model.name), backend)
+    if key not in _NOTED_MODELS:
+        _NOTED_MODELS.add(key)
+        print(f"recsearch: note: model {key[0]} trains on {backend}, which this process loaded already "
+              f"(train.backend=auto picks {auto_backend(cfg)} for it); for {auto_backend(cfg)}, run it in a "
+              f"command of its own or pass train.backend={auto_backend(cfg)} to a fresh process", file=sys.stderr)
 
 
 def _loaded_keras_backend() -> str | None:

@@ -39,6 +39,19 @@ def test_auto_keeps_the_backend_of_a_keras_imported_already() -> None:
         backend.setup_backend(other)
 
 
+def test_a_model_trained_on_another_backend_than_auto_picks_is_said_so_once(capsys, monkeypatch) -> None:
+    """`train -m model=gmf,autorec`: AutoRec trained on the JAX the first run loaded, without a word."""
+    monkeypatch.setattr(backend, "_NOTED_MODELS", set())
+    autorec, mf = (compose_config(["train.backend=auto", f"model={m}"]) for m in ("autorec", "mf"))
+    for _ in range(2):
+        backend._note_if_not_auto_backend(autorec, "jax")
+        backend._note_if_not_auto_backend(mf, "jax")
+        backend._note_if_not_auto_backend(compose_config(["train.backend=jax", "model=autorec"]), "jax")
+    err = capsys.readouterr().err
+    assert err.count("recsearch: note:") == 1
+    assert "model autorec trains on jax, which this process loaded already (train.backend=auto picks tensorflow" in err
+
+
 @pytest.mark.slow
 def test_the_readme_order_import_keras_then_train_works_without_keras_backend_set(
         tiny: list[str], isolated_paths: Path) -> None:
