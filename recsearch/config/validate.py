@@ -96,6 +96,13 @@ def _check_study_name(name: str | None) -> None:
         suggestion = "-".join(p for p in parts if p not in ("", ".", "..")) or "my-study"
         raise ConfigError(f"config key 'search.study_name': {name!r} is not a folder name (it names the study's "
                           f"folder under results/<experiment>/: no '/' or '\\', not '.' or '..'); e.g. {suggestion}")
+    if len(name.encode()) > MAX_STUDY_NAME_BYTES:  # else refused by the file system only once the sweep writes
+        raise ConfigError(f"config key 'search.study_name': {len(name.encode())} bytes long, over "
+                          f"{MAX_STUDY_NAME_BYTES} (it names the study's folder, and file systems allow 255); "
+                          f"give a shorter name, e.g. {name[:40]!r}")
+
+
+MAX_STUDY_NAME_BYTES = 200
 
 
 def check_ranges(schema: type, node: Any, *, prefix: str) -> None:

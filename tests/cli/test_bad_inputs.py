@@ -74,6 +74,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("study-name-nested", ["sweep", "search.study_name=mlp/v2"], "e.g. mlp-v2"),
     ("study-name-outside", ["sweep", "search.study_name=../../outside"], "search.study_name"),
     ("study-name-absolute", ["sweep", "search.study_name=/tmp/abs"], "not a folder name"),
+    ("study-name-too-long", ["sweep", "search.study_name=" + "x" * 300], "300 bytes long, over 200"),
     ("optimizer", ["train", "train.optimizer=adagrad"], "train.optimizer"),
     ("metric-task", ["train", "task.metric=ndcg@10"], "task.metric"),
     # search spaces: both ends of every entry, non-finite and oversized ranges
