@@ -106,8 +106,19 @@ def write_error(path: Path | str, exc: OSError, *, readonly_hint: str | None = N
     else:
         hint = "check the folder"
     where = _destination(exc.filename if exc.filename and str(path) not in str(exc.filename) else path)
+    blocker = _file_in_the_way(where) if code == errno.ENOTDIR else None
+    if blocker is not None:
+        hint = f"{blocker} is a file, not a folder: move it away or choose another folder"
     return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
                       where=where, reason=str(exc.strerror or exc), full=full, code=code)
+
+
+def _file_in_the_way(path: Path | str) -> Path | None:
+    """The first folder of `path` that is a file (what ENOTDIR complains of), else None."""
+    for parent in reversed(Path(path).parents):
+        if parent.is_file():
+            return parent
+    return None
 
 
 def _temp_prefix(path: Path) -> str:

@@ -59,6 +59,14 @@ def test_read_only_results_folder(read_only_dir, capsys) -> None:
     assert code == 2 and f"{read_only_dir}/results" in line and "read-only" in line.lower() and "RECSEARCH_RESULTS_DIR" in line
 
 
+def test_a_results_path_that_is_a_file_is_named_as_the_file_in_the_way(tmp_path: Path, capsys) -> None:
+    """`paths.results_dir=resfile` (a file): the line named only `resfile/default/<study>: Not a directory`."""
+    (tmp_path / "resfile").write_text("")
+    code = main(["sweep", *TINY, "search.n_trials=1", f"paths.results_dir={tmp_path}/resfile"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and f"{tmp_path}/resfile is a file, not a folder: move it away or choose another folder" in line
+
+
 @pytest.fixture
 def study_turned_read_only(tmp_path: Path):
     """A 1-trial study on a tmpfs that is then remounted read-only (where this machine allows mounting)."""
