@@ -10,8 +10,8 @@ _EMBEDDED = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P
 _QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|sslpassword)=)[^&#\s'\"]*?(?=:?(?:[&#\s'\"]|$))",
                     re.IGNORECASE)  # the value ends before a separator, a quote or whitespace (or ': ' in a message)
 # a password inside an ODBC connection string (`?odbc_connect=DRIVER%3D...%3BPWD%3Dsecret%3B...`, raw or escaped)
-_ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password)(?:=|%3D))(?:\{[^}]*\}|%7B.*?%7D|[^;&#\s'\"%]|%(?!3B))*",
-                   re.IGNORECASE)
+_ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password)(?:=|%3D))"
+                   r"(?:\{[^}]*\}|%7B.*?%7D|[^;&#\s'\"%]|%(?!3B))*", re.IGNORECASE)  # {braced}, or up to ; or %3B
 MASK = "***"
 
 

@@ -42,8 +42,9 @@ def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space
         unused.append(f"recsearch: note: search.pruner={cfg.search.pruner} is not used: Optuna prunes "
                       "single-objective studies only, and search.objectives makes this one multi-objective")
     if bool(OmegaConf.select(cfg, "train.refit", default=False)):
-        unused.append("recsearch: note: train.refit=true is not used by a sweep: its trials are scored and chosen on "
-                      "validation; refit the chosen config afterwards with 'recsearch reproduce <study folder> --refit'")
+        unused.append("recsearch: note: train.refit=true is not used by a sweep: its trials are scored and chosen "
+                      "on validation; refit the chosen config afterwards with "
+                      "'recsearch reproduce <study folder> --refit'")
     if bool(OmegaConf.select(cfg, "search.enqueue_defaults", default=False)):
         return unused  # there the values start the search (the first trial's)
     fixed = {p.key for p in space.params if p.kind == "fixed"}

@@ -25,7 +25,8 @@ from recsearch.redact import redact
      "error: cannot open mysql://u@h/db?passwd=***: refused"),
     ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC+18%7D%3BUID%3Du%3BPWD%3Dsecret%3BEncrypt%3Dyes",  # escaped
      "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC+18%7D%3BUID%3Du%3BPWD%3D***%3BEncrypt%3Dyes"),
-    ("mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd={se;cret};UID=u", "mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd=***;UID=u"),
+    ("mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd={se;cret};UID=u",
+     "mssql+pyodbc:///?odbc_connect=SERVER=h;Pwd=***;UID=u"),
 ])
 def test_passwords_are_masked(text, shown) -> None:
     assert redact(text) == shown and "secret" not in redact(text) and "p@ss" not in redact(text)
