@@ -193,7 +193,8 @@ def recover_stale_trials(study: Any) -> list[int]:
         if _tell_from_attrs(study, trial):
             continue
         requeue = bool(trial.params)  # a trial killed before sampling has nothing to repeat
-        reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')})" + \
+        reason = f"worker died (host {trial.user_attrs.get('host')}, pid {trial.user_attrs.get('pid')}): it stopped " \
+            "before recording the trial's end (killed, crashed, or a write failed, e.g. a full disk)" + \
             ("; re-queued with the same parameters" if requeue else "")
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
         study.tell(trial.number, state=TrialState.FAIL)
