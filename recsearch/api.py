@@ -220,15 +220,17 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
     """
     from recsearch.errors import RecsearchError
     from recsearch.results.report import comparison_report, study_report, write_report
-    from recsearch.results.studies import (baseline_files, find_study_folders, is_storage, load_study_folder,
-                                           load_target, read_baselines)
+    from recsearch.results.studies import (baseline_files, find_study_folders, is_storage, load_many, load_target,
+                                           read_baselines)
 
     folder = Path(target)
     if not is_storage(str(target)) and folder.is_dir() and not (folder / "sweep.yaml").is_file():
         studies = find_study_folders(folder)
         if not studies:
             raise RecsearchError(f"{folder} holds no study (no sweep.yaml under it)")
-        records = [load_study_folder(f) for f in studies]
+        records = load_many([str(folder)])  # a study it cannot open (a redacted RDB URL) is skipped with a warning
+        if not records:
+            raise RecsearchError(f"{folder}: none of its studies could be opened (see the warnings above)")
         if study is not None:  # one study of the experiment folder: its own report
             chosen = [r for r in records if r.name == study]
             if not chosen:
@@ -239,7 +241,7 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
         made = comparison_report(folder, records, read_baselines(files[0]) if files else None)
         default = folder / "report.html"
     else:
-        record = load_target(str(target), study)
+        record = load_target(str(target), study, command="report")
         made = study_report(record)
         default = (record.folder / "report.html") if record.folder else Path(f"report-{record.name}.html")
     return write_report(made, Path(output) if output else default)

@@ -166,9 +166,14 @@ def _replacing(path: Path) -> Iterator[str]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to a temp file beside `path`, fsync it, then rename it over `path`."""
-    with _replacing(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    """Write `text` (UTF-8) to a temp file beside `path`, fsync it, then rename it over `path`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, fsync it, then rename it over `path`."""
+    with _replacing(Path(path)) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -13,6 +13,7 @@ _QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|sslpassword)=)[^&#\s'\
 _ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password)(?:=|%3D))"
                    r"(?:\{[^}]*\}|%7B.*?%7D|[^;&#\s'\"%]|%(?!3B))*", re.IGNORECASE)  # {braced}, or up to ; or %3B
 MASK = "***"
+PLACEHOLDER = "PASSWORD"  # what a hint's example URL holds (`postgresql://user:PASSWORD@host/db`): kept, to be copied
 
 
 def redact(text: str) -> str:
@@ -26,7 +27,8 @@ def redact(text: str) -> str:
     if "://" not in text:
         return text
     whole = _render_hidden(text.strip())
-    masked = whole if whole is not None else _EMBEDDED.sub(lambda m: f"{m['head']}{MASK}@", text)
+    masked = whole if whole is not None else _EMBEDDED.sub(
+        lambda m: m[0] if m["password"] == PLACEHOLDER else f"{m['head']}{MASK}@", text)
     masked = _QUERY.sub(lambda m: f"{m['head']}{MASK}", masked)
     return _ODBC.sub(lambda m: f"{m['head']}{MASK}", masked) if "odbc_connect" in masked.lower() else masked
 
@@ -43,6 +45,6 @@ def _render_hidden(url: str) -> str | None:
         return None
     if "@" in (parsed.host or ""):  # an unescaped '@' in the password: SQLAlchemy splits it at the first one
         return None
-    if parsed.password is None:
+    if parsed.password in (None, PLACEHOLDER):
         return url
     return parsed.render_as_string(hide_password=True)

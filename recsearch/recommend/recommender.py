@@ -231,9 +231,15 @@ def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids:
     items with fewer than `min_ratings` training ratings (a rating model scores a rarely rated item high on
     little evidence).
 
-    Returns item_index, item_id, title, genres, score (clipped to the rating scale when `clip`).
+    Returns item_index, item_id, title, genres, score (clipped to the rating scale when `clip`). RecsearchError
+    when no item has `min_ratings` training ratings (an empty list would read as "nothing to recommend").
     """
     from recsearch.training.trainer import EVAL_BATCH
+
+    if min_ratings > 0 and not well_trained_items(data, min_ratings).any():
+        most = int(np.bincount(data.train.items, minlength=data.num_items).max())
+        raise RecsearchError(f"--min-ratings {min_ratings}: no item has that many training ratings (the most rated "
+                             f"has {most}); give {most} or less")
 
     items = np.arange(data.num_items, dtype=np.int32)
     scores = np.asarray(model.predict({"user": np.full_like(items, user), "item": items},

@@ -322,16 +322,18 @@ def screenshot(html_path: Path, png_path: Path, *, width: int = 1400, height: in
     import tempfile
 
     from recsearch.errors import RecsearchError
+    from recsearch.fileio import atomic_write_bytes
 
     html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
-    png_path.parent.mkdir(parents=True, exist_ok=True)
     height = height or estimated_height(html_path.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="recsearch-chromium-") as profile:
+        drawn = Path(profile) / "screenshot.png"  # then written where asked: a bad path is our one line, not Chromium's
         cmd = chromium_command(html_path.as_uri(), Path(profile), f"--window-size={width},{height}",
-                               f"--screenshot={png_path}")
+                               f"--screenshot={drawn}")
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    if proc.returncode != 0 or not png_path.is_file():
-        raise RecsearchError(f"chromium could not render {html_path}: {proc.stderr.strip()[-400:]}")
+        if proc.returncode != 0 or not drawn.is_file():
+            raise RecsearchError(f"chromium could not render {html_path}: {proc.stderr.strip()[-400:]}")
+        atomic_write_bytes(png_path, drawn.read_bytes())
     return png_path
 
 

@@ -273,6 +273,8 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
             try:
                 records.append(load_study_folder(folder))
             except RedactedStorageError as exc:
+                if not scanned:  # the folder the user named: its way out, not a skip and "no study found"
+                    raise
                 print(f"warning: skipped {exc}", file=sys.stderr)
             except Exception as exc:  # noqa: BLE001 - one unreadable study found by the scan hides no other
                 if not scanned:

@@ -110,6 +110,10 @@ def test_min_ratings_recommends_only_items_rated_often_enough_and_they_are_expla
     assert "too few ratings to explain" not in capsys.readouterr().out
     assert main(["recommend", str(run_dir), "--user", "414", "--min-ratings", "-1"]) == 2
     assert "--min-ratings must be 0 or more, got -1" in capsys.readouterr().err
+    most = int(np.bincount(data.train.items).max())  # above any item's count: one line, not an empty table
+    assert main(["recommend", str(run_dir), "--user", "414", "--min-ratings", str(most + 1)]) == 2
+    assert f"no item has that many training ratings (the most rated has {most}); give {most} or less" in \
+        capsys.readouterr().err
 
 
 def test_explanations_are_nearest_past_items_by_centred_cosine():

@@ -312,6 +312,24 @@ def test_redacted_storage_folder_is_skipped_with_a_warning(mixed, capsys):
     assert folder_storage_url(mixed / "mixed" / "a-rank") == str(mixed / "mixed" / "a-rank" / "study.journal")
 
 
+def test_a_redacted_storage_folder_named_by_the_user_gets_the_command_to_run(mixed, capsys):
+    """Named itself, the folder gave a skip warning and then "no study found"; `report` named `leaderboard` in its
+    hint and showed the example URL's PASSWORD as ***; an experiment folder holding it wrote no report at all."""
+    from recsearch.cli import main
+
+    folder = mixed / "mixed" / "d-pg"
+    folder.mkdir()
+    (folder / "sweep.yaml").write_text("storage: postgresql://u:***@127.0.0.1:1/db\nconfig:\n"
+                                       "  search: {study_name: d-pg}\n")
+    for command, hint in (("leaderboard", " --study d-pg"), ("report", " --study d-pg"), ("worker", " d-pg")):
+        assert main([command, str(folder)]) == 2, command
+        err = capsys.readouterr().err
+        assert f"`recsearch {command} 'postgresql://user:PASSWORD@host/db'{hint}`" in err, err
+        assert "no study found" not in err and "warning" not in err
+    assert main(["report", str(mixed / "mixed"), "--output", str(mixed / "r.html")]) == 0
+    assert "warning: skipped" in capsys.readouterr().err and (mixed / "r.html").is_file()
+
+
 def test_records_and_errors_never_show_a_storage_password(monkeypatch):
     from optuna.storages import InMemoryStorage
 

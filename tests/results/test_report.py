@@ -172,6 +172,9 @@ def test_screenshot_option_writes_a_png(sweeps, capsys, tmp_path):
     width, height = struct.unpack(">II", head[16:24])
     assert width == 1400 and height > 2000
     assert png.stat().st_size > 50_000  # drawn, not blank
+    code, _, err = report(capsys, str(sweeps.a / "study.journal"), "--output", str(tmp_path / "r.html"),
+                          "--screenshot", "/proc/report.png")  # a place no one may write: our line, not Chromium's
+    assert code == 2 and "cannot write /proc/report.png" in err and "chromium" not in err.lower()
 
 
 def test_importances_need_two_finished_trials():
