@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
+from pathlib import Path
 
 HELP = ("Join an existing study as one more worker: the sweep's overrides are read from the study itself "
         "(recorded by `recsearch sweep`), so this machine needs no copy of them. "
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console
+    from recsearch.config.searchpath import RECORDED_CONF_ENV
+    from recsearch.environ import environ_set
     from recsearch.commands.sweep_cmd import check_not_stopped_on_failures, print_report
     from recsearch.search.sweep import SweepInterrupted, run_sweep
 
@@ -45,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     study, extra = args.study, list(args.extra)
     if study is not None and "=" in study:  # `worker URL key=value`: no study name given, an override
         study, extra = None, [study, *extra]
-    overrides = worker_overrides(args.storage, study, extra)
     try:
-        report = run_sweep(overrides, show_progress=not args.no_progress, record=False)
+        with tempfile.TemporaryDirectory(prefix="recsearch-study-conf-") as conf, \
+                environ_set(**{RECORDED_CONF_ENV: ""}):  # the study's own config files, searched first until done
+            overrides = worker_overrides(args.storage, study, extra, conf_folder=Path(conf))
+            report = run_sweep(overrides, show_progress=not args.no_progress, record=False)
     except SweepInterrupted as stop:
         console().print(f"interrupted: finished trials are kept in the study; run the same command to rejoin "
                         f"({stop.report.folder})")
@@ -57,9 +63,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[str]:
+def worker_overrides(storage: str, study: str | None, extra: list[str], *,
+                     conf_folder: Path | None = None) -> list[str]:
     """The recorded sweep overrides of `study` (None: the storage's only study) in `storage`, pointed at that
-    storage, then `extra`.
+    storage, then `extra`. The user's config files the sweep recorded with them (a `conf/search_space/mine.yaml`,
+    an `experiments/NAME.yaml`) are written to `conf_folder` and searched first (`recsearch.config.recorded`):
+    this machine needs no copy of them.
 
     Raises RecsearchError when the storage has no such study (or, with None, not exactly one) or the study was
     not started by `recsearch sweep`.
@@ -70,7 +79,7 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
     from recsearch.config.searchpath import quoted
     from recsearch.errors import ConfigError
     from recsearch.search.storage import open_storage, redact
-    from recsearch.search.sweep import SWEEP_OVERRIDES
+    from recsearch.search.sweep import SWEEP_CONF_FILES, SWEEP_OVERRIDES
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     given, storage = storage, _existing_storage(storage)
@@ -95,6 +104,11 @@ def worker_overrides(storage: str, study: str | None, extra: list[str]) -> list[
     if "search.engine=kerastuner" in recorded or any("kerastuner_trial_id" in t.user_attrs for t in trials):
         raise ConfigError(f"study {study!r} is searched by KerasTuner, which runs a study in one process: no worker "
                           "can join it; run the sweep's own command to continue it")
+    files = loaded.user_attrs.get(SWEEP_CONF_FILES) or {}
+    if files and conf_folder is not None:
+        from recsearch.config.recorded import use_recorded_files
+
+        use_recorded_files(files, conf_folder)
     base = compose_config(list(recorded))
     seed = worker_seed(int(base.search.seed), len(trials))
     return [*recorded, f"search.storage={quoted(storage)}", f"search.study_name={study}", f"search.seed={seed}",
@@ -106,8 +120,6 @@ def _study_folder_results(given: str, storage: str, study: str, experiment: str)
     that folder (any storage its sweep.yaml names) or the journal a sweep keeps there, and the folder is laid out
     as a sweep writes it (`<results>/<experiment>/<study>/`): it updates that folder's tables, wherever it runs
     from. Empty for an RDB URL, or a journal kept elsewhere."""
-    from pathlib import Path
-
     from recsearch.config.searchpath import quoted
 
     if Path(given).is_dir():
@@ -136,8 +148,6 @@ def worker_seed(base: int, n_trials: int) -> int:
 def _existing_storage(storage: str) -> str:
     """An RDB URL as given; a study folder as its storage (as `report` takes it); a journal or SQLite file only
     when it exists: a mistyped path is an error, never a new empty journal or database and its folders."""
-    from pathlib import Path
-
     from sqlalchemy.engine import make_url
 
     from recsearch.errors import ConfigError

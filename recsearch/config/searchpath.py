@@ -3,7 +3,8 @@
 Order (the first file found wins; group listings are the union):
 `$RECSEARCH_EXPERIMENTS_DIR` or `./experiments` (the `experiment` group), `./conf`, `$RECSEARCH_CONF_DIR`,
 then `pkg://recsearch.conf` (the install's own `recsearch/conf/`), then options registered in Hydra's
-ConfigStore (e.g. by `recsearch.register_model`).
+ConfigStore (e.g. by `recsearch.register_model`). A joining `recsearch worker` searches the config files its
+study recorded before all of these (`RECORDED_CONF_ENV`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ def package_conf_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "conf"
 
 
+RECORDED_CONF_ENV = "RECSEARCH_RECORDED_CONF_DIR"  # set by `recsearch worker`: the files its study recorded
+
+
 def user_conf_dirs() -> list[Path]:
-    """Config roots searched before the packaged one: `./conf`, then `$RECSEARCH_CONF_DIR` (existing only)."""
-    dirs = [Path.cwd() / "conf"]
+    """Config roots searched before the packaged one: `./conf`, then `$RECSEARCH_CONF_DIR` (existing only); first
+    of all, in a joining worker, the config files its study recorded (`recsearch.config.recorded`)."""
+    dirs = [Path(os.environ[RECORDED_CONF_ENV])] if os.environ.get(RECORDED_CONF_ENV) else []
+    dirs.append(Path.cwd() / "conf")
     if os.environ.get("RECSEARCH_CONF_DIR"):
         dirs.append(Path(os.environ["RECSEARCH_CONF_DIR"]))
     return [d.resolve() for d in dirs if d.is_dir()]
@@ -75,8 +81,10 @@ def composition_root() -> Iterator[tuple[Path, str]]:
     roots = [f"file://{d}" for d in user_conf_dirs()] + [PACKAGE_CONF]
     override = "hydra.searchpath=[" + ",".join(quoted(r) for r in roots) + "]"
     with tempfile.TemporaryDirectory(prefix="recsearch-conf-") as tmp:
-        if experiments_dir().is_dir():
-            (Path(tmp) / "experiment").symlink_to(experiments_dir(), target_is_directory=True)
+        recorded = Path(os.environ.get(RECORDED_CONF_ENV) or tmp) / "experiment"  # a joined study's own, first
+        if recorded.is_dir() or experiments_dir().is_dir():
+            (Path(tmp) / "experiment").symlink_to(recorded if recorded.is_dir() else experiments_dir(),
+                                                  target_is_directory=True)
         primary = next(d / "config.yaml" for d in conf_dirs() if (d / "config.yaml").is_file())
         (Path(tmp) / "config.yaml").symlink_to(primary)
         yield Path(tmp), override

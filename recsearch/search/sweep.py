@@ -115,6 +115,12 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
         study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
+    if record:
+        from recsearch.config.recorded import recorded_files
+
+        files = recorded_files(overrides)  # the user's own config files they name: a worker elsewhere has none
+        if study.user_attrs.get(SWEEP_CONF_FILES, {}) != files:
+            study.set_user_attr(SWEEP_CONF_FILES, files)
     if record or not _sweeps_own_yaml(folder, url):  # a worker in the sweep's own folder keeps the sweep's file
         _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):
@@ -279,6 +285,7 @@ def top_failure(study: Any) -> tuple[str, int] | None:
 
 
 SWEEP_OVERRIDES = "sweep_overrides"
+SWEEP_CONF_FILES = "sweep_conf_files"  # {"search_space/mine.yaml": text}: `recsearch.config.recorded`
 POLL_S = 1.0  # how often the parent of worker processes refreshes the bar from the storage and status files
 WORKER_GRACE_S = 2.0  # after an interrupt, how long workers get to stop on their own before they are signalled
 

@@ -224,3 +224,35 @@ def test_a_relative_data_path_is_recorded_absolute_for_workers_started_elsewhere
     assert portable_overrides(given) == ["data=custom", f"data.path={tmp_path / 'ratings.csv'}",
                                          f"+data.path='{tmp_path / 'my data' / 'r.csv'}'", "data.path=/srv/r.csv",
                                          "data.path=null", "train.epochs=2"]  # the sweep enqueued the file
+
+
+def test_a_worker_elsewhere_joins_a_study_that_its_sweep_composed_from_the_users_own_files(tmp_path: Path,
+                                                                                         tiny: list[str]) -> None:
+    """The sweep ran `+experiment=quick` of the project's `experiments/`, which selects the project's own
+    `conf/search_space/mine.yaml`; a worker in a folder without either said "no such experiment". The study
+    records those files, so the worker composes the sweep's config anywhere and continues its study."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "conf" / "search_space").mkdir(parents=True)
+    (project / "experiments").mkdir()
+    elsewhere.mkdir()
+    rates = [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]
+    (project / "conf" / "search_space" / "mine.yaml").write_text(
+        f"params:\n  train.learning_rate: choice({', '.join(map(str, rates))})\n")
+    (project / "experiments" / "quick.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /search_space: mine\ntrain:\n  epochs: 1\n")
+    env = {**_env(), "RECSEARCH_RESULTS_DIR": str(tmp_path / "results")}
+    sweep = _recsearch("sweep", "--no-progress", "+experiment=quick", *tiny, "search.study_name=mine",
+                       "search.n_trials=1", "search.n_workers=1", "search.sampler=random")
+    first = subprocess.run(sweep, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-800:]
+    folder = tmp_path / "results" / "quick" / "mine"
+    joined = subprocess.run(_recsearch("worker", "--no-progress", str(folder), "search.n_trials=2"), cwd=elsewhere,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert joined.returncode == 0, joined.stderr[-800:]
+    trials = optuna.load_study(study_name="mine", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / "study.journal")))).trials
+    trials = [t for t in trials if "repeat_of" not in t.user_attrs]  # a sampled repeat is refused untrained
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    assert trials[0].params != trials[1].params
+    assert all(set(t.params) == {"train.learning_rate"} and t.params["train.learning_rate"] in rates for t in trials)
+    assert not (elsewhere / "conf").exists() and not (elsewhere / "experiments").exists()
