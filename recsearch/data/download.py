@@ -65,6 +65,22 @@ def fetch_dataset(data_cfg: Any, data_dir: Path, *, progress: bool = True) -> Pa
     return target
 
 
+def fetch_if_missing(data_cfg: Any, data_dir: Path) -> None:
+    """Download a configured dataset on its first use (`train`, `sweep`, ...): its folder is absent and it has a
+    `data.url` and `data.sha256` to verify. A folder that exists is the user's copy, used as it is (an incomplete
+    one gets the loader's error naming the missing file)."""
+    import sys
+
+    if str(data_cfg.format) in ("synthetic", "interactions") or not data_cfg.url or not data_cfg.sha256:
+        return
+    if dataset_dir(data_cfg, data_dir).exists():
+        return
+    print(f"recsearch: dataset {data_cfg.name} is not in {data_dir} yet: downloading it once from {data_cfg.url} "
+          "(SHA-256 verified; `recsearch data fetch` does the same, RECSEARCH_DATA_DIR points at a copy)",
+          file=sys.stderr)
+    fetch_dataset(data_cfg, data_dir, progress=sys.stderr.isatty())
+
+
 def placement_hint(data_cfg: Any, target: Path) -> str:
     """Which file to download from where, and where to unpack it by hand."""
     url = str(data_cfg.url or "")
@@ -72,7 +88,8 @@ def placement_hint(data_cfg: Any, target: Path) -> str:
     first = expected_files(data_cfg)[:1]
     wanted = target / first[0] if first else target
     source = f" from {url}" if url else ""
-    return f"download {zip_name}{source} and unzip it into {target.parent}, so that {wanted} exists"
+    return (f"download {zip_name}{source} and unzip it into {target.parent}, so that {wanted} exists (or point "
+            f"RECSEARCH_DATA_DIR, paths.data_dir, at a folder that holds {target.name}/)")
 
 
 def _download(url: str, out: BinaryIO, data_cfg: Any, target: Path, progress: bool) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch.data import cache, splits
+from recsearch.data.download import fetch_if_missing
 from recsearch.data.loaders import (dataset_file, load_interactions, rating_scale, ratings_file_path, read_split_file,
                                    recorded_warnings, warn)
 from recsearch.data.movielens import MAIN_FILES
@@ -37,6 +38,7 @@ def prepare_data(data_cfg: Any, split_cfg: Any, *, data_dir: Path, cache_dir: Pa
     """
     splits.check_split_config(split_cfg)
     rating_scale(data_cfg)
+    fetch_if_missing(data_cfg, Path(data_dir))
     checksum = data_checksum(data_cfg, split_cfg, Path(data_dir), cache_dir)
     key = split_key(data_cfg, split_cfg, checksum)
     folder = cache.entry_dir(cache_dir, str(data_cfg.name), key) if cache_dir is not None else None

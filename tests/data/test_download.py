@@ -117,3 +117,23 @@ def test_your_own_file_has_nothing_to_fetch(tmp_path):
     """`data fetch custom` used to say to download and unzip a custom.zip that does not exist."""
     with pytest.raises(DataError, match=r"your own file, there is nothing to fetch: point data.path at it"):
         fetch_dataset(DataConfig(name="custom", format="interactions", ratings_file="ratings.csv"), tmp_path)
+
+
+def test_a_missing_dataset_is_downloaded_on_first_use_and_then_read_from_disk(server, tmp_path, capsys):
+    """`recsearch train` on a fresh machine said "does not exist: run recsearch data fetch"; a configured dataset
+    with a URL and checksum is fetched once, verified, then used from the data folder."""
+    from omegaconf import OmegaConf
+
+    from recsearch.config.schema import SplitConfig
+    from recsearch.data import prepare_data
+
+    base, digest = server
+    split = OmegaConf.structured(SplitConfig)
+    data = prepare_data(_cfg(f"{base}/ml.zip", digest), split, data_dir=tmp_path, cache_dir=None)
+    assert sum(len(p.ratings) for p in (data.train, data.valid, data.test)) == 30
+    assert "downloading it once from" in capsys.readouterr().err and _leftovers(tmp_path) == ["ml-1m-mini"]
+    prepare_data(_cfg(f"{base}/gone.zip", digest), split, data_dir=tmp_path, cache_dir=None)  # no network needed
+    assert "downloading" not in capsys.readouterr().err
+    with pytest.raises(DataError, match=r"checksum|SHA-256"):  # a wrong checksum leaves nothing to be used
+        prepare_data(_cfg(f"{base}/ml.zip", "0" * 64), split, data_dir=tmp_path / "other", cache_dir=None)
+    assert _leftovers(tmp_path / "other") == []
