@@ -584,3 +584,18 @@ def test_a_refit_asked_of_a_sweep_is_said_unused() -> None:
     assert any("train.refit=true is not used by a sweep" in n and "reproduce" in n and "--refit" in n
                for n in notes(["model=mf", "train.refit=true"]))
     assert not any("train.refit" in n for n in notes(["model=mf"]))
+
+
+def test_a_pack_size_that_cannot_apply_is_said_so() -> None:
+    """`search.pack_size=4 task=ranking` claimed 4 trials at a time and trained them one by one, without a word."""
+    from recsearch.config import compose_config
+    from recsearch.search.parse import parse_space, sweep_notices
+
+    def notes(overrides: list[str]) -> str:
+        cfg = compose_config(["search.pack_size=4", *overrides])
+        return "\n".join(sweep_notices(cfg, overrides, parse_space(cfg.search_space, cfg)))
+
+    assert "search.pack_size=4 does not apply here: packing trains rating models on (user, item) pairs, and this " \
+           "is task=ranking with model=mf; its trials train one at a time" in notes(["model=mf", "task=ranking",
+                                                                                  "split=leave_one_out"])
+    assert "pack_size" not in notes(["model=mf", "train.backend=jax"])
