@@ -46,6 +46,8 @@ def open_storage(url: str, *, heartbeat_interval: int = 60, setting: str = "sear
                 from recsearch.extras import install_hint
 
                 need = (f"PostgreSQL needs {install_hint('psycopg')}" if url.startswith("postgres")
+                        else "MySQL: pip install pymysql, and write the URL as mysql+pymysql://..."
+                        if url.startswith("mysql")
                         else "install the Python driver that the URL's scheme names (SQLAlchemy's dialect docs)")
                 raise ConfigError(f"{setting} {redact(url)}: database driver missing ({exc}); {need}") from None
             except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
@@ -53,7 +55,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 60, setting: str = "sear
                     time.sleep(0.5 * (attempt + 1))  # another process created the tables this moment: they exist now
                     continue
                 raise ConfigError(f"{setting} {redact(url)}: cannot open ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0]})") from None
+                                  f"{str(exc).splitlines()[0]}){_remedy(str(exc))}") from None
     if "://" in url:
         raise ConfigError(f"{setting} {redact(url)!r}: not a supported RDB URL (sqlite, postgresql, mysql)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -65,6 +67,20 @@ def open_storage(url: str, *, heartbeat_interval: int = 60, setting: str = "sear
 
 
 SCHEMA_RACE_TRIES = 3
+_REMEDIES = (  # (words of the driver's message, what to do), the first match wins
+    (("password authentication failed", "access denied"), "check the user name and password in the URL"),
+    (("does not exist", "unknown database"), "create the database first (PostgreSQL: createdb NAME), or name one "
+                                             "that exists in the URL's path"),
+    (("connection refused", "could not translate host", "name or service not known", "timeout", "timed out",
+      "can't connect"), "check that the database server is running and that the URL's host and port reach it"),
+)
+
+
+def _remedy(message: str) -> str:
+    """`; <what to do>` for a database error whose cause is common (wrong password, missing database, server
+    down), else ""."""
+    low = message.lower()
+    return next((f"; {what}" for words, what in _REMEDIES if any(w in low for w in words)), "")
 
 
 def _schema_race(exc: Exception) -> bool:

@@ -60,6 +60,8 @@ def test_a_url_given_to_a_reader_is_named_as_the_argument(capsys) -> None:
     assert main(["leaderboard", URLS[0]]) == 2
     err = capsys.readouterr().err
     assert "recsearch: error: storage postgresql://u:***@" in err and "search.storage" not in err
+    assert err.rstrip().endswith("check that the database server is running and that the URL's host and port "
+                                 "reach it")
 
 
 @pytest.mark.parametrize("url", URLS)

@@ -256,3 +256,20 @@ def test_a_worker_elsewhere_joins_a_study_that_its_sweep_composed_from_the_users
     assert trials[0].params != trials[1].params
     assert all(set(t.params) == {"train.learning_rate"} and t.params["train.learning_rate"] in rates for t in trials)
     assert not (elsewhere / "conf").exists() and not (elsewhere / "experiments").exists()
+
+
+def test_a_wrong_password_or_database_on_a_real_server_says_what_to_fix(capsys) -> None:
+    """PostgreSQL's refusals named the problem only; each now ends with what to do, the password masked."""
+    from sqlalchemy.engine import make_url
+
+    from recsearch.cli import main
+
+    url = make_url(_postgres_url())
+    cases = {url.set(password="not-the-password", username=url.username or "postgres"):
+             "check the user name and password in the URL",
+             url.set(database=f"missing_{uuid.uuid4().hex[:8]}"):
+             "create the database first (PostgreSQL: createdb NAME)"}
+    for bad, remedy in cases.items():
+        assert main(["leaderboard", bad.render_as_string(hide_password=False)]) == 2
+        err = capsys.readouterr().err
+        assert remedy in err and "not-the-password" not in err, err
