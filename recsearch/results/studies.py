@@ -358,7 +358,8 @@ def _record_from_storage(url: str, storage: Any, name: str) -> StudyRecord:
 
     study = optuna.load_study(study_name=name, storage=storage)
     config = _trial_config(study)
-    return make_record(study, url, str(config.get("experiment") or "-"), None, config)
+    experiment = config.get("experiment") or ("default" if config else "-")  # as its sweep named its folder
+    return make_record(study, url, str(experiment), None, config)
 
 
 def _trial_config(study: Any) -> dict:

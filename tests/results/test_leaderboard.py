@@ -579,3 +579,15 @@ def test_the_python_leaderboard_refuses_what_the_cli_refuses(mixed):
     assert recsearch.leaderboard(mixed, metric="rmse", top=1)["study"].tolist()[:1] == ["b-rating"]
     as_list = recsearch.leaderboard([mixed], metric="rmse")  # a list of paths, as one would pass
     assert as_list.equals(recsearch.leaderboard(mixed, metric="rmse"))
+
+
+def test_a_study_read_from_its_url_is_in_the_experiment_its_sweep_named(tmp_path, capsys):
+    """A sweep without +experiment writes results/default/<study>; read from its storage URL it was listed
+    under experiment `-`, and a plain Optuna study (no recsearch config) still is."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    ours = optuna.create_study(study_name="ours", storage=url)
+    config = "model:\n  name: mf\ntask:\n  name: rating\n  metric: rmse\n  direction: minimize\nexperiment: null\n"
+    ours.add_trial(optuna.trial.create_trial(value=0.9, user_attrs={"valid_rmse": 0.9, "config": config}))
+    optuna.create_study(study_name="plain", storage=url).add_trial(optuna.trial.create_trial(value=1.0))
+    code, out, _ = cli(capsys, url, "--format", "json")
+    assert code == 0 and {r["study"]: r["experiment"] for r in json.loads(out)} == {"ours": "default", "plain": "-"}
