@@ -74,8 +74,8 @@ def _check(n_users: int, n_items: int, n_ratings: int) -> None:
         raise DataError("data.synthetic: n_users, n_items and n_ratings must be positive")
     if n_ratings > 0.5 * n_users * n_items:
         raise DataError(
-            f"data.synthetic: n_ratings={n_ratings} exceeds half of n_users*n_items={n_users * n_items}; "
-            "raise n_users or n_items"
+            f"data.synthetic: n_ratings={n_ratings} is more than half of the {n_users * n_items} user-item pairs "
+            f"(n_users*n_items; at most {n_users * n_items // 2}); raise n_users or n_items, or lower n_ratings"
         )
 
 
