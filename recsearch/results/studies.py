@@ -380,6 +380,8 @@ def dashboard_storage(target: str) -> tuple[str, Any]:
     url = target
     if not is_storage(target):
         sweep = Path(target) / SWEEP_FILE
+        if Path(target).is_dir() and not sweep.is_file():
+            raise RecsearchError(_not_a_study_folder(Path(target)))
         if not sweep.is_file():
             raise RecsearchError(f"{target}: not a study folder (no {SWEEP_FILE}), journal file or storage URL")
         url = folder_storage_url(Path(target), command="dashboard")
