@@ -204,7 +204,8 @@ def _not_a_study_folder(folder: Path) -> str:
     inside = find_study_folders(folder) if folder.is_dir() else []
     if inside:
         shown = ", ".join(str(f) for f in inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
-        return f"{folder} is not a study folder but holds {len(inside)} studies ({shown}); pass one of them"
+        count = "1 study" if len(inside) == 1 else f"{len(inside)} studies"
+        return f"{folder} is not a study folder but holds {count} ({shown}); pass one of them"
     return f"{folder} is not a study folder (no {SWEEP_FILE}); run `recsearch sweep` first"
 
 

@@ -45,7 +45,7 @@ def test_dashboard_of_a_folder_without_study(capsys, tmp_path):
     assert "not a study folder (no sweep.yaml)" in capsys.readouterr().err
     fake_study(tmp_path / "results", "s", RATING, [0.9])  # an experiment folder: the studies in it are named
     assert main(["dashboard", str(tmp_path / "results" / "mixed")]) == 2
-    assert "is not a study folder but holds 1 studies" in capsys.readouterr().err
+    assert "is not a study folder but holds 1 study (" in capsys.readouterr().err
 
 
 def test_a_busy_port_fails_before_anything_is_announced(tmp_path, capsys):
