@@ -12,17 +12,24 @@ HELP = ("Datasets: `list` the configured datasets and whether their files are pr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["list", "info", "fetch"], help="what to do")
+    parser.add_argument("action", choices=["list", "info", "fetch"], metavar="{list,info,fetch}",
+                        help="list: the configured datasets and whether their files are here; info NAME: load one and "
+                             "print its statistics; fetch NAME: download it (checksum verified)")
     parser.add_argument("name", nargs="?", help="dataset: a conf/data option such as ml_latest_small (or ml-latest-small)")
     add_overrides(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from recsearch.errors import ConfigError
+
+    if args.name and "=" in args.name:  # `data list paths.data_dir=...`: an override, not a dataset name
+        args.name, args.overrides = None, [args.name, *args.overrides]
     if args.action == "list":
+        if args.name:
+            raise ConfigError(f"`recsearch data list` takes no dataset name (got {args.name!r}); "
+                              f"`recsearch data info {args.name}` describes one")
         return _list(args.overrides)
     if not args.name:
-        from recsearch.errors import ConfigError
-
         raise ConfigError(f"`recsearch data {args.action}` needs a dataset NAME; see `recsearch data list`")
     cfg = _compose_for(args.name, args.overrides)
     from recsearch.data import dataset_summary, fetch_dataset, load_interactions, resolve_data_dir

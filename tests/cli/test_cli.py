@@ -106,6 +106,11 @@ def test_data_list_says_partly_when_a_loader_file_is_missing(capsys, tmp_path, m
     rows = {cell[1].strip(): cell[4].strip() for cell in cells}
     assert code == 0 and rows["ml_1m"] == "partly" and rows["ml_latest_small"] == "no"
     assert f"looked for under {tmp_path} (paths.data_dir, RECSEARCH_DATA_DIR)" in " ".join(out.split())
+    monkeypatch.delenv("RECSEARCH_DATA_DIR")  # given as an override instead: it was read as a dataset name, unused
+    code, again, _ = _run(["data", "list", f"paths.data_dir={tmp_path}"], capsys)
+    assert code == 0 and again == out
+    code, _, err = _run(["data", "list", "ml_1m"], capsys)
+    assert code == 2 and "`recsearch data list` takes no dataset name (got 'ml_1m')" in err
 
 
 def test_fetch_uses_files_already_in_place_without_network(capsys) -> None:
