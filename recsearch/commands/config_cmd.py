@@ -12,7 +12,8 @@ HELP = ("Show the resolved config after applying the overrides: `recsearch confi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["show"], metavar="{show}", help="show: print the composed, validated config as YAML")
+    parser.add_argument("action", choices=["show"], metavar="{show}",
+                        help="show: print the composed, validated config as YAML")
     add_overrides(parser)
 
 

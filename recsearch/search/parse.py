@@ -32,7 +32,8 @@ OPTUNA_ONLY = ("search.sampler", "search.pruner")  # settings the kerastuner eng
 
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
     """One line per searched key set on the command line (sampled anyway, and how to fix it instead), per
-    Optuna setting given to a KerasTuner sweep (unused), and for `train.refit` (a sweep does not refit)."""
+    Optuna setting given to a KerasTuner sweep (unused), for a `search.pack_size` that cannot apply, and for
+    `train.refit` (a sweep does not refit)."""
     given = {o.lstrip("+~").partition("=")[0].strip() for o in overrides}
     unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
               f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
