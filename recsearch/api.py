@@ -228,7 +228,7 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
         studies = find_study_folders(folder)
         if not studies:
             raise RecsearchError(f"{folder} holds no study (no sweep.yaml under it)")
-        records = load_many([str(folder)])  # a study it cannot open (a redacted RDB URL) is skipped with a warning
+        records = load_many([str(folder)], command="report")  # one it cannot open (a redacted URL): skipped, said
         if not records:
             raise RecsearchError(f"{folder}: none of its studies could be opened (see the warnings above)")
         if study is not None:  # one study of the experiment folder: its own report

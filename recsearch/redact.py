@@ -10,10 +10,14 @@ _EMBEDDED = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P
 _QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|sslpassword)=)[^&#\s'\"]*?(?=:?(?:[&#\s'\"]|$))",
                     re.IGNORECASE)  # the value ends before a separator, a quote or whitespace (or ': ' in a message)
 # a password inside an ODBC connection string (`?odbc_connect=DRIVER%3D...%3BPWD%3Dsecret%3B...`, raw or escaped)
-_ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password)(?:=|%3D))"
-                   r"(?:\{[^}]*\}|%7B.*?%7D|[^;&#\s'\"%]|%(?!3B))*", re.IGNORECASE)  # {braced}, or up to ; or %3B
+# The value: {braced} (`}}` escapes a brace), %7Bescaped%7D, or anything up to `;`, `%3B`, `&`, `#`, a quote, `: `
+# (a message goes on) or the end; spaces included (a raw value may hold them).
+_ODBC = re.compile(r"(?P<head>(?:^|[;=]|%3B|%3D)(?:pwd|password|sslpassword)(?:=|%3D))"
+                   r"(?:\{(?:[^}]|\}\})*\}|%7B(?:(?!%7D)[^&#\s])*%7D|(?:(?!%3B|: )[^;&#'\"\n])*)", re.IGNORECASE)
 MASK = "***"
-PLACEHOLDER = "PASSWORD"  # what a hint's example URL holds (`postgresql://user:PASSWORD@host/db`): kept, to be copied
+# What a hint's example URL holds (`postgresql://user:PASSWORD@host/db`): kept, so the hint can be copied (a real
+# password that is literally PASSWORD is shown too, which hides nothing anyone would guess first).
+PLACEHOLDER = "PASSWORD"
 
 
 def redact(text: str) -> str:

@@ -79,7 +79,7 @@ def print_report(report) -> None:
     from rich.table import Table
 
     from recsearch.fileio import shown_path
-    from recsearch.results.leaderboard import format_count
+    from recsearch.results.leaderboard import format_count, is_missing
     from recsearch.results.study_tables import state_counts, top_trials
 
     out = console()
@@ -94,7 +94,7 @@ def print_report(report) -> None:
     table.add_column("parameters", overflow="fold")
     for _, row in top.iterrows():
         sampled = " ".join(f"{c.removeprefix('params_').split('.')[-1]}={_fmt(row[c])}" for c in params
-                           if not _missing(row[c]))
+                           if not is_missing(row[c]))
         table.add_row(*[format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols], sampled)
     out.print(table)
     out.print(f"results: {shown_path(report.folder)}  (storage: {report.storage_url})")
@@ -104,14 +104,10 @@ def print_report(report) -> None:
                   f"{report.n_trials} trials finished; run the same command to go on (each run gets the timeout)")
 
 
-def _missing(value) -> bool:
-    import math
-
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _fmt(value) -> str:
-    if _missing(value):
+    from recsearch.results.leaderboard import is_missing
+
+    if is_missing(value):
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"

@@ -104,8 +104,8 @@ def worker_overrides(storage: str, study: str | None, extra: list[str], *,
     if "search.engine=kerastuner" in recorded or any("kerastuner_trial_id" in t.user_attrs for t in trials):
         raise ConfigError(f"study {study!r} is searched by KerasTuner, which runs a study in one process: no worker "
                           "can join it; run the sweep's own command to continue it")
-    files = loaded.user_attrs.get(SWEEP_CONF_FILES) or {}
-    if files and conf_folder is not None:
+    files = loaded.user_attrs.get(SWEEP_CONF_FILES)
+    if files and conf_folder is not None:  # sets RECORDED_CONF_ENV: this process composes with them from now on
         from recsearch.config.recorded import use_recorded_files
 
         use_recorded_files(files, conf_folder)

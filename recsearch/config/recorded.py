@@ -11,6 +11,7 @@ spawned workers inherit. Packaged options are not recorded: the install has them
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,15 @@ from recsearch.config.searchpath import RECORDED_CONF_ENV
 def recorded_files(overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
     """`{"<group>/<option>.yaml": text}` of the user's files (not the packaged ones) that composing `overrides`
     selects; {} without any user config folder, at no composing cost."""
-    from recsearch.config.searchpath import experiments_dir, group_files, package_conf_dir, user_conf_dirs
+    from recsearch.config.searchpath import conf_dirs, experiments_dir, group_files, package_conf_dir, user_conf_dirs
 
     if not user_conf_dirs() and not any(experiments_dir().glob("*.yaml")):
         return {}
     packaged = package_conf_dir().resolve()
     files = {}
+    primary = next(d / "config.yaml" for d in conf_dirs() if (d / "config.yaml").is_file())
+    if not primary.resolve().is_relative_to(packaged):  # the user's own root config: its defaults list too
+        files["config.yaml"] = primary.read_text(encoding="utf-8")
     for group, option in selected_options(overrides).items():
         path = group_files(group).get(option)
         if path is not None and not path.resolve().is_relative_to(packaged):
@@ -48,14 +52,18 @@ def selected_options(overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
             if option is not None and not str(group).startswith("hydra")}
 
 
-def use_recorded_files(files: dict[str, str], folder: Path) -> None:
-    """Write `files` (as `recorded_files` returns them) under `folder` and search it first in this process and
-    the workers it starts: the study composes as it did where its sweep ran."""
-    for name, text in files.items():
-        group, _, option = name.rpartition("/")
-        if not group or Path(option).name != option or ".." in Path(group).parts:
-            continue  # not a name recorded_files writes: never a path outside the folder
-        path = folder / group / option
+_RECORDED_NAME = re.compile(r"(?:[\w.-]+/)*[\w-][\w.-]*\.yaml")  # group/option.yaml, config.yaml: no absolute path
+
+
+def use_recorded_files(files: Any, folder: Path) -> None:
+    """Write `files` (as `recorded_files` returns them) under `folder`, and set RECORDED_CONF_ENV so that this
+    process and the workers it starts search it first: the study composes as it did where its sweep ran.
+    Anything else a storage may hold there (not a name of that form, a path out of `folder`) is not written."""
+    root = Path(folder).resolve()
+    for name, text in (files.items() if isinstance(files, dict) else ()):
+        path = (root / str(name)).resolve()
+        if not (isinstance(text, str) and _RECORDED_NAME.fullmatch(str(name)) and path.is_relative_to(root)):
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    os.environ[RECORDED_CONF_ENV] = str(folder)
+    os.environ[RECORDED_CONF_ENV] = str(root)

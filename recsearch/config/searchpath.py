@@ -52,8 +52,9 @@ def experiments_dir() -> Path:
 def group_files(group: str) -> dict[str, Path]:
     """Option name -> the YAML file that defines it, the first in search order winning."""
     folders = [d / group for d in conf_dirs()]
-    if group == "experiment":
-        folders.insert(0, experiments_dir())
+    if group == "experiment":  # as `composition_root` links it: a joined study's recorded ones, else the user's
+        recorded = os.environ.get(RECORDED_CONF_ENV)
+        folders.insert(1 if recorded and (Path(recorded) / group).is_dir() else 0, experiments_dir())
     found: dict[str, Path] = {}
     for folder in folders:
         for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:

@@ -71,12 +71,13 @@ def fetch_if_missing(data_cfg: Any, data_dir: Path) -> None:
     one gets the loader's error naming the missing file)."""
     import sys
 
-    if str(data_cfg.format) in ("synthetic", "interactions") or not data_cfg.url or not data_cfg.sha256:
+    if str(data_cfg.format) in ("synthetic", "interactions") or not data_cfg.url or not data_cfg.sha256 \
+            or getattr(data_cfg, "path", None):  # a folder the user named: a wrong one is the loader's error
         return
     if dataset_dir(data_cfg, data_dir).exists():
         return
     print(f"recsearch: dataset {data_cfg.name} is not in {data_dir} yet: downloading it once from {data_cfg.url} "
-          "(SHA-256 verified; `recsearch data fetch` does the same, RECSEARCH_DATA_DIR points at a copy)",
+          "(SHA-256 verified; to use a copy you have, set RECSEARCH_DATA_DIR to the folder that holds it)",
           file=sys.stderr)
     fetch_dataset(data_cfg, data_dir, progress=sys.stderr.isatty())
 
@@ -164,11 +165,17 @@ def _unpack(zip_path: Path, target: Path, data_cfg: Any) -> None:
         if not is_laid_out(data_cfg, root):
             missing = ", ".join(expected_files(data_cfg))
             raise DataError(f"the archive from {data_cfg.url} does not contain {missing}")
+        if is_laid_out(data_cfg, target):  # another process fetched it meanwhile (workers starting together)
+            return
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
         if target.exists():
             raise DataError(f"{target} exists but lacks the dataset files; remove it and fetch again")
-        os.rename(root, target)
+        try:
+            os.rename(root, target)
+        except OSError:
+            if not is_laid_out(data_cfg, target):  # not a race lost to another fetch of the same files
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -237,9 +237,9 @@ def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids:
     from recsearch.training.trainer import EVAL_BATCH
 
     if min_ratings > 0 and not well_trained_items(data, min_ratings).any():
-        most = int(np.bincount(data.train.items, minlength=data.num_items).max())
-        raise RecsearchError(f"--min-ratings {min_ratings}: no item has that many training ratings (the most rated "
-                             f"has {most}); give {most} or less")
+        most = int(item_rating_counts(data).max())
+        raise RecsearchError(f"min_ratings {min_ratings} (--min-ratings): no item has that many training ratings "
+                             f"(the most rated has {most}); give {most} or less")
 
     items = np.arange(data.num_items, dtype=np.int32)
     scores = np.asarray(model.predict({"user": np.full_like(items, user), "item": items},
@@ -305,7 +305,12 @@ def well_trained_items(data: PreparedData, min_ratings: int = MIN_ITEM_RATINGS) 
     An item rated only a few times keeps an embedding close to its random start, so its similarities are
     noise: it is neither explained nor used as an explanation.
     """
-    return np.bincount(data.train.items, minlength=data.num_items) >= min_ratings
+    return item_rating_counts(data) >= min_ratings
+
+
+def item_rating_counts(data: PreparedData) -> np.ndarray:
+    """Training ratings per item index."""
+    return np.bincount(data.train.items, minlength=data.num_items)
 
 
 def similar_past_items(embeddings: np.ndarray, recommended: pd.DataFrame, past: pd.DataFrame, k: int = 3, *,

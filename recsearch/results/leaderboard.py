@@ -288,14 +288,14 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             columns.insert(columns.index("study") + 1, "folder")
         shown = shown[columns]
     for col in ("valid", "test"):
-        shown[col] = frame[col].map(lambda v: "" if _missing(v) else f"{v:.4f}")
+        shown[col] = frame[col].map(lambda v: "" if is_missing(v) else f"{v:.4f}")
     for col in ("wall_s", "duration_s"):
         if col in shown:
             shown[col] = frame[col].map(format_seconds)
     if "n_params" in shown:
         shown["n_params"] = frame["n_params"].map(format_count)
     shown["params"] = frame["params"].map(format_params)
-    return shown.map(lambda v: "" if _missing(v) else str(v))
+    return shown.map(lambda v: "" if is_missing(v) else str(v))
 
 
 def study_labels(frame: pd.DataFrame) -> pd.Series:
@@ -347,7 +347,7 @@ def format_params(params: dict) -> str:
 
 def format_seconds(value: Any) -> str:
     """12.3 -> '12.3s', 125 -> '2m05s', 3725 -> '1h02m'."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     s = float(value)
     if s < 60:
@@ -359,7 +359,7 @@ def format_seconds(value: Any) -> str:
 
 def format_count(value: Any) -> str:
     """349377 -> '349,377': how every table prints parameter counts."""
-    return "" if _missing(value) else f"{int(value):,}"
+    return "" if is_missing(value) else f"{int(value):,}"
 
 
 def wall_seconds(frame: pd.DataFrame) -> float | None:
@@ -384,7 +384,7 @@ def running_seconds(spans: Iterable[tuple[Any, Any]]) -> float | None:
 def trial_params(trial: pd.Series) -> dict[str, Any]:
     """The trial's active parameters (params_ columns that are set), without the prefix."""
     return {k.removeprefix("params_"): _plain(v) for k, v in trial.items()
-            if str(k).startswith("params_") and not _missing(v)}
+            if str(k).startswith("params_") and not is_missing(v)}
 
 
 def _identity(record: StudyRecord, metric: str) -> dict[str, Any]:
@@ -409,7 +409,7 @@ def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str |
 
 
 def _matches(cell: Any, value: str) -> bool:
-    if _missing(cell):
+    if is_missing(cell):
         return value == ""
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         try:
@@ -420,7 +420,7 @@ def _matches(cell: Any, value: str) -> bool:
 
 
 def _num(row: Any, col: str | None) -> float | None:
-    if row is None or col is None or col not in row.index or _missing(row[col]):
+    if row is None or col is None or col not in row.index or is_missing(row[col]):
         return None
     return float(row[col])
 
@@ -430,7 +430,8 @@ def _int(row: Any, col: str) -> int | None:
     return None if value is None else int(value)
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (an Int64 column's empty cell)."""
     if value is None or value is pd.NA:
         return True
     return isinstance(value, float) and math.isnan(value)
@@ -445,4 +446,4 @@ def _short(value: Any) -> str:
 
 
 def _json_row(row: dict) -> dict:
-    return {k: (None if not isinstance(v, dict) and _missing(v) else _plain(v)) for k, v in row.items()}
+    return {k: (None if not isinstance(v, dict) and is_missing(v) else _plain(v)) for k, v in row.items()}

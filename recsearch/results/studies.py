@@ -244,7 +244,8 @@ def load_target(target: str, study_name: str | None = None, *, command: str = "l
     return record
 
 
-def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRecord]:
+def load_many(targets: list[str], study_name: str | None = None, *,
+              command: str = "leaderboard") -> list[StudyRecord]:
     """Every study under the folders (or in the storages) of `targets`.
 
     A study folder whose sweep.yaml holds a redacted RDB URL is skipped with a one-line warning on stderr
@@ -272,7 +273,7 @@ def load_many(targets: list[str], study_name: str | None = None) -> list[StudyRe
             folders = [folder for folder in folders if study_name in (folder.name, recorded[folder])]
         for folder in folders:
             try:
-                records.append(load_study_folder(folder))
+                records.append(load_study_folder(folder, command=command))
             except RedactedStorageError as exc:
                 if not scanned:  # the folder the user named: its way out, not a skip and "no study found"
                     raise

@@ -37,12 +37,22 @@ class PackedTrial:
 
 
 def packable(cfg: Any) -> bool:
-    """Whether trials of this config can be packed: JAX backend, rating task, a pair-trained model."""
+    """Whether trials of this config can be packed here: JAX backend, rating task, a pair-trained model."""
     import keras
 
+    return why_not_packable(cfg, keras.backend.backend()) is None
+
+
+def why_not_packable(cfg: Any, backend: str) -> str | None:
+    """Why trials of `cfg` trained on `backend` cannot be packed, or None when they can."""
     from recsearch.training.backend import trains_in_jax_loop
 
-    return keras.backend.backend() == "jax" and trains_in_jax_loop(cfg)
+    if not trains_in_jax_loop(cfg):
+        return (f"packing trains rating models on (user, item) pairs, and this is task={cfg.task.name} with "
+                f"model={cfg.model.name}")
+    if backend != "jax":
+        return f"packing needs the JAX backend, and this sweep trains on {backend}"
+    return None
 
 
 def run_pack_round(study: Any, ctx: Any, folder: Path, cfg: Any, *, pack_size: int) -> int:

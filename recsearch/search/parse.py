@@ -43,7 +43,11 @@ def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space
         unused.append(f"recsearch: note: search.pruner={cfg.search.pruner} is not used: Optuna prunes "
                       "single-objective studies only, and search.objectives makes this one multi-objective")
     if int(OmegaConf.select(cfg, "search.pack_size", default=1)) > 1 and cfg.search.engine != "kerastuner":
-        why = _why_not_packable(cfg)
+        from recsearch.search.packing import why_not_packable
+        from recsearch.training.backend import auto_backend
+
+        backend = str(cfg.train.backend)  # `auto`: the workers' (`sweep._run_workers`), JAX for pair models
+        why = why_not_packable(cfg, auto_backend(cfg) if backend == "auto" else backend)
         if why:
             unused.append(f"recsearch: note: search.pack_size={cfg.search.pack_size} does not apply here: {why}; "
                           "its trials train one at a time")
@@ -57,18 +61,6 @@ def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space
     return unused + [f"recsearch: {key}={value} is searched by search_space ({cfg.search_space.params[key]}): the "
                      f"trials sample it; to fix it instead, add 'search_space.params={{{key}: {value}}}'"
                      for key, value in searched_overrides(cfg, overrides).items() if key not in fixed]
-
-
-def _why_not_packable(cfg: DictConfig) -> str | None:
-    """Why trials of `cfg` cannot be packed (`recsearch.search.packing.packable`: JAX, rating on pairs), or None."""
-    from recsearch.training.backend import resolve_backend, trains_in_jax_loop
-
-    if not trains_in_jax_loop(cfg):
-        return (f"packing trains rating models on (user, item) pairs, and this is task={cfg.task.name} with "
-                f"model={cfg.model.name}")
-    if resolve_backend(cfg) != "jax":
-        return f"packing needs the JAX backend, and this sweep trains on {resolve_backend(cfg)}"
-    return None
 
 
 def parse_space(space_cfg: Any, base_cfg: DictConfig) -> SearchSpace:

@@ -67,20 +67,22 @@ def open_storage(url: str, *, heartbeat_interval: int = 60, setting: str = "sear
 
 
 SCHEMA_RACE_TRIES = 3
-_REMEDIES = (  # (words of the driver's message, what to do), the first match wins
-    (("password authentication failed", "access denied"), "check the user name and password in the URL"),
-    (("does not exist", "unknown database"), "create the database first (PostgreSQL: createdb NAME), or name one "
-                                             "that exists in the URL's path"),
-    (("connection refused", "could not translate host", "name or service not known", "timeout", "timed out",
-      "can't connect"), "check that the database server is running and that the URL's host and port reach it"),
+_REMEDIES = (  # (a pattern of the driver's message, what to do), the first match wins
+    (r"password authentication failed|access denied|role \S+ does not exist",
+     "check the user name and password in the URL"),
+    (r"database \S+ does not exist|unknown database",
+     "create the database first (PostgreSQL: createdb NAME), or name one that exists in the URL's path"),
+    (r"connection refused|could not translate host|name or service not known|timeout|timed out|can't connect",
+     "check that the database server is running and that the URL's host and port reach it"),
 )
 
 
 def _remedy(message: str) -> str:
     """`; <what to do>` for a database error whose cause is common (wrong password, missing database, server
     down), else ""."""
-    low = message.lower()
-    return next((f"; {what}" for words, what in _REMEDIES if any(w in low for w in words)), "")
+    import re
+
+    return next((f"; {what}" for pattern, what in _REMEDIES if re.search(pattern, message, re.IGNORECASE)), "")
 
 
 def _schema_race(exc: Exception) -> bool:

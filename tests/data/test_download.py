@@ -137,3 +137,21 @@ def test_a_missing_dataset_is_downloaded_on_first_use_and_then_read_from_disk(se
     with pytest.raises(DataError, match=r"checksum|SHA-256"):  # a wrong checksum leaves nothing to be used
         prepare_data(_cfg(f"{base}/ml.zip", "0" * 64), split, data_dir=tmp_path / "other", cache_dir=None)
     assert _leftovers(tmp_path / "other") == []
+
+
+def test_what_is_not_a_configured_download_is_never_fetched(server, tmp_path, fixtures_dir):
+    """A folder the user named (data.path), their own file and a fetch that another process finished first."""
+    from recsearch.data.download import _unpack, fetch_if_missing
+
+    base, digest = server
+    named = DataConfig(name="ml-1m-mini", format="movielens_dat", url=f"{base}/ml.zip", sha256=digest,
+                       path=str(tmp_path / "typo"))
+    fetch_if_missing(named, tmp_path)
+    own = DataConfig(name="mine", format="interactions", url=f"{base}/ml.zip", sha256=digest, ratings_file="r.csv")
+    fetch_if_missing(own, tmp_path)
+    assert _leftovers(tmp_path) == []
+    target = fetch_dataset(_cfg(f"{base}/ml.zip", digest), tmp_path, progress=False)
+    zipped = tmp_path / "again.zip"  # a second fetch of the same files ends after the first: it keeps the first's
+    zipped.write_bytes(_zip_of(fixtures_dir / "ml-1m-mini", "ml-1M-odd-name"))
+    _unpack(zipped, target, _cfg(f"{base}/ml.zip", digest))
+    assert _leftovers(tmp_path) == ["again.zip", "ml-1m-mini"] and (target / "ratings.dat").is_file()

@@ -598,4 +598,5 @@ def test_a_pack_size_that_cannot_apply_is_said_so() -> None:
     assert "search.pack_size=4 does not apply here: packing trains rating models on (user, item) pairs, and this " \
            "is task=ranking with model=mf; its trials train one at a time" in notes(["model=mf", "task=ranking",
                                                                                   "split=leave_one_out"])
-    assert "pack_size" not in notes(["model=mf", "train.backend=jax"])
+    assert "pack_size" not in notes(["model=mf", "train.backend=jax"]) and "pack_size" not in notes(["model=mf"])
+    assert "packing needs the JAX backend, and this sweep trains on tensorflow" in notes(["train.backend=tensorflow"])

@@ -50,6 +50,15 @@ def test_a_model_trained_on_another_backend_than_auto_picks_is_said_so_once(caps
     err = capsys.readouterr().err
     assert err.count("recsearch: note:") == 1
     assert "model autorec trains on jax, which this process loaded already (train.backend=auto picks tensorflow" in err
+    import keras  # and every entry point that sets a process up says it (`setup_for`), on either loaded backend
+
+    loaded = keras.backend.backend()
+    monkeypatch.setattr(backend, "setup_backend", lambda *args, **kwargs: None)
+    other = "autorec" if loaded == "jax" else "mlp"  # a model auto would train on the other backend
+    backend._NOTED_MODELS.clear()
+    backend.setup_for(compose_config(["train.backend=auto", f"model={other}", "train.compile_cache=false"]))
+    assert f"recsearch: note: model {other} trains on {loaded}, which this process loaded already" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.slow
