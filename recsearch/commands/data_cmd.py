@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recsearch.errors import ConfigError
 
-    if args.name and "=" in args.name:  # `data list paths.data_dir=...`: an override, not a dataset name
+    if args.name and "=" in args.name and not args.name.startswith("data="):  # `data list paths.data_dir=...`
         args.name, args.overrides = None, [args.name, *args.overrides]
     if args.action == "list":
         if args.name:

@@ -125,13 +125,14 @@ def test_console_script_process_exit_code_and_no_traceback(tmp_path) -> None:
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv", [["data"], ["config"]])
-def test_a_missing_action_is_the_only_required_argument(argv: list[str], capsys) -> None:
-    """OVERRIDE is optional (`recsearch data list` runs without one): only the action is asked for."""
+@pytest.mark.parametrize("argv, actions", [(["data"], "{list,info,fetch}"), (["config"], "{show}")])
+def test_a_missing_action_is_the_only_required_argument(argv: list[str], actions: str, capsys) -> None:
+    """OVERRIDE is optional (`recsearch data list` runs without one): only the action is asked for, by its
+    choices as the usage line shows them (it said `action`)."""
     with pytest.raises(SystemExit) as stop:
         main(argv)
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert stop.value.code == 2 and last.endswith("the following arguments are required: action"), last
+    assert stop.value.code == 2 and last.endswith(f"the following arguments are required: {actions}"), last
 
 
 def test_an_unknown_option_is_named_alone_with_the_commands_that_take_it(capsys) -> None:
