@@ -80,14 +80,17 @@ RUNTIME_ONLY_TRAIN_KEYS = frozenset({"backend", "jit_compile", "compile_cache", 
 
 def trial_setting(config: dict[str, Any], searched: Iterable[str]) -> dict[str, Any]:
     """The model and train values of a trial's config (a plain dict) that its study's trials share: not
-    searched (nor in a searched config group, `model: choice(mlp, mf)`), and not runtime-only."""
+    searched (nor in a searched config group, `model: choice(mlp, mf)`, nor holding searched keys, a
+    hypermodel's `model.hp.<name>`), and not runtime-only."""
     searched = set(searched)
     setting = {}
     for section in ("model", "train"):
         if section in searched:
             continue
         for key, value in (config.get(section) or {}).items():
-            if f"{section}.{key}" in searched or (section == "train" and key in RUNTIME_ONLY_TRAIN_KEYS):
+            dotted = f"{section}.{key}"
+            if dotted in searched or any(s.startswith(f"{dotted}.") for s in searched) \
+                    or (section == "train" and key in RUNTIME_ONLY_TRAIN_KEYS):
                 continue
             setting[f"{section}.{key}"] = value
     return setting

@@ -108,6 +108,11 @@ def test_mixed_settings_name_what_differs_and_leave_searched_keys_out() -> None:
     for n, (name, depth) in enumerate([("mlp", 1), ("mf", None)]):
         grouped.add_trial(trial(n, {"model": name}, {"name": name, "depth": depth}, {"epochs": 2}))
     assert mixed_settings(grouped) == ""
+    hyper = optuna.create_study()  # a hypermodel's searched values live under model.hp: no shared setting
+    for n, units in enumerate([0.25, 0.5]):
+        hyper.add_trial(trial(n, {"model.hp.units": units}, {"name": "hypermodel", "hp": {"units": units}},
+                              {"epochs": 2}))
+    assert mixed_settings(hyper) == ""
 
 
 def test_counts_and_trial_numbers_stay_integers_in_the_trials_frame() -> None:
