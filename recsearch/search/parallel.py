@@ -45,6 +45,10 @@ def sweep_workers(cfg: Any, missing: int) -> tuple[int, str | None]:
         notice = (f"recsearch: {count} worker processes on {cores} cores (search.n_workers=auto; "
                   "search.n_workers=1 runs one)") if count > 1 else None
     script = unguarded_main_script() if count > 1 else None
+    if count > 1 and script is None and _builder_without_file(cfg):
+        return 1, (f"recsearch: warning: one worker instead of {count}: model {cfg.model.name}'s code was given to "
+                   "`python -c`, a notebook or the prompt, which worker processes cannot import; define it in a "
+                   f"module or a script to run {count} workers")
     if script is not None:
         return 1, (f"recsearch: warning: one worker instead of {count}: {script} has no `if __name__ == "
                    "\"__main__\":` block, and each worker process imports the script again (its sweep would run "
@@ -122,6 +126,16 @@ def model_ships_with_recsearch(cfg: Any) -> bool:
 
     builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
     return all(b.startswith("recsearch.") for b in builders)
+
+
+def _builder_without_file(cfg: Any) -> bool:
+    """Whether the model's builder lives in a `__main__` that has no file (`python -c`, a notebook, the prompt):
+    a spawned worker has no way to import it."""
+    from recsearch.models.registry import model_spec
+
+    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "")]
+    main = sys.modules.get("__main__")
+    return any(b.partition(":")[0] == "__main__" for b in builders) and getattr(main, "__file__", None) is None
 
 
 METAL_PLUGINS = ("jax-metal", "tensorflow-metal")  # how JAX and TensorFlow reach an Apple GPU

@@ -69,7 +69,7 @@ def _note_if_not_auto_backend(cfg: Any, backend: str) -> None:
         _NOTED_MODELS.add(key)
         print(f"recsearch: note: model {key[0]} trains on {backend}, which this process loaded already "
               f"(train.backend=auto picks {auto_backend(cfg)} for it); for {auto_backend(cfg)}, run it in a "
-              f"command of its own or pass train.backend={auto_backend(cfg)} to a fresh process", file=sys.stderr)
+              f"command of its own, or start Python with KERAS_BACKEND={auto_backend(cfg)}", file=sys.stderr)
 
 
 def _loaded_keras_backend() -> str | None:

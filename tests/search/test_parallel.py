@@ -96,6 +96,33 @@ def test_a_script_without_a_main_guard_is_found(tmp_path, monkeypatch, source: s
     assert parallel.unguarded_main_script() is None
 
 
+def test_a_model_given_to_python_c_sweeps_in_one_worker_and_says_why(monkeypatch) -> None:
+    """`python -c` with `register_model` and `n_workers: 2`: every worker failed on "no such model" (it cannot
+    import `__main__`'s builder); one worker runs, with the reason. A script's builder is left to multiprocessing."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from recsearch.models import registry
+    from recsearch.models.schemas import ModelConfig
+
+    @dataclass
+    class PromptConfig(ModelConfig):
+        name: str = "prompt_dot"
+
+    monkeypatch.setitem(registry.MODELS, "prompt_dot", registry.ModelSpec("prompt_dot", PromptConfig,
+                                                                          "__main__:build", ("rating",), ""))
+    main = types.ModuleType("__main__")  # as under `python -c`: no file
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    cfg = compose_config(["model=mf", "search.n_workers=2"])
+    cfg.model.name = "prompt_dot"
+    count, notice = sweep_workers(cfg, 20)
+    assert count == 1 and "one worker instead of 2: model prompt_dot's code was given to `python -c`" in notice
+    main.__file__ = "/somewhere/tune.py"  # a script's: its workers import it (when it has a main guard)
+    main.__spec__ = types.SimpleNamespace(name="tune")
+    assert parallel._builder_without_file(cfg) is False
+
+
 def test_a_script_without_a_main_guard_sweeps_in_one_worker(tmp_path, tiny: list[str], isolated_paths) -> None:
     """The library call a user writes first: workers would import the script and start its sweep again (each
     child failing in multiprocessing's bootstrap); it runs one worker, says how to get more, and finishes."""
