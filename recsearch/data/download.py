@@ -52,6 +52,7 @@ def fetch_dataset(data_cfg: Any, data_dir: Path, *, progress: bool = True) -> Pa
                         f"it (data.path=/path/to/ratings.csv), or put {expected_files(data_cfg)[0]} in {target}")
     if not data_cfg.url:
         raise DataError(f"dataset {data_cfg.name!r} has no data.url; {placement_hint(data_cfg, target)}")
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # removed again on failure
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".zip.part")
     zip_path = Path(tmp_name)
@@ -60,8 +61,13 @@ def fetch_dataset(data_cfg: Any, data_dir: Path, *, progress: bool = True) -> Pa
             digest = _download(str(data_cfg.url), out, data_cfg, target, progress)
         _verify(data_cfg, digest)
         _unpack(zip_path, target, data_cfg)
-    finally:
+    except BaseException:
         zip_path.unlink(missing_ok=True)
+        for folder in made:  # innermost first: the data folders this failed fetch created, when still empty
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    zip_path.unlink(missing_ok=True)
     return target
 
 

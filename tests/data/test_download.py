@@ -106,6 +106,9 @@ def test_unreachable_url_says_what_to_place_where(tmp_path):
     assert f"http://127.0.0.1:{port}/ml-1m.zip" in message and "download ml-1m.zip" in message
     assert f"unzip it into {tmp_path}" in message and str(tmp_path / "ml-1m-mini" / "ratings.dat") in message
     assert _leftovers(tmp_path) == []
+    with pytest.raises(DataError):  # a data folder that did not exist is not left behind, empty
+        fetch_dataset(_cfg(f"http://127.0.0.1:{port}/ml-1m.zip", None), tmp_path / "new" / "data", progress=False)
+    assert _leftovers(tmp_path) == []
 
 
 def test_synthetic_has_nothing_to_fetch(tmp_path):
