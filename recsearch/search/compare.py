@@ -72,6 +72,7 @@ def study_row(cfg: Any, variant: str) -> dict[str, Any]:
 
     from recsearch.results.study_tables import best_trial, failed_count, trials_frame
     from recsearch.search.storage import open_storage, storage_url, study_dir, study_name
+    from recsearch.search.sweep import TRIAL_SETTING
 
     folder = study_dir(cfg)
     study = optuna.load_study(study_name=study_name(cfg), storage=open_storage(storage_url(cfg, folder)))
@@ -87,6 +88,8 @@ def study_row(cfg: Any, variant: str) -> dict[str, Any]:
         "trials_complete": states.count("COMPLETE"), "trials_pruned": states.count("PRUNED"),
         "trials_failed": failed_count(trials_frame(study)), "wall_seconds": _span_seconds(study), "n_params": attrs.get("n_params"),
         "best_trial": best.number if best is not None else None, "study": str(folder),
+        "train_setting": {k: v for k, v in (study.user_attrs.get(TRIAL_SETTING) or {}).items()
+                          if k.startswith("train.")},  # for `settings_note`, not a column
     }
 
 
@@ -153,6 +156,7 @@ def write_comparison(cfg: Any, rows: list[dict[str, Any]], variants: list[str] |
     shown = markdown_table(_readable(frame.drop(columns=["study"])))
     note = over_budget_note(rows, int(cfg.search.n_trials)) or short_budget_note(rows, variants or [],
                                                                                   int(cfg.search.n_trials))
+    note = "; ".join(n for n in (note, settings_note(rows)) if n) or None
     atomic_write_text(folder / f"{stem}.md", title + (f"**Note:** {note}\n\n" if note else "") + shown + "\n")
     print(shown)
     print(f"results: {folder / f'{stem}.md'} (and {stem}.csv; each variant's study in its folder there)")
@@ -174,6 +178,24 @@ def over_budget_note(rows: list[dict[str, Any]], n_trials: int) -> str | None:
             f"studies keep an earlier, larger run); compare afresh with search.study_name=NAME (studies NAME-<variant>) "
             f"or another results folder (RECSEARCH_RESULTS_DIR=...), or run with search.n_trials of at least the "
             f"largest count")
+
+
+def settings_note(rows: list[dict[str, Any]]) -> str | None:
+    """What makes the comparison unequal, when the variants' studies train with other settings (`train.*` that
+    no variant searches): a re-run with another `train.epochs` keeps the variants it finished before."""
+    import json
+
+    settings = {r["variant"]: r.get("train_setting") or {} for r in rows if r.get("kind") == "search"}
+    if len(settings) < 2:
+        return None
+    shared = set.intersection(*(set(s) for s in settings.values()))
+    differ = [k for k in sorted(shared)
+              if len({json.dumps(s[k], sort_keys=True, default=str) for s in settings.values()}) > 1]
+    if not differ:
+        return None
+    listed = "; ".join(f"{k} " + ", ".join(f"{s[k]} ({v})" for v, s in settings.items()) for k in differ[:3])
+    return (f"not an equal setting: {listed}; the studies of an earlier run are kept, so compare afresh with "
+            "search.study_name=NAME (studies NAME-<variant>)")
 
 
 def short_budget_note(rows: list[dict[str, Any]], variants: list[str], n_trials: int) -> str | None:

@@ -121,6 +121,24 @@ def test_a_variant_with_more_trials_than_the_budget_is_noted(isolated_paths, cap
     assert "equal budget" not in (isolated_paths / "compare_variants" / "comparison.md").read_text()
 
 
+def test_variants_trained_with_other_settings_are_noted(isolated_paths, capsys):
+    """A re-run with another train.epochs kept the variant it had finished at 2 epochs and ranked it beside one
+    trained at 1, as an "equal-budget comparison", without a word."""
+    from recsearch.config import compose_config
+    from recsearch.search.compare import COLUMNS, write_comparison
+
+    cfg = compose_config(["+experiment=compare_variants", "compare.baselines=false", "search.n_trials=2"])
+    row = dict.fromkeys(COLUMNS) | {"kind": "search", "task": "rating", "metric": "rmse", "valid": 0.9,
+                                    "trials_complete": 2}
+    write_comparison(cfg, [row | {"variant": "gmf", "train_setting": {"train.epochs": 2, "train.seed": 42}},
+                           row | {"variant": "mlp", "train_setting": {"train.epochs": 1, "train.seed": 42}}])
+    expected = "not an equal setting: train.epochs 2 (gmf), 1 (mlp); the studies of an earlier run are kept"
+    assert expected in (isolated_paths / "compare_variants" / "comparison.md").read_text()
+    assert expected in capsys.readouterr().err
+    write_comparison(cfg, [row | {"variant": v, "train_setting": {"train.epochs": 2}} for v in ("gmf", "mlp")])
+    assert "equal setting" not in (isolated_paths / "compare_variants" / "comparison.md").read_text()
+
+
 @pytest.mark.slow
 def test_an_interrupted_comparison_says_so_and_notes_what_is_missing(isolated_paths, capsys, monkeypatch):
     """Ctrl-C during the second variant: the tables say which variants are short of the budget, the last line
