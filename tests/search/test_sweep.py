@@ -188,6 +188,8 @@ def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
     """Workers beyond the cores share them (each with its own data and framework): one warning line."""
     from types import SimpleNamespace
 
+    from omegaconf import OmegaConf
+
     from recsearch.search import parallel, sweep
     from recsearch.search.worker import WorkerSpec
 
@@ -195,7 +197,8 @@ def test_more_workers_than_cores_is_said_once(monkeypatch, capsys) -> None:
     monkeypatch.setattr(sweep, "_run_processes", lambda spec, n, progress, keras_backend: started.append(
         (n, spec.overrides, keras_backend)))
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8), train=SimpleNamespace(backend="tensorflow"))
+    cfg = SimpleNamespace(search=SimpleNamespace(n_trials=50, n_workers=8), train=SimpleNamespace(backend="tensorflow"),
+                          model=OmegaConf.create({"name": "mlp"}))
     progress = SimpleNamespace(counts=lambda: {"complete": 40})
     sweep._run_workers(WorkerSpec(("model=mlp",), "journal", "s", "."), cfg, progress)
     # the workers run with the count, not auto, and with this process's backend choice, started on it
