@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from recsearch.choices import backend_default
 from recsearch.errors import ConfigError, describe_yaml_error
@@ -22,6 +22,13 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
 
     Example: `compose_config(["model=mlp", "train.epochs=5"])`.
     """
+    return compose_with_choices(overrides, validate=validate)[0]
+
+
+def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
+                         validate: bool = True) -> tuple[DictConfig, dict[str, str]]:
+    """`compose_config`, and Hydra's choice of option per config group (`{"model": "small_mlp", ...}`, nested
+    defaults included) from the same composition: a sweep records the user's files they name (config/recorded.py)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -34,15 +41,20 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     try:
         with composition_root() as (root, searchpath), \
                 initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
-            cfg = compose(config_name="config", overrides=[*_schema_keys_set(overrides, parsed), searchpath])
+            cfg = compose(config_name="config", overrides=[*_schema_keys_set(overrides, parsed), searchpath],
+                          return_hydra_config=True)
     except yaml.MarkedYAMLError as exc:  # a user's option or experiment file that does not parse
         raise ConfigError(describe_yaml_error(exc)) from None
     except (HydraException, OmegaConfBaseException) as exc:
         message = _one_line(exc)
         raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
                           or _explained(message)) from None
+    choices = {str(group): str(option) for group, option in cfg.hydra.runtime.choices.items()
+               if option is not None and not str(group).startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]  # what compose() drops unless asked for it, as here for the choices
     if not validate:
-        return cfg
+        return cfg, choices
     try:
         cfg = validate_config(cfg)
     except ConfigError as exc:
@@ -53,7 +65,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), *, validate: boo
     name = _experiment_name(overrides)
     if name is not None:
         cfg.experiment = name
-    return cfg
+    return cfg, choices
 
 
 def _absolute_data_path(cfg: DictConfig) -> None:

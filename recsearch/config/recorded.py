@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from recsearch.config.searchpath import RECORDED_CONF_ENV
 
 
-def recorded_files(overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`{"<group>/<option>.yaml": text}` of the user's files (not the packaged ones) that composing `overrides`
-    selects; {} without any user config folder, at no composing cost."""
+def recorded_files(choices: Mapping[str, str]) -> dict[str, str]:
+    """`{"<group>/<option>.yaml": text}` of the user's files (not the packaged ones) that a composition with
+    Hydra's `choices` (`compose_with_choices`) selected; {} without any user config folder."""
     from recsearch.config.searchpath import conf_dirs, experiments_dir, group_files, package_conf_dir, user_conf_dirs
 
     if not user_conf_dirs() and not any(experiments_dir().glob("*.yaml")):
@@ -30,26 +30,11 @@ def recorded_files(overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
     primary = next(d / "config.yaml" for d in conf_dirs() if (d / "config.yaml").is_file())
     if not primary.resolve().is_relative_to(packaged):  # the user's own root config: its defaults list too
         files["config.yaml"] = primary.read_text(encoding="utf-8")
-    for group, option in selected_options(overrides).items():
+    for group, option in choices.items():
         path = group_files(group).get(option)
         if path is not None and not path.resolve().is_relative_to(packaged):
             files[f"{group}/{option}.yaml"] = path.read_text(encoding="utf-8")
     return files
-
-
-def selected_options(overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """Hydra's choice of option per config group for `overrides` (`{"model": "small_mlp", ...}`)."""
-    from hydra import compose, initialize_config_dir
-
-    from recsearch.config.compose import _schema_keys_set, parse_overrides
-    from recsearch.config.searchpath import composition_root
-
-    with composition_root() as (root, searchpath), \
-            initialize_config_dir(version_base="1.3", config_dir=str(root), job_name="recsearch"):
-        cfg: Any = compose(config_name="config", return_hydra_config=True,
-                           overrides=[*_schema_keys_set(overrides, parse_overrides(overrides)), searchpath])
-    return {str(group): str(option) for group, option in cfg.hydra.runtime.choices.items()
-            if option is not None and not str(group).startswith("hydra")}
 
 
 _RECORDED_NAME = re.compile(r"(?:[\w.-]+/)*[\w-][\w.-]*\.yaml")  # group/option.yaml, config.yaml: no absolute path

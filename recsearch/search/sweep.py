@@ -50,14 +50,15 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
 
     `record`: store the overrides in the study for `recsearch worker` (a joining worker itself does not).
     """
-    from recsearch.config import compose_config
+    from recsearch.config import compose_with_choices
+    from recsearch.config.recorded import recorded_files
     from recsearch.search.engine import make_pruner, make_sampler
     from recsearch.search.kt.engine import check_engine
     from recsearch.search.fidelity import max_resource
     from recsearch.search.parse import check_group_overrides, parse_space
     from recsearch.search.storage import storage_url, study_dir, study_name
 
-    cfg = compose_config(overrides)
+    cfg, choices = compose_with_choices(overrides)
     check_engine(cfg)
     space = parse_space(cfg.search_space, cfg)
     check_group_overrides(overrides, space)
@@ -80,8 +81,9 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     from recsearch.fileio import WriteError, study_write_error
     from recsearch.storage import JOURNAL
 
+    conf_files = recorded_files(choices) if record else None  # the user's files they name: a worker elsewhere has none
     try:
-        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, record)
+        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, conf_files)
     except WriteError as exc:  # in a study folder that holds trials: make it writable, not go elsewhere
         raise exc.in_study(folder / JOURNAL) from None
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
@@ -89,8 +91,11 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
 
 
 def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
-           show_progress: bool, record: bool) -> SweepReport:
-    """Open or resume the study, run the workers, write the tables whatever happened."""
+           show_progress: bool, conf_files: dict[str, str] | None) -> SweepReport:
+    """Open or resume the study, run the workers, write the tables whatever happened.
+
+    `conf_files`: the user's config files the sweep composed, recorded for `recsearch worker` (None: this is a
+    joining worker, which records nothing)."""
     import optuna
 
     from recsearch.fileio import remove_stale_temp_files
@@ -99,6 +104,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     from recsearch.search.progress import SweepProgress
     from recsearch.search.storage import budget_lock, open_storage, recover_stale_trials, redact, requeue_interrupted
 
+    record = conf_files is not None
     n_obj = 1 + len(cfg.search.objectives)
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(folder)
@@ -115,12 +121,8 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
         study.set_user_attr("data_config", _data_key(cfg))  # lets a re-run with the budget reached skip the data
     if record and study.user_attrs.get(SWEEP_OVERRIDES) != portable_overrides(overrides):
         study.set_user_attr(SWEEP_OVERRIDES, portable_overrides(overrides))  # what `recsearch worker URL NAME` runs
-    if record:
-        from recsearch.config.recorded import recorded_files
-
-        files = recorded_files(overrides)  # the user's own config files they name: a worker elsewhere has none
-        if study.user_attrs.get(SWEEP_CONF_FILES, {}) != files:
-            study.set_user_attr(SWEEP_CONF_FILES, files)
+    if record and study.user_attrs.get(SWEEP_CONF_FILES, {}) != conf_files:
+        study.set_user_attr(SWEEP_CONF_FILES, conf_files)
     if record or not _sweeps_own_yaml(folder, url):  # a worker in the sweep's own folder keeps the sweep's file
         _write_sweep_yaml(folder, cfg, overrides, url)
     with budget_lock(study, folder):

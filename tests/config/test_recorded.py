@@ -8,24 +8,30 @@ from pathlib import Path
 
 import pytest
 
+from recsearch.config import compose_with_choices
 from recsearch.config.recorded import recorded_files, use_recorded_files
 from recsearch.config.searchpath import RECORDED_CONF_ENV
+
+
+def recorded(overrides: list[str]) -> dict[str, str]:
+    """What a sweep of `overrides` records, from the choices of its one composition."""
+    return recorded_files(compose_with_choices(overrides, validate=False)[1])
 
 
 def test_only_the_users_own_files_are_recorded_with_their_root_config(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECSEARCH_CONF_DIR", raising=False)
     monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
-    assert recorded_files(["model=mf"]) == {}  # no folder of the user's: nothing composed twice
+    assert recorded(["model=mf"]) == {}  # no folder of the user's
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "small.yaml").write_text("name: mlp\ndepth: 1\n")
-    assert recorded_files(["model=small"]) == {"model/small.yaml": "name: mlp\ndepth: 1\n"}
-    assert recorded_files(["model=mf"]) == {}  # packaged options: the install has them
+    assert recorded(["model=small"]) == {"model/small.yaml": "name: mlp\ndepth: 1\n"}
+    assert recorded(["model=mf"]) == {}  # packaged options: the install has them
     from recsearch.config import package_conf_dir
 
     root = (package_conf_dir() / "config.yaml").read_text()
     (tmp_path / "conf" / "config.yaml").write_text(root)  # the user's own root config (its defaults list)
-    assert recorded_files(["model=mf"]) == {"config.yaml": root}
+    assert recorded(["model=mf"]) == {"config.yaml": root}
 
 
 @pytest.mark.parametrize("name", ["/tmp/recsearch-evil.yaml", "../evil.yaml", "model/../../evil.yaml", "model/..",
