@@ -12,7 +12,8 @@ import pandas as pd
 from recsearch.fileio import atomic_write_frame, atomic_write_json, atomic_write_text
 from recsearch.results.markdown import markdown_table
 
-ATTR_COLUMNS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae", "epochs_run", "best_epoch", "pruned_at",
+RATING_METRICS = ("valid_rmse", "valid_mae", "test_rmse", "test_mae")  # columns only where trials record them
+ATTR_COLUMNS = (*RATING_METRICS, "epochs_run", "best_epoch", "pruned_at",
                 "stalled_at", "duration_s", "n_params", "seed", "config_hash", "fail_reason", "retry_of", "repeat_of",
                 "promoted_from", "host", "pid", "fidelity")
 
@@ -41,6 +42,7 @@ def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.Dat
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["number", "state", *names, "val_curve", *ATTR_COLUMNS])
+    frame = frame.drop(columns=[c for c in RATING_METRICS if frame[c].isna().all()])  # a ranking study's: empty
     for col in set(WHOLE_COLUMNS) & set(frame.columns):  # floats once a trial has none (NaN): counts stay integers
         frame[col] = pd.to_numeric(frame[col], errors="coerce").round().astype("Int64")
     params = sorted(c for c in frame.columns if c.startswith("params_"))

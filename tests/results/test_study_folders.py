@@ -130,5 +130,22 @@ def test_counts_and_trial_numbers_stay_integers_in_the_trials_frame() -> None:
     assert str(frame["epochs_run"].dtype) == "Int64" and frame["epochs_run"].astype(str).tolist() == ["3", "2"]
 
 
+def test_a_ranking_study_has_no_empty_rating_metric_columns() -> None:
+    """trials.csv of a ranking sweep had valid_rmse, valid_mae, test_rmse and test_mae columns, all empty."""
+    import optuna
+
+    from recsearch.results.study_tables import RATING_METRICS, trials_frame
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(value=0.4, user_attrs={"valid_ndcg@10": 0.4, "test_ndcg@10": 0.38}))
+    frame = trials_frame(study)
+    assert not set(RATING_METRICS) & set(frame.columns) and frame["test_ndcg@10"].tolist() == [0.38]
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=dict.fromkeys(RATING_METRICS, 0.9)))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    frame = trials_frame(study)  # a rating study's, with a failed trial's cells empty
+    assert set(RATING_METRICS) <= set(frame.columns) and frame["test_rmse"].isna().tolist() == [False, True]
+
+
 def test_the_package_lists_its_api_only() -> None:
     assert dir(recsearch) == sorted(recsearch.__all__) and "Any" not in dir(recsearch)
