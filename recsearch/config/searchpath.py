@@ -88,7 +88,29 @@ def composition_root() -> Iterator[tuple[Path, str]]:
                                                   target_is_directory=True)
         primary = next(d / "config.yaml" for d in conf_dirs() if (d / "config.yaml").is_file())
         (Path(tmp) / "config.yaml").symlink_to(primary)
-        yield Path(tmp), override
+        with _files_shadow_registered():
+            yield Path(tmp), override
+
+
+@contextmanager
+def _files_shadow_registered() -> Iterator[None]:
+    """Options registered in ConfigStore that a config file of the same group and name shadows are hidden while
+    Hydra composes: the file wins whole, as the order above says. (Hydra would merge the two, the file into the
+    registered node as its schema, with a deprecation warning: a `conf/search_space/NAME.yaml` for a family
+    registered with its own search_space got that space's other params too.)"""
+    import sys
+
+    store = sys.modules.get("hydra.core.config_store")  # loaded by whatever registered an option (register_model)
+    repo = store.ConfigStore.instance().repo if store else {}
+    hidden = {(group, name): repo[group].pop(name)
+              for group in [g for g, node in repo.items() if isinstance(node, dict) and g != "hydra"]
+              for name in [n for n in repo[group] if n.endswith(".yaml")]
+              if name.removesuffix(".yaml") in group_files(group)}
+    try:
+        yield
+    finally:
+        for (group, name), node in hidden.items():
+            repo[group][name] = node
 
 
 def quoted(text: str) -> str:

@@ -87,3 +87,21 @@ def test_an_import_that_fails_is_one_line(tmp_path: Path) -> None:
     broken = _recsearch("--import", "broken", "config", "show", cwd=tmp_path)
     assert broken.returncode == 2 and broken.stderr.strip() == (
         "recsearch: error: --import broken: importing it failed: RuntimeError: boom in the user code"), broken.stderr
+
+
+def test_a_search_space_file_of_the_users_replaces_a_registered_familys_whole(tmp_path: Path) -> None:
+    """A `conf/search_space/NAME.yaml` beside a family registered with its own search_space: the file wins whole,
+    as a file for a packaged option does (Hydra merged the two, with a deprecation warning, three times)."""
+    (tmp_path / "mymodels.py").write_text(MODULE.replace('"model.embedding_dim": "choice(4, 6, 8, 12, 16)"',
+                                                         '"model.embedding_dim": "choice(4, 8)", '
+                                                         '"train.learning_rate": "interval(0.001, 0.1)"'))
+    (tmp_path / "conf" / "search_space").mkdir(parents=True)
+    (tmp_path / "conf" / "search_space" / "clidot.yaml").write_text("params:\n  model.embedding_dim: choice(2, 3)\n")
+    shown = _recsearch("--import", "mymodels", "config", "show", "model=clidot", "search_space=clidot", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    space = shown.stdout.split("search_space:\n", 1)[1].split("\npaths:", 1)[0]
+    assert "choice(2, 3)" in space and "learning_rate" not in space, space
+    assert "deprecated" not in shown.stderr, shown.stderr
+    (tmp_path / "conf" / "search_space" / "clidot.yaml").unlink()  # without the file, the registered space
+    shown = _recsearch("--import", "mymodels", "config", "show", "model=clidot", "search_space=clidot", cwd=tmp_path)
+    assert "choice(4, 8)" in shown.stdout and "learning_rate" in shown.stdout, shown.stderr[-2000:]
