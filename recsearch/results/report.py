@@ -134,7 +134,10 @@ def environment_of(record: StudyRecord, trials: pd.DataFrame) -> dict[str, Any]:
     if not env:
         env = next((t.user_attrs["environment"] for t in record.study.get_trials(deepcopy=False)
                     if "environment" in t.user_attrs), {})
-    return _flatten(env)
+    packages = env.get("packages") or {}
+    shown = {k: v for k, v in env.items()  # each version once: a trial records its framework's beside the packages'
+             if not (packages.get(k) == v or (k == "backend" and v == env.get("keras_backend")))}
+    return _flatten(shown)
 
 
 def study_report(record: StudyRecord) -> Report:

@@ -80,6 +80,9 @@ def test_study_report_renders_every_plot(sweeps, capsys, tmp_path):
                   "Slice plots", "Learning curves", "Best config", "Environment"):
         assert f"<h2>{title}</h2>" in text
     assert "# Best trial" in text and "python" in text  # best.yaml and environment
+    import keras
+
+    assert text.count(f"<td>{keras.__version__}</td>") == 1  # each version once (not keras and packages.keras)
     plots, errors = render_in_chromium(page, tmp_path)
     assert len(plots) == 5 and all(plots.values()), plots
     assert errors == []
