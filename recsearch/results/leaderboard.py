@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from recsearch.errors import RecsearchError
-from recsearch.results.studies import StudyRecord
+from recsearch.results.studies import StudyRecord, told_apart
 from recsearch.results.study_tables import failed_count
 
 FORMATS = ("table", "markdown", "csv", "html", "json")
@@ -40,7 +40,7 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
     Example: `leaderboard(load_many(["results"]), metric="rmse", filters=["variant=mlp"])`.
     """
     filters = list(filters)
-    records, no_match = filter_records(records, filters)
+    records, no_match = filter_records(told_apart(records), filters)
     metrics = [metric] if metric else list(dict.fromkeys(r.metric for r in records)) or ["rmse"]
     columns = TRIAL_COLUMNS if per_trial else STUDY_COLUMNS
     frames = []
@@ -105,7 +105,7 @@ def filter_records(records: list[StudyRecord], filters: Iterable[str]) -> tuple[
         key, sep, value = item.partition("=")
         if sep and key.strip() in RECORD_KEYS:
             attr = "name" if key.strip() == "study" else key.strip()
-            kept = [r for r in records if _matches(getattr(r, attr), value.strip())]
+            kept = [r for r in records if _matches(getattr(r, attr), value.strip(), key=attr)]
             if records and not kept:
                 return [], _values_of(key.strip(), [getattr(r, attr) for r in records])
             records = kept
@@ -234,7 +234,7 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
             raise RecsearchError(f"filter {item!r}: no column or parameter {key!r}; columns: "
                                  f"{', '.join(c for c in frame.columns if c != 'params')}; parameters: "
                                  f"{', '.join(params) or 'none'}")
-        keep = cells.map(lambda cell, v=value.strip(): _matches(cell, v)).astype(bool)  # a mask even when empty
+        keep = cells.map(lambda cell, v=value.strip(), k=key: _matches(cell, v, key=k)).astype(bool)  # a mask if empty
         if len(frame) and not keep.any():
             frame.attrs["no_match"] = _values_of(key, cells)
         frame = frame.loc[keep]
@@ -408,7 +408,11 @@ def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str |
     return "value" if record_metric == metric and "value" in frame.columns else None
 
 
-def _matches(cell: Any, value: str) -> bool:
+def _matches(cell: Any, value: str, *, key: str = "") -> bool:
+    """`cell` is `value` (numbers within rounding, text case-insensitively); `data=custom:a.csv/random` also
+    matches the label's told-apart forms, `custom:a.csv/random (data 3f2a1c)` (studies.told_apart)."""
+    if key == "data" and isinstance(cell, str) and cell.lower().startswith(value.lower() + " ("):
+        return True
     if is_missing(cell):
         return value == ""
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):

@@ -22,7 +22,8 @@ SKIPPED_FOLDERS = frozenset({"runs", "__pycache__", "node_modules", "site-packag
 class StudyRecord:
     """One Optuna study and what the leaderboard and report need to know about it.
 
-    `storage_url` is for display: any password in it is replaced by *** (see `make_record`).
+    `storage_url` is for display: any password in it is replaced by *** (see `make_record`). `data_suffix` tells
+    its data apart from other studies' of the same `data_label` (`told_apart`).
     """
 
     study: Any
@@ -30,6 +31,7 @@ class StudyRecord:
     experiment: str
     folder: Path | None
     config: dict = field(default_factory=dict)
+    data_suffix: str = ""
 
     @property
     def name(self) -> str:
@@ -46,7 +48,13 @@ class StudyRecord:
     @property
     def data(self) -> str:
         """The dataset and split the study ran on (`data_label`): results on different data are ranked apart."""
-        return data_label(self.config)
+        return data_label(self.config) + self.data_suffix
+
+    @property
+    def data_identity(self) -> tuple[str, str]:
+        """(data checksum, split key) the study's trials ran on, as its sweep recorded them ("" when not)."""
+        recorded = self.study.user_attrs.get("fingerprint") or {}
+        return str(recorded.get("data_checksum") or ""), str(recorded.get("split_key") or "")
 
     @property
     def metric(self) -> str:
@@ -69,6 +77,30 @@ def data_label(config: Mapping[str, Any]) -> str:
     elif data == "custom" and data_cfg.get("path"):
         data = f"{data}:{Path(str(data_cfg['path'])).name}"
     return f"{data}/{split}" if data and split else str(data or "?")
+
+
+def told_apart(records: list[StudyRecord]) -> list[StudyRecord]:
+    """`records`, those whose `data_label` is shared by studies on other data or another split of it given a
+    `data_suffix` of what differs, e.g. `custom:a.csv/random (data 3f2a1c)` beside `custom:a.csv/random (data
+    9b0e4d)`, `.../random (split 5d1c2a)` for other split ratios or seed: the leaderboard ranks them apart."""
+    from dataclasses import replace
+
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for record in records:
+        if all(record.data_identity):
+            seen.setdefault(data_label(record.config), set()).add(record.data_identity)
+    out = []
+    for record in records:
+        identities = seen.get(data_label(record.config), set())
+        checksum, split = record.data_identity
+        if len(identities) < 2 or not (checksum and split):
+            out.append(record)
+            continue
+        parts = [f"data {checksum[:6]}"] if len({c for c, _ in identities}) > 1 else []
+        if len({s for c, s in identities if c == checksum}) > 1:
+            parts.append(f"split {split[:6]}")
+        out.append(replace(record, data_suffix=f" ({', '.join(parts)})" if parts else ""))
+    return out
 
 
 def is_storage(target: str) -> bool:

@@ -592,3 +592,28 @@ def test_a_study_read_from_its_url_is_in_the_experiment_its_sweep_named(tmp_path
     optuna.create_study(study_name="plain", storage=url).add_trial(optuna.trial.create_trial(value=1.0))
     code, out, _ = cli(capsys, url, "--format", "json")
     assert code == 0 and {r["study"]: r["experiment"] for r in json.loads(out)} == {"ours": "default", "plain": "-"}
+
+
+def test_studies_on_other_data_or_another_split_of_one_label_are_ranked_apart():
+    """Two files both named a.csv, and one of them split 50/25/25: one `custom:a.csv/random` label, three data.
+    A new user's leaderboard ranked all three in one group (the sweep itself refuses to mix them)."""
+    from recsearch.results.leaderboard import leaderboard
+    from recsearch.results.studies import make_record
+
+    config = {"data": {"name": "custom", "path": "/x/a.csv"}, "split": {"method": "random"},
+              "task": {"name": "rating", "metric": "rmse"}, "model": {"name": "mf"}}
+    records = []
+    for name, checksum, split, value in [("a", "c1" * 8, "s1" * 8, 0.9), ("b", "c2" * 8, "s2" * 8, 0.5),
+                                         ("c", "c1" * 8, "s3" * 8, 0.7), ("d", "c1" * 8, "s1" * 8, 0.8)]:
+        study = optuna.create_study(study_name=name)
+        study.set_user_attr("fingerprint", {"data_checksum": checksum, "split_key": split})
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"valid_rmse": value}))
+        records.append(make_record(study, "memory", "default", None, config))
+    board = leaderboard(records, metric="rmse")
+    groups = {data: sorted(zip(part["rank"], part["study"])) for data, part in board.groupby("data")}
+    assert groups == {"custom:a.csv/random (data c1c1c1, split s1s1s1)": [(1, "d"), (2, "a")],
+                      "custom:a.csv/random (data c2c2c2)": [(1, "b")],
+                      "custom:a.csv/random (data c1c1c1, split s3s3s3)": [(1, "c")]}, groups
+    assert len(leaderboard(records, metric="rmse", filters=["data=custom:a.csv/random"])) == 4  # the label still
+    alone = leaderboard(records[:1] + records[3:], metric="rmse")  # one data: the label as it was
+    assert set(alone["data"]) == {"custom:a.csv/random"}
