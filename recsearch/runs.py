@@ -81,7 +81,8 @@ def run_multirun(overrides: Sequence[str], *, save_model: bool = True,
 
     Every combination is composed and validated before the first one trains, so a bad value costs nothing. A
     run whose training fails (diverges, say) is a row with its `error`, and the others still run, as a sweep's
-    trials do; an error of the data or of writing results, which every run would repeat, stops the multirun.
+    trials do, and so is one whose data fails when the runs differ in their data (`data=`, `data.path=`,
+    `split=` swept); an error of writing results, or of data every run shares, which each would repeat, stops it.
     """
     from recsearch.config import compose_config
     from recsearch.fileio import atomic_write_frame
@@ -107,6 +108,7 @@ def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_
     from recsearch.errors import DataError
     from recsearch.fileio import WriteError
 
+    one_data = len({_data_setting(cfg) for cfg in configs}) == 1  # then a data error would repeat in every run
     for number, (job, cfg) in enumerate(zip(jobs, configs)):
         interrupts.stop_if_interrupted()
         if on_run:
@@ -115,18 +117,32 @@ def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_
         values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
         try:
             record = run_training(cfg, save_model=save_model)
-        except (DataError, WriteError):
+        except WriteError:
             raise
+        except DataError as exc:
+            if one_data:
+                raise
+            reason = str(exc)  # this run's data (another dataset, file or split than the next run's)
         except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
             interrupts.raise_if_interrupted(exc)  # a Ctrl-C that C code turned into another error stops all
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            print(f"recsearch: run {number + 1}/{len(jobs)} failed: {reason}", file=sys.stderr)
-            failed.append(number)
-            rows.append({"run": number, **values, "error": reason[:500]})
+        else:
+            runs.append(record)
+            metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
+            rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
             continue
-        runs.append(record)
-        metrics = {k: v for k, v in record.summary.items() if not isinstance(v, dict)}
-        rows.append({"run": number, **values, **metrics, "run_dir": str(record.run_dir)})
+        print(f"recsearch: run {number + 1}/{len(jobs)} failed: {reason}", file=sys.stderr)
+        failed.append(number)
+        rows.append({"run": number, **values, "error": reason[:500]})
+
+
+def _data_setting(cfg: Any) -> str:
+    """What decides the data a run prepares (dataset, split, data folder, task): runs that differ in it do not
+    share a data error."""
+    from omegaconf import OmegaConf
+
+    return repr([OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split")]
+                + [str(cfg.paths.data_dir), str(cfg.task.name)])
 
 
 def _sweeps(overrides: Sequence[str]) -> list[Any]:

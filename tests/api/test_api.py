@@ -80,6 +80,30 @@ def test_a_failing_run_of_a_multirun_is_a_row_and_the_others_still_run(tiny: lis
     assert table["error"].notna().tolist() == [True, False] and table["valid_rmse"].isna().tolist() == [True, False]
 
 
+def test_a_multirun_over_data_keeps_going_past_one_datas_error(tiny: list[str], isolated_paths: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """`data.path=bad.csv,good.csv`: the bad file's error is its run's row and the good file still trains (it
+    stopped the multirun, as an error of data every run shares still does)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    table = pd.DataFrame({"userId": rng.integers(0, 60, 3000), "movieId": rng.integers(0, 40, 3000),
+                          "rating": rng.integers(1, 6, 3000).astype(float), "timestamp": np.arange(3000)})
+    table.to_csv(good, index=False)
+    bad.write_text(good.read_text().replace("rating", "score", 1))
+    rest = [o for o in tiny if not o.startswith("data") and not o.startswith("train.epochs")]
+    assert main(["train", "-m", "data=custom", f"data.path={bad},{good}", *rest, "train.epochs=1",
+                 "--no-save-model"]) == 2
+    err = capsys.readouterr().err
+    assert "run 1/2 failed: " in err and "missing column 'rating'" in err, err
+    table = pd.read_csv(next((isolated_paths / "multirun").glob("*/runs.csv")))
+    assert table["error"].notna().tolist() == [True, False] and table["valid_rmse"].notna().tolist() == [False, True]
+    assert main(["train", "-m", "data=custom", f"data.path={bad}", *rest, "train.epochs=1,2", "--no-save-model"]) == 2
+    err = capsys.readouterr().err  # the same bad data in every run: its one line, and no run tried
+    assert "missing column 'rating'" in err and "run 1/2 failed" not in err, err
+
+
 def test_a_ctrl_c_that_c_code_turned_into_another_error_stops_a_multirun(tiny: list[str], isolated_paths: Path,
                                                                          monkeypatch: pytest.MonkeyPatch,
                                                                          capsys: pytest.CaptureFixture) -> None:
