@@ -302,8 +302,15 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
     if missing:
         hint = f"; line 1 is data, not a header{data_line_hint}" if all(_is_number(lb) for lb in labels) else \
             "; column numbers are for a file without a header row (data.header=false)" if missing[0].isdigit() else ""
-        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {', '.join(found)}){hint}")
+        raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {_listed(list(found))}){hint}")
     return {n: found[n] for n in names}
+
+
+def _listed(labels: list[str], most: int = 12, width: int = 40) -> str:
+    """The header's labels for a message: at most `most`, each cut to `width` characters (a JSON file's "header"
+    is its whole first line)."""
+    shown = [label if len(label) <= width else label[:width - 3] + "..." for label in labels[:most]]
+    return ", ".join(shown) + (f", ... ({len(labels)} columns)" if len(labels) > most else "")
 
 
 def _is_number(text: str) -> bool:

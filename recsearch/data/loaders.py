@@ -16,6 +16,9 @@ from recsearch.data._read import (STR_NA_VALUES, check_ids, check_numeric, check
                                   has_missing_ids, normalize_ids, parser_for, read_table, require_file, text_suffix,
                                   unix_times)
 from recsearch.data.paths import dataset_dir
+
+NOT_TABLES = frozenset({".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".ods", ".feather", ".arrow", ".h5", ".hdf5",
+                        ".pkl", ".pickle", ".npy", ".npz", ".db", ".sqlite"})  # files that are no table read here
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
 from recsearch.errors import DataError
@@ -110,7 +113,17 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
     `setting` is the config key that named the file, for the error when it is missing.
     """
     require_file(path, _missing_file_hint(data_cfg, setting))
+    if text_suffix(path) in NOT_TABLES:
+        raise DataError(f"{path}: a {text_suffix(path)} file is not read here; save it as CSV, TSV (or another "
+                        "data.sep) or Parquet, compressed or not (.gz, .bz2, .xz, .zip)")
     cols = data_cfg.columns
+    mapped = [(key, getattr(cols, key)) for key in ("user", "item", "rating", "timestamp")
+              if getattr(cols, key, None) is not None]
+    for i, (key, column) in enumerate(mapped):
+        other = next((k for k, c in mapped[i + 1:] if str(c) == str(column)), None)
+        if other:
+            raise DataError(f"data.columns.{key} and data.columns.{other} both name column {column!r} of {path}; "
+                            "each must name its own")
     wanted = {cols.user: "id", cols.item: "id"}
     if cols.rating:
         wanted[cols.rating] = "float"
@@ -170,10 +183,7 @@ def _positions(cols: Any) -> dict[str, int]:
                             f"a 0-based column number; give e.g. data.columns.user=0 data.columns.item=1 "
                             f"data.columns.rating=2 data.columns.timestamp=3 (null for a column the file lacks)")
         positions[key] = int(text)
-    if len(set(positions.values())) < len(positions):
-        raise DataError(f"data.header=false: data.columns.* name one column twice ({positions}); give each its own "
-                        "0-based column number")
-    return positions
+    return positions  # two naming one column: refused in read_interactions_file, as with a header
 
 
 def read_split_file(data_cfg: Any, folder: Path, split_cfg: Any, key: str) -> pd.DataFrame:
@@ -327,7 +337,9 @@ def _without_duplicate_pairs(inter: Interactions) -> Interactions:
     kept = ordered.drop_duplicates(["user_id", "item_id"], keep="last").sort_index()
     where = inter.source_files[0] if inter.source_files else inter.name
     warn(f"{where}: {len(ratings) - len(kept):,} duplicate (user, item) rows dropped, keeping the latest rating "
-         f"of each of {int(dup.sum()) - (len(ratings) - len(kept)):,} pairs; {len(kept):,} ratings remain", once=True)
+         f"of each of {int(dup.sum()) - (len(ratings) - len(kept)):,} pairs; {len(kept):,} ratings remain"
+         + ("; that many duplicates suggests data.columns.user or .item names the wrong column" if
+            len(kept) < len(ratings) / 2 else ""), once=True)
     return replace(inter, ratings=kept.reset_index(drop=True))
 
 

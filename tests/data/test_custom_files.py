@@ -252,7 +252,7 @@ def test_a_header_row_read_as_data_is_refused(tmp_path, rating, said):
 
 @pytest.mark.parametrize("columns, said", [
     (ColumnsConfig(), "data.columns.user='userId' is not a 0-based column number"),
-    (ColumnsConfig(user="0", item="0", rating=None, timestamp=None), "name one column twice"),
+    (ColumnsConfig(user="0", item="0", rating=None, timestamp=None), "user and data.columns.item both name column '0'"),
     (ColumnsConfig(user="0", item="5", rating=None, timestamp=None), "data.columns.item=5, but line 1 has 4 column(s)"),
 ])
 def test_data_header_false_with_columns_that_are_not_positions_is_refused(tmp_path, columns, said):
@@ -330,3 +330,17 @@ def test_a_file_that_is_not_utf8_names_the_line_and_byte_of_the_first_bad_byte(t
     message = load_error(_custom(tmp_path / "r.csv"), tmp_path)
     assert f"not valid utf-8 text (invalid start byte at line 60001, byte {data.index(bytes([0xff]))} of the " \
            "file); save it as utf-8" in message, message
+
+
+def test_two_settings_naming_one_column_a_table_that_is_no_table_and_a_long_header_are_one_short_line(tmp_path):
+    """A new user's user=item mapping trained on 150 of 6,000 rows with a warning; a JSON file printed its whole
+    first line (380 KB) as "the header"."""
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + ROWS)
+    columns = ColumnsConfig(user="userId", item="userId")
+    assert load_error(_custom(tmp_path, columns=columns), tmp_path).startswith(
+        f"data.columns.user and data.columns.item both name column 'userId' of {tmp_path / 'ratings.csv'}")
+    (tmp_path / "ratings.json").write_text('[{"userId": "u1", "movieId": "i1", "rating": 4}]\n')
+    assert "a .json file is not read here; save it as CSV" in load_error(_custom(tmp_path, "ratings.json"), tmp_path)
+    write_csv(tmp_path / "wide.csv", ",".join(f'{{"user": "u{i}"}}' for i in range(3000)) + "\n1\n")
+    message = load_error(_custom(tmp_path, "wide.csv"), tmp_path)
+    assert "missing column 'userId'" in message and "... (3000 columns)" in message and len(message) < 700, message
