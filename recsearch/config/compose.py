@@ -61,22 +61,35 @@ def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
         raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", ""))) or _explained(str(exc))) from None
     _refuse_restored_removals(parsed, cfg)
     _refuse_missing_search_space(parsed, cfg)
-    _absolute_data_path(cfg)
+    _absolute_data_path(cfg, overrides)
     name = _experiment_name(overrides)
     if name is not None:
         cfg.experiment = name
     return cfg, choices
 
 
-def _absolute_data_path(cfg: DictConfig) -> None:
+def _absolute_data_path(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> None:
     """A relative `data.path` is taken from the working folder now, and kept absolute in the config, so the run's
     and the study's saved configs read the same file from any folder (`recommend`, `reproduce`); `export-best`
-    writes it relative again when it lies under the folder exporting."""
+    writes it relative again when it lies under the folder exporting. One that an experiment file sets and
+    that is not there from the working folder is taken from the experiment's project folder (the one holding
+    its `experiments/`, where `export-best` wrote it from): the experiment runs from any folder."""
     import os
 
+    from recsearch.config.searchpath import group_files
+
     path = cfg.data.get("path")
-    if path and not os.path.isabs(os.path.expanduser(str(path))):
-        cfg.data.path = os.path.abspath(str(path))
+    if not path or os.path.isabs(os.path.expanduser(str(path))):
+        return
+    cfg.data.path = os.path.abspath(str(path))
+    experiment = _experiment_name(overrides)
+    if os.path.exists(cfg.data.path) or experiment is None or any(
+            item.partition("=")[0].lstrip("+~") in ("data", "data.path") for item in overrides):
+        return
+    source = group_files("experiment").get(experiment)
+    beside = os.path.abspath(os.path.join(source.parent.parent, str(path))) if source is not None else None
+    if beside is not None and os.path.exists(beside):
+        cfg.data.path = beside
 
 
 def parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:

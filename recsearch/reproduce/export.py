@@ -208,7 +208,11 @@ def export_trial(study: Any, trial: Any, *, name: str | None = None, force: bool
     header = _header(study, trial, prov, name, command)
     data_path = (sections.get("data") or {}).get("path")
     run_from = os.getcwd() if isinstance(data_path, str) and not is_machine_path(data_path) else None
-    if run_from is not None:
+    if run_from is not None and Path(path).resolve().parent.parent == Path(run_from).resolve():
+        header.append(f"data.path {data_path} is relative to {run_from}, the folder of its experiments/: it is read "
+                      "from there when the working folder has no such path")  # config/compose._absolute_data_path
+        run_from = None
+    elif run_from is not None:
         header.append(f"data.path {data_path} is relative to {run_from}: run from there, or pass data.path=...")
     text = experiment_yaml(sections, group_choices(sections), header)
     atomic_write_text(path, text)

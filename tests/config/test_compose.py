@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from recsearch.config import compose_config, group_options, load_config_file
@@ -180,3 +182,23 @@ def test_a_search_space_of_no_option_is_named_with_the_options() -> None:
     with pytest.raises(ConfigError, match=r"^model=MLP: no such model; did you mean model=mlp\? "):
         compose_config(["model=MLP"])
     assert compose_config(["search_space=mf"]).search_space.params
+
+
+def test_an_experiments_relative_data_path_is_found_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    """`export-best` writes a project's data file relative to the project (`../data/a.csv`); run from another
+    folder (RECSEARCH_EXPERIMENTS_DIR), the experiment read it from there and found nothing."""
+    project, elsewhere = tmp_path / "project", tmp_path / "w2" / "sub"
+    (project / "experiments").mkdir(parents=True)
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
+    (project / "experiments" / "best.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /data: custom\n  - _self_\ndata:\n  path: ../data/a.csv\n")
+    monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(project / "experiments"))
+    monkeypatch.chdir(elsewhere)
+    assert compose_config(["+experiment=best"]).data.path == str(tmp_path / "data" / "a.csv")
+    (tmp_path / "w2" / "data").mkdir()
+    (tmp_path / "w2" / "data" / "a.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
+    assert compose_config(["+experiment=best"]).data.path == str(tmp_path / "w2" / "data" / "a.csv")  # here first
+    given = compose_config(["+experiment=best", "data.path=../nothing.csv"]).data.path  # what the user gives: kept
+    assert given == str(tmp_path / "w2" / "nothing.csv")
