@@ -9,6 +9,7 @@ from typing import Any
 from platformdirs import user_cache_dir
 
 from recsearch.data.movielens import ZIP_FOLDERS
+from recsearch.errors import DataError
 
 
 def resolve_data_dir(paths_cfg: Any) -> Path:
@@ -42,6 +43,10 @@ def recorded_data_dir(data_cfg: Any, recorded_paths: Any) -> Path:
     recorded while that still holds its dataset (the data it trained on), else this machine's
     (RECSEARCH_DATA_DIR or the default: a study copied from another machine). `recommend`, `recsearch.load_model`
     and `reproduce` find a study's data alike, whether or not RECSEARCH_DATA_DIR is set in this shell."""
+    own = getattr(data_cfg, "path", None)  # the user's own file or folder (absolute: config/compose.py)
+    if own and not Path(own).expanduser().exists():
+        raise DataError(f"{own} is not there: it is the data.path the run or study trained on, whose ids its model's "
+                        "user and item rows stand for; put the file back there (or link it there) to use them")
     recorded = resolve_data_dir(recorded_paths)
     return recorded if dataset_dir(data_cfg, recorded).exists() else resolve_data_dir(None)
 

@@ -39,10 +39,12 @@ def check_same_data(loaded: LoadedModel, data: PreparedData) -> None:
     recorded = loaded.trained_on.get("data_checksum")
     if recorded in (None, data.checksum):
         return
+    own = loaded.cfg.data.get("path")
+    fix = (f"put back at {own} the data file it was trained on" if own else
+           "point RECSEARCH_DATA_DIR (paths.data_dir) at the data it was trained on")
     raise DataError(f"{loaded.source} was trained on other data than it would be given now (the data files or a "
                     f"file beside them changed: checksum recorded {recorded[:16]}..., now {data.checksum[:16]}...), "
-                    "so its user and item indexes do not match; point RECSEARCH_DATA_DIR (paths.data_dir) at the data "
-                    "it was trained on")
+                    f"so its user and item indexes do not match; {fix}")
 
 
 def _recorded_data(attrs: dict[str, Any]) -> dict[str, str]:

@@ -430,3 +430,26 @@ def test_a_run_of_a_model_registered_elsewhere_says_to_register_it_first(tmp_pat
     with pytest.raises(ConfigError, match=r"unknown model 'dot'.*needs it imported: recsearch --import MODULE "
                                           r"\.\.\.\); in Python, import the module that registers it first"):
         load_model_for(tmp_path)
+
+
+def test_a_run_on_your_own_file_that_moved_or_changed_says_to_put_it_back(tiny, isolated_paths, tmp_path, capsys):
+    """`recommend` told a user to "set data.path" (it takes none) or to point RECSEARCH_DATA_DIR at the data
+    (unused by a data.path of their own)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mine.csv"
+    table = pd.DataFrame({"userId": rng.integers(0, 60, 3000), "movieId": rng.integers(0, 40, 3000),
+                          "rating": rng.integers(1, 6, 3000).astype(float), "timestamp": np.arange(3000)})
+    table.to_csv(path, index=False)
+    rest = [o for o in tiny if not o.startswith("data")]
+    assert main(["train", "data=custom", f"data.path={path}", *rest]) == 0
+    [run] = list((isolated_paths / "default" / "runs").iterdir())
+    user = str(pd.read_csv(path)["userId"].iloc[0])
+    capsys.readouterr()
+    path.rename(tmp_path / "moved.csv")
+    assert main(["recommend", str(run), "--user", user]) == 2
+    assert f"{path} is not there: it is the data.path the run" in capsys.readouterr().err
+    (tmp_path / "moved.csv").rename(path)
+    with path.open("a") as file:
+        file.write("1,1,3.0,5000\n")
+    assert main(["recommend", str(run), "--user", user]) == 2
+    assert f"put back at {path} the data file it was trained on" in capsys.readouterr().err
