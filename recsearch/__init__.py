@@ -1,8 +1,8 @@
 """recsearch: hyperparameter search for neural recommender systems (Hydra + Optuna + Keras).
 
 The Python API (`recsearch/api.py`), loaded on first use so that `import recsearch` stays fast:
-`compose`, `train`, `sweep`, `load_study`, `load_model`, `leaderboard`, `report` and the `register_model`
-decorator.
+`compose`, `train`, `sweep`, `load_study`, `load_model`, `recommendations`, `leaderboard`, `report` and the
+`register_model` decorator.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["compose", "leaderboard", "load_model", "load_study", "register_model", "report", "sweep", "train",
-           "__version__"]
+__all__ = ["compose", "leaderboard", "load_model", "load_study", "recommendations", "register_model", "report",
+           "sweep", "train", "__version__"]
 
 
 def __dir__() -> list[str]:

@@ -268,6 +268,21 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     return load_keras_file(path, compile)
 
 
+def recommendations(target: str | Path, user: str | int, n: int = 10, *, trial: int | None = None,
+              min_ratings: int = 0) -> "pd.DataFrame":
+    """The `n` items a run's or study's model scores highest for `user` (the dataset's own id, e.g. MovieLens
+    userId 414) among those the user has not rated: item_index (the model's item input), item_id, title, genres,
+    score, best first. A study folder uses its best trial's model (`trial`: another). `min_ratings` keeps to
+    items with that many training ratings. What `recsearch recommend` prints, as a table (not named `recommend`:
+    that is the package `recsearch.recommend`).
+
+    Example: `recsearch.recommendations("results/default/mlp-rating", 414, n=5)["title"]`.
+    """
+    from recsearch.recommend.recommender import recommend_for
+
+    return recommend_for(target, user, n, trial=trial, min_ratings=min_ratings).items
+
+
 def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating", "ranking"), description: str = "",
                    search_space: Mapping[str, Any] | None = None) -> Callable[[Callable], Callable]:
     """Decorator: register a model builder `builder(model_cfg, data) -> keras.Model` under `name`.

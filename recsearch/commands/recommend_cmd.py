@@ -33,28 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsearch.commands.common import console
-    from recsearch.data import load_interactions, resolve_data_dir
-    from recsearch.errors import RecsearchError
-    from recsearch.recommend.profile import user_profile, user_ratings
-    from recsearch.recommend.recommender import (MIN_ITEM_RATINGS, check_same_data, item_embeddings, item_table,
-                                                 load_model_for, recommend_items, similar_past_items, user_index,
-                                                 well_trained_items)
-    from recsearch.training.run import prepare_for
+    from recsearch.recommend.profile import user_profile
+    from recsearch.recommend.recommender import (MIN_ITEM_RATINGS, item_embeddings, item_table, recommend_for,
+                                                 similar_past_items, well_trained_items)
 
-    if args.n < 1:
-        raise RecsearchError(f"-n must be at least 1, got {args.n}")
-    if args.min_ratings < 0:
-        raise RecsearchError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
-    loaded = load_model_for(args.target, trial=args.trial)
-    data = prepare_for(loaded.cfg)
-    check_same_data(loaded, data)
-    raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
-    uidx = user_index(data, args.user)
-    user_id = data.user_ids[uidx]
-    mine = user_ratings(raw.ratings, user_id)
-    recs = recommend_items(loaded.model, data, uidx, set(mine["item_id"]), args.n,
-                           clip=bool(loaded.cfg.task.clip_predictions), min_ratings=args.min_ratings)
-    profile = user_profile(raw.ratings, raw.items, user_id)
+    found = recommend_for(args.target, args.user, args.n, trial=args.trial, min_ratings=args.min_ratings)
+    loaded, data, user_id, mine, recs = found.loaded, found.data, found.user_id, found.rated, found.items
+    profile = user_profile(found.raw.ratings, found.raw.items, user_id)
     out = console()
     out.print(f"model: {loaded.source}")
     explained, eligible = None, None

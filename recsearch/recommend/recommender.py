@@ -255,6 +255,44 @@ def recommend_items(model: Any, data: PreparedData, user: int, exclude_item_ids:
     return table.sort_values(["score", "item_index"], ascending=[False, True], kind="stable").head(n).reset_index(drop=True)
 
 
+@dataclass
+class Recommendation:
+    """A user's top items from a run's or study's model, and what `recommend --explain` and the profile need."""
+
+    loaded: LoadedModel
+    data: PreparedData
+    raw: Any  # the dataset as loaded (Interactions): the user's own ratings, item titles
+    user: int  # the user's index in `data`
+    user_id: Any  # the user's original id
+    rated: pd.DataFrame  # the user's ratings (item_id, rating, ...): excluded from `items`
+    items: pd.DataFrame  # item_index, item_id, title, genres, score, best first
+
+
+def recommend_for(target: Path | str, user: str | int, n: int = 10, *, trial: int | None = None,
+                  min_ratings: int = 0) -> Recommendation:
+    """The `n` best items the user has not rated, scored by the model of a run or study folder (`trial`: that
+    trial's, else the best's), on the data it trained on (refused when that changed since)."""
+    from recsearch.data import load_interactions, resolve_data_dir
+    from recsearch.recommend.profile import user_ratings
+    from recsearch.training.run import prepare_for
+
+    if n < 1:
+        raise RecsearchError(f"-n must be at least 1, got {n}")
+    if min_ratings < 0:
+        raise RecsearchError(f"--min-ratings must be 0 or more, got {min_ratings}")
+    loaded = load_model_for(target, trial=trial)
+    data = prepare_for(loaded.cfg)
+    check_same_data(loaded, data)
+    raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
+    index = user_index(data, user)
+    user_id = data.user_ids[index]
+    user_id = user_id.item() if hasattr(user_id, "item") else user_id  # 414 or "u170" in messages, not np.str_(...)
+    rated = user_ratings(raw.ratings, user_id)
+    items = recommend_items(loaded.model, data, index, set(rated["item_id"]), n,
+                            clip=bool(loaded.cfg.task.clip_predictions), min_ratings=min_ratings)
+    return Recommendation(loaded, data, raw, index, user_id, rated, items)
+
+
 def item_table(data: PreparedData) -> pd.DataFrame:
     """item_index, item_id, title, genres of every item the model knows."""
     table = pd.DataFrame({"item_index": np.arange(data.num_items), "item_id": data.item_ids})

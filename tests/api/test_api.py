@@ -250,3 +250,19 @@ def test_a_ranking_model_loaded_compiled_says_it_has_no_training_setup(tiny: lis
     assert recsearch.load_model(path) is not None
     with pytest.raises(RecsearchError, match="saved without a training setup to compile it with .*compile=False"):
         recsearch.load_model(path, compile=True)
+
+
+def test_recommendations_are_the_recommend_commands_table(tiny: list[str], isolated_paths: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """The model's top items for a user, as `recsearch recommend` lists them (asked twice: `recsearch.recommend`
+    would be shadowed by the package of that name once imported)."""
+    assert main(["train", *tiny]) == 0
+    [run] = list((isolated_paths / "default" / "runs").iterdir())
+    first = recsearch.recommendations(run, 3, n=4)
+    again = recsearch.recommendations(str(run), "3", n=4)
+    assert list(first.columns[:3]) == ["item_index", "item_id", "title"] and len(first) == 4
+    assert first["score"].is_monotonic_decreasing and first.equals(again)
+    capsys.readouterr()
+    assert main(["recommend", str(run), "--user", "3", "-n", "4"]) == 0
+    shown = capsys.readouterr().out
+    assert all(f" {item} " in shown for item in first["item_id"]), shown

@@ -24,7 +24,7 @@ def readme_python_example() -> str:
 def test_the_readme_has_a_python_example() -> None:
     code = readme_python_example()
     for name in ("recsearch.train", "recsearch.sweep", "recsearch.load_study", "recsearch.leaderboard",
-                 "recsearch.report", "recsearch.register_model"):
+                 "recsearch.report", "recsearch.register_model", "recsearch.recommendations"):
         assert name in code
 
 
