@@ -97,7 +97,28 @@ def not_text(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
                 offset += len(line)
     except (*UNREADABLE_MEMBER, LookupError):  # no better place to name than the chunk's
         pass
-    return DataError(f"{path}: not valid {encoding} text ({exc.reason} at {where}); save it as {encoding}")
+    misnamed = misnamed_file(path)
+    return misnamed or DataError(f"{path}: not valid {encoding} text ({exc.reason} at {where}); save it as {encoding}")
+
+
+MAGIC_BYTES = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip", b"PAR1": "Parquet"}
+KIND_SUFFIXES = {"gzip": (".gz",), "bzip2": (".bz2",), "xz": (".xz",), "zip": (".zip",),
+                 "Parquet": (".parquet", ".pq")}
+
+
+def misnamed_file(path: Path) -> DataError | None:
+    """The error for a compressed or Parquet file (by its first bytes) whose name's last suffix says otherwise,
+    e.g. a gzip file named .csv, which would be read as text; None for any other file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    kind = next((kind for magic, kind in MAGIC_BYTES.items() if head.startswith(magic)), None)
+    if kind is None or Path(path).suffix.lower() in KIND_SUFFIXES[kind]:
+        return None
+    return DataError(f"{path}: a {kind} file by its first bytes, but named {Path(path).suffix or 'without a suffix'}; "
+                     f"name it *{KIND_SUFFIXES[kind][0]} (the last suffix says how a file is read)")
 
 
 def text_suffix(path: Path) -> str:
@@ -300,7 +321,9 @@ def _header_labels(path: Path, sep: str, names: list[str], encoding: str, data_l
         found.setdefault(column_label(label), label)
     missing = [n for n in names if n not in found]
     if missing:
-        hint = f"; line 1 is data, not a header{data_line_hint}" if all(_is_number(lb) for lb in labels) else \
+        numbers = sum(_is_number(lb) for lb in labels)
+        hint = f"; line 1 is data, not a header{data_line_hint}" if numbers == len(labels) else \
+            f"; line 1 looks like data, not a header{data_line_hint}" if numbers * 2 >= len(labels) else \
             "; column numbers are for a file without a header row (data.header=false)" if missing[0].isdigit() else ""
         raise DataError(f"{path}: missing column '{missing[0]}' (the header has: {_listed(list(found))}){hint}")
     return {n: found[n] for n in names}

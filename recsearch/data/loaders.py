@@ -13,8 +13,8 @@ import pandas as pd
 
 from recsearch.data import movielens
 from recsearch.data._read import (STR_NA_VALUES, check_ids, check_numeric, check_range, column_label, first_line,
-                                  has_missing_ids, normalize_ids, parser_for, read_table, require_file, text_suffix,
-                                  unix_times)
+                                  has_missing_ids, misnamed_file, normalize_ids, parser_for, read_table, require_file,
+                                  text_suffix, unix_times)
 from recsearch.data.paths import dataset_dir
 
 NOT_TABLES = frozenset({".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".ods", ".feather", ".arrow", ".h5", ".hdf5",
@@ -116,6 +116,9 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
     if text_suffix(path) in NOT_TABLES:
         raise DataError(f"{path}: a {text_suffix(path)} file is not read here; save it as CSV, TSV (or another "
                         "data.sep) or Parquet, compressed or not (.gz, .bz2, .xz, .zip)")
+    misnamed = misnamed_file(path)
+    if misnamed is not None:
+        raise misnamed
     cols = data_cfg.columns
     mapped = [(key, getattr(cols, key)) for key in ("user", "item", "rating", "timestamp")
               if getattr(cols, key, None) is not None]

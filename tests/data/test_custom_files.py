@@ -344,3 +344,19 @@ def test_two_settings_naming_one_column_a_table_that_is_no_table_and_a_long_head
     write_csv(tmp_path / "wide.csv", ",".join(f'{{"user": "u{i}"}}' for i in range(3000)) + "\n1\n")
     message = load_error(_custom(tmp_path, "wide.csv"), tmp_path)
     assert "missing column 'userId'" in message and "... (3000 columns)" in message and len(message) < 700, message
+
+
+def test_a_compressed_or_parquet_file_under_a_text_name_and_a_data_line_as_header_say_what_they_are(tmp_path):
+    """A gzip or Parquet file named .csv was "not valid utf-8 text ... save it as utf-8"; a header line of ids and
+    numbers read as names went without the data.header=false hint unless every field was a number."""
+    import gzip
+
+    text = "userId,movieId,rating,timestamp\n" + ROWS
+    (tmp_path / "g.csv").write_bytes(gzip.compress(text.encode()))
+    assert "g.csv: a gzip file by its first bytes, but named .csv; name it *.gz" in load_error(
+        _custom(tmp_path, "g.csv"), tmp_path)
+    pd.read_csv(tmp_path / "g.csv", compression="gzip").to_parquet(tmp_path / "p.csv")
+    assert "a Parquet file by its first bytes, but named .csv; name it *.parquet" in load_error(
+        _custom(tmp_path, "p.csv"), tmp_path)
+    write_csv(tmp_path / "ratings.csv", ROWS)  # u1,i1,4,10 read as the header
+    assert "line 1 looks like data, not a header: set data.header=false" in load_error(_custom(tmp_path), tmp_path)
