@@ -87,21 +87,39 @@ def print_report(report) -> None:
     top = top_trials(frame, "value", report.direction)
     table = Table(title=f"study {report.study_name}: top {len(top)} ({state_counts(frame)})", title_justify="left")
     params = [c for c in frame.columns if c.startswith("params_")]
-    cols = [c for c in ["number", "value", f"test_{report.metric}", "epochs_run", "n_params", "duration_s"]
-            if c in top.columns]
+    objectives = [c for c in frame.columns if c.startswith("value_")]  # the other objectives of a Pareto study
+    cols = [c for c in ["number", "value", *objectives, f"test_{report.metric}", "epochs_run", "n_params",
+                        "duration_s"] if c in top.columns]
     for col in cols:
         table.add_column(f"valid_{report.metric}" if col == "value" else col, justify="right")
+    front = _pareto_numbers(report.folder) if objectives else None
+    if front is not None:
+        table.add_column("pareto", justify="center")
     table.add_column("parameters", overflow="fold")
     for _, row in top.iterrows():
         sampled = " ".join(f"{c.removeprefix('params_').split('.')[-1]}={_fmt(row[c])}" for c in params
                            if not is_missing(row[c]))
-        table.add_row(*[format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols], sampled)
+        cells = [format_count(row[c]) if c == "n_params" else _fmt(row[c]) for c in cols]
+        table.add_row(*cells, *(["yes" if row["number"] in front else ""] if front is not None else []), sampled)
     out.print(table)
+    if front is not None:
+        out.print(f"Pareto front: {len(front)} trial{'' if len(front) == 1 else 's'} (pareto.csv); the table is "
+                  f"ordered by valid_{report.metric}")
     out.print(f"results: {shown_path(report.folder)}  (storage: {report.storage_url})")
     if report.timed_out_s is not None:
         finished = report.counts.get("complete", 0) + report.counts.get("pruned", 0)
         out.print(f"stopped by search.timeout={report.timed_out_s:g} s with {finished} of search.n_trials="
                   f"{report.n_trials} trials finished; run the same command to go on (each run gets the timeout)")
+
+
+def _pareto_numbers(folder) -> set[int] | None:  # noqa: ANN001
+    """The trial numbers of a multi-objective study's Pareto front, from its pareto.csv (None when unreadable)."""
+    import pandas as pd
+
+    try:
+        return set(pd.read_csv(folder / "pareto.csv")["number"].astype(int))
+    except (OSError, ValueError, KeyError, pd.errors.EmptyDataError):
+        return None
 
 
 def _fmt(value) -> str:

@@ -232,7 +232,7 @@ def test_enqueue_defaults_runs_the_default_config_first(tiny: list[str]) -> None
     assert first["params_model.width"] == 16 and first["params_train.learning_rate"] == 0.005
 
 
-def test_multi_objective_writes_pareto_front(tiny: list[str]) -> None:
+def test_multi_objective_writes_pareto_front(tiny: list[str], capsys: pytest.CaptureFixture) -> None:
     report = _sweep(tiny, "search.n_trials=3", "search.study_name=moo", "search.objectives=[params]",
                     "search.sampler=nsga2")
     frame = pd.read_parquet(report.folder / "trials.parquet")
@@ -241,6 +241,11 @@ def test_multi_objective_writes_pareto_front(tiny: list[str]) -> None:
     assert 1 <= len(pareto) <= 3
     assert (frame.loc[frame["state"] == "COMPLETE", "value_params"] == frame.loc[frame["state"] == "COMPLETE",
                                                                                "n_params"]).all()
+    from recsearch.commands.sweep_cmd import print_report
+
+    print_report(report)  # the sweep's closing table: every objective, and which trials are on the front
+    shown = capsys.readouterr().out
+    assert "value_params" in shown and "pareto" in shown and f"Pareto front: {len(pareto)} trial" in shown, shown
 
 
 @pytest.mark.parametrize("sampler", ["random", "qmc", "grid", "cmaes"])
