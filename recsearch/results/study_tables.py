@@ -255,7 +255,10 @@ def summary_markdown(study: Any, frame: pd.DataFrame, cfg: Any, names: list[str]
     lines = [f"# Study `{study.study_name}`", "",
              f"- model: `{cfg.model.name}`, task: `{cfg.task.name}`, dataset: `{cfg.data.name}`, "
              f"split: `{cfg.split.method}` (seed {cfg.split.seed})",
-             f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction}); test is reported, never used to choose",
+             f"- selection: validation `{cfg.task.metric}` ({cfg.task.direction})"
+             + (f" and {', '.join(f'`{o}`' for o in cfg.search.objectives)} (minimized): the Pareto front is in "
+                "pareto.csv, the table below ordered by the first" if len(names) > 1 else "")
+             + "; test is reported, never used to choose",
              f"- {search_method(cfg.search)}, budget {cfg.search.n_trials} trials",
              f"- trials: {state_counts(frame)}",
              *([f"- **settings differ between trials** (resumed with other settings; their scores are not "

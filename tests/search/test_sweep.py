@@ -246,6 +246,7 @@ def test_multi_objective_writes_pareto_front(tiny: list[str], capsys: pytest.Cap
     print_report(report)  # the sweep's closing table: every objective, and which trials are on the front
     shown = capsys.readouterr().out
     assert "value_params" in shown and "pareto" in shown and f"Pareto front: {len(pareto)} trial" in shown, shown
+    assert "and `params` (minimized): the Pareto front is in pareto.csv" in (report.folder / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("sampler", ["random", "qmc", "grid", "cmaes"])
