@@ -269,7 +269,7 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
 
 
 def recommendations(target: str | Path, user: str | int, n: int = 10, *, trial: int | None = None,
-              min_ratings: int = 0) -> "pd.DataFrame":
+                    min_ratings: int = 0) -> "pd.DataFrame":
     """The `n` items a run's or study's model scores highest for `user` (the dataset's own id, e.g. MovieLens
     userId 414) among those the user has not rated: item_index (the model's item input), item_id, title, genres,
     score, best first. A study folder uses its best trial's model (`trial`: another). `min_ratings` keeps to

@@ -109,6 +109,7 @@ def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_
     from recsearch.fileio import WriteError
 
     one_data = len({_data_setting(cfg) for cfg in configs}) == 1  # then a data error would repeat in every run
+    bad_data: dict[str, str] = {}  # data setting -> its error: a later run on that data fails alike, untried
     for number, (job, cfg) in enumerate(zip(jobs, configs)):
         interrupts.stop_if_interrupted()
         if on_run:
@@ -116,13 +117,15 @@ def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_
         pairs = [item.split("=", 1) for item in job]
         values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
         try:
+            if _data_setting(cfg) in bad_data:
+                raise DataError(bad_data[_data_setting(cfg)])
             record = run_training(cfg, save_model=save_model)
         except WriteError:
             raise
         except DataError as exc:
             if one_data:
                 raise
-            reason = str(exc)  # this run's data (another dataset, file or split than the next run's)
+            reason = bad_data.setdefault(_data_setting(cfg), str(exc))  # this run's data, not the next run's
         except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
             interrupts.raise_if_interrupted(exc)  # a Ctrl-C that C code turned into another error stops all
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

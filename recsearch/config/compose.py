@@ -71,9 +71,10 @@ def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
 def _absolute_data_path(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> None:
     """A relative `data.path` is taken from the working folder now, and kept absolute in the config, so the run's
     and the study's saved configs read the same file from any folder (`recommend`, `reproduce`); `export-best`
-    writes it relative again when it lies under the folder exporting. One that an experiment file sets and
-    that is not there from the working folder is taken from the experiment's project folder (the one holding
-    its `experiments/`, where `export-best` wrote it from): the experiment runs from any folder."""
+    writes it relative again when it lies under the folder exporting. One that the experiment file itself sets
+    (not the command line) and that is not there from the working folder is taken from the experiment's
+    project folder (the one holding its `experiments/`, where `export-best` wrote it from): the experiment
+    runs from any folder."""
     import os
 
     from recsearch.config.searchpath import group_files
@@ -84,10 +85,14 @@ def _absolute_data_path(cfg: DictConfig, overrides: list[str] | tuple[str, ...])
     cfg.data.path = os.path.abspath(str(path))
     experiment = _experiment_name(overrides)
     if os.path.exists(cfg.data.path) or experiment is None or any(
-            item.partition("=")[0].lstrip("+~") in ("data", "data.path") for item in overrides):
+            item.partition("=")[0].lstrip("+~") == "data.path" for item in overrides):
         return
     source = group_files("experiment").get(experiment)
-    beside = os.path.abspath(os.path.join(source.parent.parent, str(path))) if source is not None else None
+    try:
+        sets_it = source is not None and OmegaConf.select(OmegaConf.load(source), "data.path") == path
+    except (OSError, yaml.YAMLError):
+        sets_it = False
+    beside = os.path.abspath(os.path.join(source.parent.parent, str(path))) if sets_it else None
     if beside is not None and os.path.exists(beside):
         cfg.data.path = beside
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 PACKAGE_CONF = "pkg://recsearch.conf"
 
@@ -102,11 +102,13 @@ def _files_shadow_registered() -> Iterator[None]:
 
     store = sys.modules.get("hydra.core.config_store")  # loaded by whatever registered an option (register_model)
     repo = store.ConfigStore.instance().repo if store else {}
-    hidden = {(group, name): repo[group].pop(name)
-              for group in [g for g, node in repo.items() if isinstance(node, dict) and g != "hydra"]
-              for name in [n for n in repo[group] if n.endswith(".yaml")]
-              if name.removesuffix(".yaml") in group_files(group)}
+    shadowed = [(group, name) for group in [g for g, node in repo.items() if isinstance(node, dict) and g != "hydra"]
+                for name in [n for n in repo[group] if n.endswith(".yaml")]
+                if name.removesuffix(".yaml") in group_files(group)]
+    hidden: dict[tuple[str, str], Any] = {}
     try:
+        for group, name in shadowed:
+            hidden[(group, name)] = repo[group].pop(name)
         yield
     finally:
         for (group, name), node in hidden.items():

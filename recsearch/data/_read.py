@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lzma
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -101,7 +102,8 @@ def not_text(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
     return misnamed or DataError(f"{path}: not valid {encoding} text ({exc.reason} at {where}); save it as {encoding}")
 
 
-MAGIC_BYTES = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip", b"PAR1": "Parquet"}
+MAGIC_BYTES = {b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip", b"PAR1": "Parquet"}
+BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")  # bzip2's header and first block: "BZh" alone starts text too
 KIND_SUFFIXES = {"gzip": (".gz",), "bzip2": (".bz2",), "xz": (".xz",), "zip": (".zip",),
                  "Parquet": (".parquet", ".pq")}
 
@@ -111,10 +113,11 @@ def misnamed_file(path: Path) -> DataError | None:
     e.g. a gzip file named .csv, which would be read as text; None for any other file."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(10)
     except OSError:
         return None
-    kind = next((kind for magic, kind in MAGIC_BYTES.items() if head.startswith(magic)), None)
+    kind = "bzip2" if BZIP2.match(head) else next((k for magic, k in MAGIC_BYTES.items() if head.startswith(magic)),
+                                                  None)
     if kind is None or Path(path).suffix.lower() in KIND_SUFFIXES[kind]:
         return None
     return DataError(f"{path}: a {kind} file by its first bytes, but named {Path(path).suffix or 'without a suffix'}; "

@@ -16,12 +16,12 @@ from recsearch.data._read import (STR_NA_VALUES, check_ids, check_numeric, check
                                   has_missing_ids, misnamed_file, normalize_ids, parser_for, read_table, require_file,
                                   text_suffix, unix_times)
 from recsearch.data.paths import dataset_dir
-
-NOT_TABLES = frozenset({".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".ods", ".feather", ".arrow", ".h5", ".hdf5",
-                        ".pkl", ".pickle", ".npy", ".npz", ".db", ".sqlite"})  # files that are no table read here
 from recsearch.data.synthetic import generate_synthetic
 from recsearch.data.types import Interactions
 from recsearch.errors import DataError
+
+NOT_TABLES = frozenset({".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".ods", ".feather", ".arrow", ".h5", ".hdf5",
+                        ".pkl", ".pickle", ".npy", ".npz", ".db", ".sqlite"})  # files that are no table read here
 
 FORMATS = ("movielens_csv", "movielens_100k", "movielens_dat", "interactions", "synthetic")
 
@@ -123,7 +123,7 @@ def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratin
     mapped = [(key, getattr(cols, key)) for key in ("user", "item", "rating", "timestamp")
               if getattr(cols, key, None) is not None]
     for i, (key, column) in enumerate(mapped):
-        other = next((k for k, c in mapped[i + 1:] if str(c) == str(column)), None)
+        other = next((k for k, c in mapped[i + 1:] if column_label(c) == column_label(column)), None)
         if other:
             raise DataError(f"data.columns.{key} and data.columns.{other} both name column {column!r} of {path}; "
                             "each must name its own")

@@ -43,12 +43,18 @@ def recorded_data_dir(data_cfg: Any, recorded_paths: Any) -> Path:
     recorded while that still holds its dataset (the data it trained on), else this machine's
     (RECSEARCH_DATA_DIR or the default: a study copied from another machine). `recommend`, `recsearch.load_model`
     and `reproduce` find a study's data alike, whether or not RECSEARCH_DATA_DIR is set in this shell."""
-    own = getattr(data_cfg, "path", None)  # the user's own file or folder (absolute: config/compose.py)
-    if own and not Path(own).expanduser().exists():
-        raise DataError(f"{own} is not there: it is the data.path the run or study trained on, whose ids its model's "
-                        "user and item rows stand for; put the file back there (or link it there) to use them")
     recorded = resolve_data_dir(recorded_paths)
     return recorded if dataset_dir(data_cfg, recorded).exists() else resolve_data_dir(None)
+
+
+def require_recorded_data_path(data_cfg: Any) -> None:
+    """Refuse, before reading it, a recorded run's own data (`data.path`, absolute: config/compose.py) that is
+    gone: `recommend` and `reproduce` need the very data it trained on (its user and item indexes), and
+    `data.path=...` is not theirs to change. Loading a kept model alone reads no data and needs none."""
+    own = getattr(data_cfg, "path", None)
+    if own and not Path(own).expanduser().exists():
+        raise DataError(f"{own} is not there: it is the data.path the run or study trained on, and its model's "
+                        "user and item indexes are that data's; put the data back there (or link it there)")
 
 
 def _resolve(configured: str | None, env_var: str, leaf: str) -> Path:

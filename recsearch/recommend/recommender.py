@@ -40,7 +40,7 @@ def check_same_data(loaded: LoadedModel, data: PreparedData) -> None:
     if recorded in (None, data.checksum):
         return
     own = loaded.cfg.data.get("path")
-    fix = (f"put back at {own} the data file it was trained on" if own else
+    fix = (f"put back at {own} the data it was trained on" if own else
            "point RECSEARCH_DATA_DIR (paths.data_dir) at the data it was trained on")
     raise DataError(f"{loaded.source} was trained on other data than it would be given now (the data files or a "
                     f"file beside them changed: checksum recorded {recorded[:16]}..., now {data.checksum[:16]}...), "
@@ -273,14 +273,16 @@ def recommend_for(target: Path | str, user: str | int, n: int = 10, *, trial: in
     """The `n` best items the user has not rated, scored by the model of a run or study folder (`trial`: that
     trial's, else the best's), on the data it trained on (refused when that changed since)."""
     from recsearch.data import load_interactions, resolve_data_dir
+    from recsearch.data.paths import require_recorded_data_path
     from recsearch.recommend.profile import user_ratings
     from recsearch.training.run import prepare_for
 
     if n < 1:
-        raise RecsearchError(f"-n must be at least 1, got {n}")
+        raise RecsearchError(f"n (-n) must be at least 1, got {n}")
     if min_ratings < 0:
-        raise RecsearchError(f"--min-ratings must be 0 or more, got {min_ratings}")
+        raise RecsearchError(f"min_ratings (--min-ratings) must be 0 or more, got {min_ratings}")
     loaded = load_model_for(target, trial=trial)
+    require_recorded_data_path(loaded.cfg.data)
     data = prepare_for(loaded.cfg)
     check_same_data(loaded, data)
     raw = load_interactions(loaded.cfg.data, resolve_data_dir(loaded.cfg.paths))
@@ -426,7 +428,11 @@ def _is_archive(path: Path) -> bool:
 
 
 def _retrain(cfg: Any, data: PreparedData | None) -> Any:
+    from recsearch.data.paths import require_recorded_data_path
     from recsearch.training.run import prepare_for
     from recsearch.training.trainer import train
+
+    if data is None:
+        require_recorded_data_path(cfg.data)
 
     return train(cfg, data if data is not None else prepare_for(cfg), verbose=0).model

@@ -70,6 +70,7 @@ def candidates_from_study(study: Any, top: int = 1) -> list[Candidate]:
     """The `top` best finished trials of `study`, as configs runnable on this machine (current paths; the data
     dir the trial recorded while it still holds the dataset, `recorded_data_dir`)."""
     from recsearch.data import recorded_data_dir
+    from recsearch.data.paths import require_recorded_data_path
     from recsearch.reproduce.source import ranked_trials, trial_config
 
     ranked = ranked_trials(study)[:top]
@@ -79,6 +80,7 @@ def candidates_from_study(study: Any, top: int = 1) -> list[Candidate]:
     out = []
     for t in ranked:
         cfg = trial_config(t)
+        require_recorded_data_path(cfg.data)
         data_dir = recorded_data_dir(cfg.data, cfg.paths)
         cfg.paths = paths
         cfg.paths.data_dir = str(data_dir)

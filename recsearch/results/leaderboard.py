@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Iterable
 
 import pandas as pd
 
 from recsearch.errors import RecsearchError
-from recsearch.results.studies import StudyRecord, told_apart
+from recsearch.results.studies import TOLD_APART, StudyRecord, told_apart
 from recsearch.results.study_tables import failed_count
 
 FORMATS = ("table", "markdown", "csv", "html", "json")
@@ -411,7 +412,7 @@ def _valid_column(frame: pd.DataFrame, metric: str, record_metric: str) -> str |
 def _matches(cell: Any, value: str, *, key: str = "") -> bool:
     """`cell` is `value` (numbers within rounding, text case-insensitively); `data=custom:a.csv/random` also
     matches the label's told-apart forms, `custom:a.csv/random (data 3f2a1c)` (studies.told_apart)."""
-    if key == "data" and isinstance(cell, str) and cell.lower().startswith(value.lower() + " ("):
+    if key == "data" and isinstance(cell, str) and re.fullmatch(re.escape(value) + TOLD_APART, cell, re.I):
         return True
     if is_missing(cell):
         return value == ""

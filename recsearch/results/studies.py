@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -50,7 +51,7 @@ class StudyRecord:
         """The dataset and split the study ran on (`data_label`): results on different data are ranked apart."""
         return data_label(self.config) + self.data_suffix
 
-    @property
+    @cached_property
     def data_identity(self) -> tuple[str, str]:
         """(data checksum, split key) the study's trials ran on, as its sweep recorded them ("" when not)."""
         recorded = self.study.user_attrs.get("fingerprint") or {}
@@ -77,6 +78,9 @@ def data_label(config: Mapping[str, Any]) -> str:
     elif data == "custom" and data_cfg.get("path"):
         data = f"{data}:{Path(str(data_cfg['path'])).name}"
     return f"{data}/{split}" if data and split else str(data or "?")
+
+
+TOLD_APART = r" \((?:data \w{1,6}(?:, split \w{1,6})?|split \w{1,6})\)"  # the suffix told_apart adds
 
 
 def told_apart(records: list[StudyRecord]) -> list[StudyRecord]:

@@ -42,7 +42,9 @@ def trials_frame(study: Any, objective_names: list[str] | None = None) -> pd.Dat
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["number", "state", *names, "val_curve", *ATTR_COLUMNS])
-    frame = frame.drop(columns=[c for c in RATING_METRICS if frame[c].isna().all()])  # a ranking study's: empty
+    task = (study.user_attrs.get("fingerprint") or {}).get("task")  # a ranking study's are empty: left out
+    frame = frame.drop(columns=[c for c in RATING_METRICS
+                                if task == "ranking" or (task is None and frame[c].isna().all())])
     for col in set(WHOLE_COLUMNS) & set(frame.columns):  # floats once a trial has none (NaN): counts stay integers
         frame[col] = pd.to_numeric(frame[col], errors="coerce").round().astype("Int64")
     params = sorted(c for c in frame.columns if c.startswith("params_"))

@@ -94,11 +94,13 @@ def test_a_multirun_over_data_keeps_going_past_one_datas_error(tiny: list[str], 
     bad.write_text(good.read_text().replace("rating", "score", 1))
     rest = [o for o in tiny if not o.startswith("data") and not o.startswith("train.epochs")]
     assert main(["train", "-m", "data=custom", f"data.path={bad},{good}", *rest, "train.epochs=1",
-                 "--no-save-model"]) == 2
+                 "train.seed=1,2", "--no-save-model"]) == 2
     err = capsys.readouterr().err
-    assert "run 1/2 failed: " in err and "missing column 'rating'" in err, err
+    assert "run 1/4 failed: " in err and "missing column 'rating'" in err, err
+    assert err.count("missing column 'rating'") == 2  # run 2 on the same data: its error, without reading it again
     table = pd.read_csv(next((isolated_paths / "multirun").glob("*/runs.csv")))
-    assert table["error"].notna().tolist() == [True, False] and table["valid_rmse"].notna().tolist() == [False, True]
+    assert table["error"].notna().tolist() == [True, True, False, False]
+    assert table["valid_rmse"].notna().tolist() == [False, False, True, True]
     assert main(["train", "-m", "data=custom", f"data.path={bad}", *rest, "train.epochs=1,2", "--no-save-model"]) == 2
     err = capsys.readouterr().err  # the same bad data in every run: its one line, and no run tried
     assert "missing column 'rating'" in err and "run 1/2 failed" not in err, err

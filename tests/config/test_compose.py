@@ -197,6 +197,7 @@ def test_an_experiments_relative_data_path_is_found_from_any_folder(tmp_path: Pa
     monkeypatch.setenv("RECSEARCH_EXPERIMENTS_DIR", str(project / "experiments"))
     monkeypatch.chdir(elsewhere)
     assert compose_config(["+experiment=best"]).data.path == str(tmp_path / "data" / "a.csv")
+    assert compose_config(["+experiment=best", "data=custom"]).data.path == str(tmp_path / "data" / "a.csv")
     (tmp_path / "w2" / "data").mkdir()
     (tmp_path / "w2" / "data" / "a.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
     assert compose_config(["+experiment=best"]).data.path == str(tmp_path / "w2" / "data" / "a.csv")  # here first

@@ -358,5 +358,13 @@ def test_a_compressed_or_parquet_file_under_a_text_name_and_a_data_line_as_heade
     pd.read_csv(tmp_path / "g.csv", compression="gzip").to_parquet(tmp_path / "p.csv")
     assert "a Parquet file by its first bytes, but named .csv; name it *.parquet" in load_error(
         _custom(tmp_path, "p.csv"), tmp_path)
+    import bz2
+
+    (tmp_path / "b.csv").write_bytes(bz2.compress(text.encode()))
+    assert "a bzip2 file by its first bytes" in load_error(_custom(tmp_path, "b.csv"), tmp_path)
+    write_csv(tmp_path / "bzh.csv", ROWS.replace("u1,", "BZh1,"))  # text that starts like bzip2's header: read
+    columns = ColumnsConfig(user="0", item="1", rating="2", timestamp="3")
+    read = load_interactions(_custom(tmp_path, "bzh.csv", header=False, columns=columns), tmp_path)
+    assert read.ratings["user_id"].tolist()[0] == "BZh1"
     write_csv(tmp_path / "ratings.csv", ROWS)  # u1,i1,4,10 read as the header
     assert "line 1 looks like data, not a header: set data.header=false" in load_error(_custom(tmp_path), tmp_path)

@@ -109,7 +109,7 @@ def test_min_ratings_recommends_only_items_rated_often_enough_and_they_are_expla
     assert main(["recommend", str(run_dir), "--user", "414", "-n", "10", "--min-ratings", "10", "--explain"]) == 0
     assert "too few ratings to explain" not in capsys.readouterr().out
     assert main(["recommend", str(run_dir), "--user", "414", "--min-ratings", "-1"]) == 2
-    assert "--min-ratings must be 0 or more, got -1" in capsys.readouterr().err
+    assert "min_ratings (--min-ratings) must be 0 or more, got -1" in capsys.readouterr().err
     most = int(np.bincount(data.train.items).max())  # above any item's count: one line, not an empty table
     assert main(["recommend", str(run_dir), "--user", "414", "--min-ratings", str(most + 1)]) == 2
     assert f"no item has that many training ratings (the most rated has {most}); give {most} or less" in \
@@ -448,8 +448,11 @@ def test_a_run_on_your_own_file_that_moved_or_changed_says_to_put_it_back(tiny, 
     path.rename(tmp_path / "moved.csv")
     assert main(["recommend", str(run), "--user", user]) == 2
     assert f"{path} is not there: it is the data.path the run" in capsys.readouterr().err
+    import recsearch
+
+    assert recsearch.load_model(run).count_params() > 0  # the kept model alone needs no data
     (tmp_path / "moved.csv").rename(path)
     with path.open("a") as file:
         file.write("1,1,3.0,5000\n")
     assert main(["recommend", str(run), "--user", user]) == 2
-    assert f"put back at {path} the data file it was trained on" in capsys.readouterr().err
+    assert f"put back at {path} the data it was trained on" in capsys.readouterr().err

@@ -615,5 +615,11 @@ def test_studies_on_other_data_or_another_split_of_one_label_are_ranked_apart():
                       "custom:a.csv/random (data c2c2c2)": [(1, "b")],
                       "custom:a.csv/random (data c1c1c1, split s3s3s3)": [(1, "c")]}, groups
     assert len(leaderboard(records, metric="rmse", filters=["data=custom:a.csv/random"])) == 4  # the label still
+    assert len(leaderboard(records, metric="rmse", filters=["data=custom:a.csv/random (data c2c2c2)"])) == 1
+    assert leaderboard(records, metric="rmse", filters=["data=custom:a"]).empty  # no prefix of another's name
+    plain = optuna.create_study(study_name="old")  # a study from before fingerprints: its label as it was
+    plain.add_trial(optuna.trial.create_trial(value=0.6, user_attrs={"valid_rmse": 0.6}))
+    board = leaderboard([*records, make_record(plain, "memory", "default", None, config)], metric="rmse")
+    assert board.loc[board["study"] == "old", "data"].tolist() == ["custom:a.csv/random"]
     alone = leaderboard(records[:1] + records[3:], metric="rmse")  # one data: the label as it was
     assert set(alone["data"]) == {"custom:a.csv/random"}

@@ -82,7 +82,7 @@ def test_study_report_renders_every_plot(sweeps, capsys, tmp_path):
     assert "# Best trial" in text and "python" in text  # best.yaml and environment
     import keras
 
-    assert text.count(f"<td>{keras.__version__}</td>") == 1  # each version once (not keras and packages.keras)
+    assert f"<th>packages.keras</th><td>{keras.__version__}</td>" in text and "<th>keras</th>" not in text  # once
     plots, errors = render_in_chromium(page, tmp_path)
     assert len(plots) == 5 and all(plots.values()), plots
     assert errors == []

@@ -141,10 +141,13 @@ def test_a_ranking_study_has_no_empty_rating_metric_columns() -> None:
     frame = trials_frame(study)
     assert not set(RATING_METRICS) & set(frame.columns) and frame["test_ndcg@10"].tolist() == [0.38]
     study = optuna.create_study()
+    study.set_user_attr("fingerprint", {"task": "rating"})  # a rating study keeps them while no trial has any
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    assert set(RATING_METRICS) <= set(trials_frame(study).columns)
     study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=dict.fromkeys(RATING_METRICS, 0.9)))
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     frame = trials_frame(study)  # a rating study's, with a failed trial's cells empty
-    assert set(RATING_METRICS) <= set(frame.columns) and frame["test_rmse"].isna().tolist() == [False, True]
+    assert set(RATING_METRICS) <= set(frame.columns) and frame["test_rmse"].isna().tolist() == [True, False, True]
 
 
 def test_the_package_lists_its_api_only() -> None:
