@@ -10,6 +10,10 @@ HELP = ("Search the config's search_space with Optuna: each trial trains one sam
         "pruned, failed and interrupted trials are recorded; re-running the same command resumes the study. "
         "Writes results/<experiment>/<study>/ (trials.parquet/csv, best.yaml, sweep.yaml, summary.md, storage). "
         "Example: recsearch sweep model=mlp search.n_trials=50 search.sampler=tpe search.pruner=hyperband. "
+        "The study is named search.study_name (default <model>-<task>; another name starts another study); "
+        "'search.objectives=[params]' (or latency: ms per 1,000 predictions) adds objectives, minimized, and writes "
+        "the Pareto front to pareto.csv; search.n_workers, search.timeout and search.storage=URL (workers on other machines: "
+        "recsearch worker) set how it runs; `recsearch config show` lists every search.* key. "
         "search.engine=kerastuner search.tuner=random|bayesian|hyperband searches with KerasTuner instead; "
         "+experiment=compare_variants (or compare_search) runs one study per variant (or search strategy) and a "
         "comparison table. A single study's sweep that stops on failing trials before its budget exits 2.")
