@@ -108,24 +108,25 @@ def _run_jobs(jobs: list[list[str]], configs: list[Any], swept: list[str], save_
     from recsearch.errors import DataError
     from recsearch.fileio import WriteError
 
-    one_data = len({_data_setting(cfg) for cfg in configs}) == 1  # then a data error would repeat in every run
+    settings = [_data_setting(cfg) for cfg in configs]
+    one_data = len(set(settings)) == 1  # then a data error would repeat in every run
     bad_data: dict[str, str] = {}  # data setting -> its error: a later run on that data fails alike, untried
-    for number, (job, cfg) in enumerate(zip(jobs, configs)):
+    for number, (job, cfg, setting) in enumerate(zip(jobs, configs, settings)):
         interrupts.stop_if_interrupted()
         if on_run:
             on_run(number, len(jobs), job)
         pairs = [item.split("=", 1) for item in job]
         values = {key.lstrip("+~"): value for key, value in pairs if key.lstrip("+~") in swept}
         try:
-            if _data_setting(cfg) in bad_data:
-                raise DataError(bad_data[_data_setting(cfg)])
+            if setting in bad_data:
+                raise DataError(bad_data[setting])
             record = run_training(cfg, save_model=save_model)
         except WriteError:
             raise
         except DataError as exc:
             if one_data:
                 raise
-            reason = bad_data.setdefault(_data_setting(cfg), str(exc))  # this run's data, not the next run's
+            reason = bad_data.setdefault(setting, str(exc))  # this run's data, not the next run's
         except Exception as exc:  # noqa: BLE001 - this combination failed; the next ones still run
             interrupts.raise_if_interrupted(exc)  # a Ctrl-C that C code turned into another error stops all
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

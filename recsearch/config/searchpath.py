@@ -102,9 +102,9 @@ def _files_shadow_registered() -> Iterator[None]:
 
     store = sys.modules.get("hydra.core.config_store")  # loaded by whatever registered an option (register_model)
     repo = store.ConfigStore.instance().repo if store else {}
-    shadowed = [(group, name) for group in [g for g, node in repo.items() if isinstance(node, dict) and g != "hydra"]
-                for name in [n for n in repo[group] if n.endswith(".yaml")]
-                if name.removesuffix(".yaml") in group_files(group)]
+    files = {g: group_files(g) for g, node in repo.items() if isinstance(node, dict) and g != "hydra"}
+    shadowed = [(group, name) for group, found in files.items()
+                for name in [n for n in repo[group] if n.endswith(".yaml")] if name.removesuffix(".yaml") in found]
     hidden: dict[tuple[str, str], Any] = {}
     try:
         for group, name in shadowed:
