@@ -107,18 +107,24 @@ def _refuse_header_as_data(raw: pd.DataFrame, cols: Any, path: Path) -> None:
                             "its names")
 
 
-def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratings_file") -> pd.DataFrame:
-    """Read a generic CSV/TSV/Parquet interactions file into user_id, item_id, rating, timestamp.
-
-    `setting` is the config key that named the file, for the error when it is missing.
-    """
-    require_file(path, _missing_file_hint(data_cfg, setting))
+def require_table_file(path: Path, hint: str) -> None:
+    """DataError unless `path` is a file read as a table: missing (with `hint`), a kind not read here (.json,
+    .xlsx, ...), or compressed or Parquet under a name that says otherwise (read as text it gives nonsense)."""
+    require_file(path, hint)
     if text_suffix(path) in NOT_TABLES:
         raise DataError(f"{path}: a {text_suffix(path)} file is not read here; save it as CSV, TSV (or another "
                         "data.sep) or Parquet, compressed or not (.gz, .bz2, .xz, .zip)")
     misnamed = misnamed_file(path)
     if misnamed is not None:
         raise misnamed
+
+
+def read_interactions_file(data_cfg: Any, path: Path, setting: str = "data.ratings_file") -> pd.DataFrame:
+    """Read a generic CSV/TSV/Parquet interactions file into user_id, item_id, rating, timestamp.
+
+    `setting` is the config key that named the file, for the error when it is missing.
+    """
+    require_table_file(path, _missing_file_hint(data_cfg, setting))
     cols = data_cfg.columns
     mapped = [(key, getattr(cols, key)) for key in ("user", "item", "rating", "timestamp")
               if getattr(cols, key, None) is not None]
@@ -244,7 +250,7 @@ def _naming_the_column_setting(roles: dict[str, str]) -> Iterator[None]:
 
 def _read_items(data_cfg: Any, path: Path) -> pd.DataFrame:
     """A generic items file: the item column, plus title and '|'-separated genres when present."""
-    require_file(path, _missing_file_hint(data_cfg, "data.items_file"))
+    require_table_file(path, _missing_file_hint(data_cfg, "data.items_file"))
     item_col = data_cfg.columns.item
     if path.suffix.lower() in (".parquet", ".pq"):
         raw = _read_parquet(path, {item_col: "id"}, keep_all=True)

@@ -358,6 +358,11 @@ def test_a_compressed_or_parquet_file_under_a_text_name_and_a_data_line_as_heade
     pd.read_csv(tmp_path / "g.csv", compression="gzip").to_parquet(tmp_path / "p.csv")
     assert "a Parquet file by its first bytes, but named .csv; name it *.parquet" in load_error(
         _custom(tmp_path, "p.csv"), tmp_path)
+    write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + ROWS)  # the items file is checked too
+    (tmp_path / "items.csv").write_bytes(gzip.compress(b"movieId,title\ni1,A\n"))
+    assert "items.csv: a gzip file by its first bytes" in load_error(_custom(tmp_path, items_file="items.csv"), tmp_path)
+    (tmp_path / "items.json").write_text('[{"movieId": "i1"}]\n')
+    assert "a .json file is not read here" in load_error(_custom(tmp_path, items_file="items.json"), tmp_path)
     import bz2
 
     (tmp_path / "b.csv").write_bytes(bz2.compress(text.encode()))
