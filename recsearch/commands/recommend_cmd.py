@@ -74,15 +74,19 @@ def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0,  #
 
     from recsearch.recommend.recommender import MIN_ITEM_RATINGS
 
-    table = Table(title=f"Top {len(recs)} unseen items for user {user_id}", title_justify="left")
-    for col in ("#", "item", "title", "genres", "score"):
+    title = f"Top {len(recs)} unseen items for user {user_id}"
+    table = Table(title=title, title_justify="left", min_width=len(title))  # a title wider than its columns: unwrapped
+    shown = [col for col in ("#", "item", "title", "genres", "score") if col not in _absent(recs)]
+    for col in shown:
         table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
     if explained is not None:
         yours = "" if implicit else ", your rating"
         table.add_column(f"similar past items (centred cosine, rank among the {ranked_among:,} items with "
                          f"{MIN_ITEM_RATINGS}+ training ratings{yours})")
     for k, row in recs.iterrows():
-        cells = [str(k + 1), str(row["item_id"]), str(row["title"]), "|".join(row["genres"]), f"{row['score']:.3f}"]
+        every = {"#": str(k + 1), "item": str(row["item_id"]), "title": str(row["title"]),
+                 "genres": "|".join(row["genres"]), "score": f"{row['score']:.3f}"}
+        cells = [every[col] for col in shown]
         if explained is not None:
             near = explained[int(row["item_index"])]
             cells.append("; ".join(f"{p['title']} ({p['similarity']:.2f}, #{p['rank']}"
@@ -90,6 +94,17 @@ def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0,  #
                                    for _, p in near.iterrows()) or "(too few ratings to explain)")
         table.add_row(*cells)
     return table
+
+
+def _absent(items) -> set[str]:  # noqa: ANN001 - pandas imported lazily
+    """The columns the data gives nothing for: `title` when every title is the item's id (no items file, see
+    `titles_or_ids`), `genres` when no item has one."""
+    absent = set()
+    if (items["title"].astype(str) == items["item_id"].astype(str)).all():
+        absent.add("title")
+    if "genres" in items and not any(len(g) for g in items["genres"]):
+        absent.add("genres")
+    return absent
 
 
 def profile_tables(profile):  # noqa: ANN001, ANN201
@@ -109,9 +124,12 @@ def profile_tables(profile):  # noqa: ANN001, ANN201
         genres.add_column(col, justify="left" if col == "genre" else "right")
     for _, g in profile.genres.iterrows():
         genres.add_row(*[str(g["genre"]), str(g["count"]), f"{g['mean']:.2f}"][:len(columns)])
-    top = Table(title=top_title, title_justify="left")
-    for col in ("item", "title", "rating")[:2 if profile.implicit else 3]:
+    top = Table(title=top_title, title_justify="left", min_width=len(top_title))
+    shown = [col for col in ("item", "title", "rating")[:2 if profile.implicit else 3]
+             if col not in _absent(profile.top_items)]
+    for col in shown:
         top.add_column(col, justify="left" if col == "title" else "right")
     for _, t in profile.top_items.iterrows():
-        top.add_row(*[str(t["item_id"]), str(t["title"]), f"{t['rating']:g}"][:2 if profile.implicit else 3])
-    return Group(summary, genres, top)
+        every = {"item": str(t["item_id"]), "title": str(t["title"]), "rating": f"{t['rating']:g}"}
+        top.add_row(*[every[col] for col in shown])
+    return Group(summary, *([genres] if len(profile.genres) else []), top)

@@ -396,6 +396,26 @@ def test_implicit_feedback_is_shown_as_interactions_not_ratings_of_one() -> None
     assert "mean rating 4.00" in shown([5.0, 3.0, 1.0]) and "Top-rated items" in shown([5.0, 3.0, 1.0])
 
 
+def test_data_without_an_items_file_shows_no_title_or_genre_columns() -> None:
+    """Own data without data.items_file: each "title" repeated the item's id and "genres" was an empty column."""
+    from rich.console import Console
+
+    from recsearch.commands.recommend_cmd import profile_tables, recommendations_table
+    from recsearch.recommend import user_profile
+
+    frame = pd.DataFrame({"user_id": [1, 1], "item_id": ["i7", "i8"], "rating": [5.0, 3.0], "timestamp": [1, 2]})
+    recs = pd.DataFrame({"item_index": [0], "item_id": ["i9"], "title": ["i9"], "genres": [[]], "score": [4.0]})
+    console = Console(record=True, width=200)
+    console.print(recommendations_table(recs, 1, None), profile_tables(user_profile(frame, None, 1)))
+    shown = console.export_text()
+    assert "title" not in shown and "genre" not in shown, shown
+    assert shown.count("i9") == 1 and shown.count("i7") == 1 and "4.000" in shown, shown
+    titled = recs.assign(title=["Nine"], genres=[["Drama"]])
+    console.print(recommendations_table(titled, 1, None))
+    shown = console.export_text()
+    assert "Nine" in shown and "Drama" in shown, shown
+
+
 def test_a_storage_url_is_refused_with_its_slashes_intact(capsys) -> None:
     assert main(["recommend", "sqlite:////srv/studies.db", "--user", "1"]) == 2
     err = capsys.readouterr().err
