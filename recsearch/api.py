@@ -184,14 +184,15 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
     """One ranked table across the studies under `paths` (default: the results folder), with baselines; a
     `metric` that no study or baseline reports is an error listing those that are. `frame.attrs["mixed_settings"]`
     maps each shown study whose trials ran with different shared settings (a resume with other `train.epochs`)
-    to what differs (`study_tables.mixed_settings`): their scores are not comparable as they stand.
+    to what differs (`study_tables.mixed_settings`): their scores are not comparable as they stand;
+    `frame.attrs["pareto"]` each shown study of several objectives to where its Pareto front is.
 
     Example: `recsearch.leaderboard("results", filters=["task=rating"], top=5)`; a list of paths works as well.
     """
     import pandas as pd
 
     from recsearch.errors import RecsearchError
-    from recsearch.results.leaderboard import check_metric, mixed_notes, top_rows
+    from recsearch.results.leaderboard import check_metric, mixed_notes, pareto_notes, top_rows
     from recsearch.results.leaderboard import leaderboard as rank_studies
     from recsearch.results.studies import baseline_files, load_many, read_baselines
 
@@ -210,6 +211,7 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
     if top:
         frame = top_rows(frame, top)
     frame.attrs["mixed_settings"] = mixed_notes(records, frame)
+    frame.attrs["pareto"] = pareto_notes(records, frame)
     return frame
 
 

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         out.print(rich_table(frame, out.width))
     else:
         sys.stdout.write(render(frame, args.format))
+    for label, note in frame.attrs.get("pareto", {}).items():
+        print(f"recsearch: note: study {label}: {note}", file=sys.stderr)
     for label, mixed in frame.attrs.get("mixed_settings", {}).items():
         print(f"recsearch: note: study {label}: its trials ran with different settings, so their scores are not "
               f"comparable as they stand: {mixed}", file=sys.stderr)

@@ -80,6 +80,21 @@ def mixed_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, st
     return notes
 
 
+def pareto_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, str]:
+    """{study label: what its row stands for} for the shown studies that searched several objectives: the
+    leaderboard ranks them by one validation metric, which is one end of their Pareto front."""
+    shown = set(zip(frame["experiment"], frame["study"], frame["folder"])) if len(frame) else set()
+    notes = {}
+    for record, label in zip(records, record_labels(records)):
+        if (record.experiment, record.name, _where(record)) in shown and len(record.study.directions) > 1:
+            front = len(record.study.best_trials)
+            where = f"pareto.csv in {record.folder}" if record.folder else "its `recsearch report`"
+            notes[label] = (f"it searched {len(record.study.directions)} objectives "
+                            f"({', '.join(record.objective_labels)}) and is ranked here by one validation metric; "
+                            f"its Pareto front of {front} trial{'s' * (front != 1)} is in {where}")
+    return notes
+
+
 def check_metric(metric: str, records: list[StudyRecord], baselines: pd.DataFrame | None) -> None:
     """Refuse a metric that no study or baseline reports, listing those that are available."""
     available = list(dict.fromkeys(m for r in records for m in (r.metric, *study_metrics(r.config.get("task", {})))))

@@ -93,14 +93,6 @@ def log_params(study: Any) -> frozenset[str]:
                      if getattr(dist, "log", False))
 
 
-def objective_labels(record: StudyRecord) -> list[str]:
-    """Axis names of the study's objectives: the validation metric, then `search.objectives` (params, latency)."""
-    extra = list((record.config.get("search") or {}).get("objectives") or [])
-    names = [f"validation {record.metric}", *extra]
-    n = len(record.study.directions)
-    return names[:n] + [f"objective {i}" for i in range(len(names), n)]
-
-
 def curves_frame(trials: pd.DataFrame, direction: str, *, top: int = TOP_CURVES) -> pd.DataFrame:
     """Validation curves (number, group top|pruned, epoch, value) of the `top` best trials and the pruned ones."""
     done = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize").head(top)
@@ -162,7 +154,7 @@ def study_report(record: StudyRecord) -> Report:
         Section("Environment", html=_kv_table(environment_of(record, trials))),
     ]
     if len(record.study.directions) > 1:
-        sections.insert(2, Section("Pareto front", plots.pareto_figure(record.study, objective_labels(record)),
+        sections.insert(2, Section("Pareto front", plots.pareto_figure(record.study, record.objective_labels),
                                    html=_note("every finished trial; the Pareto-optimal ones highlighted")))
     mixed = mixed_settings(record.study)
     subtitle = (f"variant {record.variant}, task {record.task}, selection on validation {metric} ({direction}); "

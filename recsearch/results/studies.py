@@ -62,6 +62,14 @@ class StudyRecord:
         return str(self.config.get("task", {}).get("metric", "rmse"))
 
     @property
+    def objective_labels(self) -> list[str]:
+        """Names of the study's objectives: the validation metric, then `search.objectives` (params, latency)."""
+        extra = list((self.config.get("search") or {}).get("objectives") or [])
+        names = [f"validation {self.metric}", *extra]
+        n = len(self.study.directions)
+        return names[:n] + [f"objective {i}" for i in range(len(names), n)]
+
+    @property
     def direction(self) -> str:
         return self.study.directions[0].name.lower()
 

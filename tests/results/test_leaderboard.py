@@ -623,3 +623,13 @@ def test_studies_on_other_data_or_another_split_of_one_label_are_ranked_apart():
     assert board.loc[board["study"] == "old", "data"].tolist() == ["custom:a.csv/random"]
     alone = leaderboard(records[:1] + records[3:], metric="rmse")  # one data: the label as it was
     assert set(alone["data"]) == {"custom:a.csv/random"}
+
+
+def test_a_study_of_several_objectives_says_its_row_is_one_end_of_its_pareto_front(pareto_study, sweeps, capsys):
+    """A two-objective study was an ordinary row, ranked by its validation metric without a word of its front."""
+    code, out, err = cli(capsys, str(pareto_study.parent), str(sweeps.results), "--format", "csv")
+    assert code == 0 and set(pd.read_csv(io.StringIO(out))["study"]) >= {"two", "a", "b"}
+    front = pd.read_csv(pareto_study / "pareto.csv")
+    assert (f"note: study two: it searched 2 objectives (validation rmse, params) and is ranked here by one "
+            f"validation metric; its Pareto front of {len(front)} trial") in err, err
+    assert f"pareto.csv in {pareto_study}" in err and "study a" not in err and "study b" not in err, err
