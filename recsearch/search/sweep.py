@@ -69,7 +69,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
         _read_enqueue_file(Path(cfg.search.enqueue_file))  # (a joining worker: the sweep enqueued it already)
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
-    done = _report_if_budget_reached(cfg, folder, url, name)  # before data and TensorFlow: a re-run returns at once
+    option = choices.get("model", str(cfg.model.name))  # `small_mlp` for conf/model/small_mlp.yaml (name: mlp)
+    done = _report_if_budget_reached(cfg, folder, url, name, option)  # before data and TensorFlow: a re-run returns at once
     if done is not None:
         return done
     from recsearch.search.storage import new_session
@@ -83,7 +84,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
 
     conf_files = recorded_files(choices) if record else None  # the user's files they name: a worker elsewhere has none
     try:
-        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, conf_files)
+        return _sweep(cfg, overrides, space, data, folder, url, name, show_progress, conf_files, option)
     except WriteError as exc:  # in a study folder that holds trials: make it writable, not go elsewhere
         raise exc.in_study(folder / JOURNAL) from None
     except OSError as exc:  # a folder or file the sweep needs cannot be written: one line, the journal is intact
@@ -91,11 +92,11 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
 
 
 def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, url: str, name: str,
-           show_progress: bool, conf_files: dict[str, str] | None) -> SweepReport:
+           show_progress: bool, conf_files: dict[str, str] | None, option: str) -> SweepReport:
     """Open or resume the study, run the workers, write the tables whatever happened.
 
     `conf_files`: the user's config files the sweep composed, recorded for `recsearch worker` (None: this is a
-    joining worker, which records nothing)."""
+    joining worker, which records nothing); `option`: the model config option composed (`model=`)."""
     import optuna
 
     from recsearch.fileio import remove_stale_temp_files
@@ -112,7 +113,7 @@ def _sweep(cfg: Any, overrides: list[str], space: Any, data: Any, folder: Path, 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True,
                                 directions=[cfg.task.direction] + ["minimize"] * (n_obj - 1))
-    _check_same_study(study, _fingerprint(cfg, data, n_obj), joining=not record)
+    _check_same_study(study, _fingerprint(cfg, data, n_obj, option), joining=not record)
     check_same_engine(study, cfg)  # first: another engine's study is refused as such, whatever its space
     _check_same_space(study, space, kerastuner=cfg.search.engine == "kerastuner")
     _warn_if_trial_setting_changed(study, _trial_setting(cfg, space))
@@ -215,7 +216,7 @@ def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
     return None
 
 
-def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> SweepReport | None:
+def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str, option: str) -> SweepReport | None:
     """When the study already holds `search.n_trials` finished trials: say so in one line, return its report."""
     from recsearch.search.storage import RDB_PREFIXES, open_storage, redact
 
@@ -227,7 +228,7 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> Sw
         study = optuna.load_study(study_name=name, storage=open_storage(url))
     except KeyError:
         return None
-    if not _same_setting_without_data(study, cfg):
+    if not _same_setting_without_data(study, cfg, option):
         return None  # the full path prepares the data and explains what changed
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
@@ -245,13 +246,15 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str) -> Sw
                        top_failure=top_failure(study), already_done=True)
 
 
-def _same_setting_without_data(study: Any, cfg: Any) -> bool:
+def _same_setting_without_data(study: Any, cfg: Any, option: str) -> bool:
     """True when the study was run on this setting, judged without loading data: the fingerprint's
-    model, task, metric and directions, and the data and split config sections as last run."""
+    model (and model option, when recorded), task, metric and directions, and the data and split config
+    sections as last run."""
     recorded = study.user_attrs.get("fingerprint", {})
     now = {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
            "directions": [cfg.task.direction] + ["minimize"] * len(cfg.search.objectives)}
-    return all(recorded.get(k) == v for k, v in now.items()) and study.user_attrs.get("data_config") == _data_key(cfg)
+    return (all(recorded.get(k) == v for k, v in now.items()) and recorded.get("model_option", option) == option
+            and study.user_attrs.get("data_config") == _data_key(cfg))
 
 
 def _data_key(cfg: Any) -> str:
@@ -374,12 +377,14 @@ def _interrupt_workers(procs: list, grace_s: float = WORKER_GRACE_S) -> None:
             os.kill(proc.pid, signal.SIGINT)
 
 
-def _fingerprint(cfg: Any, data: Any, n_obj: int) -> dict[str, Any]:
+def _fingerprint(cfg: Any, data: Any, n_obj: int, option: str) -> dict[str, Any]:
     """What must not change when a study is resumed: model, data, split, metric and directions; and the data's
-    name (`data`: said when the data changed, never compared itself: a renamed file is the same data)."""
+    name (`data`: said when the data changed, never compared itself: a renamed file is the same data). The
+    model config option too: a user's conf/model/small_mlp.yaml of family mlp gets mlp's default study name,
+    and its trials (another space, other fixed values) must not be continued by `model=mlp`'s."""
     from recsearch.results.studies import data_label
 
-    return {"model": cfg.model.name, "task": cfg.task.name, "metric": cfg.task.metric,
+    return {"model": cfg.model.name, "model_option": option, "task": cfg.task.name, "metric": cfg.task.metric,
             "directions": [cfg.task.direction] + ["minimize"] * (n_obj - 1),
             "data_checksum": data.checksum, "split_key": data.split_key,
             "data": data_label({k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "split")})}

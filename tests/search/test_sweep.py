@@ -609,3 +609,22 @@ def test_a_pack_size_that_cannot_apply_is_said_so() -> None:
                                                                                   "split=leave_one_out"])
     assert "pack_size" not in notes(["model=mf", "train.backend=jax"]) and "pack_size" not in notes(["model=mf"])
     assert "packing needs the JAX backend, and this sweep trains on tensorflow" in notes(["train.backend=tensorflow"])
+
+
+def test_a_local_model_option_of_a_familys_name_is_not_continued_by_that_family(tiny, tmp_path, monkeypatch) -> None:
+    """./conf/model/small.yaml (name: mlp) and `model=mlp` both default to study mlp-rating: a later `model=mlp`
+    sweep continued the other option's trials (its fixed values, another space) without a word, or reported
+    them as its own when their count reached its budget."""
+    from recsearch.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "model" / "small.yaml").write_text("name: mlp\ndepth: 1\nwidth: 8\nembedding_dim: 8\n")
+    first = _sweep(tiny, "model=small", "search.n_trials=1")
+    assert first.study_name == "mlp-rating" and first.counts.get("complete") == 1
+    for n_trials in (1, 2):  # the budget already reached, and more trials
+        with pytest.raises(ConfigError, match=r"^study 'mlp-rating' already holds trials of another setting "
+                                              r"\(model_option: 'small' -> 'mlp'\); choose another search.study_name"):
+            _sweep(tiny, "model=mlp", f"search.n_trials={n_trials}")
+    again = _sweep(tiny, "model=small", "search.n_trials=2")  # the same option continues it
+    assert again.counts.get("complete") == 2
