@@ -34,6 +34,23 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "search.fidelity": FIDELITIES,
 }
 
+# Keras activations by name that keep a Dense layer's width (Keras 3.15's `keras.activations`, less `glu`, which
+# halves it, and `threshold`, which needs arguments); a name older Keras lacks fails at build as Keras says.
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "elu", "selu", "silu", "swish", "mish", "softplus", "softsign",
+               "leaky_relu", "relu6", "celu", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
+               "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid",
+               "log_sigmoid", "softmax", "log_softmax", "sparsemax", "linear")
+WIDTH_SCHEDULES = ("constant", "halving", "doubling")
+CENTERS = ("none", "global", "item")  # AutoRec's offset subtracted from observed ratings
+# model key -> the values it accepts, in the families recsearch ships that have the key (a registered family's
+# keys are its own: its `activation` may be a custom Keras object's name)
+MODEL_CHOICES: dict[str, tuple[str, ...]] = {
+    "activation": ACTIVATIONS,
+    "output_activation": ACTIVATIONS,
+    "width_schedule": WIDTH_SCHEDULES,
+    "center": CENTERS,
+}
+
 
 OWN_BACKEND_ENV = "RECSEARCH_OWN_KERAS_BACKEND"  # "<backend>:<pid>": the KERAS_BACKEND recsearch set in that process
 

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recsearch.config.schema import BOUNDS, RootConfig
-from recsearch.choices import CHOICES, OBJECTIVES
+from recsearch.choices import CHOICES, MODEL_CHOICES, OBJECTIVES
 from recsearch.errors import ConfigError
 
 
@@ -63,9 +63,11 @@ def check_values(cfg: DictConfig) -> None:
 
     Search-space validation calls this on both ends of every range, so one declaration serves both.
     """
-    from recsearch.models.registry import model_schema
+    from recsearch.models.registry import model_schema, model_ships_with_recsearch
 
-    for key, choices in CHOICES.items():
+    own = model_ships_with_recsearch(cfg)
+    keyed = [*CHOICES.items(), *((f"model.{k}", c) for k, c in MODEL_CHOICES.items() if own and k in cfg.model)]
+    for key, choices in keyed:
         value = OmegaConf.select(cfg, key)
         if value not in choices:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {', '.join(choices)}")

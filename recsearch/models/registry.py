@@ -64,6 +64,13 @@ def model_spec(name: str) -> ModelSpec:
                           "by your own code needs it imported: recsearch --import MODULE ...)") from None
 
 
+def model_ships_with_recsearch(cfg: Any) -> bool:
+    """Whether the model's code is recsearch's own (a spawned worker imports it; its values are checked against
+    `choices.MODEL_CHOICES`), not a registered or hypermodel builder that may live in the caller's script."""
+    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
+    return all(b.startswith("recsearch.") for b in builders)
+
+
 def model_schema(name: str) -> type:
     """The dataclass schema of model `name`."""
     return model_spec(name).schema

@@ -92,6 +92,8 @@ def auto_workers(cfg: Any, missing: int, *, cores: int, memory: int | None, acce
         return 1
     if search.timeout is not None and float(search.timeout) < MIN_TIMEOUT_S:
         return 1
+    from recsearch.models.registry import model_ships_with_recsearch
+
     if not model_ships_with_recsearch(cfg):
         return 1
     count = min(cores, missing // MIN_TRIALS_PER_WORKER)
@@ -108,6 +110,7 @@ def backend_of_own_process(cfg: Any) -> str | None:
     score as they do nowhere else, and as its trials in worker processes (several workers, a resume) do not.
     Only where workers may be spawned at all (`auto_workers`' rules: recsearch's own model code, the Optuna
     engine, no accelerator that this process may hold already, a script with a main guard)."""
+    from recsearch.models.registry import model_ships_with_recsearch
     from recsearch.training.backend import _loaded_keras_backend, auto_backend
 
     loaded = _loaded_keras_backend()
@@ -117,15 +120,6 @@ def backend_of_own_process(cfg: Any) -> str | None:
             or unguarded_main_script() is not None):
         return None
     return auto_backend(cfg)
-
-
-def model_ships_with_recsearch(cfg: Any) -> bool:
-    """Whether the model's code is recsearch's own (a spawned worker imports it), not a registered or hypermodel
-    builder that may live in the caller's script."""
-    from recsearch.models.registry import model_spec
-
-    builders = [model_spec(str(cfg.model.name)).builder, str(cfg.model.get("builder") or "recsearch.")]
-    return all(b.startswith("recsearch.") for b in builders)
 
 
 def _builder_without_file(cfg: Any) -> bool:
