@@ -285,6 +285,21 @@ def recommendations(target: str | Path, user: str | int, n: int = 10, *, trial: 
     return recommend_for(target, user, n, trial=trial, min_ratings=min_ratings).items
 
 
+def _check_builder_signature(name: str, builder: Callable) -> None:
+    """ConfigError when `builder` cannot be called as builder(model_cfg, data): found when registering, not as
+    every trial of a sweep failing alike."""
+    import inspect
+
+    try:
+        signature = inspect.signature(builder)
+        signature.bind(None, None)
+    except ValueError:  # no signature to read (a builtin): left to the first call
+        return
+    except TypeError:
+        raise ConfigError(f"register_model({name!r}): the builder is called as {builder.__name__}(model_cfg, data), "
+                          f"but it takes {signature}; give it those two parameters") from None
+
+
 def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating", "ranking"), description: str = "",
                    search_space: Mapping[str, Any] | None = None) -> Callable[[Callable], Callable]:
     """Decorator: register a model builder `builder(model_cfg, data) -> keras.Model` under `name`.
@@ -310,6 +325,7 @@ def register_model(name: str, *, schema: type, tasks: Sequence[str] = ("rating",
             raise ConfigError(f"register_model({name!r}): a built-in model family has that name; choose another")
         if "." in builder.__qualname__:
             raise ConfigError(f"register_model({name!r}): the builder must be a module-level function")
+        _check_builder_signature(name, builder)
         MODELS[name] = ModelSpec(name, schema, f"{builder.__module__}:{builder.__qualname__}", tuple(tasks),
                                  description or (builder.__doc__ or "").strip().split("\n")[0])
         defaults = OmegaConf.to_container(OmegaConf.structured(schema))

@@ -14,6 +14,9 @@ from recsearch.search import interrupts
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
+# A study none of whose trials has finished gives up sooner when its first failures all say the same: a broken
+# builder, a missing file, a key every configuration sets wrongly fail every trial alike (one reason, no luck).
+SAME_FIRST_FAILURES = 3
 GAVE_UP_EXIT = 3  # a worker process that stopped on failing trials (the sweep then exits 2 if short of its budget)
 UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
 
@@ -142,7 +145,7 @@ def run_worker(spec: WorkerSpec, *, cfg: Any = None, on_trial_end: Callable[[], 
 def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
                 on_trial_end: Callable[[], None] | None) -> WorkerRun:
     """Claim, run and tell trials (or packs of them) until the budget, the deadline, or too many failures."""
-    folder, ran, failures, in_a_row = Path(spec.folder), 0, 0, 0
+    folder, ran, failures, in_a_row, reasons = Path(spec.folder), 0, 0, 0, []
     while spec.deadline is None or time.time() < spec.deadline:
         interrupts.stop_if_interrupted()
         if int(cfg.search.pack_size) > 1:  # trial packing: claims, runs and tells up to pack_size trials
@@ -162,14 +165,31 @@ def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
             break
         ok = run_one(study, trial, ctx, folder, int(cfg.search.keep_models), claim_s=time.perf_counter() - start)
         failures, in_a_row, ran = failures + (not ok), 0 if ok else in_a_row + 1, ran + 1
+        reasons = [] if ok else [*reasons, _fail_reason(study, trial)][-SAME_FIRST_FAILURES:]
         clear_trial_session()
         if on_trial_end:
             on_trial_end()
+        if in_a_row >= SAME_FIRST_FAILURES and len(set(reasons)) == 1 and not _any_finished(study):
+            print(f"recsearch: worker {spec.index}: the study's first {in_a_row} trials failed alike ({reasons[0]}); "
+                  "stopping: fix that, then run the same command again", file=sys.stderr)
+            return WorkerRun(ran, gave_up=True)
         if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
             print(f"recsearch: worker {spec.index}: {failures} trials failed ({in_a_row} in a row); stopping. "
                   "See fail_reason in trials.csv.", file=sys.stderr)
             return WorkerRun(ran, gave_up=True)
     return WorkerRun(ran)
+
+
+def _fail_reason(study: Any, trial: Any) -> str:
+    """The fail_reason a failed trial recorded ("" when none)."""
+    return str(study._storage.get_trial(trial._trial_id).user_attrs.get("fail_reason", ""))
+
+
+def _any_finished(study: Any) -> bool:
+    """Whether any trial of the study completed or was pruned (it trained: failures are then not every trial's)."""
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 MAX_REASKS = 3

@@ -177,6 +177,26 @@ def test_register_model_refuses_a_builtin_name() -> None:
         recsearch.register_model("mf", schema=MfConfig)(lambda cfg, data: None)
 
 
+def _one_parameter_builder(model_cfg):  # noqa: ANN001, ANN202 - never called
+    raise AssertionError("not built")
+
+
+def test_register_model_refuses_a_builder_that_cannot_take_model_cfg_and_data() -> None:
+    """`def build(model_cfg)` registered fine, then every trial of a sweep failed with the same TypeError."""
+    from dataclasses import dataclass
+
+    from recsearch.models.registry import MODELS
+
+    @dataclass
+    class OneConfig:
+        name: str = "one_param"
+
+    with pytest.raises(ConfigError, match=r"^register_model\('one_param'\): the builder is called as "
+                                          r"_one_parameter_builder\(model_cfg, data\), but it takes \(model_cfg\)"):
+        recsearch.register_model("one_param", schema=OneConfig)(_one_parameter_builder)
+    assert "one_param" not in MODELS
+
+
 @pytest.mark.slow
 def test_load_model_in_a_fresh_process_predicts_what_the_trained_model_did(tiny: list[str],
                                                                          isolated_paths: Path) -> None:
