@@ -312,7 +312,7 @@ def _tried(trials: list, but: int | None = None) -> dict[tuple, int]:
 
 
 def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
-    """The size of the search space when the study has tried every configuration of it, else None.
+    """The size of the search space when the study has tried, or is trying, every configuration of it, else None.
 
     A space whose parameters are all discrete has a known size (`SearchSpace.size`, conditions counted);
     a continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
@@ -324,7 +324,7 @@ def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
     if any(t.state == TrialState.WAITING for t in trials):  # an enqueued config runs whatever was tried
         return None
     if isinstance(study.sampler, AskTellGridSampler):
-        return len(study.sampler._all_grids) if study.sampler.is_exhausted(study) else None
+        return len(study.sampler._all_grids) if study.sampler.all_started(study) else None
     size = space.size()
     if size == float("inf") or len(_tried(trials)) < size:
         return None

@@ -32,3 +32,22 @@ def test_a_full_budget_of_claimed_trials_returns_at_once(tmp_path):
     start = time.time()
     assert claim_trial(study, tmp_path, 1) is None
     assert time.time() - start < 1.0
+
+
+def test_a_grid_point_still_running_is_not_handed_to_a_second_worker(tmp_path):
+    """Optuna's grid sampler hands out a running point once every point has started: with two workers, the second
+    trained a duplicate of the first's last point. The study is used up once every point is finished or running."""
+    from recsearch.config import compose_config
+    from recsearch.search.grid import AskTellGridSampler
+    from recsearch.search.parse import parse_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = parse_space({"params": {"model.width": "choice(8, 16)"}}, compose_config(["model=mlp"]))
+    study = optuna.create_study(study_name="g", storage=f"sqlite:///{tmp_path / 'g.db'}",
+                                sampler=AskTellGridSampler(space.grid(), seed=0))
+    first = claim_trial(study, tmp_path, 4, space=space)  # claiming samples the trial's parameters
+    study.tell(first, 1.0)
+    running = claim_trial(study, tmp_path, 4, space=space)  # the other point, still training
+    assert {first.params["model.width"], running.params["model.width"]} == {8, 16}
+    assert claim_trial(study, tmp_path, 4, space=space) is None  # not the running point again
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING"]
