@@ -30,6 +30,24 @@ def searched_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) 
 OPTUNA_ONLY = ("search.sampler", "search.pruner")  # settings the kerastuner engine does not use
 
 
+def merged_space_note(cfg: DictConfig, choices: Mapping[str, str]) -> str | None:
+    """A note when the experiment's own `search_space.params` were merged into the model's space option (Hydra
+    merges a config's keys into the group option it composed): the keys it did not name are searched too."""
+    from recsearch.config.searchpath import group_files
+
+    experiment, option = choices.get("experiment"), choices.get("search_space")
+    path = group_files("experiment").get(experiment) if experiment and option else None
+    if path is None:
+        return None
+    own = OmegaConf.select(OmegaConf.load(path), "search_space.params", default=None) or {}
+    inherited = [key for key in (cfg.search_space.get("params") or {}) if key not in own]
+    if not own or not inherited:
+        return None
+    return (f"recsearch: note: experiment {experiment}'s search_space is merged into search_space={option}, so "
+            f"{', '.join(inherited)} are searched too; to search only its own parameters, add "
+            "`- override /search_space: null` to its defaults")
+
+
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
     """One line per searched key set on the command line (sampled anyway, and how to fix it instead), per
     Optuna setting given to a KerasTuner sweep (unused), for a `search.pack_size` that cannot apply, and for

@@ -188,3 +188,25 @@ def test_a_condition_on_a_value_the_narrowed_space_leaves_out_is_kept(cfg) -> No
     space = parse_space({"params": {"train.optimizer": "adam", "train.momentum": "interval(0, 0.9)"},
                          "conditions": {"train.momentum": {"train.optimizer": ["sgd", "rmsprop"]}}}, cfg)
     assert space.conditions["train.momentum"].tests == (("train.optimizer", "in", ("sgd", "rmsprop")),)
+
+
+def test_an_experiments_own_space_merged_into_the_models_is_noted_and_the_override_to_replace_it_works(
+        tmp_path, monkeypatch) -> None:
+    """An experiment listing two parameters was searched over the packaged mlp space's eleven, without a word."""
+    from recsearch.config.compose import compose_with_choices
+    from recsearch.search.parse import merged_space_note
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    own = "search_space:\n  params:\n    model.depth: range(1, 3)\n"
+    (tmp_path / "experiments" / "merge.yaml").write_text("# @package _global_\n" + own)
+    (tmp_path / "experiments" / "alone.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /search_space: null\n" + own)
+    merged, choices = compose_with_choices(["+experiment=merge"])
+    note = merged_space_note(merged, choices)
+    assert note.startswith("recsearch: note: experiment merge's search_space is merged into search_space=mlp, so "
+                           "model.width, "), note
+    assert "model.depth" not in note and note.endswith("add `- override /search_space: null` to its defaults")
+    alone, choices = compose_with_choices(["+experiment=alone"])
+    assert list(alone.search_space.params) == ["model.depth"] and merged_space_note(alone, choices) is None
+    assert merged_space_note(*compose_with_choices(["model=mf"])) is None  # no experiment: nothing to say
