@@ -50,10 +50,12 @@ def merged_space_note(cfg: DictConfig, choices: Mapping[str, str]) -> str | None
 
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
     """One line per searched key set on the command line (sampled anyway, and how to fix it instead), per
-    Optuna setting given to a KerasTuner sweep (unused), for a `search.pack_size` that cannot apply, and for
-    `train.refit` (a sweep does not refit)."""
+    parameter whose condition never holds (never sampled), per Optuna setting given to a KerasTuner sweep
+    (unused), for a `search.pack_size` that cannot apply, and for `train.refit` (a sweep does not refit)."""
     given = {o.lstrip("+~").partition("=")[0].strip() for o in overrides}
-    unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
+    never = [f"recsearch: note: {key} is never searched: its condition on {other} holds for no value this space "
+             f"gives {other}" for key, other in space.never_active()]
+    unused = never + [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
               f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
               if cfg.search.engine == "kerastuner" and key in given]
     if cfg.search.engine != "kerastuner" and cfg.search.objectives and "search.pruner" in given \

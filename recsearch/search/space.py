@@ -96,6 +96,16 @@ class SearchSpace:
             values[p.key] = _suggest(trial, p)
         return values
 
+    def never_active(self) -> list[tuple[str, str]]:
+        """(parameter, the parameter its condition reads) for each condition that no value of the space passes,
+        e.g. {train.optimizer: [rmsprop]} with train.optimizer: choice(adam, sgd): that parameter is never sampled
+        (the usual case being a space narrowed on the command line)."""
+        by_key = {p.key: p for p in self.params}
+        return [(key, next(other for other, op, x in cond.tests if other in by_key and not _can_pass(by_key[other],
+                                                                                                       op, x)))
+                for key, cond in self.conditions.items()
+                if any(other in by_key and not _can_pass(by_key[other], op, x) for other, op, x in cond.tests)]
+
     def active(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The subset of `values` that is active under the conditions (for enqueued configs)."""
         out: dict[str, Any] = {}
@@ -180,6 +190,18 @@ def _discrete_values(p: Param) -> list[Any] | None:
         n = int(round((p.high - p.low) / p.step))
         return [round(p.low + k * p.step, 12) for k in range(n + 1)]
     return None
+
+
+def _can_pass(p: Param, op: str, operand: Any) -> bool:
+    """Whether some value `p` can take passes a condition's test (`in` a list, or a comparison): its choices
+    tested one by one, a numeric range by its bounds."""
+    if p.kind in ("categorical", "fixed"):
+        return any((v in operand) if op == "in" else _OPS[op](v, operand) for v in p.choices)
+    low, high = float(p.low), float(p.high)
+    if op == "in":
+        return any(isinstance(v, (int, float)) and low <= v <= high for v in operand)
+    return {">=": high >= operand, ">": high > operand, "<=": low <= operand, "<": low < operand,
+            "==": low <= operand <= high, "!=": not low == high == operand}[op]
 
 
 def _suggest(trial: Any, p: Param) -> Any:
