@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any, Callable, Mapping
 
@@ -207,6 +208,14 @@ def _check_enqueue_file(path: str | None, params: dict[str, Param]) -> None:
                                        "search_space")
 
 
+def _config_keys(cfg: DictConfig) -> list[str]:
+    """The dotted keys of a composed config (not its search space), for `did you mean`."""
+    import pandas as pd
+
+    plain = {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "search_space"}
+    return list(pd.json_normalize(plain, sep=".").columns)
+
+
 def _within(dist: Any, value: Any) -> bool:
     """True when an Optuna distribution holds `value` (a choice, or in range and on the step)."""
     try:
@@ -223,7 +232,10 @@ def _parse_param(key: str, expr: Any, base_cfg: DictConfig) -> Param:
     where = f"search_space.params.{key}"
     is_group = key in GROUPS
     if not is_group and OmegaConf.select(base_cfg, key, default=_MISSING) is _MISSING:
-        raise SearchSpaceError(f"{where}: '{key}' is not a key of the composed config (see `recsearch config show`)")
+        close = difflib.get_close_matches(key, _config_keys(base_cfg), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise SearchSpaceError(f"{where}: '{key}' is not a key of the composed config{hint} (see `recsearch config "
+                               "show`)")
     text = str(expr).lower() if isinstance(expr, bool) else str(expr)
     try:
         value = OverridesParser.create().parse_override(f"{key}={text}").value()
@@ -330,7 +342,10 @@ def _check_values_fit(where: str, param: Param, probe: list[Any], base_cfg: Dict
             OmegaConf.update(cfg, param.key, v, merge=False)
             check_values(cfg)
         except OmegaConfBaseException as exc:
-            raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {str(exc).splitlines()[0]}") from None
+            whole = (" (a whole-number key: search it with range(a, b) or int(interval(a, b)))"
+                     if param.kind == "float" and "converted to Integer" in str(exc) else "")
+            raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {str(exc).splitlines()[0]}{whole}"
+                                   ) from None
         except ConfigError as exc:
             raise SearchSpaceError(f"{where}: value {v!r} does not fit the config: {exc}") from None
 

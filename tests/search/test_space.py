@@ -234,3 +234,14 @@ def test_a_condition_no_value_of_the_space_passes_is_noted(cfg, condition, never
     notes = [line for line in sweep_notices(cfg, [], space) if "never searched" in line]
     assert notes == [f"recsearch: note: {key} is never searched: its condition on {other} holds for no value this "
                      f"space gives {other}" for key, other in never]
+
+
+def test_a_misspelt_key_in_a_space_gets_the_close_key_and_an_interval_on_a_whole_number_key_says_how(cfg) -> None:
+    with pytest.raises(SearchSpaceError, match=r"^search_space.params.model.widht: 'model.widht' is not a key of the "
+                                               r"composed config; did you mean model.width\? "):
+        parse_space({"params": {"model.widht": "choice(8, 16)"}}, cfg)
+    with pytest.raises(SearchSpaceError, match=r"is not a key of the composed config \(see"):
+        parse_space({"params": {"zzz.qqq": "choice(8, 16)"}}, cfg)
+    with pytest.raises(SearchSpaceError, match=r"could not be converted to Integer \(a whole-number key: search it "
+                                               r"with range\(a, b\) or int\(interval\(a, b\)\)\)$"):
+        parse_space({"params": {"model.depth": "interval(1, 4)"}}, cfg)
