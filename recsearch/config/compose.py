@@ -187,6 +187,11 @@ def _explained(message: str) -> str:
     """Hydra's and the schema's one-line errors, with the fix where a user is known to stumble: a misspelt
     key (Hydra's advice to append it with `+` only leads to the schema's refusal), a search expression left
     unquoted inside `{...}` (Hydra says only "Error merging override")."""
+    if "@experiment." in message or message.startswith("config key 'experiment': Cannot convert"):
+        where = re.match(r"In '(experiment/[^']+)'", message)
+        return (f"{where.group(1) + '.yaml' if where else 'the experiment file'}: an experiment file must start "
+                "with the line `# @package _global_`: without it its keys land under `experiment.`, not on the "
+                "config (recsearch export-best writes it)")
     match = re.match(r"Could not override '([^']+)'", message) or \
         re.match(r"config key '([^']+)': unknown key", message)
     key = match.group(1) if match else ""

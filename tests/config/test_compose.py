@@ -203,3 +203,17 @@ def test_an_experiments_relative_data_path_is_found_from_any_folder(tmp_path: Pa
     assert compose_config(["+experiment=best"]).data.path == str(tmp_path / "w2" / "data" / "a.csv")  # here first
     given = compose_config(["+experiment=best", "data.path=../nothing.csv"]).data.path  # what the user gives: kept
     assert given == str(tmp_path / "w2" / "nothing.csv")
+
+
+def test_an_experiment_file_without_its_package_line_says_so(tmp_path: Path, monkeypatch) -> None:
+    """Hydra said "Could not override 'model@experiment.model'. Did you mean to override model?", or that it
+    cannot convert a DictConfig to a string: neither names the missing `# @package _global_` line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "a.yaml").write_text("defaults:\n  - override /model: mf\ntrain:\n  epochs: 2\n")
+    (tmp_path / "experiments" / "b.yaml").write_text("train:\n  epochs: 2\n")
+    for name in ("a", "b"):
+        with pytest.raises(ConfigError, match="an experiment file must start with the line `# @package _global_`"):
+            compose_config([f"+experiment={name}"])
+    (tmp_path / "experiments" / "b.yaml").write_text("# @package _global_\ntrain:\n  epochs: 2\n")
+    assert compose_config(["+experiment=b"]).train.epochs == 2
