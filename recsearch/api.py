@@ -84,9 +84,12 @@ def _as_overrides(config: Any) -> list[str]:
 
 def train(config: Any = None, *, multirun: bool = False, save_model: bool = True, prepared: Any = None,
           on_run: Callable[[int, int, list[str]], None] | None = None,
+          on_epoch: Callable[[int, dict[str, float]], None] | None = None,
           **values: Any) -> "RunRecord | MultirunRecord":
     """Train one config and write its run folder; with `multirun=True`, every combination of comma lists
     (in overrides) and keyword lists (`model=["mf", "gmf"]`; a list-valued setting takes a list of lists).
+    `on_run(i, n, overrides)` is called as each run of a multirun starts, `on_epoch(epoch, logs)` after each
+    epoch of a single run (`logs`: loss, val_<metric>).
 
     Returns a RunRecord (`run_dir`, `summary` of metrics, `model`) or a MultirunRecord (`runs`, `table`,
     `table_path`). `prepared` reuses an already prepared split (`recsearch.training.run.prepare_for(cfg)`);
@@ -102,7 +105,7 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
             raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
         return run_multirun([*_as_overrides(config), *keyword_overrides(values, each=True)],
                             save_model=save_model, on_run=on_run)
-    return run_training(compose(config, **values), data=prepared, save_model=save_model)
+    return run_training(compose(config, **values), data=prepared, save_model=save_model, on_epoch=on_epoch)
 
 
 def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> "SweepReport | Path":

@@ -34,8 +34,10 @@ class MultirunRecord:
     failed: list[int] = field(default_factory=list)
 
 
-def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True) -> RunRecord:
-    """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically.
+def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool = True,
+                 on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> RunRecord:
+    """Train `cfg` once and write results/<experiment>/runs/<stamp>-<model>/ atomically (`on_epoch`: see
+    `train_once`).
 
     The folder holds config.yaml, metrics.json, history.csv (per epoch, validated on validation), with
     `train.refit` refit_history.csv (the final model's epochs on train + validation), and (unless
@@ -46,7 +48,7 @@ def run_training(cfg: Any, *, data: PreparedData | None = None, save_model: bool
     from recsearch.fileio import atomic_dir, atomic_write_frame, atomic_write_json, atomic_write_text
     from recsearch.training.run import experiment_dir, train_once
 
-    run = train_once(cfg, data=data)
+    run = train_once(cfg, data=data, on_epoch=on_epoch)
     final = experiment_dir(cfg) / "runs" / f"{_stamp()}-{cfg.model.name}"
     with atomic_dir(final) as tmp:
         atomic_write_text(tmp / "config.yaml", OmegaConf.to_yaml(cfg))

@@ -43,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"recsearch: note: compare.{'variants' if cfg.compare.variants else 'strategies'} is used by "
               f"`recsearch sweep`, which runs the comparison; `train` trains this config's model={cfg.model.name} "
               "once", file=sys.stderr)
-    with out.status(f"training {cfg.model.name} on {cfg.data.name} ..."):
-        record = recsearch.train(cfg, save_model=not args.no_save_model)
+    what = f"training {cfg.model.name} on {cfg.data.name}"
+    with out.status(f"{what} ...") as status:
+        shown = EpochStatus(what, int(cfg.train.epochs), str(cfg.task.metric), str(cfg.task.direction))
+        record = recsearch.train(cfg, save_model=not args.no_save_model,
+                                 on_epoch=lambda epoch, logs: status.update(shown.text(epoch, logs)))
     s = record.summary
     metrics = [(k.replace("_", " "), s[k]) for k in s if k.startswith(("valid_", "test_", "refit_"))]
     rows = [("model", s["model"]), ("dataset", s["dataset"]), ("task", s["task"]), *metrics,
@@ -55,6 +58,30 @@ def run(args: argparse.Namespace) -> int:
             ("run folder", str(record.run_dir))]
     out.print(key_value_table("recsearch train", [(k, v) for k, v in rows if v is not None]))
     return 0
+
+
+class EpochStatus:
+    """The status line of a training run after each epoch: epoch e/E (early stopping may end the run before E),
+    the validation metric and the best so far, seconds per epoch."""
+
+    def __init__(self, what: str, epochs: int, metric: str, direction: str):
+        import time
+
+        self.what, self.epochs, self.key, self.minimize = what, epochs, f"val_{metric}", direction == "minimize"
+        self.start, self.best = time.perf_counter(), None
+
+    def text(self, epoch: int, logs: dict[str, float]) -> str:
+        import math
+        import time
+
+        value = logs.get(self.key)
+        if value is not None and math.isfinite(value) and (
+                self.best is None or (value < self.best[1] if self.minimize else value > self.best[1])):
+            self.best = (epoch, value)
+        per_epoch = (time.perf_counter() - self.start) / epoch
+        metric = "" if value is None else f", {self.key} {value:.4f}"
+        best = "" if self.best is None else f" (best {self.best[1]:.4f}, epoch {self.best[0]})"
+        return f"{self.what}: epoch {epoch}/{self.epochs}{metric}{best}, {per_epoch:.1f} s/epoch"
 
 
 def _multirun(args: argparse.Namespace) -> int:

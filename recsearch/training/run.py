@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -57,11 +57,13 @@ def experiment_dir(cfg: Any) -> Path:
     return Path(cfg.paths.results_dir) / (cfg.experiment or "default")
 
 
-def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
+def train_once(cfg: Any, *, data: PreparedData | None = None,
+               on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainedRun:
     """Train `cfg` once (early stopping on validation) and summarise metrics, timings and provenance.
 
     With `train.refit=true` the chosen epochs are then retrained on train + validation (`refit_model`): the
-    summary gains `refit_epochs` and `refit_test_<m>`, and the result's model is the refit one.
+    summary gains `refit_epochs` and `refit_test_<m>`, and the result's model is the refit one. `on_epoch(epoch,
+    logs)` is called after each epoch of the training on validation (1-based; `loss`, `val_<metric>`).
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_for
@@ -76,7 +78,8 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     from recsearch.training.trainer import train
 
     recorded = cfg.train.refit and cfg.train.refit_epochs is not None
-    result = None if recorded else train(cfg, data, callbacks=run_tensorboard(cfg))
+    callbacks = [*run_tensorboard(cfg), *([_epoch_reporter(on_epoch)] if on_epoch else [])]
+    result = None if recorded else train(cfg, data, callbacks=callbacks)
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
     history, refit_history = dict(result.history) if result is not None else {}, None
     if result is not None:
@@ -97,6 +100,17 @@ def train_once(cfg: Any, *, data: PreparedData | None = None) -> TrainedRun:
     })
     with_optimizer_state(result.model)  # the model handed out and saved carries it, as `fit` leaves it
     return TrainedRun(result=result, summary=summary, history=history, refit_history=refit_history)
+
+
+def _epoch_reporter(on_epoch: Callable[[int, dict[str, float]], None]) -> Any:
+    """A Keras callback calling `on_epoch(epoch, logs)` at each epoch's end (the JAX loop calls it as `fit` does)."""
+    import keras
+
+    class EpochReporter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+    return EpochReporter()
 
 
 def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:

@@ -288,3 +288,23 @@ def test_recommendations_are_the_recommend_commands_table(tiny: list[str], isola
     assert main(["recommend", str(run), "--user", "3", "-n", "4"]) == 0
     shown = capsys.readouterr().out
     assert all(f" {item} " in shown for item in first["item_id"]), shown
+
+
+def test_train_reports_each_epoch_to_on_epoch_and_the_command_shows_it(tiny: list[str], isolated_paths: Path) -> None:
+    """`recsearch train` on millions of ratings showed a spinner alone for minutes: no epoch, no metric."""
+    import pandas as pd
+
+    from recsearch.commands.train_cmd import EpochStatus
+
+    seen: list[tuple[int, dict]] = []
+    record = recsearch.train([*tiny, "train.epochs=3", "train.patience=3"],
+                             on_epoch=lambda epoch, logs: seen.append((epoch, logs)))
+    history = pd.read_csv(record.run_dir / "history.csv")
+    assert [epoch for epoch, _ in seen] == history["epoch"].tolist() == list(range(1, record.summary["epochs_run"] + 1))
+    assert [logs["val_rmse"] for _, logs in seen] == pytest.approx(history["val_rmse"].tolist())
+    status = EpochStatus("training mf on ml", 10, "rmse", "minimize")
+    status.text(1, {"val_rmse": 0.9})
+    text = status.text(2, {"loss": 0.5, "val_rmse": 0.95})
+    assert text.startswith("training mf on ml: epoch 2/10, val_rmse 0.9500 (best 0.9000, epoch 1), ")
+    assert EpochStatus("t", 5, "ndcg@10", "maximize").text(1, {"val_ndcg@10": 0.3}).startswith(
+        "t: epoch 1/5, val_ndcg@10 0.3000 (best 0.3000, epoch 1), ")
