@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refit", action="store_true",
                         help="also retrain each seed's chosen epochs on train + validation and report that final "
                              "model's test metric beside (refit test)")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar (as sweep's)")
     parser.add_argument("--out", metavar="DIR", help="where to write reproduce.csv, reproduce_runs.csv and .md "
                         "(default: the study folder; "
                         "results/<experiment>/ for an experiment)")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     err = console(stderr=True)
     kept = Path(folder) / PROGRESS_FILE  # the re-runs finished so far: an interrupted command continues
     try:
-        with _Progress(len(candidates) * args.seeds) as progress:
+        with _Progress(len(candidates) * args.seeds, enabled=not args.no_progress) as progress:
             report = reproduce(candidates, n_seeds=args.seeds, on_run=progress.advance, refit=args.refit,
                                on_warning=lambda note: err.print(f"[yellow]warning:[/] {note}"), progress=kept)
     except KeyboardInterrupt:
@@ -91,11 +92,12 @@ def _candidates(args: argparse.Namespace) -> tuple[list[Any], Path, str]:
 class _Progress:
     """A rich progress bar over the re-runs, showing the last config, seed and validation value."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, *, enabled: bool = True):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(TextColumn("[bold]reproduce"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=False)
+                             TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=False,
+                             disable=not enabled)
         self._task = self._bar.add_task("reproduce", total=total, detail="")
 
     def __enter__(self) -> "_Progress":

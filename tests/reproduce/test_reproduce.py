@@ -52,7 +52,7 @@ def test_reproduce_experiment_warns_when_the_environment_changed(given, tiny_stu
         source = str(experiments / "tiny-best.yaml")
         monkeypatch.delenv("RECSEARCH_EXPERIMENTS_DIR")
         monkeypatch.chdir(tmp_path)
-    assert main(["reproduce", source, "--seeds", "2", "--out", str(tmp_path / "out")]) == 0
+    assert main(["reproduce", source, "--seeds", "2", "--no-progress", "--out", str(tmp_path / "out")]) == 0
     assert "RECSEARCH_EXPERIMENTS_DIR" not in os.environ or given == "name"  # set for the file's composing only
     err = capsys.readouterr().err
     assert "keras: recorded 2.0.0, now 3." in err
