@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.columns import Columns
 
     ranked_among = int(eligible.sum()) if eligible is not None else 0
-    parts = [recommendations_table(recs, user_id, explained, ranked_among=ranked_among, implicit=profile.implicit),
+    ranking = str(loaded.cfg.task.name) == "ranking"
+    parts = [recommendations_table(recs, user_id, explained, ranked_among=ranked_among, implicit=profile.implicit,
+                                   score="ranking score" if ranking else "predicted rating"),
              profile_tables(profile)]
     if out.is_terminal:  # side by side where they fit
         out.print(Columns(parts))
@@ -66,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0,  # noqa: ANN001, ANN201
-                          implicit: bool = False):
-    """Top-N items: rank, id, title, genres, score; with --explain, the closest past items and their rank among the
+                          implicit: bool = False, score: str = "score"):
+    """Top-N items: rank, id, title, genres, `score` (its header: a rating model's predicted rating, a ranking
+    model's unbounded score); with --explain, the closest past items and their rank among the
     `ranked_among` items with enough training ratings (`similar_past_items` ranks within those, not all items),
     and the user's rating of each (not for `implicit` data, where every rating is 1)."""
     from rich.table import Table
@@ -78,7 +81,7 @@ def recommendations_table(recs, user_id, explained, *, ranked_among: int = 0,  #
     table = Table(title=title, title_justify="left", min_width=len(title))  # a title wider than its columns: unwrapped
     shown = [col for col in ("#", "item", "title", "genres", "score") if col not in _absent(recs)]
     for col in shown:
-        table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
+        table.add_column(score if col == "score" else col, justify="right" if col in ("#", "item", "score") else "left")
     if explained is not None:
         yours = "" if implicit else ", your rating"
         table.add_column(f"similar past items (centred cosine, rank among the {ranked_among:,} items with "

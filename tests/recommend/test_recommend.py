@@ -411,9 +411,9 @@ def test_data_without_an_items_file_shows_no_title_or_genre_columns() -> None:
     assert "title" not in shown and "genre" not in shown, shown
     assert shown.count("i9") == 1 and shown.count("i7") == 1 and "4.000" in shown, shown
     titled = recs.assign(title=["Nine"], genres=[["Drama"]])
-    console.print(recommendations_table(titled, 1, None))
+    console.print(recommendations_table(titled, 1, None, score="ranking score"))
     shown = console.export_text()
-    assert "Nine" in shown and "Drama" in shown, shown
+    assert "Nine" in shown and "Drama" in shown and "ranking score" in shown, shown
 
 
 def test_a_storage_url_is_refused_with_its_slashes_intact(capsys) -> None:
