@@ -14,8 +14,9 @@ from recsearch.search import interrupts
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
-# A study none of whose trials has finished gives up sooner when its first failures all say the same: a broken
-# builder, a missing file, a key every configuration sets wrongly fail every trial alike (one reason, no luck).
+# A worker of a study none of whose trials has finished gives up sooner when its last failures all say the same:
+# a broken builder, a missing file, a key every configuration sets wrongly fail every trial alike. Divergence is
+# left out: its reason names no value (trainer.py), and which configurations diverge depends on what was sampled.
 SAME_FIRST_FAILURES = 3
 GAVE_UP_EXIT = 3  # a worker process that stopped on failing trials (the sweep then exits 2 if short of its budget)
 UNCLAIMED_POLL_S = 2.0  # how often a worker looks again at a trial asked but not yet claimed
@@ -169,9 +170,10 @@ def _trial_loop(spec: WorkerSpec, cfg: Any, space: Any, ctx: Any, study: Any,
         clear_trial_session()
         if on_trial_end:
             on_trial_end()
-        if in_a_row >= SAME_FIRST_FAILURES and len(set(reasons)) == 1 and not _any_finished(study):
-            print(f"recsearch: worker {spec.index}: the study's first {in_a_row} trials failed alike ({reasons[0]}); "
-                  "stopping: fix that, then run the same command again", file=sys.stderr)
+        if len(reasons) == SAME_FIRST_FAILURES and len(set(reasons)) == 1 and _alike(reasons[0], study):
+            print(f"recsearch: worker {spec.index}: its last {SAME_FIRST_FAILURES} trials failed alike and no trial "
+                  f"of the study has finished ({reasons[0]}); stopping: fix that, then run the same command again",
+                  file=sys.stderr)
             return WorkerRun(ran, gave_up=True)
         if in_a_row >= MAX_FAILURES_IN_A_ROW or failures >= max(MAX_FAILURES_IN_A_ROW, int(cfg.search.n_trials)):
             print(f"recsearch: worker {spec.index}: {failures} trials failed ({in_a_row} in a row); stopping. "
@@ -185,11 +187,15 @@ def _fail_reason(study: Any, trial: Any) -> str:
     return str(study._storage.get_trial(trial._trial_id).user_attrs.get("fail_reason", ""))
 
 
-def _any_finished(study: Any) -> bool:
-    """Whether any trial of the study completed or was pruned (it trained: failures are then not every trial's)."""
+def _alike(reason: str, study: Any) -> bool:
+    """Whether failures with this one reason mean every trial fails alike: a reason that is not divergence (which
+    depends on the sampled values), in a study none of whose trials completed or was pruned."""
     from optuna.trial import TrialState
 
-    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    from recsearch.training.trainer import TrainingDiverged
+
+    return bool(reason) and not reason.startswith(TrainingDiverged.__name__) and not study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
 MAX_REASKS = 3

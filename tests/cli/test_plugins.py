@@ -105,3 +105,22 @@ def test_a_search_space_file_of_the_users_replaces_a_registered_familys_whole(tm
     (tmp_path / "conf" / "search_space" / "clidot.yaml").unlink()  # without the file, the registered space
     shown = _recsearch("--import", "mymodels", "config", "show", "model=clidot", "search_space=clidot", cwd=tmp_path)
     assert "choice(4, 8)" in shown.stdout and "learning_rate" in shown.stdout, shown.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_builder_that_always_raises_stops_the_sweep_after_three_alike_failures(tmp_path: Path) -> None:
+    """A user's builder that raised on every call failed ten trials of a budget of two, ten lines of the same error,
+    before the sweep gave up."""
+    broken = MODULE.replace("def build_clidot(model_cfg, data):\n",
+                            "def build_clidot(model_cfg, data):\n    raise ValueError('no such layer: Dott')\n")
+    (tmp_path / "mymodels.py").write_text(broken)
+    sweep = _recsearch("--import", "mymodels", "sweep", "--no-progress", "model=clidot", *SYNTH, "search.n_trials=2",
+                       cwd=tmp_path)
+    assert sweep.returncode == 2, sweep.stderr[-2000:]
+    assert ("its last 3 trials failed alike and no trial of the study has finished (ValueError: no such layer: "
+            "Dott); stopping: fix that, then run the same command again") in sweep.stderr, sweep.stderr[-2000:]
+    import pandas as pd
+
+    trials = pd.read_csv(tmp_path / "results" / "default" / "clidot-rating" / "trials.csv")
+    ran = trials[~trials["fail_reason"].str.startswith("sampler repeated")]  # repeats never reach the builder
+    assert len(ran) == 3 and (trials["state"] == "FAIL").all(), trials

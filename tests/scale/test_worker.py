@@ -140,20 +140,17 @@ def test_without_a_study_name_a_worker_joins_the_only_study_or_is_told_to_name_o
 
 def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[str]) -> None:
     """`recsearch worker FOLDER` (no study name: the folder holds one) on a study whose every trial diverges:
-    it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does; with no trial
-    of the study finished, each gives up after its first few alike failures (a plugin whose builder takes the
-    wrong arguments made ten)."""
+    it gives up short of the budget and says so in its last line, exit status 2, as `sweep` does."""
     # Only the learning rate searched: every trial has tiny's shape, so each process compiles one program and its
     # ten failing trials take seconds, not ten sampled mlp shapes built and compiled (~1 min of CI).
     sweep = _recsearch("sweep", "--no-progress", *tiny, "train.epochs=1", "search.sampler=random",
                        "search.study_name=diverges", "search.n_trials=2", "search.n_workers=1", "train.optimizer=sgd",
                        "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e25, 1e26)'}}")
-    from recsearch.search.worker import SAME_FIRST_FAILURES
+    from recsearch.search.worker import MAX_FAILURES_IN_A_ROW
 
     env = _env()
     first = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 2 and "no trial of study 'diverges' finished" in first.stderr, first.stderr[-800:]
-    assert f"the study's first {SAME_FIRST_FAILURES} trials failed alike (TrainingDiverged: " in first.stderr
     elsewhere = tmp_path / "elsewhere"  # another working folder, given the study folder
     elsewhere.mkdir()
     folder = tmp_path / "results" / "default" / "diverges"
@@ -166,8 +163,7 @@ def test_a_worker_whose_trials_keep_failing_exits_2(tmp_path: Path, tiny: list[s
                            "(0 of 2 finished"), last
     # the study folder's tables now list the worker's trials too; the sweep's own sweep.yaml is kept, and the
     # worker's seed of its own is no change of the study's search to note
-    reasons = pd.read_csv(folder / "trials.csv")["fail_reason"]
-    assert len(reasons) == 2 * SAME_FIRST_FAILURES and reasons.nunique() == 1, reasons
+    assert len(pd.read_csv(folder / "trials.csv")) == 2 * MAX_FAILURES_IN_A_ROW
     assert not (elsewhere / "results").exists()
     assert (folder / "sweep.yaml").read_text() == sweep_yaml
     assert "continues with another search" not in joined.stderr, joined.stderr[-800:]
