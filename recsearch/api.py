@@ -103,6 +103,8 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
     if multirun:
         if isinstance(config, DictConfig):
             raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
+        if on_epoch is not None:
+            raise ConfigError("on_epoch reports the epochs of a single run; a multirun reports its runs to on_run")
         return run_multirun([*_as_overrides(config), *keyword_overrides(values, each=True)],
                             save_model=save_model, on_run=on_run)
     return run_training(compose(config, **values), data=prepared, save_model=save_model, on_epoch=on_epoch)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
               "once", file=sys.stderr)
     what = f"training {cfg.model.name} on {cfg.data.name}"
     with out.status(f"{what} ...") as status:
-        shown = EpochStatus(what, int(cfg.train.epochs), str(cfg.task.metric), str(cfg.task.direction))
+        shown = EpochStatus(what, int(cfg.train.epochs), str(cfg.task.metric), str(cfg.task.direction)).start()
         record = recsearch.train(cfg, save_model=not args.no_save_model,
                                  on_epoch=lambda epoch, logs: status.update(shown.text(epoch, logs)))
     s = record.summary
@@ -62,26 +62,41 @@ def run(args: argparse.Namespace) -> int:
 
 class EpochStatus:
     """The status line of a training run after each epoch: epoch e/E (early stopping may end the run before E),
-    the validation metric and the best so far, seconds per epoch."""
+    the validation metric and the best so far, and the time per epoch (the first epoch's own, which holds
+    loading and compiling; then the mean of the later ones); during a refit (`refit_epochs` in the logs), its
+    epoch and loss."""
 
     def __init__(self, what: str, epochs: int, metric: str, direction: str):
+        self.what, self.epochs, self.key, self.minimize = what, epochs, f"val_{metric}", direction == "minimize"
+        self.best: tuple[int, float] | None = None
+        self.ends: list[float] = []  # perf_counter at each epoch's end, the run's start first
+
+    def start(self) -> "EpochStatus":
         import time
 
-        self.what, self.epochs, self.key, self.minimize = what, epochs, f"val_{metric}", direction == "minimize"
-        self.start, self.best = time.perf_counter(), None
+        self.ends = [time.perf_counter()]
+        return self
 
     def text(self, epoch: int, logs: dict[str, float]) -> str:
         import math
         import time
 
+        now = time.perf_counter()
+        if epoch == 1:  # a phase starts: the training on validation (from the run's start), then the refit
+            self.ends = self.ends[-1:] or [now]
+        self.ends.append(now)
+        took = (f"{self.ends[1] - self.ends[0]:.1f} s" if epoch == 1 else
+                f"{(self.ends[-1] - self.ends[1]) / (len(self.ends) - 2):.1f} s/epoch")
+        if "refit_epochs" in logs:
+            return (f"{self.what}: refit on train + validation, epoch {epoch}/{int(logs['refit_epochs'])}, "
+                    f"loss {logs.get('loss', math.nan):.4f}, {took}")
         value = logs.get(self.key)
         if value is not None and math.isfinite(value) and (
                 self.best is None or (value < self.best[1] if self.minimize else value > self.best[1])):
             self.best = (epoch, value)
-        per_epoch = (time.perf_counter() - self.start) / epoch
         metric = "" if value is None else f", {self.key} {value:.4f}"
         best = "" if self.best is None else f" (best {self.best[1]:.4f}, epoch {self.best[0]})"
-        return f"{self.what}: epoch {epoch}/{self.epochs}{metric}{best}, {per_epoch:.1f} s/epoch"
+        return f"{self.what}: epoch {epoch}/{self.epochs}{metric}{best}, {took}"
 
 
 def _multirun(args: argparse.Namespace) -> int:

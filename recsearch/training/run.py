@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -63,7 +63,8 @@ def train_once(cfg: Any, *, data: PreparedData | None = None,
 
     With `train.refit=true` the chosen epochs are then retrained on train + validation (`refit_model`): the
     summary gains `refit_epochs` and `refit_test_<m>`, and the result's model is the refit one. `on_epoch(epoch,
-    logs)` is called after each epoch of the training on validation (1-based; `loss`, `val_<metric>`).
+    logs)` is called after each epoch (1-based; `loss`, `val_<metric>`), of the refit too, whose logs also hold
+    `refit_epochs` (the epochs it runs).
     """
     from recsearch.provenance import environment_info
     from recsearch.training.backend import backend_versions, setup_for
@@ -78,7 +79,7 @@ def train_once(cfg: Any, *, data: PreparedData | None = None,
     from recsearch.training.trainer import train
 
     recorded = cfg.train.refit and cfg.train.refit_epochs is not None
-    callbacks = [*run_tensorboard(cfg), *([_epoch_reporter(on_epoch)] if on_epoch else [])]
+    callbacks = [*run_tensorboard(cfg), *([_epoch_reporter(on_epoch, {})] if on_epoch else [])]
     result = None if recorded else train(cfg, data, callbacks=callbacks)
     summary: dict[str, Any] = {"model": cfg.model.name, "task": cfg.task.name, "dataset": data.name}
     history, refit_history = dict(result.history) if result is not None else {}, None
@@ -88,7 +89,8 @@ def train_once(cfg: Any, *, data: PreparedData | None = None,
             summary["stalled_at"] = result.stalled_at
     if cfg.train.refit:
         epochs = int(cfg.train.refit_epochs) if recorded else max(1, int(result.best_epoch))
-        result = refit_model(cfg, data, epochs=epochs)
+        result = refit_model(cfg, data, epochs=epochs,
+                             callbacks=[_epoch_reporter(on_epoch, {"refit_epochs": epochs})] if on_epoch else ())
         refit_history = {k: v for k, v in result.history.items() if not k.startswith("val_")}
         summary.update(refit_epochs=epochs, **{f"refit_{k}": v for k, v in result.metrics.items()
                                               if k.startswith("test_")})
@@ -102,18 +104,19 @@ def train_once(cfg: Any, *, data: PreparedData | None = None,
     return TrainedRun(result=result, summary=summary, history=history, refit_history=refit_history)
 
 
-def _epoch_reporter(on_epoch: Callable[[int, dict[str, float]], None]) -> Any:
-    """A Keras callback calling `on_epoch(epoch, logs)` at each epoch's end (the JAX loop calls it as `fit` does)."""
+def _epoch_reporter(on_epoch: Callable[[int, dict[str, float]], None], extra: dict[str, float]) -> Any:
+    """A Keras callback calling `on_epoch(epoch, logs + extra)` at each epoch's end (the JAX loop calls it as `fit`
+    does)."""
     import keras
 
     class EpochReporter(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+            on_epoch(epoch + 1, {**{k: float(v) for k, v in (logs or {}).items()}, **extra})
 
     return EpochReporter()
 
 
-def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:
+def refit_model(cfg: Any, data: PreparedData, *, epochs: int, callbacks: Sequence[Any] = ()) -> Any:
     """The final model: `cfg` retrained on train + validation for exactly `epochs` epochs, evaluated on test.
 
     Early stopping cannot fire (patience beyond the last epoch, no stall rule), so the epochs chosen on
@@ -123,7 +126,7 @@ def refit_model(cfg: Any, data: PreparedData, *, epochs: int) -> Any:
 
     final = OmegaConf.to_container(cfg, resolve=True)
     final["train"].update(epochs=int(epochs), patience=int(epochs) + 1, stall_epochs=0)
-    return train(OmegaConf.create(final), train_plus_valid(data))
+    return train(OmegaConf.create(final), train_plus_valid(data), callbacks=callbacks)
 
 
 def train_plus_valid(data: PreparedData) -> PreparedData:

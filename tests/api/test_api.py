@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -305,6 +306,12 @@ def test_train_reports_each_epoch_to_on_epoch_and_the_command_shows_it(tiny: lis
     status = EpochStatus("training mf on ml", 10, "rmse", "minimize")
     status.text(1, {"val_rmse": 0.9})
     text = status.text(2, {"loss": 0.5, "val_rmse": 0.95})
-    assert text.startswith("training mf on ml: epoch 2/10, val_rmse 0.9500 (best 0.9000, epoch 1), ")
-    assert EpochStatus("t", 5, "ndcg@10", "maximize").text(1, {"val_ndcg@10": 0.3}).startswith(
+    assert re.fullmatch(r"training mf on ml: epoch 2/10, val_rmse 0.9500 \(best 0.9000, epoch 1\), [0-9.]+ s/epoch",
+                        text), text
+    refit = status.text(1, {"loss": 0.4, "val_rmse": 0.8, "refit_epochs": 2.0})
+    assert re.fullmatch(r"training mf on ml: refit on train \+ validation, epoch 1/2, loss 0.4000, [0-9.]+ s", refit)
+    assert EpochStatus("t", 5, "ndcg@10", "maximize").start().text(1, {"val_ndcg@10": 0.3}).startswith(
         "t: epoch 1/5, val_ndcg@10 0.3000 (best 0.3000, epoch 1), ")
+    refits: list[tuple[int, dict]] = []
+    recsearch.train([*tiny, "train.epochs=2", "train.refit=true"], on_epoch=lambda e, logs: refits.append((e, logs)))
+    assert [e for e, logs in refits if "refit_epochs" in logs] == list(range(1, int(refits[-1][1]["refit_epochs"]) + 1))
