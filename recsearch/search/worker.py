@@ -222,12 +222,15 @@ def claim_trial(study: Any, folder: Path, n_trials: int, *, reseed: Callable[[in
             requeue_interrupted(study)  # a worker on another machine goes on with what a Ctrl-C here stopped
             trials = study.get_trials(deepcopy=False)
             busy = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials)
-            if busy < n_trials:
+            if busy < n_trials and not _grid_only_running_left(study, trials):
                 return _ask_new(study, trials, reseed, space)
-            if not any(t.state == TrialState.RUNNING and "pid" not in t.user_attrs for t in trials):
+            if busy >= n_trials and not any(t.state == TrialState.RUNNING and "pid" not in t.user_attrs
+                                            for t in trials):
                 return None
         # The budget is full only with a trial asked but not claimed: its worker is between ask and claim, or died
-        # there. Wait until it is claimed or its grace period ends (it is then recovered and re-run here).
+        # there. Or every grid point has started and some still run. Wait until it is claimed, or its grace
+        # period ends (it is then recovered and re-run here), or the running points end (the grid is then done,
+        # or a point whose worker died is re-queued and run here).
         time.sleep(UNCLAIMED_POLL_S)
 
 
@@ -317,8 +320,19 @@ def _tried(trials: list, but: int | None = None) -> dict[tuple, int]:
     return seen
 
 
+def _grid_only_running_left(study: Any, trials: list) -> bool:
+    """Whether the grid sampler's every point has started but some still run: Optuna's ask would hand out a
+    running point again (a second worker trained a duplicate of it), so a worker waits for them instead."""
+    from optuna.trial import TrialState
+
+    from recsearch.search.grid import AskTellGridSampler
+
+    return (isinstance(study.sampler, AskTellGridSampler) and not any(t.state == TrialState.WAITING for t in trials)
+            and study.sampler.all_started(study) and not study.sampler.is_exhausted(study))
+
+
 def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
-    """The size of the search space when the study has tried, or is trying, every configuration of it, else None.
+    """The size of the search space when the study has tried every configuration of it, else None.
 
     A space whose parameters are all discrete has a known size (`SearchSpace.size`, conditions counted);
     a continuous one is never exhausted here (sampled repeats are re-asked, see `_repeat_of`). The grid
@@ -330,7 +344,7 @@ def _exhausted_space_size(study: Any, trials: list, space: Any) -> int | None:
     if any(t.state == TrialState.WAITING for t in trials):  # an enqueued config runs whatever was tried
         return None
     if isinstance(study.sampler, AskTellGridSampler):
-        return len(study.sampler._all_grids) if study.sampler.all_started(study) else None
+        return len(study.sampler._all_grids) if study.sampler.is_exhausted(study) else None
     size = space.size()
     if size == float("inf") or len(_tried(trials)) < size:
         return None

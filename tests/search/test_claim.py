@@ -34,13 +34,16 @@ def test_a_full_budget_of_claimed_trials_returns_at_once(tmp_path):
     assert time.time() - start < 1.0
 
 
-def test_a_grid_point_still_running_is_not_handed_to_a_second_worker(tmp_path):
+def test_a_grid_point_still_running_is_not_handed_to_a_second_worker(tmp_path, monkeypatch):
     """Optuna's grid sampler hands out a running point once every point has started: with two workers, the second
-    trained a duplicate of the first's last point. The study is used up once every point is finished or running."""
+    trained a duplicate of the first's last point. It now waits for the running point, then finds the grid done."""
+    import threading
+
     from recsearch.config import compose_config
     from recsearch.search.grid import AskTellGridSampler
     from recsearch.search.parse import parse_space
 
+    monkeypatch.setattr("recsearch.search.worker.UNCLAIMED_POLL_S", 0.1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = parse_space({"params": {"model.width": "choice(8, 16)"}}, compose_config(["model=mlp"]))
     study = optuna.create_study(study_name="g", storage=f"sqlite:///{tmp_path / 'g.db'}",
@@ -49,5 +52,8 @@ def test_a_grid_point_still_running_is_not_handed_to_a_second_worker(tmp_path):
     study.tell(first, 1.0)
     running = claim_trial(study, tmp_path, 4, space=space)  # the other point, still training
     assert {first.params["model.width"], running.params["model.width"]} == {8, 16}
+    threading.Timer(1.0, lambda: study.tell(running, 2.0)).start()  # it ends a second later
+    start = time.time()
     assert claim_trial(study, tmp_path, 4, space=space) is None  # not the running point again
-    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING"]
+    assert time.time() - start >= 0.9  # it waited for the running point
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
