@@ -297,9 +297,10 @@ def _check_builder_signature(name: str, builder: Callable) -> None:
 
     try:
         signature = inspect.signature(builder)
-        signature.bind(None, None)
-    except ValueError:  # no signature to read (a builtin): left to the first call
+    except (TypeError, ValueError):  # no signature to read (a builtin): left to the first call
         return
+    try:
+        signature.bind(None, None)
     except TypeError:
         raise ConfigError(f"register_model({name!r}): the builder is called as {builder.__name__}(model_cfg, data), "
                           f"but it takes {signature}; give it those two parameters") from None

@@ -35,12 +35,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 # Keras activations by name that keep a Dense layer's width (Keras 3.15's `keras.activations`, less `glu`, which
-# halves it, and `threshold`, which needs arguments); a name older Keras lacks fails at build as Keras says.
+# halves it, and `threshold`, which needs arguments); a name older Keras lacks fails at build as Keras says. The
+# packaged families take these only (a custom activation is for a family of one's own, `register_model`).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "elu", "selu", "silu", "swish", "mish", "softplus", "softsign",
                "leaky_relu", "relu6", "celu", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
                "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid",
                "log_sigmoid", "softmax", "log_softmax", "sparsemax", "linear")
-WIDTH_SCHEDULES = ("constant", "halving", "doubling")
+WIDTH_FACTORS = {"constant": 1.0, "halving": 0.5, "doubling": 2.0}  # each hidden layer's width over the last's
+WIDTH_SCHEDULES = tuple(WIDTH_FACTORS)
 CENTERS = ("none", "global", "item")  # AutoRec's offset subtracted from observed ratings
 # model key -> the values it accepts, in the families recsearch ships that have the key (a registered family's
 # keys are its own: its `activation` may be a custom Keras object's name)

@@ -48,7 +48,7 @@ def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
     except (HydraException, OmegaConfBaseException) as exc:
         message = _one_line(exc)
         raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
-                          or _explained(message)) from None
+                          or _without_package_line(message, _experiment_name(overrides)) or _explained(message)) from None
     choices = {str(group): str(option) for group, option in cfg.hydra.runtime.choices.items()
                if option is not None and not str(group).startswith("hydra")}
     with open_dict(cfg):
@@ -58,7 +58,9 @@ def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
     try:
         cfg = validate_config(cfg)
     except ConfigError as exc:
-        raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", ""))) or _explained(str(exc))) from None
+        raise ConfigError(_not_this_models(str(exc), str(cfg.model.get("name", "")))
+                          or _without_package_line(str(exc), _experiment_name(overrides)) or _explained(str(exc))
+                          ) from None
     _refuse_restored_removals(parsed, cfg)
     _refuse_missing_search_space(parsed, cfg)
     _absolute_data_path(cfg, overrides)
@@ -169,6 +171,19 @@ def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
                               f"default {shown}; set it instead ({key}=VALUE, or null where allowed)")
 
 
+def _without_package_line(message: str, name: str | None) -> str | None:
+    """The error for an experiment file without its `# @package _global_` line, naming the file: Hydra then puts
+    its keys under `experiment.` and says something else ("Could not override 'model@experiment.model'. Did you
+    mean to override model?", or that it cannot convert a DictConfig to a string)."""
+    if "@experiment." not in message and not message.startswith("config key 'experiment': Cannot convert"):
+        return None
+    from recsearch.config.searchpath import group_files
+
+    path = group_files("experiment").get(name) if name else None
+    return (f"{path or f'+experiment={name}'}: an experiment file must start with the line `# @package _global_`: "
+            "without it its keys land under `experiment.`, not on the config (recsearch export-best writes it)")
+
+
 def _experiment_name(overrides: list[str] | tuple[str, ...]) -> str | None:
     """The experiment chosen by `+experiment=NAME` (recorded in the config as `experiment`)."""
     for item in overrides:
@@ -187,11 +202,6 @@ def _explained(message: str) -> str:
     """Hydra's and the schema's one-line errors, with the fix where a user is known to stumble: a misspelt
     key (Hydra's advice to append it with `+` only leads to the schema's refusal), a search expression left
     unquoted inside `{...}` (Hydra says only "Error merging override")."""
-    if "@experiment." in message or message.startswith("config key 'experiment': Cannot convert"):
-        where = re.match(r"In '(experiment/[^']+)'", message)
-        return (f"{where.group(1) + '.yaml' if where else 'the experiment file'}: an experiment file must start "
-                "with the line `# @package _global_`: without it its keys land under `experiment.`, not on the "
-                "config (recsearch export-best writes it)")
     match = re.match(r"Could not override '([^']+)'", message) or \
         re.match(r"config key '([^']+)': unknown key", message)
     key = match.group(1) if match else ""

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from recsearch.choices import CENTERS
 from recsearch.models.layers import fixed_table, id_inputs, l2_or_none
 
 
@@ -53,7 +54,7 @@ def item_offsets(num_items: int, items: np.ndarray, ratings: np.ndarray, *, cent
     if center == "global":
         return np.full(num_items, mean, np.float32)
     if center != "item":
-        raise ValueError(f"center must be none, global or item, got {center!r}")
+        raise ValueError(f"center must be one of {', '.join(CENTERS)}, got {center!r}")
     sums = np.bincount(items, weights=ratings, minlength=num_items)
     counts = np.bincount(items, minlength=num_items).astype(np.float64)
     denom = counts + float(shrinkage)

@@ -7,13 +7,13 @@ from typing import Any
 import keras
 from keras import layers
 
-from recsearch.choices import WIDTH_SCHEDULES
+from recsearch.choices import WIDTH_FACTORS, WIDTH_SCHEDULES
 from recsearch.models.layers import dense_stack, embedding, id_inputs, rating_output
 
 
 def layer_widths(depth: int, width: int, schedule: str) -> list[int]:
     """Widths of the hidden layers: constant, halving (tower) or doubling, never below 4."""
-    factor = dict(zip(WIDTH_SCHEDULES, (1.0, 0.5, 2.0))).get(schedule)
+    factor = WIDTH_FACTORS.get(schedule)
     if factor is None:
         raise ValueError(f"width_schedule {schedule!r} is not one of {', '.join(WIDTH_SCHEDULES)}")
     return [max(4, int(round(width * factor**k))) for k in range(depth)]

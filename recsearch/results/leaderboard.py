@@ -72,22 +72,23 @@ def mixed_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, st
     settings (`study_tables.mixed_settings`)."""
     from recsearch.results.study_tables import mixed_settings
 
+    return {label: mixed for record, label in shown_records(records, frame) if (mixed := mixed_settings(record.study))}
+
+
+def shown_records(records: list[StudyRecord], frame: pd.DataFrame) -> list[tuple[StudyRecord, str]]:
+    """(record, its label) of the studies that have rows in `frame`."""
     shown = set(zip(frame["experiment"], frame["study"], frame["folder"])) if len(frame) else set()
-    notes = {}
-    for record, label in zip(records, record_labels(records)):
-        if (record.experiment, record.name, _where(record)) in shown and (mixed := mixed_settings(record.study)):
-            notes[label] = mixed
-    return notes
+    return [(record, label) for record, label in zip(records, record_labels(records))
+            if (record.experiment, record.name, _where(record)) in shown]
 
 
 def pareto_notes(records: list[StudyRecord], frame: pd.DataFrame) -> dict[str, str]:
     """{study label: what its row stands for} for the shown studies that searched several objectives: the
     leaderboard ranks them by one validation metric, which is one end of their Pareto front."""
-    shown = set(zip(frame["experiment"], frame["study"], frame["folder"])) if len(frame) else set()
     notes = {}
-    for record, label in zip(records, record_labels(records)):
-        if (record.experiment, record.name, _where(record)) in shown and len(record.study.directions) > 1:
-            front = len(record.study.best_trials)
+    for record, label in shown_records(records, frame):
+        front = len(record.study.best_trials) if len(record.study.directions) > 1 else 0
+        if front:  # several objectives, and trials on their front (none finished: nothing to say of it)
             where = f"pareto.csv in {record.folder}" if record.folder else "its `recsearch report`"
             notes[label] = (f"it searched {len(record.study.directions)} objectives "
                             f"({', '.join(record.objective_labels)}) and is ranked here by one validation metric; "

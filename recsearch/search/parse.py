@@ -31,6 +31,15 @@ def searched_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) 
 OPTUNA_ONLY = ("search.sampler", "search.pruner")  # settings the kerastuner engine does not use
 
 
+def space_notes(cfg: DictConfig, choices: Mapping[str, str], space: SearchSpace) -> list[str]:
+    """What the space searches that its files do not show: the parameters an experiment's own space inherits
+    (`merged_space_note`), and each parameter whose condition no value of the space passes (never sampled)."""
+    merged = merged_space_note(cfg, choices)
+    return [*([merged] if merged else []),
+            *(f"recsearch: note: {key} is never searched: its condition on {other} holds for no value this space "
+              f"gives {other}" for key, other in space.never_active())]
+
+
 def merged_space_note(cfg: DictConfig, choices: Mapping[str, str]) -> str | None:
     """A note when the experiment's own `search_space.params` were merged into the model's space option (Hydra
     merges a config's keys into the group option it composed): the keys it did not name are searched too."""
@@ -51,12 +60,10 @@ def merged_space_note(cfg: DictConfig, choices: Mapping[str, str]) -> str | None
 
 def sweep_notices(cfg: DictConfig, overrides: list[str] | tuple[str, ...], space: SearchSpace) -> list[str]:
     """One line per searched key set on the command line (sampled anyway, and how to fix it instead), per
-    parameter whose condition never holds (never sampled), per Optuna setting given to a KerasTuner sweep
-    (unused), for a `search.pack_size` that cannot apply, and for `train.refit` (a sweep does not refit)."""
+    Optuna setting given to a KerasTuner sweep (unused), for a `search.pack_size` that cannot apply, and for
+    `train.refit` (a sweep does not refit)."""
     given = {o.lstrip("+~").partition("=")[0].strip() for o in overrides}
-    never = [f"recsearch: note: {key} is never searched: its condition on {other} holds for no value this space "
-             f"gives {other}" for key, other in space.never_active()]
-    unused = never + [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
+    unused = [f"recsearch: note: {key}={OmegaConf.select(cfg, key)} is not used: search.engine=kerastuner searches "
               f"with search.tuner={cfg.search.tuner}" for key in OPTUNA_ONLY
               if cfg.search.engine == "kerastuner" and key in given]
     if cfg.search.engine != "kerastuner" and cfg.search.objectives and "search.pruner" in given \

@@ -193,10 +193,12 @@ def _discrete_values(p: Param) -> list[Any] | None:
 
 
 def _can_pass(p: Param, op: str, operand: Any) -> bool:
-    """Whether some value `p` can take passes a condition's test (`in` a list, or a comparison): its choices
-    tested one by one, a numeric range by its bounds."""
-    if p.kind in ("categorical", "fixed"):
-        return any((v in operand) if op == "in" else _OPS[op](v, operand) for v in p.choices)
+    """Whether some value `p` can take passes a condition's test (`in` a list, or a comparison): its values tested
+    one by one (choices, a stepped or whole-number range of up to MAX_COUNTED), a continuous range by its bounds."""
+    few = p.kind in ("categorical", "fixed") or (
+        (p.kind == "int" or p.step) and (p.high - p.low) / (p.step or 1) < MAX_COUNTED)
+    if few:
+        return any((v in operand) if op == "in" else _OPS[op](v, operand) for v in _discrete_values(p))
     low, high = float(p.low), float(p.high)
     if op == "in":
         return any(isinstance(v, (int, float)) and low <= v <= high for v in operand)

@@ -55,7 +55,7 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     from recsearch.search.engine import make_pruner, make_sampler
     from recsearch.search.kt.engine import check_engine
     from recsearch.search.fidelity import max_resource
-    from recsearch.search.parse import check_group_overrides, merged_space_note, parse_space
+    from recsearch.search.parse import check_group_overrides, parse_space, space_notes
     from recsearch.search.storage import storage_url, study_dir, study_name
 
     cfg, choices = compose_with_choices(overrides)
@@ -70,9 +70,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     folder, name = study_dir(cfg), study_name(cfg)
     url = storage_url(cfg, folder)
     option = choices.get("model", str(cfg.model.name))  # `small_mlp` for conf/model/small_mlp.yaml (name: mlp)
-    note = merged_space_note(cfg, choices) if record else None  # a joining worker: its sweep said so
-    if note:
-        print(note, file=sys.stderr)
+    for note in space_notes(cfg, choices, space) if record else ():  # a joining worker: its sweep said so
+        _say_once(note)
     done = _report_if_budget_reached(cfg, folder, url, name, option)  # before data and TensorFlow: a re-run returns at once
     if done is not None:
         return done
@@ -217,6 +216,16 @@ def _write_tables(study: Any, folder: Path, cfg: Any) -> Exception | None:
     except OSError as exc:
         return study_write_error(exc.filename or folder, exc, folder / JOURNAL)
     return None
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(note: str) -> None:
+    """Print a note on stderr once per process: a comparison or race runs one sweep per variant or strategy."""
+    if note not in _SAID:
+        _SAID.add(note)
+        print(note, file=sys.stderr)
 
 
 def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str, option: str) -> SweepReport | None:

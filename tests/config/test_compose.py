@@ -213,7 +213,8 @@ def test_an_experiment_file_without_its_package_line_says_so(tmp_path: Path, mon
     (tmp_path / "experiments" / "a.yaml").write_text("defaults:\n  - override /model: mf\ntrain:\n  epochs: 2\n")
     (tmp_path / "experiments" / "b.yaml").write_text("train:\n  epochs: 2\n")
     for name in ("a", "b"):
-        with pytest.raises(ConfigError, match="an experiment file must start with the line `# @package _global_`"):
+        with pytest.raises(ConfigError, match=rf"^{tmp_path / 'experiments' / name}.yaml: an experiment file must "
+                                              r"start with the line `# @package _global_`"):
             compose_config([f"+experiment={name}"])
     (tmp_path / "experiments" / "b.yaml").write_text("# @package _global_\ntrain:\n  epochs: 2\n")
     assert compose_config(["+experiment=b"]).train.epochs == 2

@@ -218,20 +218,23 @@ def test_an_experiments_own_space_merged_into_the_models_is_noted_and_the_overri
     ("{train.momentum: {model.dropout: '> 0.6'}}", [("train.momentum", "model.dropout")]),
     ("{train.momentum: {train.optimizer: [sgd], model.depth: '<= 2'}}", []),
     ("{train.momentum: {model.dropout: '== 0.25'}}", []),
+    ("{train.momentum: {model.depth: [3]}}", [("train.momentum", "model.depth")]),  # range(1, 3): 1 and 2
+    ("{train.momentum: {model.depth: '== 1.5'}}", [("train.momentum", "model.depth")]),
+    ("{train.momentum: {model.depth: [2]}}", []),
 ])
 def test_a_condition_no_value_of_the_space_passes_is_noted(cfg, condition, never) -> None:
     """{train.optimizer: [rmsprop]} with choice(adam, sgd), or depth >= 5 with range(1, 3): accepted without a
     word, and momentum was never sampled."""
     from omegaconf import OmegaConf
 
-    from recsearch.search.parse import sweep_notices
+    from recsearch.search.parse import space_notes
 
     space = parse_space(OmegaConf.create(
         f"{{params: {{train.optimizer: 'choice(adam, sgd)', model.depth: 'range(1, 3)', "
         f"model.dropout: 'interval(0.0, 0.5)', train.momentum: 'interval(0.0, 0.9)'}}, conditions: {condition}}}"),
         cfg)
     assert space.never_active() == never
-    notes = [line for line in sweep_notices(cfg, [], space) if "never searched" in line]
+    notes = space_notes(cfg, {}, space)
     assert notes == [f"recsearch: note: {key} is never searched: its condition on {other} holds for no value this "
                      f"space gives {other}" for key, other in never]
 
