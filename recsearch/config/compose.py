@@ -48,7 +48,8 @@ def compose_with_choices(overrides: list[str] | tuple[str, ...] = (), *,
     except (HydraException, OmegaConfBaseException) as exc:
         message = _one_line(exc)
         raise ConfigError(_not_this_models(message, _model_without(message, overrides, parsed))
-                          or _without_package_line(message, _experiment_name(overrides)) or _explained(message)) from None
+                          or _without_package_line(message, _experiment_name(overrides))
+                          or _explained(message)) from None
     choices = {str(group): str(option) for group, option in cfg.hydra.runtime.choices.items()
                if option is not None and not str(group).startswith("hydra")}
     with open_dict(cfg):

@@ -101,10 +101,10 @@ class SearchSpace:
         e.g. {train.optimizer: [rmsprop]} with train.optimizer: choice(adam, sgd): that parameter is never sampled
         (the usual case being a space narrowed on the command line)."""
         by_key = {p.key: p for p in self.params}
-        return [(key, next(other for other, op, x in cond.tests if other in by_key and not _can_pass(by_key[other],
-                                                                                                       op, x)))
-                for key, cond in self.conditions.items()
-                if any(other in by_key and not _can_pass(by_key[other], op, x) for other, op, x in cond.tests)]
+        blocked = {key: next((other for other, op, x in cond.tests
+                              if other in by_key and not _can_pass(by_key[other], op, x)), None)
+                   for key, cond in self.conditions.items()}
+        return [(key, other) for key, other in blocked.items() if other is not None]
 
     def active(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The subset of `values` that is active under the conditions (for enqueued configs)."""

@@ -72,7 +72,8 @@ def run_sweep(overrides: list[str], *, show_progress: bool = True, record: bool 
     option = choices.get("model", str(cfg.model.name))  # `small_mlp` for conf/model/small_mlp.yaml (name: mlp)
     for note in space_notes(cfg, choices, space) if record else ():  # a joining worker: its sweep said so
         _say_once(note)
-    done = _report_if_budget_reached(cfg, folder, url, name, option)  # before data and TensorFlow: a re-run returns at once
+    # before data and TensorFlow: a re-run with the budget reached returns at once
+    done = _report_if_budget_reached(cfg, folder, url, name, option)
     if done is not None:
         return done
     from recsearch.search.storage import new_session

@@ -360,7 +360,8 @@ def test_a_compressed_or_parquet_file_under_a_text_name_and_a_data_line_as_heade
         _custom(tmp_path, "p.csv"), tmp_path)
     write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + ROWS)  # the items file is checked too
     (tmp_path / "items.csv").write_bytes(gzip.compress(b"movieId,title\ni1,A\n"))
-    assert "items.csv: a gzip file by its first bytes" in load_error(_custom(tmp_path, items_file="items.csv"), tmp_path)
+    message = load_error(_custom(tmp_path, items_file="items.csv"), tmp_path)
+    assert "items.csv: a gzip file by its first bytes" in message, message
     (tmp_path / "items.json").write_text('[{"movieId": "i1"}]\n')
     assert "a .json file is not read here" in load_error(_custom(tmp_path, items_file="items.json"), tmp_path)
     import bz2
