@@ -18,7 +18,7 @@ def test_an_interrupted_reproduce_continues_from_its_finished_runs(tiny_study, t
     trained = []
     real_train = trainer.train
     monkeypatch.setattr(trainer, "train",
-                        lambda cfg, data: trained.append(int(cfg.train.seed)) or real_train(cfg, data))
+                        lambda cfg, data, **kw: trained.append(int(cfg.train.seed)) or real_train(cfg, data, **kw))
     real_advance = reproduce_cmd._Progress.advance
 
     def ctrl_c_after_two(self, run):
@@ -55,7 +55,7 @@ def test_other_seeds_or_refit_train_again(tiny_study, tmp_path, monkeypatch):
     trained = []
     real_train = trainer.train
     monkeypatch.setattr(trainer, "train",
-                        lambda cfg, data: trained.append(int(cfg.train.seed)) or real_train(cfg, data))
+                        lambda cfg, data, **kw: trained.append(int(cfg.train.seed)) or real_train(cfg, data, **kw))
     kept = tmp_path / "progress.json"
     candidates = candidates_from_study(open_study(str(tiny_study.folder)).study)
     first = reproduce(candidates, n_seeds=2, progress=kept)
