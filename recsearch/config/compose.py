@@ -80,7 +80,7 @@ def _absolute_data_path(cfg: DictConfig, overrides: list[str] | tuple[str, ...])
     runs from any folder."""
     import os
 
-    from recsearch.config.searchpath import group_files
+    from recsearch.config.searchpath import experiment_setting
 
     path = cfg.data.get("path")
     if not path or os.path.isabs(os.path.expanduser(str(path))):
@@ -90,12 +90,8 @@ def _absolute_data_path(cfg: DictConfig, overrides: list[str] | tuple[str, ...])
     if os.path.exists(cfg.data.path) or experiment is None or any(
             item.partition("=")[0].lstrip("+~") == "data.path" for item in overrides):
         return
-    source = group_files("experiment").get(experiment)
-    try:
-        sets_it = source is not None and OmegaConf.select(OmegaConf.load(source), "data.path") == path
-    except (OSError, yaml.YAMLError):
-        sets_it = False
-    beside = os.path.abspath(os.path.join(source.parent.parent, str(path))) if sets_it else None
+    source, set_there = experiment_setting(experiment, "data.path")
+    beside = os.path.abspath(os.path.join(source.parent.parent, str(path))) if set_there == path else None
     if beside is not None and os.path.exists(beside):
         cfg.data.path = beside
 

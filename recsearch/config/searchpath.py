@@ -62,6 +62,19 @@ def group_files(group: str) -> dict[str, Path]:
     return found
 
 
+def experiment_setting(name: str, key: str) -> tuple[Path | None, Any]:
+    """The file of experiment `name` and the value it sets itself for `key` (None when it sets none, or when the
+    file is missing or unreadable): what the experiment says, apart from what composing it merged in."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    source = group_files("experiment").get(name)
+    try:
+        return source, OmegaConf.select(OmegaConf.load(source), key, default=None) if source else None
+    except (OSError, yaml.YAMLError):
+        return source, None
+
+
 def group_options(group: str) -> list[str]:
     """The options of a config group, e.g. `group_options("model")` -> ["mlp", ...] (files and registered)."""
     import sys

@@ -43,13 +43,12 @@ def space_notes(cfg: DictConfig, choices: Mapping[str, str], space: SearchSpace)
 def merged_space_note(cfg: DictConfig, choices: Mapping[str, str]) -> str | None:
     """A note when the experiment's own `search_space.params` were merged into the model's space option (Hydra
     merges a config's keys into the group option it composed): the keys it did not name are searched too."""
-    from recsearch.config.searchpath import group_files
+    from recsearch.config.searchpath import experiment_setting
 
     experiment, option = choices.get("experiment"), choices.get("search_space")
-    path = group_files("experiment").get(experiment) if experiment and option else None
-    if path is None:
+    if not experiment or not option:
         return None
-    own = OmegaConf.select(OmegaConf.load(path), "search_space.params", default=None) or {}
+    own = experiment_setting(experiment, "search_space.params")[1] or {}
     inherited = [key for key in (cfg.search_space.get("params") or {}) if key not in own]
     if not own or not inherited:
         return None
