@@ -26,8 +26,10 @@ def compose(config: Any = None, *, config_file: str | Path | None = None, **valu
     from omegaconf import DictConfig, OmegaConf
 
     from recsearch.config import compose_config, load_config_file, validate_config
+    from recsearch.config.validate import check_overrides
 
     overrides = [*_as_overrides(config), *keyword_overrides(values)]
+    check_overrides(overrides, command="train")  # one ConfigError line where Hydra would raise its own
     if isinstance(config, DictConfig):
         plain = OmegaConf.create(OmegaConf.to_container(config))  # untyped, so validation names a bad key
         return validate_config(OmegaConf.merge(plain, OmegaConf.from_dotlist(overrides)) if overrides else plain)
@@ -39,13 +41,17 @@ def compose(config: Any = None, *, config_file: str | Path | None = None, **valu
 def keyword_overrides(values: Mapping[str, Any], prefix: str = "", *, each: bool = False) -> list[str]:
     """Hydra overrides for keyword values: nested mappings become dotted keys, strings are quoted when needed.
     With `each` (a multirun), a list or tuple holds the values to run one by one (Hydra's comma list).
+    A mapping whose own keys hold dots (a search space's `params` and `conditions`: `{"model.width": ...}`) is
+    one dict value merged into that node, as `++search_space.params={...}` does on the command line.
 
     Example: `keyword_overrides({"model": "mf", "train": {"epochs": 2}})` -> `["model=mf", "train.epochs=2"]`;
     `keyword_overrides({"model": ["mf", "gmf"]}, each=True)` -> `["model=mf,gmf"]`.
     """
     out = []
     for key, value in values.items():
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and any("." in str(k) for k in value):
+            out.append(f"++{prefix}{key}={_literal(value)}")
+        elif isinstance(value, Mapping):
             out += keyword_overrides(value, f"{prefix}{key}.", each=each)
         elif each and isinstance(value, (list, tuple)) and value:
             out.append(f"{prefix}{key}={','.join(_literal(v) for v in value)}")
@@ -66,6 +72,8 @@ def _literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     text = str(value)
     if re.fullmatch(r"[A-Za-z0-9_./@:+-]+", text) and not text.startswith(("+", "-")):
         return text
@@ -98,6 +106,7 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
     """
     from omegaconf import DictConfig
 
+    from recsearch.config.validate import check_overrides
     from recsearch.runs import run_multirun, run_training
 
     if multirun:
@@ -105,8 +114,9 @@ def train(config: Any = None, *, multirun: bool = False, save_model: bool = True
             raise ConfigError("multirun composes the config groups: pass overrides, not a DictConfig")
         if on_epoch is not None:
             raise ConfigError("on_epoch reports the epochs of a single run; a multirun reports its runs to on_run")
-        return run_multirun([*_as_overrides(config), *keyword_overrides(values, each=True)],
-                            save_model=save_model, on_run=on_run)
+        overrides = [*_as_overrides(config), *keyword_overrides(values, each=True)]
+        check_overrides(overrides, command="train", multirun=True)
+        return run_multirun(overrides, save_model=save_model, on_run=on_run)
     return run_training(compose(config, **values), data=prepared, save_model=save_model, on_epoch=on_epoch)
 
 
@@ -120,12 +130,14 @@ def sweep(config: Any = None, *, show_progress: bool = False, **values: Any) -> 
     """
     from omegaconf import DictConfig
 
+    from recsearch.config.validate import check_overrides
     from recsearch.search.sweep import run_sweep
 
     if isinstance(config, DictConfig):
         raise ConfigError("sweep records its overrides so that resumes and workers recompose them: pass overrides "
                           "or keyword values, not a DictConfig")
     overrides = [*_as_overrides(config), *keyword_overrides(values)]
+    check_overrides(overrides, command="sweep")
     cfg = compose(overrides)
     if not cfg.compare.variants:
         return run_sweep(overrides, show_progress=show_progress)

@@ -106,7 +106,7 @@ def write_error(path: Path | str, exc: OSError, *, readonly_hint: str | None = N
     else:
         hint = "check the folder"
     where = _destination(exc.filename if exc.filename and str(path) not in str(exc.filename) else path)
-    blocker = _file_in_the_way(where) if code == errno.ENOTDIR else None
+    blocker = _file_in_the_way(where) if code in (errno.ENOTDIR, errno.EEXIST) else None
     if blocker is not None:
         hint = f"{blocker} is a file, not a folder: move it away or choose another folder"
     return WriteError(f"cannot write {where}: {exc.strerror or exc}; {hint}, then run the same command again",
@@ -114,8 +114,9 @@ def write_error(path: Path | str, exc: OSError, *, readonly_hint: str | None = N
 
 
 def _file_in_the_way(path: Path | str) -> Path | None:
-    """The first folder of `path` that is a file (what ENOTDIR complains of), else None."""
-    for parent in reversed(Path(path).parents):
+    """The first folder of `path` (itself included: a folder to create) that is a file (what ENOTDIR and a
+    mkdir's EEXIST complain of), else None."""
+    for parent in [*reversed(Path(path).parents), Path(path)]:
         if parent.is_file():
             return parent
     return None

@@ -156,9 +156,12 @@ def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     for k, item in enumerate(parsed):
-        reassigned = any(not later.is_delete() and later.key_or_group == item.key_or_group for later in parsed[k + 1:])
+        reassigned = any(not later.is_delete() and (later.key_or_group == item.key_or_group
+                                                    or later.key_or_group.startswith(f"{item.key_or_group}."))
+                         for later in parsed[k + 1:])
         if not item.is_delete() or item.key_or_group == "experiment" or reassigned:
-            continue  # `~group +group={...}` replaces a whole section: nothing is silently restored
+            continue  # `~group +group={...}` (or `++group.key=...`) replaces a whole section: nothing is silently
+            # restored
         # (a set *before* the removal, `train.epochs=1 ~train.epochs`, is undone by it: refused below)
         key = item.key_or_group
         value = OmegaConf.select(cfg, key, default=None)

@@ -58,7 +58,7 @@ def leaderboard(records: list[StudyRecord], baselines: pd.DataFrame | None = Non
         frame = pd.DataFrame(rows, columns=columns)
         for col in set(_INT_COLUMNS) & set(columns):
             frame[col] = frame[col].astype("Int64")
-        kept = apply_filters(frame, filters)
+        kept = apply_filters(frame, filters, per_trial=per_trial)
         no_match = no_match or kept.attrs.get("no_match")
         frames.append(rank_within_data(kept, ascending=ascending))
     out = frames[0] if len(frames) == 1 else pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
@@ -232,8 +232,9 @@ def rank(frame: pd.DataFrame, *, ascending: bool = True) -> pd.DataFrame:
     return frame
 
 
-def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
-    """Keep the rows where every `key=value` holds; a key is a column or a parameter (e.g. model.depth)."""
+def apply_filters(frame: pd.DataFrame, filters: Iterable[str], *, per_trial: bool = True) -> pd.DataFrame:
+    """Keep the rows where every `key=value` holds; a key is a column or a parameter (e.g. model.depth).
+    `per_trial` false: the rows are studies, whose parameters are their best trial's (said when a key is unknown)."""
     for item in filters:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -250,7 +251,9 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str]) -> pd.DataFrame:
         else:
             raise RecsearchError(f"filter {item!r}: no column or parameter {key!r}; columns: "
                                  f"{', '.join(c for c in frame.columns if c != 'params')}; parameters: "
-                                 f"{', '.join(params) or 'none'}")
+                                 f"{', '.join(params) or 'none'}"
+                                 + ("" if per_trial else " (a study's row holds its best trial's parameters; "
+                                    "--per-trial filters every trial's)"))
         keep = cells.map(lambda cell, v=value.strip(), k=key: _matches(cell, v, key=k)).astype(bool)  # a mask if empty
         if len(frame) and not keep.any():
             frame.attrs["no_match"] = _values_of(key, cells)

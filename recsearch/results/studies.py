@@ -302,6 +302,7 @@ def load_many(targets: list[str], study_name: str | None = None, *,
 
     records: list[StudyRecord] = []
     names: list[str] = []  # of the study folders found, for a `study_name` that matches none
+    skipped: list[Exception] = []  # study folders found by the scan that could not be read (each said on stderr)
     for target in targets:
         target = _study_folder_of_journal(target)
         if is_storage(target):
@@ -322,10 +323,19 @@ def load_many(targets: list[str], study_name: str | None = None, *,
                 if not scanned:  # the folder the user named: its way out, not a skip and "no study found"
                     raise
                 print(f"warning: skipped {exc}", file=sys.stderr)
+                skipped.append(exc)
             except Exception as exc:  # noqa: BLE001 - one unreadable study found by the scan hides no other
                 if not scanned:
                     raise
                 print(f"warning: skipped {folder}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+                skipped.append(exc)
+    if skipped and not records:
+        in_db = sum(isinstance(exc, RedactedStorageError) for exc in skipped)
+        way = (f"; {'their' if len(skipped) > 1 else 'its'} trials are in a database: pass its full storage URL, "
+               f"e.g. `recsearch {command} 'postgresql://user:PASSWORD@host/db'`" if in_db == len(skipped) else
+               "; the warnings above say why")
+        raise RecsearchError(f"no study under {', '.join(redact(t) for t in targets)} could be read: "
+                             f"{len(skipped)} study folder{'s' if len(skipped) > 1 else ''} skipped{way}")
     if study_name is not None and not records:
         listed = ", ".join(sorted(set(names))[:20]) or "none"
         raise RecsearchError(f"no study named {study_name!r} under {', '.join(redact(t) for t in targets)} "
@@ -336,10 +346,23 @@ def load_many(targets: list[str], study_name: str | None = None, *,
     return list(unique.values())
 
 
+def _looks_like_journal(path: Path) -> bool:
+    """An Optuna journal's first record is a JSON object with an `op_code` (an empty file is a new journal);
+    anything else passed as a storage would be read as a journal of unreadable records."""
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 16).strip()
+        return not first or isinstance(record := json.loads(first), dict) and "op_code" in record
+    except (OSError, ValueError):
+        return False
+
+
 def _study_folder_of_journal(target: str) -> str:
     """A file of a study folder, its study.journal or one of its tables (best.yaml), stands for the folder (its
-    experiment, sweep.yaml and tables). Another YAML file is refused here, before it could be read as a
-    journal of unreadable records."""
+    experiment, sweep.yaml and tables). Another YAML file, or any file that is no journal, is refused here,
+    before it could be read as a journal of unreadable records."""
     path = Path(target)
     if "://" in target or not path.is_file():
         return target
@@ -349,6 +372,9 @@ def _study_folder_of_journal(target: str) -> str:
         raise RecsearchError(f"{target} is a YAML file, not a study folder, journal file or storage URL (an exported "
                              "experiment is run with `recsearch train +experiment=NAME`, and `recsearch reproduce` "
                              "takes its file or name)")
+    if not _looks_like_journal(path):
+        raise RecsearchError(f"{target} is a file, but not a study folder, journal file or storage URL; pass a "
+                             "results folder, a study folder, its study.journal or a storage URL")
     return target
 
 

@@ -256,7 +256,7 @@ def _report_if_budget_reached(cfg: Any, folder: Path, url: str, name: str, optio
         if error is not None:
             raise error
     return SweepReport(folder, redact(url), name, counts, [], cfg.task.metric, cfg.task.direction,
-                       top_failure=top_failure(study), already_done=True)
+                       top_failure=top_failure(study), already_done=True, n_trials=n_trials)
 
 
 def _same_setting_without_data(study: Any, cfg: Any, option: str) -> bool:

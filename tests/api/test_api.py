@@ -40,6 +40,25 @@ def test_compose_takes_overrides_keywords_and_a_dictconfig() -> None:
         recsearch.compose(cfg, model={"embedding_dim": "wide"})
 
 
+def test_a_search_space_given_as_a_keyword_dict_is_merged_or_replaces_the_models_space() -> None:
+    """`search_space={"params": {"model.width": ...}}` was flattened into `search_space.params.model.width` and
+    refused by Hydra with advice that does not apply; a bad group value reached Hydra's own ValueError."""
+    space = {"params": {"model.width": "choice(16, 32)"},
+             "conditions": {"model.width_schedule": {"model.depth": ">= 2"}}}
+    assert keyword_overrides({"search_space": space}) == [
+        "++search_space.params={model.width: 'choice(16, 32)'}",
+        "++search_space.conditions={model.width_schedule: {model.depth: '>= 2'}}"]
+    merged = recsearch.compose(model="mlp", search_space=space).search_space
+    assert merged.params["model.width"] == "choice(16, 32)" and "model.dropout" in merged.params  # the others stay
+    assert dict(merged.conditions["model.width_schedule"]) == {"model.depth": ">= 2"}
+    alone = recsearch.compose(["~search_space"], model="mlp", search_space={"params": {"model.depth": "range(1, 3)"}})
+    assert dict(alone.search_space.params) == {"model.depth": "range(1, 3)"}
+    with pytest.raises(ConfigError, match="'search_space' is a config group and takes the name of one of its options"):
+        recsearch.compose(["search_space=null"])
+    with pytest.raises(ConfigError, match="is a search expression, but a sweep searches only search_space.params"):
+        recsearch.sweep(["model.width=choice(16,32)"], model="mlp")
+
+
 def test_cfg_job_prints_the_config_and_trains_nothing(capsys: pytest.CaptureFixture, isolated_paths: Path) -> None:
     assert main(["train", "--cfg", "job", "model=mf", "search.storage=postgresql://u:secret@h/db"]) == 0
     printed = OmegaConf.create(capsys.readouterr().out)

@@ -67,6 +67,17 @@ def test_a_results_path_that_is_a_file_is_named_as_the_file_in_the_way(tmp_path:
     assert code == 2 and f"{tmp_path}/resfile is a file, not a folder: move it away or choose another folder" in line
 
 
+def test_a_study_folder_path_that_is_a_file_is_named_as_the_file_in_the_way(tmp_path: Path, capsys) -> None:
+    """The study's own folder a file: the line said `File exists; check the folder`."""
+    (tmp_path / "res" / "default").mkdir(parents=True)
+    (tmp_path / "res" / "default" / "s").write_text("")
+    code = main(["sweep", *TINY, "search.n_trials=1", "search.study_name=s", f"paths.results_dir={tmp_path}/res"])
+    err = capsys.readouterr().err
+    notes = "".join(line + "\n" for line in err.splitlines() if " is searched by search_space " in line)  # TINY's
+    line = _one_error_line(err.replace(notes, ""))
+    assert code == 2 and f"{tmp_path}/res/default/s is a file, not a folder: move it away" in line
+
+
 @pytest.fixture
 def study_turned_read_only(tmp_path: Path):
     """A 1-trial study on a tmpfs that is then remounted read-only (where this machine allows mounting)."""

@@ -159,6 +159,9 @@ def test_bad_filter_and_bad_paths_say_why(sweeps, capsys, tmp_path):
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "colour=red")
     assert code == 2 and "no column or parameter 'colour'" in err and "variant" in err
     assert "; parameters: " in err and "model.depth" in err
+    assert "a study's row holds its best trial's parameters; --per-trial filters every trial's" in err
+    code, _, err = cli(capsys, str(sweeps.results), "--per-trial", "--filter", "colour=red")
+    assert code == 2 and "no column or parameter 'colour'" in err and "best trial" not in err
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "variant")
     assert code == 2 and "expected key=value" in err
     code, _, err = cli(capsys, str(tmp_path / "nowhere"))
@@ -310,6 +313,29 @@ def test_redacted_storage_folder_is_skipped_with_a_warning(mixed, capsys):
     with pytest.raises(RedactedStorageError, match="pass the full storage URL"):
         load_study_folder(folder)
     assert folder_storage_url(mixed / "mixed" / "a-rank") == str(mixed / "mixed" / "a-rank" / "study.journal")
+
+
+def test_a_scan_that_finds_only_redacted_storage_folders_says_where_their_trials_are(tmp_path, capsys):
+    """Every study in a database: three skip warnings, then "no study found ...; run `recsearch sweep` first"."""
+    for name in ("p1", "p2"):
+        folder = tmp_path / "results" / "default" / name
+        folder.mkdir(parents=True)
+        (folder / "sweep.yaml").write_text(f"storage: postgresql://u:***@127.0.0.1:1/db\nconfig:\n"
+                                           f"  search: {{study_name: {name}}}\n")
+    code, _, err = cli(capsys, str(tmp_path / "results"))
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "run `recsearch sweep` first" not in err
+    assert last == (f"recsearch: error: no study under {tmp_path / 'results'} could be read: 2 study folders skipped; "
+                    "their trials are in a database: pass its full storage URL, e.g. "
+                    "`recsearch leaderboard 'postgresql://user:PASSWORD@host/db'`")
+
+
+def test_a_file_that_is_no_journal_is_refused_as_such(tmp_path, capsys):
+    """`results` a plain file was read as a journal: an unreadable-record warning, then "holds no study"."""
+    (tmp_path / "results").write_text("x\n")
+    code, _, err = cli(capsys, str(tmp_path / "results"))
+    assert code == 2 and "warning" not in err
+    assert f"{tmp_path / 'results'} is a file, but not a study folder, journal file or storage URL" in err
 
 
 def test_a_redacted_storage_folder_named_by_the_user_gets_the_command_to_run(mixed, capsys):

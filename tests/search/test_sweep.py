@@ -419,6 +419,8 @@ def test_budget_reached_says_so_and_returns_before_data_and_tensorflow(tiny: lis
     from pathlib import Path
 
     _sweep(tiny, "search.n_trials=1", "search.study_name=full")
+    again = _sweep(tiny, "search.n_trials=1", "search.study_name=full")  # in process: the report says the budget
+    assert again.already_done and again.n_trials == 1 and again.counts == {"complete": 1}
     code = ("import sys, time; from recsearch.cli import main; t = time.time(); rc = main(sys.argv[1:]); "
             "print(rc, 'tensorflow' in sys.modules, round(time.time() - t, 2))")
     repo = str(Path(__file__).resolve().parents[2])
