@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 LIVE_DIR_ENV = "RECSEARCH_LIVE_DIR"
+# Set while the sweep logs one plain line per ended trial (output not a terminal), which carries a failed trial's
+# reason: the worker then prints no line of its own for it (inherited by spawned workers, like LIVE_DIR_ENV).
+PLAIN_LOG_ENV = "RECSEARCH_PLAIN_LOG"
 BATCH_EVERY_S = 1.0
 STALE_AFTER_S = 600.0
 
@@ -149,3 +152,11 @@ def _callback_class() -> type:
             publish(TrialStatus(**asdict(self.status)))
 
     return LiveStatus
+
+
+def say_trial_failed(number: int, reason: str) -> None:
+    """A failed trial's one line on stderr, unless the sweep's plain log prints the trial with its reason."""
+    import sys
+
+    if os.environ.get(PLAIN_LOG_ENV) != "1":
+        print(f"recsearch: trial {number} failed: {reason}", file=sys.stderr)

@@ -9,7 +9,6 @@ trial runs unpacked, exactly as without packing.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from recsearch.search import interrupts
+from recsearch.search import interrupts, live
 
 
 @dataclass
@@ -198,4 +197,4 @@ def _report_failure(study: Any, trial: Any, exc: BaseException, fail: Any) -> No
     text = str(exc).strip()
     reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:500]
     fail(study, trial, reason)
-    print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)
+    live.say_trial_failed(trial.number, reason)

@@ -34,7 +34,7 @@ class SweepProgress:
         self._initial_done: int | None = None
         self._local: dict[int, live.TrialStatus] = {}
         self._running: set[int] = set()  # trial numbers RUNNING in the storage at the last update
-        self._summary, self._live_dir, self._saved_env = "", None, None
+        self._summary, self._live_dir, self._saved_env, self._saved_plain = "", None, None, None
         # Not a terminal (a log file, CI, nohup): no bar, which would be drawn once, cut to 80 columns, but one
         # plain line per trial that ends.
         self._plain = enabled and not Console().is_terminal
@@ -50,6 +50,8 @@ class SweepProgress:
             self._live_dir = Path(tempfile.mkdtemp(prefix="recsearch-live-"))
             self._saved_env = os.environ.get(live.LIVE_DIR_ENV)
             os.environ[live.LIVE_DIR_ENV] = str(self._live_dir)  # inherited by spawned workers
+            self._saved_plain = os.environ.get(live.PLAIN_LOG_ENV)
+            os.environ[live.PLAIN_LOG_ENV] = "1" if self._plain else "0"  # the plain log says why a trial failed
             live.install_board(self.on_status)
         self._progress.start()
         self.update()
@@ -60,10 +62,11 @@ class SweepProgress:
         self._progress.stop()
         if self.enabled:
             live.install_board(None)
-            if self._saved_env is None:
-                os.environ.pop(live.LIVE_DIR_ENV, None)
-            else:
-                os.environ[live.LIVE_DIR_ENV] = self._saved_env
+            for name, saved in ((live.LIVE_DIR_ENV, self._saved_env), (live.PLAIN_LOG_ENV, self._saved_plain)):
+                if saved is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = saved
             shutil.rmtree(self._live_dir, ignore_errors=True)
 
     def counts(self) -> dict[str, int]:
@@ -120,7 +123,7 @@ class SweepProgress:
             upto = [u for u in ended.values() if _end_key(u) <= _end_key(t)]
             counted = sum(u.state.name in ("COMPLETE", "PRUNED") for u in upto)
             what = (f"{t.state.name.lower()} {t.values[0]:.4f}" if t.values else
-                    f"failed: {str(t.user_attrs.get('fail_reason', 'no reason recorded'))[:80]}"
+                    f"failed: {t.user_attrs.get('fail_reason', 'no reason recorded')}"
                     if t.state.name == "FAIL" else t.state.name.lower())
             print(f"trial {number} {what} | {min(counted, self.n_trials)}/{self.n_trials} "
                   f"{_summary(upto, self.study.directions)} | elapsed "

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from recsearch import heap
-from recsearch.search import interrupts
+from recsearch.search import interrupts, live
 
 MODELS_DIR = "models"
 MAX_FAILURES_IN_A_ROW = 10
@@ -392,7 +392,7 @@ def run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *,
             raise KeyboardInterrupt(interrupts.INTERRUPTED) from exc
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
         fail_trial(study, trial, reason)
-        print(f"recsearch: trial {trial.number} failed: {reason}", file=sys.stderr)
+        live.say_trial_failed(trial.number, reason)
         return False
     told = tell_trial(study, trial, state=TrialState.PRUNED) if outcome.pruned else tell_trial(study, trial, outcome.values)
     if told and not outcome.pruned and keep_models > 0:

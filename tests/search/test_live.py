@@ -173,6 +173,27 @@ def test_without_a_terminal_each_trial_that_ends_is_one_plain_line(tiny, capsys)
     assert len(lines) == 1 and int(lines[0].split()[1]) > max(trained), lines
 
 
+@pytest.mark.slow
+def test_a_failed_trial_is_one_line_in_the_plain_log_and_one_line_without_it(tiny, capsys):
+    """Without a terminal a failed trial printed two lines: the worker's, and the log's with its reason cut to
+    80 characters. The log's line now carries the whole reason; with no progress shown the worker's line stays."""
+    from recsearch.search.sweep import run_sweep
+
+    args = [*tiny, "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e7, 1e8)'}}",
+            "search.n_trials=1", "search.pruner=none", "train.optimizer=sgd"]
+    logged = run_sweep([*args, "search.study_name=fails-logged"])
+    out, err = capsys.readouterr()
+    failed = [line for line in out.splitlines() if line.startswith("trial ")]
+    assert logged.counts.get("fail", 0) == len(failed) >= 3, out
+    assert all(" failed: TrainingDiverged: " in line and "lower train.learning_rate |" in line for line in failed)
+    assert "recsearch: trial" not in err, err
+    quiet = run_sweep([*args, "search.study_name=fails-quiet"], show_progress=False)
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if line.startswith("recsearch: trial ")]
+    assert len(said) == quiet.counts.get("fail", 0) >= 3 and all("TrainingDiverged" in line for line in said), err
+    assert os.environ.get(live.PLAIN_LOG_ENV) is None
+
+
 def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):
     """Two workers' trials can end between two looks at the storage: each line has the counts and best value as
     of its trial's end (1/4, 2/4, not 2/4 twice; the best then, not the best at the look)."""
