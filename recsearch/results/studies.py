@@ -258,6 +258,7 @@ def load_storage(url: str, study_name: str | None = None, *, single: bool = Fals
     from recsearch.redact import redact
     from recsearch.storage import open_storage
 
+    require_existing_database(url)
     storage = open_storage(url, setting="storage")
     names = [s.study_name for s in storage.get_all_studies()]
     shown = redact(url)
@@ -449,7 +450,9 @@ def dashboard_storage(target: str) -> tuple[str, Any]:
     from recsearch.redact import redact
     from recsearch.storage import open_storage
 
-    url = target
+    url = _study_folder_of_journal(target)  # a file that is no journal is refused
+    if url != target:  # a study folder's own file: the folder (its sweep.yaml names the storage)
+        target = url
     if not is_storage(target):
         sweep = Path(target) / SWEEP_FILE
         if Path(target).is_dir() and not sweep.is_file():
@@ -459,4 +462,22 @@ def dashboard_storage(target: str) -> tuple[str, Any]:
         url = folder_storage_url(Path(target), command="dashboard")
         if "://" not in url and not Path(url).is_file():
             raise RecsearchError(f"storage {url} of {target} does not exist")
+    require_existing_database(url)
     return redact(url), open_storage(url, setting="storage")
+
+
+def require_existing_database(url: str) -> None:
+    """Refuse an SQLite URL whose database file is not there: opening it would create an empty database (a typo
+    in the path gave an empty dashboard and a new file) where the reading commands want an existing study."""
+    if not url.startswith("sqlite"):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return  # open_storage says what is wrong with the URL
+    if database and database != ":memory:" and not Path(database).expanduser().is_file():
+        raise RecsearchError(f"{url}: no such database file ({Path(database).expanduser().resolve()}); pass the URL "
+                             "of the file the sweep wrote (sqlite:///relative/path.db or sqlite:////absolute/path.db)")

@@ -61,3 +61,20 @@ def test_a_busy_port_fails_before_anything_is_announced(tmp_path, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"recsearch: error: cannot listen on 127.0.0.1:{port}: "), lines
     assert "already in use" in lines[0] and "--port" in lines[0]
+
+
+def test_a_file_that_is_no_journal_or_a_missing_sqlite_file_is_one_line_and_creates_nothing(tmp_path, capsys,
+                                                                                           monkeypatch):
+    """A CSV given as the journal: a warning per line, then an empty dashboard. `sqlite:///typo.db`: a new empty
+    database file, and an empty dashboard on it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating\n1,2,3.5\n" * 50)
+    assert main(["dashboard", "ratings.csv"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("recsearch: error: ratings.csv is a file, but not a study folder, journal file or storage "
+                           "URL; pass a results folder, a study folder, its study.journal or a storage URL"), err
+    for command in (["dashboard"], ["leaderboard"], ["report"]):
+        assert main([*command, "sqlite:///typo.db"]) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"recsearch: error: sqlite:///typo.db: no such database file ({tmp_path}/typo.db); "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings.csv"]
