@@ -51,8 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = command_module(name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=fmt)
         module.add_arguments(p)
+        examples = getattr(module, "EXAMPLES", "")
         if any(action.dest == "overrides" for action in p._actions):  # only commands that take overrides
-            p.epilog = _groups_epilog()
+            p.epilog = "\n".join(part for part in (examples, _groups_epilog()) if part)
+        elif examples:
+            p.epilog = "\n".join(part for part in (examples, p.epilog) if part)
     return parser
 
 

@@ -10,6 +10,11 @@ from recsearch.commands.common import add_overrides
 HELP = ("Show the resolved config after applying the overrides: `recsearch config show [OVERRIDES...]`. "
         "Only the task's keys are shown (no ranking keys under task=rating); storage passwords print as ***.")
 
+EXAMPLES = """examples:
+  recsearch config show model=mf train.epochs=5
+  recsearch config show data=custom                          # your own data's settings
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["show"], metavar="{show}",

@@ -9,6 +9,11 @@ from recsearch.errors import RecsearchError
 HELP = "Start optuna-dashboard (bound to 127.0.0.1) on the storage of a study folder, a journal file or an RDB URL"
 HOST = "127.0.0.1"
 
+EXAMPLES = """examples:
+  recsearch dashboard results/default/mlp-rating             # then open http://127.0.0.1:8080/
+  recsearch dashboard results/default/mlp-rating/study.journal --port 8081
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="STUDY_OR_STORAGE",

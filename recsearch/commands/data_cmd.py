@@ -10,6 +10,12 @@ HELP = ("Datasets: `list` the configured datasets and whether their files are pr
         "and prints its statistics, `fetch NAME` downloads it from GroupLens (checksum-verified) into the data "
         "directory (paths.data_dir / RECSEARCH_DATA_DIR).")
 
+EXAMPLES = """examples:
+  recsearch data list
+  recsearch data info ml_latest_small
+  recsearch data fetch ml_1m                                 # needs internet; offline, it says which file goes where
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["list", "info", "fetch"], metavar="{list,info,fetch}",

@@ -8,6 +8,11 @@ HELP = ("Export the best (or a chosen) trial of a study as a self-contained expe
         "experiments/<NAME>.yaml, that `recsearch train +experiment=NAME` runs; provenance goes beside it in "
         "<NAME>.provenance.json. No machine paths and no storage credentials are written.")
 
+EXAMPLES = """examples:
+  recsearch export-best results/default/mlp-rating --name mlp-best   # writes ./experiments/mlp-best.yaml
+  recsearch train +experiment=mlp-best train.refit=true              # then train it
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="STUDY", help="a study folder (results/<exp>/<study>/) or an Optuna "

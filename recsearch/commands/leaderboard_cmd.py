@@ -7,6 +7,13 @@ import argparse
 HELP = ("Rank every study (or trial) under results/ or in an Optuna storage, with the non-neural baselines "
         "of comparison experiments (compare_variants*)")
 
+EXAMPLES = """examples:
+  recsearch leaderboard                                      # every study under results/
+  recsearch leaderboard --format markdown --top 10 --filter task=rating
+  recsearch leaderboard results/default/mlp-rating --per-trial --filter model.depth=2
+  recsearch leaderboard postgresql://user:PASSWORD@host/db --study mlp-25m
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="RESULTS_PATH",

@@ -6,6 +6,11 @@ import argparse
 
 HELP = "Recommend a user's top-N unseen items with the model of a run or study folder, next to their rating profile"
 
+EXAMPLES = """examples:
+  recsearch recommend results/default/mlp-rating --user 414 -n 10 --min-ratings 10 --explain
+  recsearch recommend results/default/mlp-rating --user 1 --trial 3   # another trial's model
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="RUN_OR_STUDY",

@@ -16,6 +16,12 @@ HELP = ("Retrain the best config of a study (or its top K, or an exported experi
         "study folder; "
         "an interrupted reproduce continues from its finished re-runs when run again.")
 
+EXAMPLES = """examples:
+  recsearch reproduce results/default/mlp-rating --seeds 5 --refit
+  recsearch reproduce results/default/mlp-rating --top 3 --seeds 3   # the 3 best configs, and which are ties
+  recsearch reproduce mlp-best                                       # an exported experiment
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="STUDY_OR_EXPERIMENT",

@@ -18,6 +18,14 @@ HELP = ("Search the config's search_space with Optuna: each trial trains one sam
         "+experiment=compare_variants (or compare_search) runs one study per variant (or search strategy) and a "
         "comparison table. A single study's sweep that stops on failing trials before its budget exits 2.")
 
+EXAMPLES = """examples:
+  recsearch sweep model=mlp search.n_trials=20
+  recsearch sweep model=mlp search.n_trials=40                # the same study again: runs 20 more trials
+  recsearch sweep model=mlp search.sampler=random search.pruner=hyperband search.study_name=mlp-rnd
+  recsearch sweep model=mf "++search_space.params={model.embedding_dim: 'choice(16, 32)'}"   # narrow one parameter
+  recsearch sweep +experiment=compare_variants               # one study per variant, comparison.md
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")

@@ -9,10 +9,17 @@ from recsearch.commands.common import add_overrides, console, key_value_table
 
 HELP = ("Train one config on its dataset split, early-stop on validation, report validation and test metrics, "
         "and write a run folder (config, metrics.json, history, model) under results/. "
-        "With -m, comma lists and ranges (model=mlp,mf train.epochs=range(1,4)) run every combination and "
+        "With -m, comma lists and ranges (model=mlp,mf 'train.epochs=range(1,4)') run every combination and "
         "write one table, results/multirun/<stamp>/runs.csv (a run that fails is a row with its error; the "
         "others still run, and the command exits 2). train.refit=true then retrains the chosen epochs "
         "on train + validation and reports test (the final model).")
+
+EXAMPLES = """examples:
+  recsearch train model=mlp train.epochs=20                  # one run: results/<experiment>/runs/<stamp>/
+  recsearch train +experiment=mlp-best train.refit=true      # an exported best config, refit on train + validation
+  recsearch train -m model=mlp,mf 'train.epochs=range(1,4)'  # every combination: results/multirun/<stamp>/runs.csv
+  recsearch train model=neumf task=ranking split=leave_one_out
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -92,11 +92,14 @@ def placement_hint(data_cfg: Any, target: Path) -> str:
     """Which file to download from where, and where to unpack it by hand."""
     url = str(data_cfg.url or "")
     zip_name = url.rsplit("/", 1)[-1] or f"{data_cfg.name}.zip"
+    from recsearch.data.movielens import ZIP_FOLDERS
+
     first = expected_files(data_cfg)[:1]
-    wanted = target / first[0] if first else target
+    unpacked = target.parent / ZIP_FOLDERS.get(target.name, target.name)  # the folder the zip holds (ml-10M100K)
+    wanted = unpacked / first[0] if first else unpacked
     source = f" from {url}" if url else ""
     return (f"download {zip_name}{source} and unzip it into {target.parent}, so that {wanted} exists (or point "
-            f"RECSEARCH_DATA_DIR, paths.data_dir, at a folder that holds {target.name}/)")
+            f"RECSEARCH_DATA_DIR, paths.data_dir, at a folder that holds {unpacked.name}/)")
 
 
 def _download(url: str, out: BinaryIO, data_cfg: Any, target: Path, progress: bool) -> str:
