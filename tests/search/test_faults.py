@@ -101,7 +101,8 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_resumes(mid_trial: list[str], user_
     trials = _study(isolated_paths, name).trials
     interrupted = [t for t in trials if t.state.name == "FAIL"]
     # one worker: the signal lands in its running trial; workers told in turn may be between two trials by then
-    assert len(interrupted) == 1 if workers == 1 else len(interrupted) <= workers
+    seen = [(t.number, t.state.name, t.user_attrs.get("fail_reason"), len(t.intermediate_values)) for t in trials]
+    assert (len(interrupted) == 1 if workers == 1 else len(interrupted) <= workers), (seen, err[-2000:])
     assert all("interrupted" in t.user_attrs["fail_reason"] for t in interrupted)
     assert "RUNNING" not in [t.state.name for t in trials]
     finished = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
