@@ -25,14 +25,15 @@ def compose(config: Any = None, *, config_file: str | Path | None = None, **valu
     """
     from omegaconf import DictConfig, OmegaConf
 
-    from recsearch.config import compose_config, load_config_file, validate_config
+    from recsearch.config import compose_config, load_config_file, parse_overrides
+    from recsearch.config.compose import apply_to_complete
     from recsearch.config.validate import check_overrides
 
     overrides = [*_as_overrides(config), *keyword_overrides(values)]
     check_overrides(overrides, command="train")  # one ConfigError line where Hydra would raise its own
     if isinstance(config, DictConfig):
         plain = OmegaConf.create(OmegaConf.to_container(config))  # untyped, so validation names a bad key
-        return validate_config(OmegaConf.merge(plain, OmegaConf.from_dotlist(overrides)) if overrides else plain)
+        return apply_to_complete(plain, parse_overrides(overrides))
     if config_file is not None:
         return load_config_file(config_file, overrides)
     return compose_config(overrides)
@@ -73,11 +74,16 @@ def _literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_literal(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+        for key in value:  # a dict key is unquoted in Hydra's grammar (`{a:b: 1}` would read as `{a: 'b: 1'}`)
+            if not re.fullmatch(r"[\w./@-]+", str(key)):
+                raise ConfigError(f"key {str(key)!r} of a keyword dict: Hydra's overrides take keys of letters, "
+                                  "digits and _ . / @ - only")
+        return "{" + ", ".join(f"{k}: {_literal(v)}" for k, v in value.items()) + "}"
     text = str(value)
     if re.fullmatch(r"[A-Za-z0-9_./@:+-]+", text) and not text.startswith(("+", "-")):
         return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    # Hydra's quoted strings: backslashes are literal except in a run before a quote or the end, which is doubled
+    return "'" + re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text) + "'"
 
 
 def _as_overrides(config: Any) -> list[str]:
@@ -211,14 +217,19 @@ def leaderboard(*paths: str | Path, study: str | None = None, metric: str | None
     from recsearch.errors import RecsearchError
     from recsearch.results.leaderboard import check_metric, mixed_notes, pareto_notes, top_rows
     from recsearch.results.leaderboard import leaderboard as rank_studies
-    from recsearch.results.studies import baseline_files, load_many, read_baselines
+    from recsearch.results.studies import NoStudyReadable, baseline_files, load_many, read_baselines
 
     if top is not None and top < 1:
         raise RecsearchError(f"top must be at least 1, got {top}")
     flat = [q for p in paths for q in (p if isinstance(p, (list, tuple)) else [p])]  # leaderboard(["r1", "r2"]) too
     targets = [str(p) for p in flat] or [str(compose().paths.results_dir)]
-    records = load_many(targets, study)
     files = baseline_files(targets) if baselines else []
+    try:
+        records = load_many(targets, study)
+    except NoStudyReadable:
+        if not files:
+            raise
+        records = []  # the baselines beside studies that could not be read (each skip was said) are still ranked
     if not records and not files:
         raise RecsearchError(f"no study found under {', '.join(targets)}; run `recsearch sweep` first")
     base = pd.concat([read_baselines(f) for f in files], ignore_index=True) if files else None
@@ -247,9 +258,8 @@ def report(target: str | Path, *, study: str | None = None, output: str | Path |
         studies = find_study_folders(folder)
         if not studies:
             raise RecsearchError(f"{folder} holds no study (no sweep.yaml under it)")
-        records = load_many([str(folder)], command="report")  # one it cannot open (a redacted URL): skipped, said
-        if not records:
-            raise RecsearchError(f"{folder}: none of its studies could be opened (see the warnings above)")
+        records = load_many([str(folder)], command="report")  # one it cannot open (a redacted URL): skipped, said;
+        # none: NoStudyReadable says why
         if study is not None:  # one study of the experiment folder: its own report
             chosen = [r for r in records if r.name == study]
             if not chosen:

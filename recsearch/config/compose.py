@@ -156,12 +156,13 @@ def _refuse_restored_removals(parsed: list[Any], cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     for k, item in enumerate(parsed):
-        reassigned = any(not later.is_delete() and (later.key_or_group == item.key_or_group
-                                                    or later.key_or_group.startswith(f"{item.key_or_group}."))
+        below = item.key_or_group == "search_space"  # `~search_space ++search_space.params={...}`: the whole space
+        reassigned = any(not later.is_delete() and (later.key_or_group == item.key_or_group or below and
+                                                    later.key_or_group.startswith(f"{item.key_or_group}."))
                          for later in parsed[k + 1:])
         if not item.is_delete() or item.key_or_group == "experiment" or reassigned:
-            continue  # `~group +group={...}` (or `++group.key=...`) replaces a whole section: nothing is silently
-            # restored
+            continue  # `~group +group={...}` replaces a whole section: nothing is silently restored (a search
+            # space's other keys are only `conditions`, empty by default: `~search_space ++search_space.params=...`)
         # (a set *before* the removal, `train.epochs=1 ~train.epochs`, is undone by it: refused below)
         key = item.key_or_group
         value = OmegaConf.select(cfg, key, default=None)
@@ -307,10 +308,6 @@ def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = 
 
     Group choices (`model=mf`) need composition from the config groups and are refused here.
     """
-    from omegaconf import OmegaConf
-
-    from recsearch.config.validate import validate_config
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -324,14 +321,25 @@ def load_config_file(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         raise ConfigError(f"{path} is an experiment (it has a defaults list), not a complete config: run it with "
                           f"`recsearch train +experiment={path.stem}` where its folder is ./experiments or "
                           f"$RECSEARCH_EXPERIMENTS_DIR={path.parent.resolve()}")
+    return apply_to_complete(cfg, parsed)
+
+
+def apply_to_complete(cfg: DictConfig, parsed: list[Any]) -> DictConfig:
+    """Parsed overrides applied to a complete config (no groups to compose from), validated: `key=value`,
+    `+`/`++` (a dict value merged into a section, `++search_space.params={...}`), `~key`. A group choice
+    (`model=mf`: a name where a section is) needs composition and is refused."""
+    from recsearch.config.validate import validate_config
+
     for item in parsed:
         key = item.key_or_group
         if item.is_delete():
             _delete(cfg, key)
             continue
-        if OmegaConf.select(cfg, key, default=None) is not None and isinstance(OmegaConf.select(cfg, key), DictConfig):
+        value = item.value()
+        section = isinstance(OmegaConf.select(cfg, key, default=None), DictConfig)
+        if section and not isinstance(value, dict):
             raise ConfigError(f"override {item.input_line!r}: group choices need composition; drop --config")
-        OmegaConf.update(cfg, key, item.value(), force_add=item.is_add())
+        OmegaConf.update(cfg, key, value, merge=section, force_add=item.is_add())
     validated = validate_config(cfg)
     _refuse_restored_removals(parsed, validated)
     return validated

@@ -92,10 +92,10 @@ def placement_hint(data_cfg: Any, target: Path) -> str:
     """Which file to download from where, and where to unpack it by hand."""
     url = str(data_cfg.url or "")
     zip_name = url.rsplit("/", 1)[-1] or f"{data_cfg.name}.zip"
-    from recsearch.data.movielens import ZIP_FOLDERS
+    from recsearch.data.paths import zip_folder
 
     first = expected_files(data_cfg)[:1]
-    unpacked = target.parent / ZIP_FOLDERS.get(target.name, target.name)  # the folder the zip holds (ml-10M100K)
+    unpacked = zip_folder(target)  # the folder the zip holds (ml-10M100K), which recsearch reads as it is
     wanted = unpacked / first[0] if first else unpacked
     source = f" from {url}" if url else ""
     return (f"download {zip_name}{source} and unzip it into {target.parent}, so that {wanted} exists (or point "

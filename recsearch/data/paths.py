@@ -34,8 +34,13 @@ def dataset_dir(data_cfg: Any, data_dir: Path) -> Path:
     if data_cfg.path:
         return Path(data_cfg.path).expanduser()
     folder = Path(data_dir).expanduser() / str(data_cfg.name)
-    unzipped = folder.with_name(ZIP_FOLDERS.get(folder.name, folder.name))
+    unzipped = zip_folder(folder)
     return unzipped if not folder.exists() and unzipped.is_dir() else folder
+
+
+def zip_folder(folder: Path) -> Path:
+    """The folder a dataset's GroupLens zip unpacks to, beside `folder` (`ml-10M100K` for ml-10m; else `folder`)."""
+    return folder.with_name(ZIP_FOLDERS.get(folder.name, folder.name))
 
 
 def recorded_data_dir(data_cfg: Any, recorded_paths: Any) -> Path:

@@ -252,8 +252,8 @@ def apply_filters(frame: pd.DataFrame, filters: Iterable[str], *, per_trial: boo
             raise RecsearchError(f"filter {item!r}: no column or parameter {key!r}; columns: "
                                  f"{', '.join(c for c in frame.columns if c != 'params')}; parameters: "
                                  f"{', '.join(params) or 'none'}"
-                                 + ("" if per_trial else " (a study's row holds its best trial's parameters; "
-                                    "--per-trial filters every trial's)"))
+                                 + ("" if per_trial else f" (a study's row holds its best trial's parameters; if "
+                                    f"other trials searched {key}, --per-trial filters on every trial's)"))
         keep = cells.map(lambda cell, v=value.strip(), k=key: _matches(cell, v, key=k)).astype(bool)  # a mask if empty
         if len(frame) and not keep.any():
             frame.attrs["no_match"] = _values_of(key, cells)

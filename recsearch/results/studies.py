@@ -120,6 +120,10 @@ def is_storage(target: str) -> bool:
     return "://" in target or Path(target).is_file()
 
 
+class NoStudyReadable(RecsearchError):
+    """Every study folder a scan found was skipped (each said why on stderr); a leaderboard of baselines goes on."""
+
+
 class RedactedStorageError(ConfigError):
     """A study folder's sweep.yaml names an RDB storage whose password was redacted on write."""
 
@@ -202,6 +206,7 @@ def load_study_folder(folder: Path, *, command: str = "leaderboard") -> StudyRec
     if "://" not in url and not Path(url).is_file():
         raise RecsearchError(f"study folder {folder} has no {JOURNAL} (the file that holds its trials); copy the "
                              "study folder with it, or pass the journal file itself")
+    require_existing_database(url)
     storage = open_storage(url, setting="storage")
     names = [s.study_name for s in storage.get_all_studies()]
     recorded = recorded_study_name(folder, config)
@@ -335,8 +340,8 @@ def load_many(targets: list[str], study_name: str | None = None, *,
         way = (f"; {'their' if len(skipped) > 1 else 'its'} trials are in a database: pass its full storage URL, "
                f"e.g. `recsearch {command} 'postgresql://user:PASSWORD@host/db'`" if in_db == len(skipped) else
                "; the warnings above say why")
-        raise RecsearchError(f"no study under {', '.join(redact(t) for t in targets)} could be read: "
-                             f"{len(skipped)} study folder{'s' if len(skipped) > 1 else ''} skipped{way}")
+        raise NoStudyReadable(f"no study under {', '.join(redact(t) for t in targets)} could be read: "
+                              f"{len(skipped)} study folder{'s' if len(skipped) > 1 else ''} skipped{way}")
     if study_name is not None and not records:
         listed = ", ".join(sorted(set(names))[:20]) or "none"
         raise RecsearchError(f"no study named {study_name!r} under {', '.join(redact(t) for t in targets)} "
@@ -348,16 +353,15 @@ def load_many(targets: list[str], study_name: str | None = None, *,
 
 
 def _looks_like_journal(path: Path) -> bool:
-    """An Optuna journal's first record is a JSON object with an `op_code` (an empty file is a new journal);
-    anything else passed as a storage would be read as a journal of unreadable records."""
-    import json
-
+    """An Optuna journal's records are JSON objects with an `op_code`: one in its first 64 KiB (or an empty file,
+    a new journal), even behind a torn first line, which the journal reader recovers from; anything else passed
+    as a storage would be read as a journal of unreadable records."""
     try:
         with open(path, "rb") as handle:
-            first = handle.readline(1 << 16).strip()
-        return not first or isinstance(record := json.loads(first), dict) and "op_code" in record
-    except (OSError, ValueError):
+            head = handle.read(1 << 16)
+    except OSError:
         return False
+    return not head.strip() or b'"op_code":' in head
 
 
 def _study_folder_of_journal(target: str) -> str:
@@ -450,10 +454,8 @@ def dashboard_storage(target: str) -> tuple[str, Any]:
     from recsearch.redact import redact
     from recsearch.storage import open_storage
 
-    url = _study_folder_of_journal(target)  # a file that is no journal is refused
-    if url != target:  # a study folder's own file: the folder (its sweep.yaml names the storage)
-        target = url
-    if not is_storage(target):
+    target = url = _study_folder_of_journal(target)  # a study folder's own file: the folder; a file that is no
+    if not is_storage(target):  # journal is refused
         sweep = Path(target) / SWEEP_FILE
         if Path(target).is_dir() and not sweep.is_file():
             raise RecsearchError(_not_a_study_folder(Path(target)))
@@ -475,9 +477,12 @@ def require_existing_database(url: str) -> None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        database = make_url(url).database
+        parsed = make_url(url)
     except ArgumentError:
         return  # open_storage says what is wrong with the URL
-    if database and database != ":memory:" and not Path(database).expanduser().is_file():
-        raise RecsearchError(f"{url}: no such database file ({Path(database).expanduser().resolve()}); pass the URL "
-                             "of the file the sweep wrote (sqlite:///relative/path.db or sqlite:////absolute/path.db)")
+    database = parsed.database
+    if not database or database == ":memory:" or str(parsed.query.get("uri", "")).lower() == "true":
+        return  # in memory, or SQLite's own `file:` URI form
+    if not Path(database).is_file():
+        raise RecsearchError(f"{url}: no such database file ({Path(database).resolve()}); pass the URL of the file "
+                             "the sweep wrote (sqlite:///relative/path.db or sqlite:////absolute/path.db)")

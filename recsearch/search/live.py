@@ -154,6 +154,12 @@ def _callback_class() -> type:
     return LiveStatus
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A failed trial's recorded reason: the error's type and the first line of its message, at most 500 chars."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:500]
+
+
 def say_trial_failed(number: int, reason: str) -> None:
     """A failed trial's one line on stderr, unless the sweep's plain log prints the trial with its reason."""
     import sys

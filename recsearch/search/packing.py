@@ -194,7 +194,6 @@ def _tell_member(study: Any, member: PackedTrial, fit: Any, ctx: Any, folder: Pa
 
 def _report_failure(study: Any, trial: Any, exc: BaseException, fail: Any) -> None:
     """Fail the trial with a one-line reason, as the unpacked worker does."""
-    text = str(exc).strip()
-    reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:500]
+    reason = live.failure_reason(exc)
     fail(study, trial, reason)
     live.say_trial_failed(trial.number, reason)

@@ -46,12 +46,12 @@ class SweepProgress:
         self._task = self._progress.add_task("sweep", total=n_trials, detail="", eta=clock(None))
 
     def __enter__(self) -> "SweepProgress":
+        self._saved_plain = os.environ.get(live.PLAIN_LOG_ENV)  # set either way: never an outer sweep's value
+        os.environ[live.PLAIN_LOG_ENV] = "1" if self._plain else "0"  # the plain log says why a trial failed
         if self.enabled:
             self._live_dir = Path(tempfile.mkdtemp(prefix="recsearch-live-"))
             self._saved_env = os.environ.get(live.LIVE_DIR_ENV)
             os.environ[live.LIVE_DIR_ENV] = str(self._live_dir)  # inherited by spawned workers
-            self._saved_plain = os.environ.get(live.PLAIN_LOG_ENV)
-            os.environ[live.PLAIN_LOG_ENV] = "1" if self._plain else "0"  # the plain log says why a trial failed
             live.install_board(self.on_status)
         self._progress.start()
         self.update()
@@ -60,14 +60,16 @@ class SweepProgress:
     def __exit__(self, *exc: Any) -> None:
         self.update()
         self._progress.stop()
+        restore = [(live.PLAIN_LOG_ENV, self._saved_plain)]
         if self.enabled:
             live.install_board(None)
-            for name, saved in ((live.LIVE_DIR_ENV, self._saved_env), (live.PLAIN_LOG_ENV, self._saved_plain)):
-                if saved is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = saved
+            restore.append((live.LIVE_DIR_ENV, self._saved_env))
             shutil.rmtree(self._live_dir, ignore_errors=True)
+        for name, saved in restore:
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved
 
     def counts(self) -> dict[str, int]:
         """Trials by state name (complete, pruned, fail, running, waiting)."""

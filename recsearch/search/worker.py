@@ -390,7 +390,7 @@ def run_one(study: Any, trial: Any, ctx: Any, folder: Path, keep_models: int, *,
         if interrupts.interrupted():  # a Ctrl-C that C code turned into another error: still a Ctrl-C
             fail_trial(study, trial, interrupts.INTERRUPTED)
             raise KeyboardInterrupt(interrupts.INTERRUPTED) from exc
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
+        reason = live.failure_reason(exc)
         fail_trial(study, trial, reason)
         live.say_trial_failed(trial.number, reason)
         return False

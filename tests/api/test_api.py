@@ -24,6 +24,20 @@ def test_keyword_values_become_overrides() -> None:
         "search.objectives=[params]", "data.path='/a b/c'"]
 
 
+def test_keyword_values_reach_hydra_as_they_were_given() -> None:
+    """Backslashes were doubled (Hydra keeps a backslash that precedes no quote: `C:\\d` became `C:\\\\d`); a dict key
+    Hydra reads unquoted (`a:b`, `my key`) is refused rather than misread."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for value in ["C:\\dir\\x", "a'b", "end\\", "a\\'b", "x y", {"model.width": "choice(1, 2)", "n": {"k": [1, "a"]}}]:
+        (override,) = keyword_overrides({"data": {"path": value}})
+        assert parser.parse_override(override).value() == value, override
+    for key in ("a:b", "my key"):
+        with pytest.raises(ConfigError, match="of a keyword dict"):
+            keyword_overrides({"search_space": {"params": {"model.x": 1, key: 2}}})
+
+
 def test_in_a_multirun_a_keyword_list_is_the_values_to_run() -> None:
     assert keyword_overrides({"model": ["mf", "gmf"], "train": {"learning_rate": (0.01, 0.001)},
                               "split": {"ratios": [[0.8, 0.1, 0.1], [0.7, 0.1, 0.2]]}}, each=True) == [
@@ -40,7 +54,7 @@ def test_compose_takes_overrides_keywords_and_a_dictconfig() -> None:
         recsearch.compose(cfg, model={"embedding_dim": "wide"})
 
 
-def test_a_search_space_given_as_a_keyword_dict_is_merged_or_replaces_the_models_space() -> None:
+def test_a_search_space_given_as_a_keyword_dict_is_merged_or_replaces_the_models_space(tmp_path: Path) -> None:
     """`search_space={"params": {"model.width": ...}}` was flattened into `search_space.params.model.width` and
     refused by Hydra with advice that does not apply; a bad group value reached Hydra's own ValueError."""
     space = {"params": {"model.width": "choice(16, 32)"},
@@ -53,6 +67,15 @@ def test_a_search_space_given_as_a_keyword_dict_is_merged_or_replaces_the_models
     assert dict(merged.conditions["model.width_schedule"]) == {"model.depth": ">= 2"}
     alone = recsearch.compose(["~search_space"], model="mlp", search_space={"params": {"model.depth": "range(1, 3)"}})
     assert dict(alone.search_space.params) == {"model.depth": "range(1, 3)"}
+    onto = recsearch.compose(recsearch.compose(model="mlp"), search_space=space)  # a DictConfig, and a saved file
+    assert onto.search_space.params["model.width"] == "choice(16, 32)" and "model.dropout" in onto.search_space.params
+    OmegaConf.save(recsearch.compose(model="mlp"), tmp_path / "config.yaml")
+    saved = recsearch.compose(config_file=tmp_path / "config.yaml", search_space=space)
+    assert saved.search_space.params["model.width"] == "choice(16, 32)" and "model.dropout" in saved.search_space.params
+    with pytest.raises(ConfigError, match="group choices need composition"):
+        recsearch.compose(config_file=tmp_path / "config.yaml", model="mf")
+    with pytest.raises(ConfigError, match="removing it would silently restore"):  # only a space may be re-filled so
+        recsearch.compose(["~train"], train={"epochs": 3})
     with pytest.raises(ConfigError, match="'search_space' is a config group and takes the name of one of its options"):
         recsearch.compose(["search_space=null"])
     with pytest.raises(ConfigError, match="is a search expression, but a sweep searches only search_space.params"):

@@ -43,6 +43,8 @@ def test_every_commands_help_ends_with_examples_that_its_parser_takes(capsys) ->
 
     from recsearch.cli import build_parser
     from recsearch.commands import COMMAND_MODULES
+    from recsearch.config import compose_config
+    from recsearch.config.validate import check_overrides
 
     parser = build_parser()
     for command in COMMAND_MODULES:
@@ -57,6 +59,11 @@ def test_every_commands_help_ends_with_examples_that_its_parser_takes(capsys) ->
             args, extras = parser.parse_known_args(argv)  # an unknown option or missing argument exits here
             assert args.command == argv[0], line
             assert not [e for e in extras if e.startswith("-") and e != "-m"], (line, extras)
+            overrides = [*getattr(args, "overrides", []), *[e for e in extras if e != "-m"]]
+            if command in ("train", "sweep", "config") and "+experiment=mlp-best" not in overrides:  # composes (the
+                check_overrides(overrides, command=command, multirun="-m" in argv)  # export example's file aside)
+                if "-m" not in argv:
+                    compose_config(overrides)
 
 
 @pytest.mark.parametrize(("command", "takes_overrides"), [("sweep", True), ("config", True), ("leaderboard", False),

@@ -158,3 +158,13 @@ def test_what_is_not_a_configured_download_is_never_fetched(server, tmp_path, fi
     zipped.write_bytes(_zip_of(fixtures_dir / "ml-1m-mini", "ml-1M-odd-name"))
     _unpack(zipped, target, _cfg(f"{base}/ml.zip", digest))
     assert _leftovers(tmp_path) == ["again.zip", "ml-1m-mini"] and (target / "ratings.dat").is_file()
+
+
+def test_the_placement_hint_names_the_folder_the_zip_unpacks_to(tmp_path):
+    """ml-10m's zip holds ml-10M100K/ (read as it is); the hint said to make ml-10m/ratings.dat."""
+    from recsearch.config import compose_config
+    from recsearch.data.download import placement_hint
+
+    cfg = compose_config(["data=ml_10m"]).data
+    hint = placement_hint(cfg, tmp_path / "ml-10m")
+    assert f"so that {tmp_path / 'ml-10M100K' / 'ratings.dat'} exists" in hint and "holds ml-10M100K/" in hint

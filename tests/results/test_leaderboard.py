@@ -159,7 +159,7 @@ def test_bad_filter_and_bad_paths_say_why(sweeps, capsys, tmp_path):
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "colour=red")
     assert code == 2 and "no column or parameter 'colour'" in err and "variant" in err
     assert "; parameters: " in err and "model.depth" in err
-    assert "a study's row holds its best trial's parameters; --per-trial filters every trial's" in err
+    assert "a study's row holds its best trial's parameters; if other trials searched colour, --per-trial" in err
     code, _, err = cli(capsys, str(sweeps.results), "--per-trial", "--filter", "colour=red")
     assert code == 2 and "no column or parameter 'colour'" in err and "best trial" not in err
     code, _, err = cli(capsys, str(sweeps.results), "--filter", "variant")
@@ -316,7 +316,7 @@ def test_redacted_storage_folder_is_skipped_with_a_warning(mixed, capsys):
 
 
 def test_a_scan_that_finds_only_redacted_storage_folders_says_where_their_trials_are(tmp_path, capsys):
-    """Every study in a database: three skip warnings, then "no study found ...; run `recsearch sweep` first"."""
+    """Every study in a database: a skip warning each, then "no study found ...; run `recsearch sweep` first"."""
     for name in ("p1", "p2"):
         folder = tmp_path / "results" / "default" / name
         folder.mkdir(parents=True)
@@ -328,6 +328,20 @@ def test_a_scan_that_finds_only_redacted_storage_folders_says_where_their_trials
     assert last == (f"recsearch: error: no study under {tmp_path / 'results'} could be read: 2 study folders skipped; "
                     "their trials are in a database: pass its full storage URL, e.g. "
                     "`recsearch leaderboard 'postgresql://user:PASSWORD@host/db'`")
+    from conftest import BASELINES
+
+    BASELINES.to_csv(tmp_path / "results" / "default" / "baselines.csv", index=False)  # they are still ranked
+    code, out, err = cli(capsys, str(tmp_path / "results"), "--format", "json")
+    assert code == 0 and {r["variant"] for r in json.loads(out)} == {"oracle", "global_mean"}, err  # the rmse rows
+
+
+def test_a_torn_first_journal_line_is_still_a_journal(sweeps, tmp_path, capsys):
+    """The journal reader recovers from a torn first record; the check for a file that is no journal must not
+    refuse such a journal."""
+    torn = tmp_path / "torn.journal"
+    torn.write_bytes(b'{"op_code":4,"wor\n' + (sweeps.a / "study.journal").read_bytes())
+    code, out, err = cli(capsys, str(torn), "--format", "json")
+    assert code == 0 and [r["study"] for r in json.loads(out)] == ["a"], err
 
 
 def test_a_file_that_is_no_journal_is_refused_as_such(tmp_path, capsys):

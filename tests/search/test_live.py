@@ -177,6 +177,7 @@ def test_without_a_terminal_each_trial_that_ends_is_one_plain_line(tiny, capsys)
 def test_a_failed_trial_is_one_line_in_the_plain_log_and_one_line_without_it(tiny, capsys):
     """Without a terminal a failed trial printed two lines: the worker's, and the log's with its reason cut to
     80 characters. The log's line now carries the whole reason; with no progress shown the worker's line stays."""
+    from recsearch.errors import RecsearchError
     from recsearch.search.sweep import run_sweep
 
     args = [*tiny, "~search_space", "+search_space={params: {train.learning_rate: 'interval(1e7, 1e8)'}}",
@@ -192,6 +193,13 @@ def test_a_failed_trial_is_one_line_in_the_plain_log_and_one_line_without_it(tin
     said = [line for line in err.splitlines() if line.startswith("recsearch: trial ")]
     assert len(said) == quiet.counts.get("fail", 0) >= 3 and all("TrainingDiverged" in line for line in said), err
     assert os.environ.get(live.PLAIN_LOG_ENV) is None
+    try:  # the KerasTuner engine's trials alike
+        run_sweep([*args, "search.study_name=fails-kt", "search.engine=kerastuner", "search.tuner=random"])
+    except RecsearchError:
+        pass  # KerasTuner gives up on trials that keep failing: what it printed until then is what counts
+    out, err = capsys.readouterr()
+    failed = [line for line in out.splitlines() if line.startswith("trial ") and " failed: " in line]
+    assert failed and "recsearch: trial" not in err, (out, err)
 
 
 def test_trials_ending_between_two_updates_each_get_their_own_count(capsys):

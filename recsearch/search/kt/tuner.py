@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -10,7 +9,7 @@ from typing import Any, Callable
 from keras_tuner.engine.base_tuner import BaseTuner
 
 from recsearch.results.study_tables import HYPERBAND_EPOCHS
-from recsearch.search import interrupts
+from recsearch.search import interrupts, live
 from recsearch.search.worker import WorkerSpec
 
 
@@ -98,8 +97,8 @@ class StudyTuner(BaseTuner):
             if interrupts.interrupted():  # a Ctrl-C that C code turned into another error: still a Ctrl-C
                 record(None, interrupts.INTERRUPTED)
                 raise KeyboardInterrupt(interrupts.INTERRUPTED) from exc
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-            print(f"recsearch: trial {number} failed: {reason}", file=sys.stderr)
+            reason = live.failure_reason(exc)
+            live.say_trial_failed(number, reason)
             outcome = None
         record(outcome, None if outcome else reason)
         if outcome is not None and int(self.cfg.search.keep_models) > 0:
