@@ -27,13 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise RecsearchError(f"--port must be in 1..65535, got {args.port}")
-    url, storage = dashboard_storage(args.target)
-    try:
+    try:  # before the storage is opened: without it nothing here can run, whatever the target
         from optuna_dashboard import run_server
     except ImportError:
         from recsearch.extras import install_hint
 
         raise RecsearchError(f"optuna-dashboard is not installed: {install_hint('optuna_dashboard')}") from None
+    url, storage = dashboard_storage(args.target)
     check_port(args.port)  # before announcing a URL that would not answer
     out = console()
     out.print(f"optuna-dashboard for {url}")
