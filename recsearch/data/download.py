@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from recsearch.data.movielens import MAIN_FILES
-from recsearch.data.paths import dataset_dir
+from recsearch.data.paths import dataset_dir, zip_folder
 from recsearch.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,6 @@ def placement_hint(data_cfg: Any, target: Path) -> str:
     """Which file to download from where, and where to unpack it by hand."""
     url = str(data_cfg.url or "")
     zip_name = url.rsplit("/", 1)[-1] or f"{data_cfg.name}.zip"
-    from recsearch.data.paths import zip_folder
-
     first = expected_files(data_cfg)[:1]
     unpacked = zip_folder(target)  # the folder the zip holds (ml-10M100K), which recsearch reads as it is
     wanted = unpacked / first[0] if first else unpacked

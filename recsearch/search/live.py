@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -162,7 +163,5 @@ def failure_reason(exc: BaseException) -> str:
 
 def say_trial_failed(number: int, reason: str) -> None:
     """A failed trial's one line on stderr, unless the sweep's plain log prints the trial with its reason."""
-    import sys
-
     if os.environ.get(PLAIN_LOG_ENV) != "1":
         print(f"recsearch: trial {number} failed: {reason}", file=sys.stderr)
